@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+from agents.selectors import roles_of
+
+
+def is_operator(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_authenticated and user.is_staff and user.is_active)
+
+
+def operator_required(view: Callable) -> Callable:
+    """Operator's staff only (console). Anonymous users are sent to the sign-in page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_operator(request):
+            raise PermissionDenied("Réservé à l'équipe de l'opérateur.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def account_id(request: HttpRequest) -> str:
+    return request.user.get_username().lower() if request.user.is_authenticated else ""
+
+
+def commune_role_required(*roles: str) -> Callable:
+    """Agents of the current commune holding one of ``roles`` (read from its schema)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not roles_of(account_id(request)) & set(roles):
+                raise PermissionDenied("Vous n'avez pas de rôle dans cette commune pour cela.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def ensure_local_account(email: str, *, password: str | None = None, operator: bool = False):
+    """Create (or find) the local account named by ``email``."""
+    User = get_user_model()
+    email = email.strip().lower()
+    user, created = User.objects.get_or_create(username=email, defaults={"email": email})
+    if created or password is not None:
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+    if operator:
+        user.is_staff = True
+    user.save()
+    return user

@@ -1,0 +1,26 @@
+import hashlib
+import secrets
+
+from django.db import models
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class OperatorApiToken(models.Model):
+    """A service credential for the operator's HTTP API. Only its hash is stored."""
+
+    name = models.CharField(max_length=100, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def issue(cls, name: str) -> tuple["OperatorApiToken", str]:
+        raw = "opsn_" + secrets.token_urlsafe(32)
+        return cls.objects.create(name=name, key_hash=hash_token(raw)), raw

@@ -1,0 +1,178 @@
+"""Export a commune to one file, restore it, and offboard it (export first, then remove).
+
+The file is a tar holding ``manifest.json`` (registry rows, checksums), ``schema.dump``
+(``pg_dump --format=custom`` of the commune's schema) and ``media/`` (its uploaded files).
+Nothing is removed unless the export was written and read back successfully.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from communes import routing, schemas
+from communes.domains import normalise_domain
+from communes.errors import AlreadyOnboarded, DomainTaken, ExportFailed, InvalidState
+from communes.models import Commune, CommuneArchive, CommuneModule, Domain, Module
+from opsn.database import libpq_environment, postgres_binary
+
+logger = logging.getLogger("opsn.archive")
+
+FORMAT = "opsn-commune-archive/1"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _run(args: list[str], db_alias: str) -> None:
+    db = connections[db_alias].settings_dict
+    result = subprocess.run(args, env=libpq_environment(db), capture_output=True, text=True,
+                            check=False)
+    if result.returncode != 0:
+        raise ExportFailed(f"{Path(args[0]).name} a échoué : {result.stderr.strip()[:500]}")
+
+
+def commune_export(*, commune: Commune, directory: Path | None = None) -> CommuneArchive:
+    directory = Path(directory or settings.OPSN_EXPORT_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
+    target = directory / f"{commune.insee_code}-{commune.slug}-{stamp}.opsn.tar"
+    with tempfile.TemporaryDirectory(prefix="opsn-export-") as tmp:
+        dump = Path(tmp) / "schema.dump"
+        _run([postgres_binary("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+              f"--schema={commune.schema_name}", f"--file={dump}"], commune.database)
+        # Read it back: an archive pg_restore cannot list is not an archive.
+        _run([postgres_binary("pg_restore"), "--list", str(dump)], commune.database)
+        manifest = {
+            "format": FORMAT,
+            "created_at": timezone.now().isoformat(),
+            "commune": {
+                "insee_code": commune.insee_code, "name": commune.name, "slug": commune.slug,
+                "siren": commune.siren, "departement_code": commune.departement_code,
+                "region_code": commune.region_code, "epci_siren": commune.epci_siren,
+                "schema_name": commune.schema_name, "status": commune.status,
+                "onboarded_at": commune.onboarded_at.isoformat(),
+            },
+            "domains": [{"domain": d.domain, "is_primary": d.is_primary}
+                        for d in commune.domains.all()],
+            "modules": list(commune.modules.values_list("code", flat=True)),
+            "schema_dump_sha256": _sha256(dump),
+        }
+        media = Path(settings.MEDIA_ROOT) / commune.schema_name
+        partial = target.with_suffix(".partial")
+        with tarfile.open(partial, "w") as tar:
+            data = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+            info = tarfile.TarInfo("manifest.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            tar.add(dump, arcname="schema.dump")
+            if media.is_dir():
+                tar.add(media, arcname="media")
+        partial.rename(target)
+    read_manifest(target)  # verifies the checksum of what was written
+    return CommuneArchive.objects.create(
+        insee_code=commune.insee_code, name=commune.name, schema_name=commune.schema_name,
+        path=str(target), sha256=_sha256(target), size_bytes=target.stat().st_size)
+
+
+def read_manifest(path: Path | str) -> dict:
+    path = Path(path)
+    try:
+        with tarfile.open(path, "r") as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+            digest = hashlib.sha256()
+            dump = tar.extractfile("schema.dump")
+            for chunk in iter(lambda: dump.read(1 << 20), b""):  # type: ignore[union-attr]
+                digest.update(chunk)
+    except (OSError, KeyError, tarfile.TarError, json.JSONDecodeError) as exc:
+        raise InvalidState(f"{path.name} n'est pas une archive de commune lisible ({exc}).") from exc
+    if manifest.get("format") != FORMAT:
+        raise InvalidState(f"{path.name} : format d'archive inconnu {manifest.get('format')!r}.")
+    if digest.hexdigest() != manifest.get("schema_dump_sha256"):
+        raise InvalidState(f"{path.name} : l'empreinte du schéma ne correspond pas, archive "
+                           "altérée ou incomplète.")
+    return manifest
+
+
+def commune_offboard(*, commune: Commune) -> CommuneArchive:
+    """Export, then remove the schema, domains, rows and files. Export first, always."""
+    archive = commune_export(commune=commune)
+    schema_name = commune.schema_name
+    with transaction.atomic():
+        CommuneModule.objects.filter(commune=commune).delete()
+        Domain.objects.filter(tenant=commune).delete()
+        Commune.objects.filter(pk=commune.pk).delete()
+        schemas.drop_schema(schema_name)
+        archive.offboarded_at = timezone.now()
+        archive.save(update_fields=["offboarded_at"])
+        transaction.on_commit(routing.forget_all)
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / schema_name, ignore_errors=True)
+    logger.info("offboarded %s (%s); archive %s", commune.name, commune.insee_code, archive.path)
+    return archive
+
+
+def commune_restore(*, path: Path | str) -> Commune:
+    """Bring an offboarded commune back from its archive: schema, registry rows, files."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    info = manifest["commune"]
+    if Commune.objects.filter(insee_code=info["insee_code"]).exists():
+        raise AlreadyOnboarded(f"{info['name']} ({info['insee_code']}) est déjà accueillie.")
+    if schemas.schema_exists(info["schema_name"]):
+        raise InvalidState(f"Le schéma {info['schema_name']} existe déjà.")
+    domains = [normalise_domain(d["domain"]) for d in manifest["domains"]]
+    taken = list(Domain.objects.filter(domain__in=domains).values_list("domain", flat=True))
+    if taken:
+        raise DomainTaken(f"Le domaine « {taken[0]} » a été attribué depuis à une autre commune.")
+    known_modules = set(Module.objects.values_list("code", flat=True))
+
+    with tempfile.TemporaryDirectory(prefix="opsn-restore-") as tmp:
+        with tarfile.open(path, "r") as tar:
+            tar.extractall(tmp, filter="data")
+        _run([postgres_binary("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
+              f"--dbname={connection.settings_dict['NAME']}", str(Path(tmp) / "schema.dump")],
+             "default")
+        try:
+            # An archive made by an older release is brought up to the current one.
+            call_command("migrate_schemas", schema_name=info["schema_name"],
+                         interactive=False, verbosity=0)
+            connection.set_schema_to_public()
+            with transaction.atomic():
+                commune = Commune.objects.create(
+                    schema_name=info["schema_name"], insee_code=info["insee_code"],
+                    name=info["name"], slug=info["slug"], siren=info["siren"],
+                    departement_code=info["departement_code"], region_code=info["region_code"],
+                    epci_siren=info["epci_siren"])
+                Domain.objects.bulk_create([
+                    Domain(domain=d["domain"], tenant=commune, is_primary=d["is_primary"])
+                    for d in manifest["domains"]])
+                CommuneModule.objects.bulk_create([
+                    CommuneModule(commune=commune, module_id=code)
+                    for code in manifest["modules"] if code in known_modules])
+                CommuneArchive.objects.filter(path=str(path)).update(restored_at=timezone.now())
+        except Exception:
+            schemas.drop_schema(info["schema_name"])
+            raise
+        media = Path(tmp) / "media"
+        if media.is_dir():
+            shutil.copytree(media, Path(settings.MEDIA_ROOT) / info["schema_name"],
+                            dirs_exist_ok=True)
+    routing.forget_all()
+    return commune

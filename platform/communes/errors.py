@@ -1,0 +1,55 @@
+"""Errors the operator can act on. Each has a stable ``code`` (for the API and the exit
+status of the command line) and a French message that says what is wrong."""
+
+
+class RegistryError(Exception):
+    code = "invalid"
+    http_status = 400
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class UnknownInseeCode(RegistryError):
+    code = "unknown_insee_code"
+    http_status = 404
+
+
+class AlreadyOnboarded(RegistryError):
+    code = "already_onboarded"
+    http_status = 409
+
+
+class InvalidDomain(RegistryError):
+    code = "invalid_domain"
+
+
+class DomainTaken(RegistryError):
+    code = "domain_taken"
+    http_status = 409
+
+
+class UnknownEpci(RegistryError):
+    code = "unknown_epci"
+    http_status = 404
+
+
+class UnknownModule(RegistryError):
+    code = "unknown_module"
+
+
+class UnknownCommune(RegistryError):
+    code = "unknown_commune"
+    http_status = 404
+
+
+class InvalidState(RegistryError):
+    code = "invalid_state"
+    http_status = 409
+
+
+class ExportFailed(RegistryError):
+    code = "export_failed"
+    http_status = 500

@@ -1,0 +1,22 @@
+from communes import services
+from communes.management.commands._base import RegistryCommand
+
+
+class Command(RegistryCommand):
+    help = "Onboard one commune from its INSEE code (schema, domains, branding, modules)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("insee_code")
+        parser.add_argument("--module", action="append", dest="modules", default=None,
+                            help="module code (repeat); default: the catalogue's defaults")
+        parser.add_argument("--domain", action="append", dest="domains", default=[],
+                            help="custom domain (repeat)")
+        parser.add_argument("--admin-email", default=None,
+                            help="e-mail of the commune's first administrator (invited)")
+
+    def handle(self, *args, insee_code, modules, domains, admin_email, **options):
+        commune = services.commune_onboard(insee_code=insee_code, modules=modules,
+                                           custom_domains=domains, admin_email=admin_email)
+        self.stdout.write(self.style.SUCCESS(
+            f"{commune.name} ({commune.insee_code}) onboarded: schema {commune.schema_name}, "
+            f"domains {', '.join(d.domain for d in commune.domains.all())}"))

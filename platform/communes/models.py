@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Module(models.Model):
+    """An application of the operator's catalogue. The catalogue is data: rows, not code."""
+
+    code = models.SlugField(max_length=40, primary_key=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    default_on_onboarding = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Commune(TenantMixin):
+    """One onboarded commune: one PostgreSQL schema, in the database named by ``database``."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "En service"
+        SUSPENDED = "suspended", "Suspendue"
+
+    insee_code = models.CharField(max_length=5, unique=True)
+    name = models.CharField(max_length=200, db_index=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    siren = models.CharField(max_length=9, blank=True)
+    departement_code = models.CharField(max_length=3)
+    region_code = models.CharField(max_length=3)
+    epci_siren = models.CharField(max_length=9, blank=True, db_index=True)
+    # Registry's commune -> database map. One database to start; nothing may assume that
+    # every commune lives in "default" (see docs/architecture.md).
+    database = models.CharField(max_length=63, default="default")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE,
+                              db_index=True)
+    status_reason = models.CharField(max_length=300, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    onboarded_at = models.DateTimeField(auto_now_add=True)
+    modules = models.ManyToManyField(Module, through="CommuneModule", related_name="communes")
+
+    # Schemas are provisioned by communes.schemas (spare pool or migrations) and removed
+    # only by offboarding, after a successful export: never implicitly by save()/delete().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(insee_code__regex=r"^([0-9]{5}|2[AB][0-9]{3})$"),
+                name="commune_insee_code_format",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.insee_code})"
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.Status.SUSPENDED
+
+    @property
+    def primary_domain(self) -> str | None:
+        for d in self.domains.all():
+            if d.is_primary:
+                return d.domain
+        return None
+
+
+class Domain(DomainMixin):
+    """A host name that reaches one commune: ``<slug>.<base domain>`` or a custom domain."""
+
+    class Meta:
+        ordering = ["-is_primary", "domain"]
+
+
+class CommuneModule(models.Model):
+    commune = models.ForeignKey(Commune, on_delete=models.CASCADE)
+    module = models.ForeignKey(Module, on_delete=models.PROTECT)
+    enabled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["commune", "module"], name="commune_module_once"),
+        ]
+
+
+class SpareSchema(models.Model):
+    """A schema already migrated to the current release, waiting to become a commune's.
+
+    Onboarding renames one (a catalogue-only operation) instead of running every tenant
+    migration while the operator waits.
+    """
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.schema_name
+
+
+class OnboardingBatch(models.Model):
+    """Onboarding of many communes (an EPCI, a list): resumable, idempotent, with progress."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "En attente"
+        RUNNING = "running", "En cours"
+        DONE = "done", "Terminé"
+        FAILED = "failed", "Terminé avec erreurs"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    label = models.CharField(max_length=200)
+    insee_codes = ArrayField(models.CharField(max_length=5))
+    modules = ArrayField(models.CharField(max_length=40), null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # INSEE code -> "created" | "already onboarded" | error message
+    outcomes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def total(self) -> int:
+        return len(self.insee_codes)
+
+    @property
+    def processed(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(100 * self.processed / self.total)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        ok = {"created", "already onboarded"}
+        return {k: v for k, v in self.outcomes.items() if v not in ok}
+
+
+class CommuneArchive(models.Model):
+    """An export of a commune's whole schema and registry rows, made before offboarding."""
+
+    insee_code = models.CharField(max_length=5, db_index=True)
+    name = models.CharField(max_length=200)
+    schema_name = models.CharField(max_length=63)
+    path = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    offboarded_at = models.DateTimeField(null=True, blank=True)
+    restored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.insee_code}) {self.created_at:%Y-%m-%d}"

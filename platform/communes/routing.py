@@ -1,0 +1,118 @@
+"""The request's host name picks the schema.
+
+Operator hosts (console, portal) are served by the public schema. Any other host must be
+a domain of the commune registry: an unknown host gets a clear 404, a suspended commune a
+clear 503 with the operator's contact, and nothing of any commune's schema is read.
+
+Lookups are cached in the process for ``OPSN_ROUTING_CACHE_SECONDS`` (a change made
+elsewhere, such as a suspension from another process, is seen within that delay; the
+process that made the change forgets its cache at once), and the connection's search_path
+is changed only when the schema changes: stock django-tenants does one query to find the
+tenant and one ``SET search_path`` on every request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject
+
+from communes.models import Commune, Domain
+
+_MAX_ENTRIES = 10_000
+_cache: dict[str, tuple[float, Commune | None]] = {}
+_lock = threading.Lock()
+
+
+def forget_all() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def commune_for_host(host: str) -> Commune | None:
+    now = time.monotonic()
+    hit = _cache.get(host)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    if connection.schema_name != "public":
+        connection.set_schema_to_public()
+    domain = Domain.objects.select_related("tenant").filter(domain=host).first()
+    commune = domain.tenant if domain is not None else None
+    with _lock:
+        if len(_cache) >= _MAX_ENTRIES:  # random Host headers must not grow memory
+            _cache.clear()
+        _cache[host] = (now + settings.OPSN_ROUTING_CACHE_SECONDS, commune)
+    return commune
+
+
+def request_host(request: HttpRequest) -> str:
+    return request.get_host().rsplit(":", 1)[0].lower().rstrip(".")
+
+
+class CommuneRoutingMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        host = request_host(request)
+        if host in settings.OPSN_OPERATOR_HOSTS:
+            if connection.schema_name != "public":
+                connection.set_schema_to_public()
+            request.commune = None
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+            return self.get_response(request)
+
+        commune = commune_for_host(host)
+        if commune is None:
+            if connection.schema_name != "public":
+                connection.set_schema_to_public()
+            return HttpResponse(
+                render_to_string("communes/unknown_host.html",
+                                 {"host": host, "operator": settings.OPSN_OPERATOR,
+                                  "portal": settings.OPSN_BASE_DOMAIN}),
+                status=404)
+        if commune.is_suspended:
+            return HttpResponse(
+                render_to_string("communes/suspended.html",
+                                 {"commune": commune, "operator": settings.OPSN_OPERATOR}),
+                status=503, headers={"Retry-After": "86400"})
+        if connection.schema_name != commune.schema_name:
+            connection.set_tenant(commune)
+        request.commune = commune
+        request.tenant = commune
+        return self.get_response(request)
+
+
+def branding_context(request: HttpRequest) -> dict:
+    """Template variable ``brand``: the commune's profile under its domain, the operator's
+    otherwise. Lazy: a page that does not show it costs no query."""
+    commune = getattr(request, "commune", None)
+    if commune is None:
+        return {"brand": _OperatorBrand(), "commune": None}
+
+    def load():
+        from branding.selectors import current_profile
+
+        return current_profile()
+
+    return {"brand": SimpleLazyObject(load), "commune": commune}
+
+
+class _OperatorBrand:
+    def __init__(self):
+        op = settings.OPSN_OPERATOR
+        self.display_name = op["name"]
+        self.short_name = op["short_name"]
+        self.primary_color = op["primary_color"]
+        self.primary_text_color = "#FFFFFF"
+        self.secondary_color = op["primary_color"]
+        self.secondary_text_color = "#FFFFFF"
+        self.email = op["email"]
+        self.phone = op["phone"]
+        self.has_logo = False
+        self.is_operator = True

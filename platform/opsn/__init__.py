@@ -1,0 +1,1 @@
+"""The Django project of the opsn platform (settings, URL maps, WSGI, command line)."""

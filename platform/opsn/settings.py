@@ -1,0 +1,163 @@
+"""Settings, all read from the environment (12-factor). Each one is documented in
+docs/settings.md; a secret may also be given as a file path in ``<NAME>_FILE``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+
+from opsn.database import embedded_database_settings
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+env = environ.Env()
+
+
+def secret(name: str, default: str | None = None) -> str | None:
+    """Read a secret from ``NAME`` or from the file named by ``NAME_FILE``."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return os.environ.get(name, default)
+
+
+DEBUG = env.bool("DEBUG", default=False)
+DATA_DIR = Path(env.str("OPSN_DATA_DIR", default=str(REPO_DIR / "var")))
+SECRET_KEY = secret("SECRET_KEY") or ""
+if not SECRET_KEY:
+    # Development and tests only: production must set SECRET_KEY (checked by `opsn check --deploy`).
+    SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"  # noqa: S105
+
+# --- The operator -------------------------------------------------------------------------
+OPSN_BASE_DOMAIN = env.str("OPSN_BASE_DOMAIN", default="localhost").lower()
+OPSN_CONSOLE_HOST = env.str("OPSN_CONSOLE_HOST", default=f"console.{OPSN_BASE_DOMAIN}").lower()
+# Hosts served by the public schema: the operator's console and portal.
+OPSN_OPERATOR_HOSTS = frozenset(
+    h.strip().lower()
+    for h in env.list("OPSN_OPERATOR_HOSTS", default=[OPSN_CONSOLE_HOST, OPSN_BASE_DOMAIN])
+)
+OPSN_OPERATOR = {
+    "name": env.str("OPSN_OPERATOR_NAME", default="Syndicat intercommunal des technologies"),
+    "short_name": env.str("OPSN_OPERATOR_SHORT_NAME", default="OPSN"),
+    "email": env.str("OPSN_OPERATOR_EMAIL", default="support@opsn.example.fr"),
+    "phone": env.str("OPSN_OPERATOR_PHONE", default="04 00 00 00 00"),
+    "primary_color": env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68"),
+}
+OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
+OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
+OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
+
+# --- Django -------------------------------------------------------------------------------
+# Any host may reach the application: the routing middleware answers only the operator's
+# hosts and the domains in the commune registry, and a clear 404 for the rest.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+
+SHARED_APPS = [
+    "django_tenants",
+    "communes",
+    "referentiel",
+    "accounts",
+    "console",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",  # serves the API docs' Swagger UI from our own static files (no CDN)
+]
+# Each commune schema holds these. The list is kept short on purpose: every tenant app
+# costs DDL at schema creation and migration work on every release.
+TENANT_APPS = [
+    "branding",
+    "agents",
+    "commune_site",
+]
+INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]
+
+TENANT_MODEL = "communes.Commune"
+TENANT_DOMAIN_MODEL = "communes.Domain"
+TENANT_LIMIT_SET_CALLS = True  # set search_path once per schema switch, not per cursor
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+PUBLIC_SCHEMA_URLCONF = "opsn.urls_public"
+ROOT_URLCONF = "opsn.urls_commune"
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "communes.routing.CommuneRoutingMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [Path(__file__).parent / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "communes.routing.branding_context",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "opsn.wsgi.application"
+
+if env.str("DATABASE_URL", default=""):
+    _db = env.db("DATABASE_URL")
+else:
+    _db = embedded_database_settings(DATA_DIR)
+_db["ENGINE"] = "django_tenants.postgresql_backend"
+# Connections that visit many schemas cache their catalogue entries for life: recycle them.
+_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+_db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", "Français"), ("en", "English")]
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
+# Static files are served by WhiteNoise. Without `opsn collectstatic` (the demo, the tests)
+# it finds them in the apps directly.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=OPSN_OPERATOR["email"])
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
+    "loggers": {"opsn": {"level": env.str("LOG_LEVEL", default="INFO")}},
+}

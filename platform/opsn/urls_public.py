@@ -1,0 +1,11 @@
+"""URLs of the operator's hosts (public schema): console, portal, API."""
+
+from django.urls import include, path
+
+from operator_api.api import api
+
+urlpatterns = [
+    path("compte/", include("accounts.urls")),
+    path("api/v1/", api.urls),
+    path("", include("console.urls")),
+]

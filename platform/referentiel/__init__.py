@@ -1,0 +1,1 @@
+"""Official reference data on French communes (INSEE codes, SIREN, EPCI, populations)."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CommuneSiteConfig(AppConfig):
+    name = "commune_site"
+    verbose_name = "Site de la commune"

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from commune_site import views
+
+app_name = "commune_site"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("espace/identite/", views.edit_profile, name="profile"),
+    path("espace/agents/", views.agents, name="agents"),
+    path("identite/logo", views.logo, name="logo"),
+    path("identite/blason", views.emblem, name="emblem"),
+]

@@ -1,0 +1,60 @@
+from django.contrib import messages
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.auth import account_id, commune_role_required
+from agents.models import AgentRole, Role
+from agents.selectors import roles_of
+from branding.forms import ProfileForm
+from branding.selectors import current_profile
+from communes.models import CommuneModule
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    modules = (CommuneModule.objects.filter(commune=request.commune)
+               .select_related("module").order_by("module__position"))
+    roles = roles_of(account_id(request)) if request.user.is_authenticated else set()
+    return render(request, "commune_site/home.html",
+                  {"modules": [cm.module for cm in modules], "roles": roles,
+                   "is_admin": Role.ADMINISTRATOR in roles})
+
+
+@commune_role_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
+def edit_profile(request: HttpRequest) -> HttpResponse:
+    profile = current_profile()
+    form = ProfileForm(request.POST or None, request.FILES or None, instance=profile)
+    if request.method == "POST":
+        if form.is_valid():
+            with transaction.atomic():
+                form.save()
+            messages.success(request, "L'identité de la commune a été enregistrée.")
+            return redirect("commune_site:profile")
+        messages.error(request, "Le formulaire contient des erreurs : rien n'a été enregistré.")
+    return render(request, "commune_site/profile.html", {"form": form},
+                  status=400 if form.errors else 200)
+
+
+@commune_role_required(Role.ADMINISTRATOR)
+def agents(request: HttpRequest) -> HttpResponse:
+    return render(request, "commune_site/agents.html",
+                  {"agent_roles": AgentRole.objects.all()})
+
+
+def _image(field: str):
+    def view(request: HttpRequest) -> FileResponse:
+        image = getattr(current_profile(), field)
+        if not image:
+            raise Http404("Aucune image.")
+        try:
+            return FileResponse(image.open("rb"))
+        except FileNotFoundError as exc:
+            raise Http404("Image introuvable.") from exc
+
+    return view
+
+
+logo = _image("logo")
+emblem = _image("emblem")
