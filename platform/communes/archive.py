@@ -122,7 +122,7 @@ def commune_offboard(*, commune: Commune) -> CommuneArchive:
         schemas.drop_schema(schema_name)
         archive.offboarded_at = timezone.now()
         archive.save(update_fields=["offboarded_at"])
-        transaction.on_commit(routing.forget_all)
+        routing.forget_soon()
     shutil.rmtree(Path(settings.MEDIA_ROOT) / schema_name, ignore_errors=True)
     logger.info("offboarded %s (%s); archive %s", commune.name, commune.insee_code, archive.path)
     return archive

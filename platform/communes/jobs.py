@@ -9,12 +9,20 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.conf import settings
 from django.db import connection
 
 logger = logging.getLogger("opsn.jobs")
 
 
 def run_batch_in_background(batch_id) -> None:
+    if settings.OPSN_JOBS_MODE == "inline":
+        from communes.models import OnboardingBatch
+        from communes.services import batch_run
+
+        batch_run(OnboardingBatch.objects.get(pk=batch_id))
+        return
+
     def work() -> None:
         from communes.models import OnboardingBatch
         from communes.services import batch_run

@@ -34,6 +34,15 @@ def forget_all() -> None:
         _cache.clear()
 
 
+def forget_soon() -> None:
+    """After a registry change: forget now (this transaction sees its own change) and
+    again at commit (another request may have cached the old state in between)."""
+    from django.db import transaction
+
+    forget_all()
+    transaction.on_commit(forget_all)
+
+
 def commune_for_host(host: str) -> Commune | None:
     now = time.monotonic()
     hit = _cache.get(host)

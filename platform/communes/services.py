@@ -197,7 +197,7 @@ def commune_suspend(*, commune: Commune, reason: str = "") -> Commune:
     commune.status_reason = reason.strip()[:300]
     commune.status_changed_at = timezone.now()
     commune.save(update_fields=["status", "status_reason", "status_changed_at"])
-    transaction.on_commit(routing.forget_all)
+    routing.forget_soon()
     return commune
 
 
@@ -210,7 +210,7 @@ def commune_resume(*, commune: Commune) -> Commune:
     commune.status_reason = ""
     commune.status_changed_at = timezone.now()
     commune.save(update_fields=["status", "status_reason", "status_changed_at"])
-    transaction.on_commit(routing.forget_all)
+    routing.forget_soon()
     return commune
 
 
@@ -223,7 +223,7 @@ def domain_add(*, commune: Commune, domain: str) -> Domain:
             created = Domain.objects.create(domain=name, tenant=commune, is_primary=False)
     except IntegrityError as exc:
         raise DomainTaken(f"Le domaine « {name} » est déjà attribué.", field="domain") from exc
-    transaction.on_commit(routing.forget_all)
+    routing.forget_soon()
     return created
 
 
@@ -236,7 +236,7 @@ def domain_remove(*, commune: Commune, domain: str) -> None:
         raise InvalidState("Le domaine principal d'une commune ne peut pas être retiré.",
                            field="domain")
     found.delete()
-    transaction.on_commit(routing.forget_all)
+    routing.forget_soon()
 
 
 @transaction.atomic

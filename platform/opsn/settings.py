@@ -47,6 +47,9 @@ OPSN_OPERATOR = {
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
+# "thread": console/API batch work runs on a thread of the web process; "inline": in the
+# request itself (tests). The operations issue adds "dramatiq".
+OPSN_JOBS_MODE = env.str("OPSN_JOBS_MODE", default="thread")
 
 # --- Django -------------------------------------------------------------------------------
 # Any host may reach the application: the routing middleware answers only the operator's
@@ -141,6 +144,7 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
 # Static files are served by WhiteNoise. Without `opsn collectstatic` (the demo, the tests)
 # it finds them in the apps directly.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

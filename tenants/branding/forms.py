@@ -12,6 +12,8 @@ class ColourInput(forms.TextInput):
 
 
 class ProfileForm(forms.ModelForm):
+    website = forms.URLField(label="site web", required=False, assume_scheme="https")
+
     class Meta:
         model = CommuneProfile
         fields = ["official_name", "address_line", "postal_code", "city", "phone", "email",

@@ -14,7 +14,7 @@ def validate_siret(value: str) -> None:
     except StdnumError as exc:
         raise ValidationError(
             "SIRET invalide : 14 chiffres dont le dernier est une clé de contrôle "
-            "(exemple : 21690259300014).", code="invalid_siret") from exc
+            "(exemple : 21690259300005).", code="invalid_siret") from exc
 
 
 def validate_colour(value: str) -> None:

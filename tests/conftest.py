@@ -1,0 +1,110 @@
+"""Shared fixtures.
+
+The test database is created once per worker; on it, once per session: the official data
+is loaded, a pool of spare schemas is built, and two communes (Vénissieux, Vaulx-en-Velin)
+are onboarded and committed. Tests run inside a transaction that is rolled back (DDL too:
+PostgreSQL's DDL is transactional), so onboarding in a test costs a schema rename, and
+the shared communes are never rebuilt.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from communes import schemas
+from communes.models import Commune
+from referentiel.loader import ensure_loaded
+
+VENISSIEUX = "69259"
+VAULX = "69256"
+SESSION_COMMUNES = (VENISSIEUX, VAULX)
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from communes import services
+
+    with django_db_blocker.unblock():
+        ensure_loaded()
+        schemas.fill_spare_pool(4)
+        for code in SESSION_COMMUNES:
+            if not Commune.objects.filter(insee_code=code).exists():
+                services.commune_onboard(insee_code=code)
+        connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_and_settings(settings):
+    settings.OPSN_JOBS_MODE = "inline"
+    settings.OPSN_SCHEMA_POOL_SIZE = 0  # no background refill threads inside test transactions
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Password hashing is deliberately slow; the tests sign in often.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    connection.set_schema_to_public()
+    from communes import routing
+
+    routing.forget_all()
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def venissieux(db) -> Commune:
+    return Commune.objects.get(insee_code=VENISSIEUX)
+
+
+@pytest.fixture
+def vaulx(db) -> Commune:
+    return Commune.objects.get(insee_code=VAULX)
+
+
+def host_of(commune: Commune) -> str:
+    return commune.primary_domain
+
+
+@pytest.fixture
+def operator(db):
+    from accounts.auth import ensure_local_account
+
+    return ensure_local_account("operateur@opsn.test", password=PASSWORD, operator=True)
+
+
+@pytest.fixture
+def console(operator) -> Client:
+    """A browser signed in on the operator's console (through the real login form)."""
+    client = Client(HTTP_HOST="console.localhost")
+    response = client.post("/compte/connexion/", {"username": operator.username,
+                                                  "password": PASSWORD})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client
+
+
+@pytest.fixture
+def api_token(db) -> str:
+    from accounts.models import OperatorApiToken
+
+    _, raw = OperatorApiToken.issue("tests")
+    return raw
+
+
+@pytest.fixture
+def api(api_token) -> Client:
+    return Client(HTTP_HOST="console.localhost", HTTP_AUTHORIZATION=f"Bearer {api_token}")
+
+
+def in_schema(commune: Commune):
+    """Context manager: run ORM code inside a commune's schema."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def ctx():
+        connection.set_tenant(commune)
+        try:
+            yield
+        finally:
+            connection.set_schema_to_public()
+
+    return ctx()
