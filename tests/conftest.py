@@ -24,16 +24,25 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """Always create the test database, even for a run whose tests only use ``committed``
+    (pytest-django would otherwise leave the connection on the real database)."""
+    from django.test.utils import setup_databases, teardown_databases
+
     from communes import services
 
     with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
         ensure_loaded()
         schemas.fill_spare_pool(4)
         for code in SESSION_COMMUNES:
-            if not Commune.objects.filter(insee_code=code).exists():
-                services.commune_onboard(insee_code=code)
+            services.commune_onboard(insee_code=code)
         connection.set_schema_to_public()
+    yield
+    with django_db_blocker.unblock():
+        connection.close()
+        teardown_databases(config, verbosity=0)
 
 
 @pytest.fixture(autouse=True)

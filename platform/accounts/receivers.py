@@ -28,7 +28,8 @@ def invite_commune_administrator(sender, commune, admin_email=None, **kwargs):
         token = default_token_generator.make_token(user)
         link = f"http://{domain}/compte/activer/{uid}/{token}/"
         send_mail(
-            subject=f"Votre espace {commune.name} sur la plateforme {settings.OPSN_OPERATOR['short_name']}",
+            subject=(f"Votre espace {commune.name} sur la plateforme "
+                     f"{settings.OPSN_OPERATOR['short_name']}"),
             message=(f"Bonjour,\n\nVous êtes administrateur de l'espace de {commune.name}.\n"
                      f"Choisissez votre mot de passe : {link}\n\n"
                      f"{settings.OPSN_OPERATOR['name']}\n"),

@@ -102,7 +102,8 @@ def read_manifest(path: Path | str) -> dict:
             for chunk in iter(lambda: dump.read(1 << 20), b""):  # type: ignore[union-attr]
                 digest.update(chunk)
     except (OSError, KeyError, tarfile.TarError, json.JSONDecodeError) as exc:
-        raise InvalidState(f"{path.name} n'est pas une archive de commune lisible ({exc}).") from exc
+        raise InvalidState(
+            f"{path.name} n'est pas une archive de commune lisible ({exc}).") from exc
     if manifest.get("format") != FORMAT:
         raise InvalidState(f"{path.name} : format d'archive inconnu {manifest.get('format')!r}.")
     if digest.hexdigest() != manifest.get("schema_dump_sha256"):

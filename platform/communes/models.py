@@ -94,6 +94,9 @@ class CommuneModule(models.Model):
             models.UniqueConstraint(fields=["commune", "module"], name="commune_module_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.commune_id}: {self.module_id}"
+
 
 class SpareSchema(models.Model):
     """A schema already migrated to the current release, waiting to become a commune's.
@@ -130,6 +133,9 @@ class OnboardingBatch(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.processed}/{self.total})"
 
     @property
     def total(self) -> int:

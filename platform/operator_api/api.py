@@ -6,7 +6,7 @@ from uuid import UUID
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Schema
+from ninja import NinjaAPI, Query, Schema, Status
 from ninja.security import HttpBearer
 
 from accounts.models import OperatorApiToken, hash_token
@@ -174,7 +174,7 @@ def onboard_commune(request, payload: OnboardIn):
     commune = services.commune_onboard(insee_code=payload.insee_code, modules=payload.modules,
                                        custom_domains=payload.custom_domains,
                                        admin_email=payload.admin_email)
-    return 201, _one(commune.insee_code)
+    return Status(201, _one(commune.insee_code))
 
 
 @api.get("/communes/{insee_code}", response={200: CommuneOut, 404: ErrorOut}, tags=["communes"])
@@ -201,7 +201,7 @@ def resume_commune(request, insee_code: str):
           tags=["communes"])
 def add_domain(request, insee_code: str, payload: DomainIn):
     services.domain_add(commune=_one(insee_code), domain=payload.domain)
-    return 201, _one(insee_code)
+    return Status(201, _one(insee_code))
 
 
 @api.delete("/communes/{insee_code}/domains/{domain}", response={200: CommuneOut, 404: ErrorOut,
@@ -240,7 +240,8 @@ def create_batch(request, payload: BatchIn):
         codes, label = payload.insee_codes or [], "Liste de communes"
     batch = services.batch_create(label=label, insee_codes=codes, modules=payload.modules)
     jobs.run_batch_in_background(batch.pk)
-    return 202, batch
+    batch.refresh_from_db()  # the job may already have made progress
+    return Status(202, batch)
 
 
 @api.get("/batches/{batch_id}", response={200: BatchOut, 404: ErrorOut}, tags=["batches"])

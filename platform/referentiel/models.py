@@ -88,7 +88,8 @@ class Population(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["commune", "year"], name="population_one_per_year"),
             models.CheckConstraint(
-                condition=models.Q(totale__isnull=True) | models.Q(totale__gte=models.F("municipale")),
+                condition=(models.Q(totale__isnull=True)
+                           | models.Q(totale__gte=models.F("municipale"))),
                 name="population_totale_includes_municipale",
             ),
         ]
