@@ -27,11 +27,13 @@ PASSWORD = "correct horse battery staple"
 def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
     """Always create the test database, even for a run whose tests only use ``committed``
     (pytest-django would otherwise leave the connection on the real database)."""
+    from django.test import override_settings
     from django.test.utils import setup_databases, teardown_databases
 
     from communes import services
 
-    with django_db_blocker.unblock():
+    # No background refill of the spare pool: threads outliving a test see half-torn state.
+    with django_db_blocker.unblock(), override_settings(OPSN_SCHEMA_POOL_SIZE=0):
         config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
         ensure_loaded()
@@ -58,6 +60,28 @@ def _public_schema_and_settings(settings):
     routing.forget_all()
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture
+def committed(django_db_setup, django_db_blocker, settings, tmp_path):
+    """For tests whose work is seen by other connections or processes (pg_dump, parallel
+    migrations): no wrapping transaction. Cleans up what the test added."""
+    from communes.models import CommuneArchive, SpareSchema
+
+    settings.OPSN_EXPORT_DIR = tmp_path / "exports"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    with django_db_blocker.unblock():
+        assert connection.settings_dict["NAME"].startswith("test_")
+        spares = set(SpareSchema.objects.values_list("schema_name", flat=True))
+        yield
+        connection.set_schema_to_public()
+        for commune in Commune.objects.exclude(insee_code__in=SESSION_COMMUNES):
+            schemas.drop_schema(commune.schema_name)
+            commune.delete()
+        for spare in SpareSchema.objects.exclude(schema_name__in=spares):
+            schemas.drop_schema(spare.schema_name)
+            spare.delete()
+        CommuneArchive.objects.all().delete()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.test import Client
 
 from agents.models import AgentRole, Role
@@ -17,23 +16,7 @@ from branding.models import CommuneProfile
 from communes import archive, schemas, services
 from communes.errors import ExportFailed, InvalidState
 from communes.models import Commune, CommuneArchive, Domain
-from tests.conftest import SESSION_COMMUNES, in_schema
-
-
-@pytest.fixture
-def committed(django_db_setup, django_db_blocker, settings, tmp_path):
-    settings.OPSN_EXPORT_DIR = tmp_path / "exports"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    with django_db_blocker.unblock():
-        assert connection.settings_dict["NAME"].startswith("test_")
-        yield
-        connection.set_schema_to_public()
-        for commune in Commune.objects.exclude(insee_code__in=SESSION_COMMUNES):
-            schemas.drop_schema(commune.schema_name)
-            commune.delete()
-        for name in ("c_69273",):
-            schemas.drop_schema(name)
-        CommuneArchive.objects.all().delete()
+from tests.conftest import in_schema
 
 
 def corbas_with_data():

@@ -145,10 +145,3 @@ def drop_schema(name: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
-
-def migrate_spares() -> None:
-    """Spares are migrated with each release like communes are (they are not in the commune
-    table, so django-tenants' migrate_schemas does not see them)."""
-    for name in SpareSchema.objects.values_list("schema_name", flat=True):
-        call_command("migrate_schemas", schema_name=name, interactive=False, verbosity=0)
-    connection.set_schema_to_public()

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.auth import ensure_local_account
 from agents.models import AgentRole, Role
-from communes import schemas, services
+from communes import services
 from communes.models import Commune
 from referentiel.loader import ensure_loaded
 
@@ -28,9 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, no_serve, **options):
         self.stdout.write("Préparation de la base…")
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-        call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0)
-        schemas.migrate_spares()
+        call_command("migrate_communes", verbosity=0)
         ensure_loaded()
         batch = services.batch_create(label="SITIV (démo)", insee_codes=SITIV)
         services.batch_run(batch)

@@ -1,0 +1,205 @@
+"""Bring every commune schema to the current release, fast.
+
+Stock ``migrate_schemas`` costs ~0.3 s per schema even when there is nothing to do (Django
+rebuilds its migration graph, checks tables through a catalogue scan and syncs permissions
+for each schema). Here:
+
+1. One query tells which schemas are behind (``find_behind``): the applied migrations of
+   every commune and spare schema are counted against the migration graph in a single
+   ``UNION ALL``; a release with nothing to migrate stops there.
+2. Schemas behind by the same set of migrations form a group. For a group whose pending
+   migrations are all expressible as SQL, Django writes that SQL once (``collect_sql``, as
+   ``sqlmigrate`` does), then each schema replays it in its own transaction, several
+   schemas at a time on separate connections (``workers``).
+3. A group whose pending migrations include Python code (``RunPython`` in a tenant app)
+   is migrated schema by schema with Django's own executor.
+
+Each schema is migrated atomically: one that fails is rolled back and reported, the others
+go on. Running it again resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import psycopg
+from django.apps import apps
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations.special import RunPython
+from psycopg import sql
+
+from communes.models import Commune, SpareSchema
+
+logger = logging.getLogger("opsn.release")
+
+
+@dataclass
+class ReleaseReport:
+    schemas: int = 0
+    behind: int = 0
+    migrated: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def tenant_schemas(database: str = "default") -> list[str]:
+    communes = Commune.objects.filter(database=database).values_list("schema_name", flat=True)
+    return sorted({*communes, *SpareSchema.objects.values_list("schema_name", flat=True)})
+
+
+def graph_nodes() -> set[tuple[str, str]]:
+    return set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
+
+
+def find_behind(schema_names: Iterable[str],
+                expected: set[tuple[str, str]]) -> tuple[dict[str, frozenset], list[str]]:
+    """One query: which schemas lack which migrations. Returns ({schema: applied set}
+    for the schemas behind, [schemas without a migration table])."""
+    names = list(schema_names)
+    if not names:
+        return {}, []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s FROM unnest(%s::text[]) s "
+            "WHERE to_regclass(quote_ident(s) || '.django_migrations') IS NULL", [names])
+        missing = [row[0] for row in cursor.fetchall()]
+        present = [n for n in names if n not in set(missing)]
+        if not present:
+            return {}, missing
+        values = sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(a), sql.Literal(n))
+                                    for a, n in sorted(expected))
+        counts = sql.SQL(" UNION ALL ").join(
+            sql.SQL("SELECT {lit}::text, count(*) FROM {tbl} d JOIN expected e "
+                    "ON (d.app, d.name) = (e.app, e.name)").format(
+                lit=sql.Literal(n), tbl=sql.Identifier(n, "django_migrations"))
+            for n in present)
+        query = sql.SQL("WITH expected(app, name) AS (VALUES {values}) {counts}").format(
+            values=values, counts=counts)
+        raw = cursor.cursor
+        raw.execute(query)
+        behind_names = [name for name, count in raw.fetchall() if count < len(expected)]
+        applied: dict[str, frozenset] = {}
+        if behind_names:
+            lists = sql.SQL(" UNION ALL ").join(
+                sql.SQL("SELECT {lit}::text, app, name FROM {tbl}").format(
+                    lit=sql.Literal(n), tbl=sql.Identifier(n, "django_migrations"))
+                for n in behind_names)
+            raw.execute(lists)
+            rows: dict[str, set] = defaultdict(set)
+            for name, app, migration in raw.fetchall():
+                rows[name].add((app, migration))
+            applied = {n: frozenset(rows[n]) for n in behind_names}
+    return applied, missing
+
+
+def _tenant_labels() -> set[str]:
+    return {cfg.label for cfg in apps.get_app_configs() if cfg.name in settings.TENANT_APPS}
+
+
+def _plan_sql(pilot: str) -> tuple[list[str] | None, list[tuple[str, str]]]:
+    """SQL that brings a schema in the pilot's state to the current release, or None when
+    a pending tenant migration runs Python code."""
+    connection.set_schema(pilot, include_public=False)
+    try:
+        executor = MigrationExecutor(connection)
+        targets = executor.loader.graph.leaf_nodes()
+        plan = executor.migration_plan(targets)
+        nodes = [(m.app_label, m.name) for m, backwards in plan]
+        tenant = _tenant_labels()
+        if any(backwards for _, backwards in plan) or any(
+                isinstance(op, RunPython) for m, _ in plan if m.app_label in tenant
+                for op in m.operations):
+            return None, nodes
+        return executor.loader.collect_sql(plan), nodes
+    finally:
+        connection.set_schema_to_public()
+
+
+def _replay(params: dict, schema: str, statements: list[str],
+            nodes: list[tuple[str, str]]) -> None:
+    with psycopg.connect(**params, autocommit=False) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+        cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
+            sql.Identifier(schema, "django_migrations")))
+        cur.execute("SELECT count(*) FROM django_migrations WHERE (app, name) IN "
+                    "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                    [[a for a, _ in nodes], [n for _, n in nodes]])
+        if cur.fetchone()[0]:
+            raise RuntimeError("applied concurrently by another run")
+        script = "\n".join(s for s in statements if not s.lstrip().startswith("--"))
+        if script.strip():
+            cur.execute(script)
+        cur.executemany("INSERT INTO django_migrations (app, name, applied) "
+                        "VALUES (%s, %s, now())", nodes)
+
+
+def _django_migrate(schema: str) -> None:
+    call_command("migrate_schemas", schema_name=schema, interactive=False, verbosity=0)
+    connection.set_schema_to_public()
+
+
+def migrate_communes(*, workers: int = 4, database: str = "default",
+                     start: Callable[[int], None] | None = None,
+                     progress: Callable[[str, str | None], None] | None = None) -> ReleaseReport:
+    started = time.perf_counter()
+    report = ReleaseReport()
+    names = tenant_schemas(database)
+    report.schemas = len(names)
+    expected = graph_nodes()
+    behind, report.missing = find_behind(names, expected)
+    report.behind = len(behind)
+    if start:
+        start(report.behind)
+
+    groups: dict[frozenset, list[str]] = defaultdict(list)
+    for schema, applied in behind.items():
+        groups[applied].append(schema)
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params.pop("prepare_threshold", None)
+    params.pop("server_side_binding", None)
+
+    def done(schema: str, error: BaseException | None) -> None:
+        if error is None:
+            report.migrated.append(schema)
+        else:
+            report.failed[schema] = f"{type(error).__name__}: {error}"
+            logger.error("migrating %s failed: %s", schema, error)
+        if progress:
+            progress(schema, None if error is None else str(error))
+
+    for _, members in groups.items():
+        statements, nodes = _plan_sql(members[0])
+        if statements is None:
+            for schema in members:
+                try:
+                    _django_migrate(schema)
+                    done(schema, None)
+                except Exception as exc:
+                    done(schema, exc)
+            continue
+
+        def one(schema: str, statements=statements, nodes=nodes) -> tuple[str, Exception | None]:
+            try:
+                _replay(params, schema, statements, nodes)
+                return schema, None
+            except Exception as exc:
+                return schema, exc
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for schema, error in pool.map(one, members):
+                done(schema, error)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,79 @@
+"""Migrating commune schemas on a release: only those behind, SQL replayed, atomic each."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from agents.models import AgentRole, Role
+from communes import release, schemas
+from tests.conftest import in_schema
+
+
+def unapply_agents(schema: str) -> None:
+    """Put a schema one migration behind: as if it was built before the agents app."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP TABLE "{schema}".agents_agentrole')
+        cursor.execute(f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'agents'")
+
+
+def test_a_release_with_nothing_to_migrate_touches_no_schema(committed, capsys):
+    from communes.models import Commune, SpareSchema
+
+    report = release.migrate_communes()
+    assert report.schemas == Commune.objects.count() + SpareSchema.objects.count()
+    assert (report.behind, report.migrated, report.failed) == (0, [], {})
+
+    call_command("migrate_communes", "--skip-public", verbosity=0)
+    assert "0 behind, 0 migrated, 0 failed" in capsys.readouterr().out
+
+
+def test_schemas_behind_are_found_in_one_query_and_brought_up_to_date(committed):
+    behind = [schemas.create_spare() for _ in range(3)]
+    for name in behind:
+        unapply_agents(name)
+
+    found, missing = release.find_behind(release.tenant_schemas(), release.graph_nodes())
+    assert set(found) == set(behind)
+    assert missing == []
+
+    report = release.migrate_communes(workers=2)
+    assert sorted(report.migrated) == sorted(behind)
+    assert report.failed == {}
+    for name in behind:
+        connection.set_schema(name)
+        AgentRole.objects.create(account="agent@test.fr", role=Role.MANDATAIRE)
+        assert AgentRole.objects.count() == 1
+        connection.set_schema_to_public()
+    assert release.find_behind(behind, release.graph_nodes())[0] == {}
+
+
+def test_a_schema_that_fails_is_rolled_back_and_reported_the_others_go_on(committed, capsys):
+    good, bad = schemas.create_spare(), schemas.create_spare()
+    unapply_agents(good)
+    unapply_agents(bad)
+    with connection.cursor() as cursor:  # something in the way of CREATE TABLE
+        cursor.execute(f'CREATE TABLE "{bad}".agents_agentrole (id int)')
+
+    with pytest.raises(CommandError, match="some schemas were not migrated"):
+        call_command("migrate_communes", "--skip-public", verbosity=0)
+    assert f"{bad}: " in capsys.readouterr().err
+    assert release.find_behind([good, bad], release.graph_nodes())[0].keys() == {bad}
+
+    with connection.cursor() as cursor:  # the operator fixes it and runs again
+        cursor.execute(f'DROP TABLE "{bad}".agents_agentrole')
+    assert release.migrate_communes().migrated == [bad]
+
+
+def test_commune_data_survives_a_migration(committed):
+    from communes import services
+
+    commune = services.commune_onboard(insee_code="69273")
+    with in_schema(commune):
+        from branding.models import CommuneProfile
+
+        CommuneProfile.objects.update(official_name="Ville de Corbas")
+    unapply_agents(commune.schema_name)
+    assert release.migrate_communes().migrated == [commune.schema_name]
+    with in_schema(commune):
+        assert CommuneProfile.objects.get().official_name == "Ville de Corbas"
+        assert AgentRole.objects.count() == 0
