@@ -77,3 +77,38 @@ def test_commune_data_survives_a_migration(committed):
     with in_schema(commune):
         assert CommuneProfile.objects.get().official_name == "Ville de Corbas"
         assert AgentRole.objects.count() == 0
+
+
+def catalogue(schema: str) -> dict:
+    """Tables, columns (type, nullability, default), constraints and indexes of a schema."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT table_name, column_name, data_type, is_nullable,
+                   regexp_replace(coalesce(column_default, ''), '"[^"]+"\\.', '', 'g'),
+                   is_identity
+            FROM information_schema.columns WHERE table_schema = %s ORDER BY 1, 2""", [schema])
+        columns = cursor.fetchall()
+        cursor.execute("""
+            SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+            FROM pg_constraint WHERE connamespace = %s::regnamespace ORDER BY 2""", [schema])
+        constraints = [(t.split(".")[-1], n, d.replace(f"{schema}.", ""))
+                       for t, n, d in cursor.fetchall()]
+        cursor.execute("""SELECT indexname, replace(indexdef, %s, '') FROM pg_indexes
+            WHERE schemaname = %s ORDER BY 1""", [f"{schema}.", schema])
+        indexes = cursor.fetchall()
+        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations ORDER BY 1, 2')
+        applied = cursor.fetchall()
+    return {"columns": columns, "constraints": constraints, "indexes": indexes,
+            "applied": applied}
+
+
+def test_a_schema_built_from_sql_is_the_one_migrations_build(committed):
+    schemas.create_schema_by_migrations("c_cmp_migrations")
+    assert schemas.create_schema_by_sql("c_cmp_sql")
+    try:
+        by_migrations, by_sql = catalogue("c_cmp_migrations"), catalogue("c_cmp_sql")
+        assert by_migrations["columns"]  # not comparing two empty schemas
+        assert by_sql == by_migrations
+    finally:
+        schemas.drop_schema("c_cmp_migrations")
+        schemas.drop_schema("c_cmp_sql")

@@ -28,15 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import psycopg
-from django.apps import apps
-from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.operations.special import RunPython
 from psycopg import sql
 
+from communes import schemas
 from communes.models import Commune, SpareSchema
 
 logger = logging.getLogger("opsn.release")
@@ -102,45 +99,18 @@ def find_behind(schema_names: Iterable[str],
     return applied, missing
 
 
-def _tenant_labels() -> set[str]:
-    return {cfg.label for cfg in apps.get_app_configs() if cfg.name in settings.TENANT_APPS}
-
-
-def _plan_sql(pilot: str) -> tuple[list[str] | None, list[tuple[str, str]]]:
-    """SQL that brings a schema in the pilot's state to the current release, or None when
-    a pending tenant migration runs Python code."""
-    connection.set_schema(pilot, include_public=False)
-    try:
-        executor = MigrationExecutor(connection)
-        targets = executor.loader.graph.leaf_nodes()
-        plan = executor.migration_plan(targets)
-        nodes = [(m.app_label, m.name) for m, backwards in plan]
-        tenant = _tenant_labels()
-        if any(backwards for _, backwards in plan) or any(
-                isinstance(op, RunPython) for m, _ in plan if m.app_label in tenant
-                for op in m.operations):
-            return None, nodes
-        return executor.loader.collect_sql(plan), nodes
-    finally:
-        connection.set_schema_to_public()
-
-
-def _replay(params: dict, schema: str, statements: list[str],
-            nodes: list[tuple[str, str]]) -> None:
+def _replay(params: dict, schema: str, plan: schemas.MigrationSQL) -> None:
     with psycopg.connect(**params, autocommit=False) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+        # Two runs at once must not both apply: the second waits, then sees it applied.
         cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
             sql.Identifier(schema, "django_migrations")))
-        cur.execute("SELECT count(*) FROM django_migrations WHERE (app, name) IN "
-                    "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                    [[a for a, _ in nodes], [n for _, n in nodes]])
+        cur.execute(sql.SQL("SELECT count(*) FROM {} WHERE (app, name) IN "
+                            "(SELECT * FROM unnest(%s::text[], %s::text[]))").format(
+                        sql.Identifier(schema, "django_migrations")),
+                    [[a for a, _ in plan.nodes], [n for _, n in plan.nodes]])
         if cur.fetchone()[0]:
             raise RuntimeError("applied concurrently by another run")
-        script = "\n".join(s for s in statements if not s.lstrip().startswith("--"))
-        if script.strip():
-            cur.execute(script)
-        cur.executemany("INSERT INTO django_migrations (app, name, applied) "
-                        "VALUES (%s, %s, now())", nodes)
+        schemas.apply_migration_sql(cur, schema, plan)
 
 
 def _django_migrate(schema: str) -> None:
@@ -181,8 +151,8 @@ def migrate_communes(*, workers: int = 4, database: str = "default",
             progress(schema, None if error is None else str(error))
 
     for _, members in groups.items():
-        statements, nodes = _plan_sql(members[0])
-        if statements is None:
+        plan = schemas.migration_sql(members[0])
+        if plan is None:
             for schema in members:
                 try:
                     _django_migrate(schema)
@@ -191,9 +161,9 @@ def migrate_communes(*, workers: int = 4, database: str = "default",
                     done(schema, exc)
             continue
 
-        def one(schema: str, statements=statements, nodes=nodes) -> tuple[str, Exception | None]:
+        def one(schema: str, plan=plan) -> tuple[str, Exception | None]:
             try:
-                _replay(params, schema, statements, nodes)
+                _replay(params, schema, plan)
                 return schema, None
             except Exception as exc:
                 return schema, exc
