@@ -91,14 +91,13 @@ def migration_sql(schema: str) -> MigrationSQL | None:
 
 # A schema name that never exists: the migration state "nothing applied".
 _BLANK = "opsn_blank_schema"
-_full_sql: dict[frozenset, MigrationSQL | None] = {}
+_full_sql: dict[str, MigrationSQL | None] = {}
 
 
 def full_schema_sql() -> MigrationSQL | None:
-    """The SQL of a whole new schema at the current release (cached per migration graph)."""
-    from django.db.migrations.loader import MigrationLoader
-
-    key = frozenset(MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes())
+    """The SQL of a whole new schema at the current release. Computed once per process
+    (and per MIGRATION_MODULES, which tests and the benchmark change)."""
+    key = repr(sorted(getattr(settings, "MIGRATION_MODULES", {}).items()))
     if key not in _full_sql:
         plan = migration_sql(_BLANK)
         if plan is not None:

@@ -1,0 +1,329 @@
+"""Benchmark of the operator platform (issue: operator platform, "Speed and scale").
+
+    ./dev bench [--communes 1000] [--samples 30] [--stock-sample 30]
+
+Runs on a database of its own (``opsn_bench``, dropped and recreated) on the embedded
+PostgreSQL, or on the server of DATABASE_URL. Prints each figure and its ratio to stock
+django-tenants 4 measured in the same run:
+
+1. onboarding one commune, ready to serve (median, p95): spare pool, SQL replay, stock;
+2. onboarding N communes into one database: ms per commune by hundreds, process memory;
+   disk and catalogue cost per schema;
+3. a release with nothing to migrate over the N schemas, and one ADD COLUMN migration,
+   with 1, 2 and 4 workers; stock ``migrate_schemas`` timed on a sample and scaled;
+4. requests per second under a commune's domain, against the same view without tenant
+   routing, and against stock django-tenants' middleware.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+
+def reset_database() -> None:
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    params = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"],
+              "dbname": "postgres", "autocommit": True}
+    if db.get("PASSWORD"):
+        params["password"] = db["PASSWORD"]
+    with psycopg.connect(**params) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 1e6
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def line(label: str, value: str, ratio: str = "") -> None:
+    print(f"  {label:<58} {value:>14}  {ratio}")
+
+
+def codes(n: int, skip: set[str]) -> list[str]:
+    from referentiel.models import OfficialCommune
+
+    qs = OfficialCommune.objects.filter(is_current=True).order_by("insee_code")
+    return [c for c in qs.values_list("insee_code", flat=True)[: n + len(skip) + 10]
+            if c not in skip][:n]
+
+
+def bench_onboarding_one(samples: int, stock_samples: int) -> dict[str, float]:
+    from django.db import connection
+
+    from communes import schemas, services
+    from communes.models import Commune
+
+    print("\n1. Onboarding one commune, ready to serve its first request")
+    used: set[str] = set(Commune.objects.values_list("insee_code", flat=True))
+
+    # Stock django-tenants: TenantMixin.create_schema() runs migrate_schemas in the schema.
+    stock = []
+    for i in range(stock_samples):
+        tenant = Commune(schema_name=f"stock_{i}")
+        started = time.perf_counter()
+        tenant.create_schema(check_if_exists=False, verbosity=0)
+        stock.append(time.perf_counter() - started)
+        connection.set_schema_to_public()
+        schemas.drop_schema(f"stock_{i}")
+
+    schemas.fill_spare_pool(samples)
+    pool = []
+    for code in codes(samples, used):
+        started = time.perf_counter()
+        services.commune_onboard(insee_code=code)
+        pool.append(time.perf_counter() - started)
+        used.add(code)
+    sql = []
+    for code in codes(samples, used):
+        started = time.perf_counter()
+        services.commune_onboard(insee_code=code)
+        sql.append(time.perf_counter() - started)
+        used.add(code)
+
+    spare = []
+    for _ in range(min(samples, 10)):
+        started = time.perf_counter()
+        schemas.create_spare()
+        spare.append(time.perf_counter() - started)
+
+    s_med = statistics.median(stock)
+    for label, values in (("with a spare schema (rename), median", pool),
+                          ("with an empty pool (SQL replay), median", sql)):
+        med = statistics.median(values)
+        line(label, ms(med), f"{s_med / med:.1f}x faster than stock")
+        line("  p95", ms(percentile(values, 95)))
+    line("stock django-tenants (create_schema + migrate), median", ms(s_med), "baseline")
+    line("building one spare schema off the critical path, median",
+         ms(statistics.median(spare)))
+    return {"onboard_pool_median": statistics.median(pool), "stock_median": s_med}
+
+
+def bench_onboarding_many(n: int) -> None:
+    from django.db import connection
+
+    from communes import services
+    from communes.models import Commune
+
+    print(f"\n2. Onboarding {n} communes into one database (empty pool: SQL replay)")
+    used = set(Commune.objects.values_list("insee_code", flat=True))
+    todo = codes(n - len(used), used) if n > len(used) else []
+    step = max(1, len(todo) // 10)
+    gc.collect()
+    start_rss = rss_mb()
+    chunk_started = time.perf_counter()
+    total_started = chunk_started
+    for i, code in enumerate(todo, 1):
+        services.commune_onboard(insee_code=code)
+        if i % step == 0 or i == len(todo):
+            elapsed = time.perf_counter() - chunk_started
+            count = Commune.objects.count()
+            line(f"communes {count - step + 1:>5}-{count:<5} per commune",
+                 ms(elapsed / step), f"RSS {rss_mb():.0f} MB")
+            chunk_started = time.perf_counter()
+    total = time.perf_counter() - total_started
+    if todo:
+        line("all", f"{total:.1f} s", f"{len(todo) / total:.0f} communes/s; RSS "
+             f"{start_rss:.0f} -> {rss_mb():.0f} MB")
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT count(*) FILTER (WHERE n.nspname = 'c_' || lower(%s)),
+                   sum(pg_total_relation_size(c.oid)) FILTER (WHERE n.nspname = 'c_' || lower(%s))
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace""",
+                       [todo[0] if todo else "69259"] * 2)
+        relations, size = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM pg_class")
+        catalogue = cursor.fetchone()[0]
+        cursor.execute("SELECT pg_database_size(current_database())")
+        db_size = cursor.fetchone()[0]
+    line("one commune schema: relations (tables, indexes, sequences)", f"{relations}")
+    line("one commune schema: disk", f"{(size or 0) / 1024:.0f} kB")
+    line(f"catalogue rows (pg_class) with {Commune.objects.count()} schemas", f"{catalogue}")
+    line("database size", f"{db_size / 1e6:.0f} MB")
+
+
+def bench_migrations(stock_sample: int) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import override_settings
+
+    from communes import release
+    from communes.models import Commune
+
+    names = release.tenant_schemas()
+    n = len(names)
+    print(f"\n3. Releases over {n} commune schemas")
+
+    sample = names[:stock_sample]
+    started = time.perf_counter()
+    for name in sample:
+        call_command("migrate_schemas", schema_name=name, interactive=False, verbosity=0)
+    stock_per_schema = (time.perf_counter() - started) / len(sample)
+    connection.set_schema_to_public()
+    stock_all = stock_per_schema * n
+
+    report = release.migrate_communes(workers=4)
+    assert report.behind == 0, report
+    line("nothing to migrate: opsn migrate_communes", f"{report.seconds:.2f} s",
+         f"{stock_all / report.seconds:.0f}x faster than stock")
+    line(f"nothing to migrate: stock migrate_schemas ({len(sample)} timed, scaled)",
+         f"{stock_all:.1f} s", f"baseline ({ms(stock_per_schema)} per schema)")
+
+    v2 = {"MIGRATION_MODULES": {"benchapp": "bench.benchapp.migrations_v2"}}
+
+    def unapply_0002() -> None:
+        script = ";".join(
+            f'ALTER TABLE "{s}".benchapp_note DROP COLUMN IF EXISTS priority; '
+            f"DELETE FROM \"{s}\".django_migrations WHERE app = 'benchapp' "
+            f"AND name = '0002_note_priority'" for s in names)
+        with connection.cursor() as cursor:
+            cursor.execute(script)
+
+    with override_settings(**v2):
+        started = time.perf_counter()
+        for name in sample:
+            call_command("migrate_schemas", schema_name=name, interactive=False, verbosity=0)
+        stock_add = (time.perf_counter() - started) / len(sample) * n
+        connection.set_schema_to_public()
+        for workers in (1, 2, 4):
+            unapply_0002()
+            report = release.migrate_communes(workers=workers)
+            assert not report.failed and report.behind == n, report
+            line(f"one ADD COLUMN migration, {workers} worker(s)", f"{report.seconds:.2f} s",
+                 f"{stock_add / report.seconds:.0f}x faster than stock")
+        line(f"one ADD COLUMN migration: stock ({len(sample)} timed, scaled)",
+             f"{stock_add:.1f} s", "baseline")
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT count(*) FROM "{Commune.objects.first().schema_name}"'
+                           ".django_migrations WHERE app = 'benchapp'")
+            assert cursor.fetchone()[0] == 2
+
+
+def bench_requests(requests: int) -> None:
+    from io import BytesIO
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+    from django.test import override_settings
+
+    from communes import routing
+    from communes.models import Commune
+
+    commune = Commune.objects.order_by("pk").first()
+    host = commune.primary_domain
+    print(f"\n4. Requests under a commune's domain ({host}), {requests} per round, "
+          "in-process WSGI")
+
+    from django.conf import settings
+
+    ours_mw = list(settings.MIDDLEWARE)
+    plain_mw = [m if m != "communes.routing.CommuneRoutingMiddleware"
+                else "bench.middleware.FixedCommuneMiddleware" for m in ours_mw]
+    i = ours_mw.index("communes.routing.CommuneRoutingMiddleware")
+    stock_mw = [*ours_mw[:i], "django_tenants.middleware.main.TenantMainMiddleware",
+                "bench.middleware.CommuneFromTenant", *ours_mw[i + 1:]]
+    from bench.middleware import FixedCommuneMiddleware
+
+    FixedCommuneMiddleware.commune = commune
+
+    handlers = {}
+    for name, mw in (("ours", ours_mw), ("no routing", plain_mw), ("stock", stock_mw)):
+        with override_settings(MIDDLEWARE=mw):
+            handlers[name] = WSGIHandler()
+
+    def environ(path: str) -> dict:
+        return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "",
+                "SERVER_NAME": host, "SERVER_PORT": "80", "HTTP_HOST": host,
+                "wsgi.input": BytesIO(b""), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
+                "SERVER_PROTOCOL": "HTTP/1.1"}
+
+    def run(name: str, path: str) -> float:
+        handler = handlers[name]
+        limit = name != "stock"  # stock django-tenants' default: SET search_path per cursor
+        with override_settings(TENANT_LIMIT_SET_CALLS=limit):
+            statuses = set()
+
+            def start_response(status, headers):
+                statuses.add(status)
+
+            started = time.perf_counter()
+            for _ in range(requests):
+                body = b"".join(handler(environ(path), start_response))
+            elapsed = time.perf_counter() - started
+        assert statuses == {"200 OK"}, (name, statuses, body[:2000])
+        connection.set_schema_to_public()
+        return requests / elapsed
+
+    for path, label in (("/_bench/profile", "one query (the commune's profile)"),
+                        ("/", "the commune's home page")):
+        results: dict[str, list[float]] = {k: [] for k in handlers}
+        for name in handlers:
+            run(name, path)  # warm up
+        routing.forget_all()
+        for _ in range(5):
+            for name in handlers:
+                results[name].append(run(name, path))
+        best = {k: statistics.median(v) for k, v in results.items()}
+        print(f"  {label}:")
+        line("  with our routing", f"{best['ours']:.0f} req/s",
+             f"{best['ours'] / best['no routing']:.2f}x the same view without routing")
+        line("  same view, no tenant routing", f"{best['no routing']:.0f} req/s", "baseline")
+        line("  stock django-tenants middleware", f"{best['stock']:.0f} req/s",
+             f"{best['stock'] / best['no routing']:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--communes", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--stock-sample", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+
+    reset_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from referentiel.loader import ensure_loaded
+
+    started = time.perf_counter()
+    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+    ensure_loaded()
+    import django_tenants
+
+    print(f"opsn platform benchmark — PostgreSQL via {os.environ.get('DATABASE_URL') and 'DATABASE_URL' or 'embedded server'}, "
+          f"django-tenants {django_tenants.__version__ if hasattr(django_tenants, '__version__') else '4'}, "
+          f"{os.cpu_count()} cores; set-up {time.perf_counter() - started:.1f} s")
+    bench_onboarding_one(args.samples, args.stock_sample)
+    bench_onboarding_many(args.communes)
+    bench_migrations(args.stock_sample)
+    bench_requests(args.requests)
+
+
+if __name__ == "__main__":
+    main()
