@@ -55,7 +55,7 @@ def ms(seconds: float) -> str:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def line(label: str, value: str, ratio: str = "") -> None:
@@ -314,11 +314,12 @@ def main() -> None:
     started = time.perf_counter()
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
     ensure_loaded()
-    import django_tenants
+    from importlib.metadata import version
 
-    print(f"opsn platform benchmark — PostgreSQL via {os.environ.get('DATABASE_URL') and 'DATABASE_URL' or 'embedded server'}, "
-          f"django-tenants {django_tenants.__version__ if hasattr(django_tenants, '__version__') else '4'}, "
-          f"{os.cpu_count()} cores; set-up {time.perf_counter() - started:.1f} s")
+    server = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "the embedded server"
+    print(f"opsn platform benchmark — PostgreSQL on {server}, django-tenants "
+          f"{version('django-tenants')}, {os.cpu_count()} cores; set-up "
+          f"{time.perf_counter() - started:.1f} s")
     bench_onboarding_one(args.samples, args.stock_sample)
     bench_onboarding_many(args.communes)
     bench_migrations(args.stock_sample)
