@@ -233,8 +233,7 @@ def bench_requests(requests: int) -> None:
 
     commune = Commune.objects.order_by("pk").first()
     host = commune.primary_domain
-    print(f"\n4. Requests under a commune's domain ({host}), {requests} per round, "
-          "in-process WSGI")
+    print(f"\n4. Requests under a commune's domain ({host}), in-process WSGI")
 
     from django.conf import settings
 
@@ -259,7 +258,7 @@ def bench_requests(requests: int) -> None:
                 "wsgi.input": BytesIO(b""), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
                 "SERVER_PROTOCOL": "HTTP/1.1"}
 
-    def run(name: str, path: str) -> float:
+    def run(name: str, path: str, count: int) -> float:
         handler = handlers[name]
         limit = name != "stock"  # stock django-tenants' default: SET search_path per cursor
         with override_settings(TENANT_LIMIT_SET_CALLS=limit):
@@ -269,29 +268,40 @@ def bench_requests(requests: int) -> None:
                 statuses.add(status)
 
             started = time.perf_counter()
-            for _ in range(requests):
+            for _ in range(count):
                 body = b"".join(handler(environ(path), start_response))
             elapsed = time.perf_counter() - started
         assert statuses == {"200 OK"}, (name, statuses, body[:2000])
         connection.set_schema_to_public()
-        return requests / elapsed
+        return count / elapsed
 
-    for path, label in (("/_bench/profile", "one query (the commune's profile)"),
-                        ("/", "the commune's home page")):
-        results: dict[str, list[float]] = {k: [] for k in handlers}
+    for path, label, count in (("/_bench/profile", "one query (the commune's profile)", requests),
+                               ("/", "the commune's home page", max(50, requests // 4))):
         for name in handlers:
-            run(name, path)  # warm up
+            run(name, path, count // 5)  # warm up
         routing.forget_all()
-        for _ in range(5):
-            for name in handlers:
-                results[name].append(run(name, path))
-        best = {k: statistics.median(v) for k, v in results.items()}
-        print(f"  {label}:")
-        line("  with our routing", f"{best['ours']:.0f} req/s",
-             f"{best['ours'] / best['no routing']:.2f}x the same view without routing")
-        line("  same view, no tenant routing", f"{best['no routing']:.0f} req/s", "baseline")
-        line("  stock django-tenants middleware", f"{best['stock']:.0f} req/s",
-             f"{best['stock'] / best['no routing']:.2f}x")
+        rates: dict[str, list[float]] = {k: [] for k in handlers}
+        names = list(handlers)
+        for i in range(ROUNDS):
+            # Interleaved rounds, in a rotating order: drift and whatever one configuration
+            # leaves behind hit every configuration alike.
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                rates[name].append(run(name, path, count))
+        median = {k: statistics.median(v) for k, v in rates.items()}
+
+        def ratio(name: str, rates=rates) -> float:
+            return statistics.median(a / b for a, b in zip(rates[name], rates["no routing"],
+                                                           strict=True))
+
+        print(f"  {label} ({ROUNDS} rounds of {count}; ratio = median of per-round ratios):")
+        line("  with our routing", f"{median['ours']:.0f} req/s",
+             f"{ratio('ours'):.2f}x the same view without routing")
+        line("  same view, no tenant routing", f"{median['no routing']:.0f} req/s", "baseline")
+        line("  stock django-tenants middleware", f"{median['stock']:.0f} req/s",
+             f"{ratio('stock'):.2f}x")
+
+
+ROUNDS = 10
 
 
 def main() -> None:
@@ -300,7 +310,7 @@ def main() -> None:
     parser.add_argument("--communes", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--stock-sample", type=int, default=30)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
 
     reset_database()

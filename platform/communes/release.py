@@ -21,6 +21,7 @@ go on. Running it again resumes where it stopped.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -99,8 +100,31 @@ def find_behind(schema_names: Iterable[str],
     return applied, missing
 
 
-def _replay(params: dict, schema: str, plan: schemas.MigrationSQL) -> None:
-    with psycopg.connect(**params, autocommit=False) as conn, conn.cursor() as cur:
+class _Connections:
+    """One connection per worker thread, reused from schema to schema."""
+
+    def __init__(self, params: dict):
+        self.params = params
+        self.local = threading.local()
+        self.opened: list[psycopg.Connection] = []
+        self.lock = threading.Lock()
+
+    def get(self) -> psycopg.Connection:
+        conn = getattr(self.local, "conn", None)
+        if conn is None or conn.closed:
+            conn = psycopg.connect(**self.params, autocommit=True)  # one transaction each
+            self.local.conn = conn
+            with self.lock:
+                self.opened.append(conn)
+        return conn
+
+    def close(self) -> None:
+        for conn in self.opened:
+            conn.close()
+
+
+def _replay(conn: psycopg.Connection, schema: str, plan: schemas.MigrationSQL) -> None:
+    with conn.transaction(), conn.cursor() as cur:
         # Two runs at once must not both apply: the second waits, then sees it applied.
         cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
             sql.Identifier(schema, "django_migrations")))
@@ -161,15 +185,20 @@ def migrate_communes(*, workers: int = 4, database: str = "default",
                     done(schema, exc)
             continue
 
-        def one(schema: str, plan=plan) -> tuple[str, Exception | None]:
+        pool_connections = _Connections(params)
+
+        def one(schema: str, plan=plan, conns=pool_connections) -> tuple[str, Exception | None]:
             try:
-                _replay(params, schema, plan)
+                _replay(conns.get(), schema, plan)
                 return schema, None
             except Exception as exc:
                 return schema, exc
 
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for schema, error in pool.map(one, members):
-                done(schema, error)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+                for schema, error in pool.map(one, members):
+                    done(schema, error)
+        finally:
+            pool_connections.close()
     report.seconds = time.perf_counter() - started
     return report
