@@ -43,7 +43,7 @@ def test_the_console_is_not_reachable_from_a_commune_domain(console, operator):
 def test_list_search_and_filter(console):
     page = console.get("/communes/").content.decode()
     assert "Vénissieux" in page and "Vaulx-en-Velin" in page
-    assert "65502" in page  # population municipale
+    assert "65\xa0502" in page  # population municipale, French thousands separator
 
     page = console.get("/communes/?q=69256").content.decode()
     assert "Vaulx-en-Velin" in page and "Vénissieux" not in page

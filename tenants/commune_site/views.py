@@ -33,7 +33,8 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
             messages.success(request, "L'identité de la commune a été enregistrée.")
             return redirect("commune_site:profile")
         messages.error(request, "Le formulaire contient des erreurs : rien n'a été enregistré.")
-    return render(request, "commune_site/profile.html", {"form": form},
+    return render(request, "commune_site/profile.html",
+                  {"form": form, "domains": request.commune.domains.all()},
                   status=400 if form.errors else 200)
 
 
