@@ -23,7 +23,7 @@ def test_a_release_with_nothing_to_migrate_touches_no_schema(committed, capsys):
     assert report.schemas == Commune.objects.count() + SpareSchema.objects.count()
     assert (report.behind, report.migrated, report.failed) == (0, [], {})
 
-    call_command("migrate_communes", "--skip-public", verbosity=0)
+    call_command("migrate_communes", "--skip-public", verbosity=1)
     assert "0 behind, 0 migrated, 0 failed" in capsys.readouterr().out
 
 

@@ -30,9 +30,10 @@ class Command(BaseCommand):
         report = migrate_communes(workers=workers, start=start, progress=progress)
         for bar in bars:
             bar.close()
-        self.stdout.write(
-            f"{report.schemas} schemas, {report.behind} behind, {len(report.migrated)} "
-            f"migrated, {len(report.failed)} failed, in {report.seconds:.2f} s")
+        if options["verbosity"] or report.failed or report.missing:
+            self.stdout.write(
+                f"{report.schemas} schemas, {report.behind} behind, {len(report.migrated)} "
+                f"migrated, {len(report.failed)} failed, in {report.seconds:.2f} s")
         for schema in report.missing:
             self.stderr.write(f"  {schema}: no django_migrations table (not a commune schema?)")
         for schema, error in report.failed.items():
