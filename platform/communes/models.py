@@ -4,6 +4,7 @@ import uuid
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
 
@@ -85,9 +86,14 @@ class Domain(DomainMixin):
 
 
 class CommuneModule(models.Model):
+    """A commune's subscription to an application of the catalogue. Billing counts every
+    calendar year the period [starts_on, ends_on[ overlaps."""
+
     commune = models.ForeignKey(Commune, on_delete=models.CASCADE)
     module = models.ForeignKey(Module, on_delete=models.PROTECT)
     enabled_at = models.DateTimeField(auto_now_add=True)
+    starts_on = models.DateField(default=timezone.localdate)
+    ends_on = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [

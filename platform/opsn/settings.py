@@ -62,6 +62,7 @@ SHARED_APPS = [
     "referentiel",
     "accounts",
     "console",
+    "billing",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,0 +1,2 @@
+"""Billing the communes: pricing rules per application and year, and the yearly run that
+computes each commune's contribution, exact to the cent. Public schema."""

@@ -1,0 +1,110 @@
+"""Pricing rules, as the source documents write them.
+
+Amounts are Decimal with two places in the database and integer cents in computations.
+Which population a rule uses (municipale or totale, of which INSEE year), the operator's
+share and the brackets are data of the rule, not constants in code.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from communes.models import Commune, Module
+
+ZERO = Decimal("0.00")
+
+
+class PopulationKind(models.TextChoices):
+    MUNICIPALE = "municipale", "population municipale"
+    TOTALE = "totale", "population totale"
+
+
+class PricingRule(models.Model):
+    """How one application is priced for one year."""
+
+    class Kind(models.TextChoices):
+        PER_INHABITANT = "per_inhabitant", "au prorata des habitants"
+        TIERS = "tiers", "forfait par strate de population"
+        FLAT = "flat", "forfait par commune"
+        FREE = "free", "gratuit"
+
+    module = models.ForeignKey(Module, on_delete=models.PROTECT, related_name="pricing_rules")
+    year = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # per inhabitant: the application's yearly global cost (Pappli) and the operator's own
+    # share (Part3M), as an amount or as a fraction of the cost (0.5 = half).
+    annual_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    operator_share_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True,
+                                                blank=True)
+    operator_share_fraction = models.DecimalField(
+        max_digits=5, decimal_places=4, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))])
+    # flat: the amount each subscribed commune pays.
+    flat_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    population_kind = models.CharField(max_length=10, choices=PopulationKind.choices,
+                                       default=PopulationKind.MUNICIPALE)
+    population_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["year", "module__position"]
+        constraints = [
+            models.UniqueConstraint(fields=["module", "year"], name="one_rule_per_module_year"),
+            models.CheckConstraint(condition=Q(annual_cost__isnull=True) | Q(annual_cost__gte=0),
+                                   name="rule_cost_not_negative"),
+            models.CheckConstraint(condition=Q(operator_share_amount__isnull=True)
+                                   | Q(operator_share_amount__gte=0),
+                                   name="rule_operator_share_not_negative"),
+            models.CheckConstraint(condition=Q(flat_amount__isnull=True) | Q(flat_amount__gte=0),
+                                   name="rule_flat_amount_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.module_id} {self.year} ({self.get_kind_display()})"
+
+
+class PopulationBracket(models.Model):
+    """One stratum of a ``tiers`` rule: communes with lower ≤ population < upper pay amount."""
+
+    rule = models.ForeignKey(PricingRule, on_delete=models.CASCADE, related_name="brackets")
+    lower = models.PositiveIntegerField()
+    upper = models.PositiveIntegerField(null=True, blank=True, help_text="exclusive; empty: "
+                                        "no upper bound")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["rule", "lower"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="bracket_amount_not_negative"),
+            models.CheckConstraint(condition=Q(upper__isnull=True) | Q(upper__gt=models.F("lower")),
+                                   name="bracket_upper_above_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.lower}, {self.upper or '∞'}[ : {self.amount} €"
+
+
+class Discount(models.Model):
+    """A reduction for one commune and year (e.g. 50 % the first year for a pilot commune),
+    on one application or on all of them."""
+
+    commune = models.ForeignKey(Commune, on_delete=models.CASCADE, related_name="discounts")
+    year = models.PositiveSmallIntegerField()
+    module = models.ForeignKey(Module, null=True, blank=True, on_delete=models.PROTECT)
+    percent = models.DecimalField(max_digits=5, decimal_places=2,
+                                  validators=[MinValueValidator(Decimal(0)),
+                                              MaxValueValidator(Decimal(100))])
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(percent__gte=0) & Q(percent__lte=100),
+                                   name="discount_percent_0_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commune_id} {self.year}: -{self.percent} %"

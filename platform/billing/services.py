@@ -1,0 +1,78 @@
+"""Writes of billing data: every change goes through here (command line, console, API)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+
+from billing.computation import BillingError, check_rule
+from billing.models import PopulationBracket, PopulationKind, PricingRule
+from communes.models import Module
+
+
+def parse_amount(value: str | Decimal | int, what: str) -> Decimal:
+    try:
+        amount = Decimal(str(value).replace("\u202f", "").replace(" ", "").replace(",", "."))
+    except InvalidOperation:
+        raise BillingError(f"{what} : « {value} » n'est pas un montant.") from None
+    if amount < 0:
+        raise BillingError(f"{what} : montant négatif ({amount} €).")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise BillingError(f"{what} : {amount} € a plus de deux décimales.")
+    return amount.quantize(Decimal("0.01"))
+
+
+@transaction.atomic
+def rule_set(*, module: str, year: int, kind: str, annual_cost=None,
+             operator_share_amount=None, operator_share_fraction=None, flat_amount=None,
+             population_kind: str = PopulationKind.MUNICIPALE, population_year: int | None = None,
+             brackets: Sequence[tuple[int, int | None, str | Decimal]] = ()) -> PricingRule:
+    """Create or replace the pricing rule of ``module`` for ``year``."""
+    if not Module.objects.filter(code=module).exists():
+        raise BillingError(f"Application inconnue : « {module} ».")
+    if kind not in PricingRule.Kind.values:
+        known = ", ".join(PricingRule.Kind.values)
+        raise BillingError(f"Type de règle inconnu : « {kind} » ({known}).")
+    if population_kind not in PopulationKind.values:
+        raise BillingError(f"Population inconnue : « {population_kind} » (municipale ou totale).")
+    fraction = None
+    if operator_share_fraction is not None:
+        try:
+            fraction = Decimal(str(operator_share_fraction))
+        except InvalidOperation:
+            raise BillingError(f"Part de l'opérateur : « {operator_share_fraction} » n'est pas "
+                               "une fraction.") from None
+        if not Decimal(0) <= fraction <= Decimal(1):
+            raise BillingError("La part de l'opérateur en fraction est entre 0 et 1 (0,5 = la "
+                               "moitié).")
+    PricingRule.objects.filter(module_id=module, year=year).delete()
+    rule = PricingRule.objects.create(
+        module_id=module, year=year, kind=kind,
+        annual_cost=None if annual_cost is None else parse_amount(annual_cost, "Coût annuel"),
+        operator_share_amount=(None if operator_share_amount is None
+                               else parse_amount(operator_share_amount, "Part de l'opérateur")),
+        operator_share_fraction=fraction,
+        flat_amount=None if flat_amount is None else parse_amount(flat_amount, "Forfait"),
+        population_kind=population_kind, population_year=population_year)
+    PopulationBracket.objects.bulk_create([
+        PopulationBracket(rule=rule, lower=lower, upper=upper,
+                          amount=parse_amount(amount, "Strate"))
+        for lower, upper, amount in brackets])
+    check_rule(rule)  # refused -> the transaction rolls back: nothing saved
+    return rule
+
+
+def parse_brackets(text: str) -> list[tuple[int, int | None, str]]:
+    """``0-500000:7500,500000-1000000:15000,1000000-:22500`` -> brackets."""
+    brackets = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            bounds, amount = part.split(":")
+            lower, upper = bounds.split("-")
+            brackets.append((int(lower), int(upper) if upper else None, amount))
+        except ValueError:
+            raise BillingError(f"Strate « {part} » illisible : écrivez min-max:montant, par "
+                               "exemple 0-500000:7500 (max vide pour la dernière).") from None
+    return brackets
