@@ -304,6 +304,79 @@ def bench_requests(requests: int) -> None:
 ROUNDS = 10
 
 
+def bench_billing(repeat: int = 3) -> None:
+    """Issue 5: the yearly preview for every commune of France, six applications."""
+    import datetime
+
+    from billing import services
+    from billing.computation import compute_year
+    from communes.models import Commune, CommuneModule, Module
+    from referentiel.models import OfficialCommune
+
+    modules = list(Module.objects.values_list("code", flat=True))
+    print(f"\n5. Billing: yearly preview for every current commune, {len(modules)} applications")
+    started = time.perf_counter()
+    # Six current "communes" have no population (Kerguelen, Clipperton…): billing would
+    # rightly refuse them.
+    official = list(OfficialCommune.objects.filter(is_current=True, populations__year=2023)
+                    .values_list("insee_code", "name", "siren", "departement_code",
+                                 "region_code"))
+    # Registry rows only: billing reads the registry, not the communes' schemas.
+    Commune.objects.bulk_create([
+        Commune(schema_name=f"c_{code.lower()}", insee_code=code, name=name,
+                slug=f"c{code.lower()}", siren=siren, departement_code=dep, region_code=reg)
+        for code, name, siren, dep, reg in official], batch_size=5000)
+    ids = list(Commune.objects.values_list("pk", flat=True))
+    CommuneModule.objects.bulk_create([
+        CommuneModule(commune_id=pk, module_id=m, starts_on=datetime.date(2025, 1, 1))
+        for pk in ids for m in modules], batch_size=20_000)
+    line(f"registering {len(ids)} communes and {len(ids) * len(modules)} subscriptions",
+         f"{time.perf_counter() - started:.1f} s")
+    rules = {"e-administration": 2_000_000, "services-en-ligne": 1_500_000,
+             "marches-publics": 900_000}
+    for module, cost in rules.items():
+        services.rule_set(module=module, year=2025, kind="per_inhabitant", annual_cost=cost,
+                          operator_share_fraction="0.5", population_year=2023)
+    services.rule_set(module="espace-citoyen", year=2025, kind="tiers", population_year=2023,
+                      brackets=[(0, 2000, "150"), (2000, 20000, "900"), (20000, None, "4500")])
+    services.rule_set(module="regies", year=2025, kind="flat", flat_amount="350")
+    services.rule_set(module="open-data", year=2025, kind="free")
+
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        preview = compute_year(2025)
+        timings.append(time.perf_counter() - started)
+    ours = statistics.median(timings)
+    for module, cost in rules.items():
+        assert preview.by_module()[module] == cost * 100 // 2, module
+    line(f"preview: {len(preview.lines)} lines", f"{ours:.2f} s", "target ≤ 5 s")
+
+    # Baseline: the obvious implementation, one query per commune and application, each
+    # share rounded on its own (it also loses cents: the shares no longer add up).
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from referentiel.models import Population
+
+    sample = ids[:300]
+    started = time.perf_counter()
+    totals = {m: Decimal(0) for m in rules}
+    population_total = Decimal(sum(Population.objects.filter(year=2023)
+                                   .values_list("municipale", flat=True)))
+    for pk in sample:
+        commune = Commune.objects.get(pk=pk)
+        for sub in CommuneModule.objects.filter(commune=commune):
+            if sub.module_id in rules:
+                pop = Population.objects.get(commune_id=commune.insee_code, year=2023)
+                share = (Decimal(pop.municipale) / population_total
+                         * Decimal(rules[sub.module_id]) / 2).quantize(Decimal("0.01"),
+                                                                       ROUND_HALF_UP)
+                totals[sub.module_id] += share
+    naive = (time.perf_counter() - started) / len(sample) * len(ids)
+    line(f"naive ORM preview ({len(sample)} communes timed, scaled)", f"{naive:.1f} s",
+         f"baseline; ours {naive / ours:.0f}x faster")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -311,6 +384,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--stock-sample", type=int, default=30)
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--only", choices=["platform", "billing"], default=None,
+                        help="run one part: the operator platform (1-4) or billing (5)")
     args = parser.parse_args()
 
     reset_database()
@@ -330,10 +405,20 @@ def main() -> None:
     print(f"opsn platform benchmark — PostgreSQL on {server}, django-tenants "
           f"{version('django-tenants')}, {os.cpu_count()} cores; set-up "
           f"{time.perf_counter() - started:.1f} s")
-    bench_onboarding_one(args.samples, args.stock_sample)
-    bench_onboarding_many(args.communes)
-    bench_migrations(args.stock_sample)
-    bench_requests(args.requests)
+    if args.only in (None, "platform"):
+        bench_onboarding_one(args.samples, args.stock_sample)
+        bench_onboarding_many(args.communes)
+        bench_migrations(args.stock_sample)
+        bench_requests(args.requests)
+    if args.only in (None, "billing"):
+        if args.only is None:  # start again from an empty registry
+            reset_database()
+            from django.db import connections
+
+            connections.close_all()
+            call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+            ensure_loaded()
+        bench_billing()
 
 
 if __name__ == "__main__":

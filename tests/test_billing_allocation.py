@@ -4,9 +4,10 @@ from fractions import Fraction
 from itertools import pairwise
 
 import pytest
-from billing.allocation import largest_remainder
 from hypothesis import given
 from hypothesis import strategies as st
+
+from billing.allocation import largest_remainder
 
 populations = st.dictionaries(
     keys=st.from_regex(r"[0-9]{5}", fullmatch=True),

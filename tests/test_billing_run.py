@@ -4,11 +4,11 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
+
 from billing import services
 from billing.computation import BillingError, compute_year
 from billing.models import Discount
-from django.core.management import CommandError, call_command
-
 from communes import services as communes
 from communes.models import Commune, CommuneModule
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from django.db.models import Q
 
@@ -48,8 +49,7 @@ def _half_up(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):  # a tuple: 200,000 of them are made in a second
     insee_code: str
     commune: str
     module: str
@@ -59,11 +59,40 @@ class Line:
     base_cents: int
     discount_percent: Decimal | None
     amount_cents: int
-    explanation: str
+    # The numbers the explanation is written from (written only when asked: a preview of
+    # every commune of France has 200,000 lines).
+    formula: tuple = ()
 
     @property
     def amount(self) -> Decimal:
         return euros(self.amount_cents)
+
+    @property
+    def explanation(self) -> str:
+        kind = PricingRule.Kind
+        if self.rule_kind == kind.PER_INHABITANT:
+            total_population, cost, operator, shared = self.formula
+            exact = Fraction(shared * self.population, total_population) / 100
+            text = (f"{_int(self.population)} / {_int(total_population)} hab. × ("
+                    f"{format_euros(cost)} − {format_euros(operator)}) = "
+                    f"{Decimal(exact.numerator) / Decimal(exact.denominator):.4f} € → "
+                    f"{format_euros(self.base_cents)} (plus forts restes)")
+        elif self.rule_kind == kind.TIERS:
+            lower, upper = self.formula
+            text = (f"{_int(self.population)} hab. dans la strate [{_int(lower)} ; "
+                    f"{_int(upper) if upper is not None else '∞'}[ → "
+                    f"{format_euros(self.base_cents)}")
+        elif self.rule_kind == kind.FLAT:
+            text = f"forfait {format_euros(self.base_cents)}"
+        else:
+            text = "gratuit"
+        if self.discount_percent:
+            text += f" ; remise {self.discount_percent} % → {format_euros(self.amount_cents)}"
+        return text
+
+
+def _int(value: int) -> str:
+    return f"{value:,}".replace(",", "\u202f")
 
 
 @dataclass
@@ -134,7 +163,7 @@ def _subscriptions(year: int, modules: list[str]) -> dict[str, list[tuple[str, s
             .filter(Q(ends_on__isnull=True) | Q(ends_on__gt=start))
             .values_list("module_id", "commune__insee_code", "commune__name"))
     found: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for module, code, name in rows.iterator(chunk_size=20_000):
+    for module, code, name in rows:
         found[module].append((code, name))
     return found
 
@@ -142,7 +171,7 @@ def _subscriptions(year: int, modules: list[str]) -> dict[str, list[tuple[str, s
 def _populations(year: int, kind: str) -> dict[str, int]:
     column = "totale" if kind == PopulationKind.TOTALE else "municipale"
     rows = Population.objects.filter(year=year).exclude(**{f"{column}__isnull": True})
-    return dict(rows.values_list("commune_id", column).iterator(chunk_size=20_000))
+    return dict(rows.values_list("commune_id", column))
 
 
 def compute_year(year: int) -> Preview:
@@ -178,16 +207,18 @@ def compute_year(year: int) -> Preview:
                     f"{rule.get_population_kind_display()} {rule.population_year} : {shown}.")
             population = {code: available[code] for code, _ in communes}
             label = f"{rule.get_population_kind_display()} {rule.population_year}"
-        for line in _rule_lines(rule, communes, population, label):
-            percent = discounts.get((line.insee_code, rule.module_id),
+        lines = _rule_lines(rule, communes, population, label)
+        if not discounts:
+            preview.lines.extend(lines)
+            continue
+        module = rule.module_id
+        for line in lines:
+            percent = discounts.get((line.insee_code, module),
                                     discounts.get((line.insee_code, None)))
             if percent:
                 basis_points = int(percent * 100)
                 amount = _half_up(line.base_cents * (10_000 - basis_points), 10_000)
-                line = Line(**{**line.__dict__, "discount_percent": percent,
-                               "amount_cents": amount,
-                               "explanation": f"{line.explanation} ; remise {percent} % → "
-                                              f"{format_euros(amount)}"})
+                line = line._replace(discount_percent=percent, amount_cents=amount)
             preview.lines.append(line)
     return preview
 
@@ -195,7 +226,8 @@ def compute_year(year: int) -> Preview:
 def _rule_lines(rule: PricingRule, communes: list[tuple[str, str]], population: dict[str, int],
                 label: str):
     kind = PricingRule.Kind
-    if rule.kind == kind.PER_INHABITANT:
+    module, rule_kind = rule.module_id, rule.kind  # read once: 200,000 lines below
+    if rule_kind == kind.PER_INHABITANT:
         cost = cents(rule.annual_cost)
         if rule.operator_share_fraction is not None:
             operator = _half_up(cost * int(rule.operator_share_fraction * 10_000), 10_000)
@@ -204,32 +236,25 @@ def _rule_lines(rule: PricingRule, communes: list[tuple[str, str]], population: 
         shared = cost - operator
         total_population = sum(population.values())
         if total_population == 0:
-            raise BillingError(f"Règle {rule.module_id} {rule.year} : population totale nulle.")
+            raise BillingError(f"Règle {module} {rule.year} : population totale nulle.")
         shares = largest_remainder(shared, population)
+        formula = (total_population, cost, operator, shared)
         for code, name in communes:
-            exact = Fraction(shared * population[code], total_population) / 100
-            yield Line(code, name, rule.module_id, rule.kind, population[code], label,
-                       shares[code], None, shares[code],
-                       f"{population[code]:,} / {total_population:,} hab. × ("
-                       f"{format_euros(cost)} − {format_euros(operator)}) = "
-                       f"{Decimal(exact.numerator) / Decimal(exact.denominator):.4f} € → "
-                       f"{format_euros(shares[code])} (plus forts restes)".replace(",", "\u202f"))
-    elif rule.kind == kind.TIERS:
-        brackets = sorted(rule.brackets.all(), key=lambda b: b.lower)
+            yield Line(code, name, module, rule_kind, population[code], label, shares[code],
+                       None, shares[code], formula)
+    elif rule_kind == kind.TIERS:
+        brackets = [(b.lower, b.upper, cents(b.amount))
+                    for b in sorted(rule.brackets.all(), key=lambda b: b.lower)]
         for code, name in communes:
             pop = population[code]
-            bracket = next(b for b in brackets if pop >= b.lower and (b.upper is None
-                                                                       or pop < b.upper))
-            amount = cents(bracket.amount)
-            upper = f"{bracket.upper:,}".replace(",", "\u202f") if bracket.upper else "∞"
-            yield Line(code, name, rule.module_id, rule.kind, pop, label, amount, None, amount,
-                       f"{pop:,} hab. dans la strate [{bracket.lower:,} ; ".replace(",", "\u202f")
-                       + f"{upper}[ → {format_euros(amount)}")
-    elif rule.kind == kind.FLAT:
+            lower, upper, amount = next(b for b in brackets
+                                        if pop >= b[0] and (b[1] is None or pop < b[1]))
+            yield Line(code, name, module, rule_kind, pop, label, amount, None, amount,
+                       (lower, upper))
+    elif rule_kind == kind.FLAT:
         amount = cents(rule.flat_amount)
         for code, name in communes:
-            yield Line(code, name, rule.module_id, rule.kind, None, "", amount, None, amount,
-                       f"forfait {format_euros(amount)}")
+            yield Line(code, name, module, rule_kind, None, "", amount, None, amount)
     else:
         for code, name in communes:
-            yield Line(code, name, rule.module_id, rule.kind, None, "", 0, None, 0, "gratuit")
+            yield Line(code, name, module, rule_kind, None, "", 0, None, 0)
