@@ -33,14 +33,19 @@ def metropole(db):
     return codes
 
 
-def laverune_rules():
+TOTALE_COSTS = ("21000", "14497", "11313")
+MUNICIPALE_COSTS = ("21099", "14566", "11367")
+
+
+def laverune_rules(population_kind="totale", costs=TOTALE_COSTS):
     # The convention (seeds/004) gives Lavérune's amounts, not the yearly costs Pappli. These
-    # costs, with INSEE's population totale 2022 (epci.json of the shipped release) and the
-    # Métropole paying half, give exactly the published amounts: see docs/billing.md.
-    for module, cost in (("e-administration", "21000"), ("services-en-ligne", "14497"),
-                         ("marches-publics", "11313")):
+    # costs, with INSEE's population 2022 of the 31 communes (epci.json of the shipped
+    # release) and the Métropole paying half, give exactly the published amounts: see
+    # docs/billing.md.
+    for module, cost in zip(("e-administration", "services-en-ligne", "marches-publics"),
+                            costs, strict=True):
         services.rule_set(module=module, year=2022, kind="per_inhabitant", annual_cost=cost,
-                          operator_share_fraction="0.5", population_kind="totale",
+                          operator_share_fraction="0.5", population_kind=population_kind,
                           population_year=2022)
     services.rule_set(module="open-data", year=2022, kind="free")
 
@@ -49,8 +54,10 @@ def lines_of(preview, code):
     return {line.module: line for line in preview.lines if line.insee_code == code}
 
 
-def test_laverune_pays_what_the_convention_says(metropole):
-    laverune_rules()
+@pytest.mark.parametrize("population_kind, costs, population", [
+    ("totale", TOTALE_COSTS, 3_355), ("municipale", MUNICIPALE_COSTS, 3_298)])
+def test_laverune_pays_what_the_convention_says(metropole, population_kind, costs, population):
+    laverune_rules(population_kind, costs)
     preview = compute_year(2022)
     laverune = lines_of(preview, LAVERUNE)
     assert {m: line.amount for m, line in laverune.items()} == {
@@ -60,14 +67,17 @@ def test_laverune_pays_what_the_convention_says(metropole):
         "open-data": Decimal("0.00"),
     }
     assert sum(line.amount for line in laverune.values()) == Decimal("150.11")
-    assert laverune["e-administration"].population == 3_355
-    assert laverune["e-administration"].population_label == "population totale 2022"
-    assert "3\u202f355 / 523\u202f109 hab." in laverune["e-administration"].explanation
+    assert laverune["e-administration"].population == population
+    assert laverune["e-administration"].population_label == f"population {population_kind} 2022"
 
 
 def test_the_shares_of_each_application_add_up_to_the_amount_shared(metropole):
     laverune_rules()
-    by_module = compute_year(2022).by_module()
+    preview = compute_year(2022)
+    assert lines_of(preview, LAVERUNE)["e-administration"].explanation == (
+        "3\u202f355 / 523\u202f109 hab. × (21\u202f000,00 € − 10\u202f500,00 €) = 67.3426 € → "
+        "67,34 € (plus forts restes)")
+    by_module = preview.by_module()
     assert by_module == {"e-administration": 1_050_000, "services-en-ligne": 724_850,
                          "marches-publics": 565_650, "open-data": 0}
 
