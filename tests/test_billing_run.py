@@ -183,3 +183,26 @@ def test_rules_are_set_from_the_command_line(db, capsys):
     with pytest.raises(CommandError, match="Application inconnue"):
         call_command("billing_rule", "billetterie", "2025", "--free")
     assert Commune.objects.count() == 2
+
+
+def test_the_console_shows_the_preview_and_its_csv(metropole, console):
+    laverune_rules()
+    page = console.get("/facturation/").content.decode()
+    assert "e-administration" in page.lower() or "E-administration" in page
+    page = console.get("/facturation/2022/?q=lavérune").content.decode()
+    assert "Lavérune (34134)" in page
+    assert "150,11 €" in page
+    response = console.get("/facturation/2022.csv")
+    assert response["Content-Type"].startswith("text/csv")
+    assert ";67,34;" in response.content.decode()
+
+    failed = console.get("/facturation/1999/")
+    assert failed.status_code == 400
+    assert "Aucune règle de tarification pour 1999" in failed.content.decode()
+
+
+def test_billing_pages_are_for_the_operator_only(db):
+    from django.test import Client
+
+    assert Client(HTTP_HOST="console.localhost").get("/facturation/2022/").status_code == 302
+    assert Client(HTTP_HOST="venissieux.localhost").get("/facturation/").status_code == 404

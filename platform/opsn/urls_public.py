@@ -7,5 +7,6 @@ from operator_api.api import api
 urlpatterns = [
     path("compte/", include("accounts.urls")),
     path("api/v1/", api.urls),
+    path("facturation/", include("billing.urls")),
     path("", include("console.urls")),
 ]

@@ -1,9 +1,9 @@
-import csv
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.computation import BillingError, compute_year, euros, format_euros
+from billing.computation import BillingError, compute_year, format_euros
+from billing.exports import write_preview_csv
 
 
 class Command(BaseCommand):
@@ -21,8 +21,12 @@ class Command(BaseCommand):
             preview = compute_year(year)
         except BillingError as exc:
             raise CommandError(str(exc), returncode=2) from exc
+        if csv_path == "-":
+            write_preview_csv(preview, sys.stdout)
+            return
         if csv_path:
-            self._csv(preview, csv_path)
+            with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+                write_preview_csv(preview, handle)
             return
         out = self.stdout.write
         for module, total in sorted(preview.by_module().items()):
@@ -34,21 +38,3 @@ class Command(BaseCommand):
                 if line.insee_code == commune:
                     out(f"  {line.module:<20} {format_euros(line.amount_cents):>12}  "
                         f"{line.explanation}")
-
-    def _csv(self, preview, path):
-        handle = (sys.stdout if path == "-"
-                  else open(path, "w", newline="", encoding="utf-8"))  # noqa: SIM115
-        try:
-            writer = csv.writer(handle, delimiter=";")
-            writer.writerow(["annee", "code_insee", "commune", "application", "regle",
-                             "population", "population_retenue", "montant_avant_remise",
-                             "remise_pourcent", "montant", "calcul"])
-            for line in preview.lines:
-                writer.writerow([preview.year, line.insee_code, line.commune, line.module,
-                                 line.rule_kind, line.population or "", line.population_label,
-                                 str(euros(line.base_cents)).replace(".", ","),
-                                 line.discount_percent or "", str(line.amount).replace(".", ","),
-                                 line.explanation])
-        finally:
-            if handle is not sys.stdout:
-                handle.close()
