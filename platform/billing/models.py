@@ -108,3 +108,113 @@ class Discount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.commune_id} {self.year}: -{self.percent} %"
+
+
+class InvoiceSequence(models.Model):
+    """The operator's numbering of accounting documents for one year. Numbers are taken
+    inside the issuing transaction with this row locked: no gap, no duplicate, even when
+    two runs race."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class BillingRun(models.Model):
+    """The yearly run: once issued, a year cannot be issued again."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "émis"
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
+    issued_at = models.DateTimeField(auto_now_add=True)
+    invoices = models.PositiveIntegerField(default=0)
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    documents_done = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year} ({self.invoices} titres)"
+
+
+class Invoice(models.Model):
+    """A *titre de recette* from the operator to a commune (or a credit note cancelling one).
+
+    Never edited: number, commune, amounts and lines are fixed by database triggers; only
+    the status and its dates move. A correction is a credit note plus a new invoice.
+    """
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "titre de recette"
+        CREDIT_NOTE = "credit_note", "avoir"
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "émis"
+        SENT = "sent", "transmis"
+        CONTESTED = "contested", "contesté"
+        CORRECTED = "corrected", "annulé et remplacé"
+        PAID = "paid", "payé"
+
+    number = models.CharField(max_length=20, unique=True)
+    year = models.PositiveSmallIntegerField(db_index=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INVOICE)
+    run = models.ForeignKey(BillingRun, null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="invoice_set")
+    # The commune as it was when the invoice was issued: the registry row may go (offboarding)
+    # while the invoice must be kept ten years.
+    commune = models.ForeignKey(Commune, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="invoices")
+    insee_code = models.CharField(max_length=5, db_index=True)
+    commune_name = models.CharField(max_length=200)
+    commune_siren = models.CharField(max_length=9, blank=True)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
+    issued_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    due_on = models.DateField(null=True, blank=True)
+    contested_at = models.DateTimeField(null=True, blank=True)
+    contest_reason = models.TextField(blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="corrections")
+
+    class Meta:
+        ordering = ["year", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "insee_code"], condition=Q(kind="invoice"),
+                                    name="one_invoice_per_commune_per_run"),
+            models.CheckConstraint(condition=Q(kind="credit_note", total__lte=0)
+                                   | Q(kind="invoice", total__gte=0),
+                                   name="invoice_sign_matches_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.commune_name} {self.total} €"
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    module = models.ForeignKey(Module, on_delete=models.PROTECT)
+    label = models.CharField(max_length=200)
+    rule_kind = models.CharField(max_length=20)
+    population = models.PositiveIntegerField(null=True, blank=True)
+    population_label = models.CharField(max_length=60, blank=True)
+    explanation = models.TextField()
+    amount_before_discount = models.DecimalField(max_digits=14, decimal_places=2)
+    discount_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True,
+                                           blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    # Yearly contributions are net of VAT; custom work and training carry the normal rate.
+    vat_rate = models.DecimalField(max_digits=4, decimal_places=2, default=ZERO)
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} #{self.position} {self.amount} €"

@@ -44,6 +44,10 @@ OPSN_OPERATOR = {
     "phone": env.str("OPSN_OPERATOR_PHONE", default="04 00 00 00 00"),
     "primary_color": env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68"),
 }
+# Billing calendar (convention of Montpellier Méditerranée Métropole, seeds/004): a commune
+# may contest an invoice within 8 days of receiving it and pays within 30 days.
+OPSN_INVOICE_CONTEST_DAYS = env.int("OPSN_INVOICE_CONTEST_DAYS", default=8)
+OPSN_INVOICE_PAYMENT_DAYS = env.int("OPSN_INVOICE_PAYMENT_DAYS", default=30)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
