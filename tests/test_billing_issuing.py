@@ -13,6 +13,7 @@ from billing import issuing, services
 from billing.computation import BillingError
 from billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence
 from communes.models import CommuneModule
+from tests.conftest import wipe_billing
 
 
 @pytest.fixture
@@ -146,15 +147,5 @@ def test_two_runs_at_once_issue_the_year_once(committed):
                        .values_list("number", flat=True))
         assert numbers == [f"2031-{n:06d}" for n in range(1, Commune.objects.count() + 1)]
     finally:
-        with connection.cursor() as cursor:  # test data only: lift the guard to clean up
-            for statement in ("ALTER TABLE billing_invoice DISABLE TRIGGER USER",
-                              "ALTER TABLE billing_invoiceline DISABLE TRIGGER USER",
-                              "DELETE FROM billing_invoiceline", "DELETE FROM billing_invoice",
-                              "DELETE FROM billing_billingrun",
-                              "DELETE FROM billing_invoicesequence",
-                              "DELETE FROM billing_populationbracket",
-                              "DELETE FROM billing_pricingrule",
-                              "ALTER TABLE billing_invoice ENABLE TRIGGER USER",
-                              "ALTER TABLE billing_invoiceline ENABLE TRIGGER USER"):
-                cursor.execute(statement)
+        wipe_billing()
         CommuneModule.objects.update(starts_on=timezone.localdate())

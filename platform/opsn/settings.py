@@ -43,6 +43,12 @@ OPSN_OPERATOR = {
     "email": env.str("OPSN_OPERATOR_EMAIL", default="support@opsn.example.fr"),
     "phone": env.str("OPSN_OPERATOR_PHONE", default="04 00 00 00 00"),
     "primary_color": env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68"),
+    # On the invoices (titres de recette) and in their Factur-X XML.
+    "siren": env.str("OPSN_OPERATOR_SIREN", default="256900994"),
+    "address": env.str("OPSN_OPERATOR_ADDRESS", default="1 place de la Mairie"),
+    "postcode": env.str("OPSN_OPERATOR_POSTCODE", default="69200"),
+    "city": env.str("OPSN_OPERATOR_CITY", default="Vénissieux"),
+    "iban": env.str("OPSN_OPERATOR_IBAN", default="FR76 3000 1000 6400 0000 0000 000"),
 }
 # Billing calendar (convention of Montpellier Méditerranée Métropole, seeds/004): a commune
 # may contest an invoice within 8 days of receiving it and pays within 30 days.
