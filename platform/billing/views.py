@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.auth import operator_required
+from billing import documents, issuing
 from billing.computation import BillingError, compute_year, format_euros
 from billing.exports import write_preview_csv
-from billing.models import PricingRule
+from billing.models import BillingRun, Invoice, PricingRule
 
 
 @operator_required
@@ -18,7 +21,8 @@ def years(request: HttpRequest) -> HttpResponse:
     by_year: dict[int, list[PricingRule]] = {}
     for rule in rules.order_by("-year", "module__position"):
         by_year.setdefault(rule.year, []).append(rule)
-    return render(request, "billing/years.html", {"by_year": by_year})
+    runs = {run.year: run for run in BillingRun.objects.all()}
+    return render(request, "billing/years.html", {"by_year": by_year, "runs": runs})
 
 
 @operator_required
@@ -59,3 +63,59 @@ def preview_csv(request: HttpRequest, year: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="contributions-{year}.csv"'
     write_preview_csv(result, response)
     return response
+
+
+@operator_required
+@require_POST
+def issue(request: HttpRequest, year: int) -> HttpResponse:
+    try:
+        run = issuing.billing_issue(year=year)
+    except BillingError as exc:
+        messages.error(request, f"Rien n'a été émis : {exc}")
+        return redirect("billing:preview", year=year)
+    documents.generate_in_background(run)
+    messages.success(request, f"{run.invoices} titres émis pour {year}, total {run.total} €. "
+                              "Les PDF Factur-X sont préparés en arrière-plan.")
+    return redirect("billing:invoices", year=year)
+
+
+@operator_required
+def invoices(request: HttpRequest, year: int) -> HttpResponse:
+    qs = Invoice.objects.filter(year=year).order_by("number")
+    status = request.GET.get("status", "")
+    if status == "overdue":
+        qs = [i for i in qs if issuing.is_overdue(i)]
+    elif status:
+        qs = qs.filter(status=status)
+    page = Paginator(qs, 100).get_page(request.GET.get("page"))
+    for invoice in page:
+        invoice.overdue = issuing.is_overdue(invoice)
+    return render(request, "billing/invoices.html", {
+        "year": year, "page": page, "status": status, "statuses": Invoice.Status.choices,
+        "run": BillingRun.objects.filter(year=year).first()})
+
+
+@operator_required
+@require_POST
+def invoice_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, number=number)
+    try:
+        if action == "send":
+            invoice = issuing.invoice_send(invoice=invoice)
+        elif action == "paid":
+            invoice = issuing.invoice_mark_paid(invoice=invoice)
+        messages.success(request, f"Titre {invoice.number} : {invoice.get_status_display()}.")
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    return redirect("billing:invoices", year=invoice.year)
+
+
+def invoice_file(invoice: Invoice) -> FileResponse:
+    path = documents.ensure_document(invoice)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name,
+                        content_type="application/pdf")
+
+
+@operator_required
+def invoice_pdf(request: HttpRequest, number: str) -> FileResponse:
+    return invoice_file(get_object_or_404(Invoice, number=number))

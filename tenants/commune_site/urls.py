@@ -8,6 +8,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("espace/identite/", views.edit_profile, name="profile"),
     path("espace/agents/", views.agents, name="agents"),
+    path("espace/titres-operateur/", views.operator_invoices, name="operator_invoices"),
+    path("espace/titres-operateur/<str:number>.pdf", views.operator_invoice_pdf,
+         name="operator_invoice_pdf"),
     path("identite/logo", views.logo, name="logo"),
     path("identite/blason", views.emblem, name="emblem"),
 ]

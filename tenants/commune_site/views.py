@@ -59,3 +59,45 @@ def _image(field: str):
 
 logo = _image("logo")
 emblem = _image("emblem")
+
+
+@commune_role_required(Role.ADMINISTRATOR, Role.FINANCE)
+@require_http_methods(["GET", "POST"])
+def operator_invoices(request: HttpRequest) -> HttpResponse:
+    """The operator's invoices to this commune; the administrator contests from here."""
+    from billing import issuing
+    from billing.computation import BillingError
+    from billing.models import Invoice
+
+    own = Invoice.objects.filter(insee_code=request.commune.insee_code)
+    if request.method == "POST":
+        invoice = own.filter(number=request.POST.get("number", "")).first()
+        if invoice is None:
+            raise Http404("Aucun titre de ce numéro pour la commune.")
+        if Role.ADMINISTRATOR not in roles_of(account_id(request)):
+            messages.error(request, "Seul l'administrateur de la commune peut contester.")
+        else:
+            try:
+                issuing.invoice_contest(invoice=invoice, reason=request.POST.get("reason", ""))
+                messages.success(request, f"Contestation du titre {invoice.number} envoyée à "
+                                          "l'opérateur.")
+            except BillingError as exc:
+                messages.error(request, str(exc))
+        return redirect("commune_site:operator_invoices")
+    rows = list(own.order_by("-year", "number"))
+    for invoice in rows:
+        invoice.contest_until = issuing.contest_deadline(invoice)
+        invoice.overdue = issuing.is_overdue(invoice)
+    return render(request, "commune_site/operator_invoices.html", {"invoices": rows})
+
+
+@commune_role_required(Role.ADMINISTRATOR, Role.FINANCE)
+def operator_invoice_pdf(request: HttpRequest, number: str) -> FileResponse:
+    from billing.models import Invoice
+    from billing.views import invoice_file
+
+    invoice = Invoice.objects.filter(insee_code=request.commune.insee_code,
+                                     number=number).first()
+    if invoice is None:
+        raise Http404("Aucun titre de ce numéro pour la commune.")
+    return invoice_file(invoice)

@@ -1,0 +1,87 @@
+"""The operator issues and follows invoices in the console; the commune contests from its
+space and sees only its own invoices."""
+
+import datetime
+
+import pytest
+from django.test import Client
+
+from accounts.auth import ensure_local_account
+from agents.models import AgentRole, Role
+from billing import issuing, services
+from billing.models import Invoice
+from communes.models import CommuneModule
+from tests.conftest import PASSWORD, in_schema
+
+
+@pytest.fixture
+def rules(db, venissieux, vaulx, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    CommuneModule.objects.update(starts_on=datetime.date(2024, 1, 1))
+    services.rule_set(module="regies", year=2024, kind="flat", flat_amount="1000")
+
+
+def admin_of(commune, account="admin@venissieux.fr"):
+    ensure_local_account(account, password=PASSWORD)
+    with in_schema(commune):
+        AgentRole.objects.create(account=account, role=Role.ADMINISTRATOR)
+    client = Client(HTTP_HOST=commune.primary_domain)
+    client.post("/compte/connexion/", {"username": account, "password": PASSWORD})
+    return client
+
+
+def test_the_operator_issues_sends_and_downloads(rules, console):
+    response = console.post("/facturation/2024/emettre/")
+    assert response.status_code == 302
+    page = console.get("/facturation/2024/titres/").content.decode()
+    assert "2024-000001" in page and "2024-000002" in page
+    assert "2 titres émis" in page
+
+    again = console.post("/facturation/2024/emettre/", follow=True)  # a second time
+    assert "Rien n'a été émis : Les contributions 2024 ont déjà été émises" in (
+        again.content.decode().replace("&#x27;", "'"))
+    assert Invoice.objects.count() == 2
+
+    console.post("/facturation/titres/2024-000002/send/")
+    assert Invoice.objects.get(number="2024-000002").status == Invoice.Status.SENT
+    pdf = console.get("/facturation/titres/2024-000002.pdf")
+    assert pdf["Content-Type"] == "application/pdf"
+    assert b"".join(pdf.streaming_content).startswith(b"%PDF")
+
+
+def test_the_commune_contests_its_own_invoice_only(rules, venissieux):
+    issuing.billing_issue(year=2024)
+    own = Invoice.objects.get(insee_code="69259")
+    other = Invoice.objects.get(insee_code="69256")
+    issuing.invoice_send(invoice=own)
+    issuing.invoice_send(invoice=other)
+    client = admin_of(venissieux)
+
+    page = client.get("/espace/titres-operateur/").content.decode()
+    assert own.number in page
+    assert other.number not in page
+    assert client.get(f"/espace/titres-operateur/{other.number}.pdf").status_code == 404
+    assert client.post("/espace/titres-operateur/", {"number": other.number,
+                                                     "reason": "x"}).status_code == 404
+
+    client.post("/espace/titres-operateur/", {"number": own.number,
+                                              "reason": "Nous avons quitté le module régies"})
+    own.refresh_from_db()
+    assert own.status == Invoice.Status.CONTESTED
+    assert own.contest_reason == "Nous avons quitté le module régies"
+    other.refresh_from_db()
+    assert other.status == Invoice.Status.SENT
+
+
+def test_a_late_contest_is_refused_with_the_deadline(rules, venissieux):
+    issuing.billing_issue(year=2024)
+    own = Invoice.objects.get(insee_code="69259")
+    from django.utils import timezone
+
+    issuing.invoice_send(invoice=own, when=timezone.now() - datetime.timedelta(days=9))
+    client = admin_of(venissieux)
+    response = client.post("/espace/titres-operateur/", {"number": own.number,
+                                                         "reason": "trop tard"}, follow=True)
+    assert "Le délai de contestation" in response.content.decode()
+    own.refresh_from_db()
+    assert own.status == Invoice.Status.SENT
