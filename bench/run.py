@@ -376,6 +376,31 @@ def bench_billing(repeat: int = 3) -> None:
     line(f"naive ORM preview ({len(sample)} communes timed, scaled)", f"{naive:.1f} s",
          f"baseline; ours {naive / ours:.0f}x faster")
 
+    import tempfile
+
+    from django.conf import settings
+
+    from billing import documents, issuing
+    from billing.models import Invoice
+
+    started = time.perf_counter()
+    run = issuing.billing_issue(year=2025)
+    issued = time.perf_counter() - started
+    line(f"issuing: {run.invoices} numbered invoices with their lines, one transaction",
+         f"{issued:.1f} s", f"{run.invoices / issued:.0f} communes/s")
+    settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="opsn-bench-media-"))
+    invoices = list(Invoice.objects.filter(year=2025).order_by("number")[:400])
+    rates = {}
+    for workers in (1, 2):
+        batch = invoices[:200] if workers == 1 else invoices[200:400]
+        started = time.perf_counter()
+        documents.generate_documents(batch, workers=workers)
+        rates[workers] = len(batch) / (time.perf_counter() - started)
+        line(f"Factur-X PDF documents, {workers} process(es)", f"{rates[workers]:.0f} communes/s",
+             f"{rates[workers] / rates[1]:.2f}x one process")
+    line("all invoices with their PDF at that rate, 2 processes",
+         f"{run.invoices / rates[2] / 60:.0f} min")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
