@@ -85,3 +85,22 @@ def test_a_late_contest_is_refused_with_the_deadline(rules, venissieux):
     assert "Le délai de contestation" in response.content.decode()
     own.refresh_from_db()
     assert own.status == Invoice.Status.SENT
+
+
+def test_revenue_charts_show_paid_and_unpaid(rules, console):
+    issuing.billing_issue(year=2024)
+    paid = Invoice.objects.get(insee_code="69259")
+    issuing.invoice_send(invoice=paid)
+    issuing.invoice_mark_paid(invoice=paid)
+    page = console.get("/facturation/2024/tableau/").content.decode()
+    assert "Attendu <strong>2\u202f000,00 €</strong> : payé 1\u202f000,00 €, à payer 1\u202f000,00 €" in page
+    assert page.count("<svg") == 2
+    assert "<title>payé 1\u202f000,00 €</title>" in page
+    assert "<td>Vénissieux</td><td>1\u202f000,00 €</td><td>0,00 €</td>" in page
+
+
+def test_public_statistics_need_no_sign_in(db):
+    page = Client(HTTP_HOST="localhost").get("/statistiques/").content.decode()
+    assert "Communes servies</th><td>2</td>" in page
+    # Vénissieux 65 502 + Vaulx-en-Velin 53 069 (population municipale 2023)
+    assert "118\xa0571" in page

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:year>.csv", views.preview_csv, name="preview_csv"),
     path("<int:year>/emettre/", views.issue, name="issue"),
     path("<int:year>/titres/", views.invoices, name="invoices"),
+    path("<int:year>/tableau/", views.dashboard, name="dashboard"),
     path("titres/<str:number>.pdf", views.invoice_pdf, name="invoice_pdf"),
     path("titres/<str:number>/<str:action>/", views.invoice_action, name="invoice_action"),
 ]

@@ -119,3 +119,43 @@ def invoice_file(invoice: Invoice) -> FileResponse:
 @operator_required
 def invoice_pdf(request: HttpRequest, number: str) -> FileResponse:
     return invoice_file(get_object_or_404(Invoice, number=number))
+
+
+@operator_required
+def dashboard(request: HttpRequest, year: int) -> HttpResponse:
+    """Expected revenue of the year, paid and unpaid, by application and by commune."""
+    from collections import defaultdict
+
+    from django.db.models import Sum
+    from django.utils.safestring import mark_safe
+
+    from billing.charts import Bar, bar_chart
+    from billing.models import InvoiceLine
+
+    current = (InvoiceLine.objects.filter(invoice__year=year)
+               .exclude(invoice__status=Invoice.Status.CORRECTED)
+               .values_list("module__name", "invoice__status").annotate(total=Sum("amount")))
+    by_module: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for module, status, total in current:
+        by_module[module][0 if status == Invoice.Status.PAID else 1] += int(total * 100)
+    communes = (Invoice.objects.filter(year=year).exclude(status=Invoice.Status.CORRECTED)
+                .values_list("commune_name", "status").annotate(total=Sum("total")))
+    by_commune: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for name, status, total in communes:
+        by_commune[name][0 if status == Invoice.Status.PAID else 1] += int(total * 100)
+    module_bars = sorted((Bar(m, *v) for m, v in by_module.items()), key=lambda b: -b.total_cents)
+    commune_bars = sorted((Bar(c, *v) for c, v in by_commune.items()),
+                          key=lambda b: -b.total_cents)[:20]
+    paid = sum(b.paid_cents for b in module_bars)
+    unpaid = sum(b.unpaid_cents for b in module_bars)
+    return render(request, "billing/dashboard.html", {
+        "year": year, "paid": format_euros(paid), "unpaid": format_euros(unpaid),
+        "expected": format_euros(paid + unpaid),
+        "module_chart": mark_safe(bar_chart(f"Recettes {year} par application", module_bars)),  # noqa: S308 - built from escaped values
+        "commune_chart": mark_safe(bar_chart(f"Recettes {year} : les 20 premières communes",  # noqa: S308
+                                             commune_bars)),
+        "module_rows": [(b.label, format_euros(b.paid_cents), format_euros(b.unpaid_cents))
+                        for b in module_bars],
+        "commune_rows": [(b.label, format_euros(b.paid_cents), format_euros(b.unpaid_cents))
+                         for b in commune_bars],
+    })

@@ -6,6 +6,7 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("statistiques/", views.statistics, name="statistics"),
     path("communes/", views.commune_list, name="communes"),
     path("communes/accueillir/", views.commune_onboard, name="onboard"),
     path("communes/lots/nouveau/", views.batch_new, name="batch_new"),

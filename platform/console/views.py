@@ -200,3 +200,18 @@ def commune_offboard(request: HttpRequest, insee_code: str) -> HttpResponse:
 def archives(request: HttpRequest) -> HttpResponse:
     return render(request, "console/archives.html",
                   {"archives": CommuneArchive.objects.all()[:200]})
+
+
+def statistics(request: HttpRequest) -> HttpResponse:
+    """Public impact indicators (no sign-in), as the digital commons publish them."""
+    from django.db.models import Count
+
+    from communes.models import CommuneModule
+
+    active = Commune.objects.filter(status=Commune.Status.ACTIVE)
+    population = sum(p or 0 for p in active.annotate(population=latest_population())
+                     .values_list("population", flat=True))
+    modules = (CommuneModule.objects.filter(commune__status=Commune.Status.ACTIVE)
+               .values_list("module__name").annotate(n=Count("id")).order_by("-n"))
+    return render(request, "console/statistics.html", {
+        "communes": active.count(), "population": population, "modules": list(modules)})
