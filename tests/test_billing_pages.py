@@ -93,7 +93,8 @@ def test_revenue_charts_show_paid_and_unpaid(rules, console):
     issuing.invoice_send(invoice=paid)
     issuing.invoice_mark_paid(invoice=paid)
     page = console.get("/facturation/2024/tableau/").content.decode()
-    assert "Attendu <strong>2\u202f000,00 €</strong> : payé 1\u202f000,00 €, à payer 1\u202f000,00 €" in page
+    assert ("Attendu <strong>2\u202f000,00 €</strong> : payé 1\u202f000,00 €, "
+            "à payer 1\u202f000,00 €") in page
     assert page.count("<svg") == 2
     assert "<title>payé 1\u202f000,00 €</title>" in page
     assert "<td>Vénissieux</td><td>1\u202f000,00 €</td><td>0,00 €</td>" in page
