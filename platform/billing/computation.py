@@ -78,10 +78,14 @@ class Line(NamedTuple):  # a tuple: 200,000 of them are made in a second
                     f"{Decimal(exact.numerator) / Decimal(exact.denominator):.4f} € → "
                     f"{format_euros(self.base_cents)} (plus forts restes)")
         elif self.rule_kind == kind.TIERS:
-            lower, upper = self.formula
+            lower, upper, extra = self.formula
             text = (f"{_int(self.population)} hab. dans la strate [{_int(lower)} ; "
                     f"{_int(upper) if upper is not None else '∞'}[ → "
-                    f"{format_euros(self.base_cents)}")
+                    f"{format_euros(self.base_cents - extra)}")
+            if extra:
+                text += (f" + {format_euros(extra)} de rattrapage (nouvel entrant : paie "
+                         "double jusqu'à rejoindre les contributions cumulées des membres de "
+                         "sa strate)")
         elif self.rule_kind == kind.FLAT:
             text = f"forfait {format_euros(self.base_cents)}"
         else:
@@ -129,6 +133,9 @@ def check_rule(rule: PricingRule) -> None:
                                "fraction, pas les deux.")
         if (rule.operator_share_amount or 0) > rule.annual_cost:
             raise BillingError(f"{label} : la part de l'opérateur dépasse le coût annuel.")
+    if rule.newcomer_double and rule.kind != kind.TIERS:
+        raise BillingError(f"{label} : la règle des nouveaux entrants (paient double) "
+                           "s'applique aux forfaits par strate de population.")
     if rule.kind == kind.FLAT and rule.flat_amount is None:
         raise BillingError(f"{label} : le montant du forfait manque.")
     for value in (rule.annual_cost, rule.operator_share_amount, rule.flat_amount):
@@ -223,6 +230,36 @@ def compute_year(year: int) -> Preview:
     return preview
 
 
+def _newcomer_catch_up(rule: PricingRule, tier_of: dict[str, tuple]) -> dict[str, int]:
+    """Extra cents each newcomer pays this year: up to one more bracket amount (so at most
+    double), until its contributions of earlier years reach the largest of those of the
+    communes of its bracket that subscribed before it."""
+    from django.db.models import Min, Sum
+
+    from billing.models import Invoice, InvoiceLine
+
+    first_start = dict(CommuneModule.objects.filter(
+        module_id=rule.module_id, commune__insee_code__in=list(tier_of))
+        .values_list("commune__insee_code").annotate(first=Min("starts_on")))
+    paid_before: dict[str, int] = defaultdict(int)
+    for code, total in (InvoiceLine.objects.filter(
+            module_id=rule.module_id, invoice__year__lt=rule.year,
+            invoice__kind=Invoice.Kind.INVOICE, invoice__insee_code__in=list(tier_of))
+            .exclude(invoice__status=Invoice.Status.CORRECTED)
+            .values_list("invoice__insee_code").annotate(total=Sum("amount"))):
+        paid_before[code] = int(total * 100)
+    extra: dict[str, int] = {}
+    for code, tier in tier_of.items():
+        earlier = [other for other, other_tier in tier_of.items()
+                   if other_tier == tier and first_start[other] < first_start[code]]
+        if not earlier:
+            continue
+        gap = max(paid_before[m] for m in earlier) - paid_before[code]
+        if gap > 0:
+            extra[code] = min(tier[2], gap)
+    return extra
+
+
 def _rule_lines(rule: PricingRule, communes: list[tuple[str, str]], population: dict[str, int],
                 label: str):
     kind = PricingRule.Kind
@@ -245,12 +282,15 @@ def _rule_lines(rule: PricingRule, communes: list[tuple[str, str]], population: 
     elif rule_kind == kind.TIERS:
         brackets = [(b.lower, b.upper, cents(b.amount))
                     for b in sorted(rule.brackets.all(), key=lambda b: b.lower)]
+        tier_of = {code: next(b for b in brackets if population[code] >= b[0]
+                              and (b[1] is None or population[code] < b[1]))
+                   for code, _ in communes}
+        catch_up = _newcomer_catch_up(rule, tier_of) if rule.newcomer_double else {}
         for code, name in communes:
-            pop = population[code]
-            lower, upper, amount = next(b for b in brackets
-                                        if pop >= b[0] and (b[1] is None or pop < b[1]))
-            yield Line(code, name, module, rule_kind, pop, label, amount, None, amount,
-                       (lower, upper))
+            lower, upper, amount = tier_of[code]
+            extra = catch_up.get(code, 0)
+            yield Line(code, name, module, rule_kind, population[code], label, amount + extra,
+                       None, amount + extra, (lower, upper, extra))
     elif rule_kind == kind.FLAT:
         amount = cents(rule.flat_amount)
         for code, name in communes:

@@ -48,6 +48,9 @@ class PricingRule(models.Model):
     population_kind = models.CharField(max_length=10, choices=PopulationKind.choices,
                                        default=PopulationKind.MUNICIPALE)
     population_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # tiers: a commune joining after others of its bracket pays double until its cumulative
+    # contributions reach those of the members already there (RDV-Solidarités, seeds/002).
+    newcomer_double = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -218,3 +221,38 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id} #{self.position} {self.amount} €"
+
+
+class SubscriptionRequest(models.Model):
+    """A commune asks to add or remove an application, or to leave the convention.
+
+    The convention's calendar: a change requested at least 3 months before the end of the
+    year takes effect on 1 January of the next year; leaving takes effect on 1 January,
+    with notice by 30 September of the year before. A late request is refused, unless the
+    operator accepts it for the year after (it is then recorded as late).
+    """
+
+    class Action(models.TextChoices):
+        ADD = "add", "ajout d'une application"
+        REMOVE = "remove", "retrait d'une application"
+        LEAVE = "leave", "résiliation de la convention"
+
+    commune = models.ForeignKey(Commune, on_delete=models.CASCADE,
+                                related_name="subscription_requests")
+    module = models.ForeignKey(Module, null=True, blank=True, on_delete=models.PROTECT)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    requested_on = models.DateField()
+    deadline = models.DateField()
+    effective_on = models.DateField()
+    late = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-requested_on", "commune__name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(action="leave") | Q(module__isnull=False),
+                                   name="subscription_request_names_a_module"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commune_id} {self.get_action_display()} {self.module_id or ''}"

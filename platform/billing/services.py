@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from billing.computation import BillingError, check_rule
-from billing.models import PopulationBracket, PopulationKind, PricingRule
-from communes.models import Module
+from billing.models import PopulationBracket, PopulationKind, PricingRule, SubscriptionRequest
+from communes.models import Commune, CommuneModule, Module
 
 
 def parse_amount(value: str | Decimal | int, what: str) -> Decimal:
@@ -28,7 +32,8 @@ def parse_amount(value: str | Decimal | int, what: str) -> Decimal:
 def rule_set(*, module: str, year: int, kind: str, annual_cost=None,
              operator_share_amount=None, operator_share_fraction=None, flat_amount=None,
              population_kind: str = PopulationKind.MUNICIPALE, population_year: int | None = None,
-             brackets: Sequence[tuple[int, int | None, str | Decimal]] = ()) -> PricingRule:
+             brackets: Sequence[tuple[int, int | None, str | Decimal]] = (),
+             newcomer_double: bool = False) -> PricingRule:
     """Create or replace the pricing rule of ``module`` for ``year``."""
     if not Module.objects.filter(code=module).exists():
         raise BillingError(f"Application inconnue : « {module} ».")
@@ -55,7 +60,8 @@ def rule_set(*, module: str, year: int, kind: str, annual_cost=None,
                                else parse_amount(operator_share_amount, "Part de l'opérateur")),
         operator_share_fraction=fraction,
         flat_amount=None if flat_amount is None else parse_amount(flat_amount, "Forfait"),
-        population_kind=population_kind, population_year=population_year)
+        population_kind=population_kind, population_year=population_year,
+        newcomer_double=newcomer_double)
     PopulationBracket.objects.bulk_create([
         PopulationBracket(rule=rule, lower=lower, upper=upper,
                           amount=parse_amount(amount, "Strate"))
@@ -76,3 +82,48 @@ def parse_brackets(text: str) -> list[tuple[int, int | None, str]]:
             raise BillingError(f"Strate « {part} » illisible : écrivez min-max:montant, par "
                                "exemple 0-500000:7500 (max vide pour la dernière).") from None
     return brackets
+
+
+def change_deadline(year: int) -> datetime.date:
+    """Last day to request a change that takes effect on 1 January of ``year`` + 1: the
+    convention's "at least N months before the end of the year" (30 September for 3)."""
+    month = 12 - settings.OPSN_SUBSCRIPTION_NOTICE_MONTHS
+    return datetime.date(year, month + 1, 1) - datetime.timedelta(days=1)
+
+
+@transaction.atomic
+def subscription_request(*, commune: Commune, action: str, module: str | None = None,
+                         requested_on: datetime.date | None = None,
+                         accept_late: bool = False) -> SubscriptionRequest:
+    """Record a commune's request and schedule its effect under the convention's calendar."""
+    requested_on = requested_on or timezone.localdate()
+    if action not in SubscriptionRequest.Action.values:
+        raise BillingError(f"Demande inconnue : « {action} ».")
+    if action != SubscriptionRequest.Action.LEAVE and (
+            not module or not Module.objects.filter(code=module, is_active=True).exists()):
+        raise BillingError(f"Application inconnue : « {module} ».")
+    deadline = change_deadline(requested_on.year)
+    late = requested_on > deadline
+    effective = datetime.date(requested_on.year + (2 if late else 1), 1, 1)
+    label = SubscriptionRequest.Action(action).label
+    if late and not accept_late:
+        raise BillingError(
+            f"Demande de {label} reçue le {requested_on:%d/%m/%Y}, après la date limite du "
+            f"{deadline:%d/%m/%Y} : elle ne peut pas prendre effet au 1er janvier "
+            f"{requested_on.year + 1}. Elle peut être acceptée pour le 1er janvier "
+            f"{effective.year}.")
+    subs = CommuneModule.objects.filter(commune=commune).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gt=effective))
+    if action == SubscriptionRequest.Action.ADD:
+        if subs.filter(module_id=module).exists():
+            raise BillingError(f"{commune.name} est déjà abonnée à « {module} ».")
+        CommuneModule.objects.create(commune=commune, module_id=module, starts_on=effective)
+    else:
+        ending = subs.filter(module_id=module) if action == "remove" else subs
+        if not ending.exists():
+            raise BillingError(f"{commune.name} n'a pas d'abonnement en cours à retirer.")
+        ending.filter(starts_on__gte=effective).delete()  # never started: nothing to bill
+        ending.filter(starts_on__lt=effective).update(ends_on=effective)
+    return SubscriptionRequest.objects.create(
+        commune=commune, module_id=module, action=action, requested_on=requested_on,
+        deadline=deadline, effective_on=effective, late=late)

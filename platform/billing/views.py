@@ -21,8 +21,12 @@ def years(request: HttpRequest) -> HttpResponse:
     by_year: dict[int, list[PricingRule]] = {}
     for rule in rules.order_by("-year", "module__position"):
         by_year.setdefault(rule.year, []).append(rule)
+    from billing.models import SubscriptionRequest
+
     runs = {run.year: run for run in BillingRun.objects.all()}
-    return render(request, "billing/years.html", {"by_year": by_year, "runs": runs})
+    requests = SubscriptionRequest.objects.select_related("commune", "module")[:50]
+    return render(request, "billing/years.html", {"by_year": by_year, "runs": runs,
+                                                  "requests": requests})
 
 
 @operator_required

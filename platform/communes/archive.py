@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from django.conf import settings
@@ -72,7 +73,13 @@ def commune_export(*, commune: Commune, directory: Path | None = None) -> Commun
             },
             "domains": [{"domain": d.domain, "is_primary": d.is_primary}
                         for d in commune.domains.all()],
-            "modules": list(commune.modules.values_list("code", flat=True)),
+            "modules": list(commune.communemodule_set.current().values_list("module_id",
+                                                                             flat=True)),
+            "subscriptions": [
+                {"module": m, "starts_on": start.isoformat(),
+                 "ends_on": end.isoformat() if end else None}
+                for m, start, end in commune.communemodule_set.values_list(
+                    "module_id", "starts_on", "ends_on")],
             "schema_dump_sha256": _sha256(dump),
         }
         media = Path(settings.MEDIA_ROOT) / commune.schema_name
@@ -165,8 +172,14 @@ def commune_restore(*, path: Path | str) -> Commune:
                     Domain(domain=d["domain"], tenant=commune, is_primary=d["is_primary"])
                     for d in manifest["domains"]])
                 CommuneModule.objects.bulk_create([
-                    CommuneModule(commune=commune, module_id=code)
-                    for code in manifest["modules"] if code in known_modules])
+                    CommuneModule(commune=commune, module_id=sub["module"],
+                                  starts_on=date.fromisoformat(sub["starts_on"]),
+                                  ends_on=(date.fromisoformat(sub["ends_on"])
+                                           if sub["ends_on"] else None))
+                    for sub in manifest.get("subscriptions", [])
+                    if sub["module"] in known_modules]
+                    or [CommuneModule(commune=commune, module_id=code)
+                        for code in manifest["modules"] if code in known_modules])
                 CommuneArchive.objects.filter(path=str(path)).update(restored_at=timezone.now())
         except Exception:
             schemas.drop_schema(info["schema_name"])

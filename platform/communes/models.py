@@ -85,9 +85,18 @@ class Domain(DomainMixin):
         ordering = ["-is_primary", "domain"]
 
 
+class CommuneModuleQuerySet(models.QuerySet):
+    def current(self, on=None):
+        """Subscriptions in force on ``on`` (today by default)."""
+        on = on or timezone.localdate()
+        return self.filter(starts_on__lte=on).filter(
+            models.Q(ends_on__isnull=True) | models.Q(ends_on__gt=on))
+
+
 class CommuneModule(models.Model):
-    """A commune's subscription to an application of the catalogue. Billing counts every
-    calendar year the period [starts_on, ends_on[ overlaps."""
+    """A commune's subscription to an application of the catalogue, for the period
+    [starts_on, ends_on[. Ended subscriptions are kept: billing counts every calendar year
+    a period overlaps. A module taken again later is a new period (a new row)."""
 
     commune = models.ForeignKey(Commune, on_delete=models.CASCADE)
     module = models.ForeignKey(Module, on_delete=models.PROTECT)
@@ -95,9 +104,15 @@ class CommuneModule(models.Model):
     starts_on = models.DateField(default=timezone.localdate)
     ends_on = models.DateField(null=True, blank=True)
 
+    objects = CommuneModuleQuerySet.as_manager()
+
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["commune", "module"], name="commune_module_once"),
+            models.UniqueConstraint(fields=["commune", "module", "starts_on"],
+                                    name="commune_module_period_once"),
+            models.CheckConstraint(condition=models.Q(ends_on__isnull=True)
+                                   | models.Q(ends_on__gt=models.F("starts_on")),
+                                   name="commune_module_period_not_empty"),
         ]
 
     def __str__(self) -> str:

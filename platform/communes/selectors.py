@@ -19,8 +19,8 @@ def communes_search(*, q: str = "", status: str = "", module: str = "",
           .prefetch_related(Prefetch("domains", queryset=Domain.objects.order_by("-is_primary",
                                                                                  "domain")),
                             Prefetch("communemodule_set",
-                                     queryset=CommuneModule.objects.select_related("module")
-                                     .order_by("module__position"))))
+                                     queryset=CommuneModule.objects.current()
+                                     .select_related("module").order_by("module__position"))))
     q = (q or "").strip()
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(insee_code__iexact=q) | Q(slug__icontains=q)
@@ -28,7 +28,8 @@ def communes_search(*, q: str = "", status: str = "", module: str = "",
     if status:
         qs = qs.filter(status=status)
     if module:
-        qs = qs.filter(communemodule__module_id=module)
+        qs = qs.filter(pk__in=CommuneModule.objects.current().filter(module_id=module)
+                       .values("commune_id"))
     if departement:
         qs = qs.filter(departement_code=departement)
     if epci:

@@ -241,9 +241,20 @@ def domain_remove(*, commune: Commune, domain: str) -> None:
 
 @transaction.atomic
 def commune_set_modules(*, commune: Commune, modules: Sequence[str]) -> list[Module]:
+    """The operator's immediate change of a commune's modules (from today). Ended
+    subscriptions are kept for billing; requests under the convention's calendar go
+    through billing.services.subscription_request."""
     chosen = _modules(modules)
-    CommuneModule.objects.filter(commune=commune).exclude(module__in=chosen).delete()
-    have = set(CommuneModule.objects.filter(commune=commune).values_list("module_id", flat=True))
+    today = timezone.localdate()
+    current = CommuneModule.objects.current(today).filter(commune=commune)
+    for sub in current.exclude(module__in=chosen):
+        if sub.starts_on == today:
+            sub.delete()  # taken and left the same day: no period to bill
+        else:
+            sub.ends_on = today
+            sub.save(update_fields=["ends_on"])
+    have = set(current.values_list("module_id", flat=True))
     CommuneModule.objects.bulk_create(
-        [CommuneModule(commune=commune, module=m) for m in chosen if m.code not in have])
+        [CommuneModule(commune=commune, module=m, starts_on=today)
+         for m in chosen if m.code not in have])
     return chosen

@@ -118,7 +118,7 @@ def commune_detail(request: HttpRequest, insee_code: str) -> HttpResponse:
         "c": commune, "suspend_form": SuspendForm(), "domain_form": DomainForm(),
         "offboard_form": OffboardForm(commune=commune),
         "modules_form": ModulesForm(initial={"modules": list(
-            commune.modules.values_list("code", flat=True))}),
+            commune.communemodule_set.current().values_list("module_id", flat=True))}),
         "archives": CommuneArchive.objects.filter(insee_code=insee_code),
     })
 
@@ -211,7 +211,7 @@ def statistics(request: HttpRequest) -> HttpResponse:
     active = Commune.objects.filter(status=Commune.Status.ACTIVE)
     population = sum(p or 0 for p in active.annotate(population=latest_population())
                      .values_list("population", flat=True))
-    modules = (CommuneModule.objects.filter(commune__status=Commune.Status.ACTIVE)
+    modules = (CommuneModule.objects.current().filter(commune__status=Commune.Status.ACTIVE)
                .values_list("module__name").annotate(n=Count("id")).order_by("-n"))
     return render(request, "console/statistics.html", {
         "communes": active.count(), "population": population, "modules": list(modules)})

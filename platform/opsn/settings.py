@@ -54,6 +54,9 @@ OPSN_OPERATOR = {
 # may contest an invoice within 8 days of receiving it and pays within 30 days.
 OPSN_INVOICE_CONTEST_DAYS = env.int("OPSN_INVOICE_CONTEST_DAYS", default=8)
 OPSN_INVOICE_PAYMENT_DAYS = env.int("OPSN_INVOICE_PAYMENT_DAYS", default=30)
+# Adding or removing an application, or leaving: requested at least this many months before
+# the end of the year, effective on 1 January of the next year.
+OPSN_SUBSCRIPTION_NOTICE_MONTHS = env.int("OPSN_SUBSCRIPTION_NOTICE_MONTHS", default=3)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)

@@ -13,7 +13,7 @@ from communes.models import CommuneModule
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    modules = (CommuneModule.objects.filter(commune=request.commune)
+    modules = (CommuneModule.objects.current().filter(commune=request.commune)
                .select_related("module").order_by("module__position"))
     roles = roles_of(account_id(request)) if request.user.is_authenticated else set()
     return render(request, "commune_site/home.html",

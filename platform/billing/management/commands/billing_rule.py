@@ -29,9 +29,11 @@ class Command(BaseCommand):
         parser.add_argument("--population", default="municipale",
                             choices=["municipale", "totale"])
         parser.add_argument("--population-year", type=int, default=None)
+        parser.add_argument("--newcomer-double", action="store_true",
+                            help="tiers: newcomers pay double until they catch up")
 
     def handle(self, *args, module, year, per_inhabitant, tiers, flat, free, operator_fraction,
-               operator_amount, population, population_year, **options):
+               operator_amount, population, population_year, newcomer_double, **options):
         try:
             if per_inhabitant is not None:
                 rule = services.rule_set(
@@ -43,7 +45,8 @@ class Command(BaseCommand):
                 rule = services.rule_set(module=module, year=year, kind="tiers",
                                          brackets=services.parse_brackets(tiers),
                                          population_kind=population,
-                                         population_year=population_year)
+                                         population_year=population_year,
+                                         newcomer_double=newcomer_double)
             elif flat is not None:
                 rule = services.rule_set(module=module, year=year, kind="flat", flat_amount=flat)
             else:
