@@ -84,3 +84,37 @@ def test_documents_are_written_by_several_processes(committed, settings, tmp_pat
     finally:
         wipe_billing()
         CommuneModule.objects.update(starts_on=datetime.date.today())
+
+
+def test_a_service_carries_vat_on_a_line_of_its_own(db, venissieux, vaulx, settings, tmp_path):
+    from decimal import Decimal
+
+    from billing.models import ServiceCharge
+
+    settings.MEDIA_ROOT = tmp_path
+    CommuneModule.objects.update(starts_on=datetime.date(2024, 1, 1))
+    services.rule_set(module="regies", year=2024, kind="flat", flat_amount="1000")
+    ServiceCharge.objects.create(commune=venissieux, year=2024,
+                                 label="Formation des régisseurs (2 jours)",
+                                 amount_excl_vat=Decimal("1234.57"))
+    issuing.billing_issue(year=2024)
+    invoice = Invoice.objects.get(insee_code="69259")
+    assert (invoice.total_excl_vat, invoice.vat_total, invoice.total) == (
+        Decimal("2234.57"), Decimal("246.91"), Decimal("2481.48"))  # 20 % of 1 234,57
+    assert [(line.label, line.vat_rate) for line in invoice.lines.all()] == [
+        ("Contribution 2024 — Régies", Decimal("0.00")),
+        ("Formation des régisseurs (2 jours)", Decimal("20.00"))]
+    assert Invoice.objects.get(insee_code="69256").vat_total == 0
+
+    _, xml = facturx.get_facturx_xml_from_pdf(documents.invoice_pdf(invoice), check_xsd=True)
+    tree = etree.fromstring(xml)
+    taxes = {t.findtext("ram:CategoryCode", namespaces=NS): (
+        t.findtext("ram:BasisAmount", namespaces=NS),
+        t.findtext("ram:CalculatedAmount", namespaces=NS))
+        for t in tree.findall(".//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax",
+                              namespaces=NS)}
+    assert taxes == {"E": ("1000.00", "0.00"), "S": ("1234.57", "246.91")}
+    assert tree.find(".//ram:GrandTotalAmount", namespaces=NS).text == "2481.48"
+    text = "".join(p.extract_text() for p in PdfReader(
+        io.BytesIO(documents.invoice_pdf(invoice))).pages)
+    assert "TVA 20,00 %" in text

@@ -21,6 +21,7 @@ from drafthorse.models.accounting import ApplicableTradeTax
 from drafthorse.models.document import Document
 from drafthorse.models.tradelines import LineItem
 
+from billing.issuing import vat_breakdown
 from billing.models import Invoice
 
 logger = logging.getLogger("opsn.billing")
@@ -60,36 +61,37 @@ def invoice_xml(invoice: Invoice) -> bytes:
     settlement = doc.trade.settlement
     settlement.currency_code = "EUR"
     settlement.payment_means.type_code = "30"  # credit transfer
+    # A credit note carries positive amounts: its type code (381) says it is a credit.
     sign = -1 if invoice.kind == Invoice.Kind.CREDIT_NOTE else 1
     for line in lines:
         item = LineItem()
         item.document.line_id = str(line.position)
         item.product.name = line.label
-        # A credit note carries positive amounts: its type code (381) says it is a credit.
         item.agreement.net.amount = sign * line.amount
         item.delivery.billed_quantity = (Decimal("1.0000"), "C62")
         item.settlement.trade_tax.type_code = "VAT"
-        item.settlement.trade_tax.category_code = "E"
-        item.settlement.trade_tax.rate_applicable_percent = ZERO
+        item.settlement.trade_tax.category_code = "S" if line.vat_rate else "E"
+        item.settlement.trade_tax.rate_applicable_percent = line.vat_rate
         item.settlement.monetary_summation.total_amount = sign * line.amount
         doc.trade.items.add(item)
-    total = sign * invoice.total
-    tax = ApplicableTradeTax()
-    tax.calculated_amount = ZERO
-    tax.basis_amount = total
-    tax.type_code = "VAT"
-    tax.exemption_reason = VAT_EXEMPTION
-    tax.category_code = "E"
-    tax.rate_applicable_percent = ZERO
-    settlement.trade_tax.add(tax)
+    for rate, (basis, vat) in vat_breakdown(lines).items():
+        tax = ApplicableTradeTax()
+        tax.calculated_amount = sign * vat
+        tax.basis_amount = sign * basis
+        tax.type_code = "VAT"
+        if not rate:
+            tax.exemption_reason = VAT_EXEMPTION
+        tax.category_code = "S" if rate else "E"
+        tax.rate_applicable_percent = rate
+        settlement.trade_tax.add(tax)
     summary = settlement.monetary_summation
-    summary.line_total = total
+    summary.line_total = sign * invoice.total_excl_vat
     summary.charge_total = ZERO
     summary.allowance_total = ZERO
-    summary.tax_basis_total = total
-    summary.tax_total = (ZERO, "EUR")
-    summary.grand_total = total
-    summary.due_amount = total
+    summary.tax_basis_total = sign * invoice.total_excl_vat
+    summary.tax_total = (sign * invoice.vat_total, "EUR")
+    summary.grand_total = sign * invoice.total
+    summary.due_amount = sign * invoice.total
     return doc.serialize(schema="FACTUR-X_EN16931")
 
 
@@ -112,6 +114,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
 
     html = render_to_string("billing/invoice_pdf.html", {
         "invoice": invoice, "lines": invoice.lines.all(), "operator": settings.OPSN_OPERATOR,
+        "vat": vat_breakdown(invoice.lines.all()),
         "vat_exemption": VAT_EXEMPTION,
         "contest_days": settings.OPSN_INVOICE_CONTEST_DAYS,
         "payment_days": settings.OPSN_INVOICE_PAYMENT_DAYS})

@@ -5,14 +5,32 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.computation import BillingError, Line, compute_year, euros
-from billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence
+from billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence, ServiceCharge
 from communes.models import Commune, Module
+
+
+def vat_breakdown(lines) -> dict[Decimal, tuple[Decimal, Decimal]]:
+    """rate -> (basis, VAT) for the lines of one invoice. VAT is computed on each rate's
+    basis and rounded half up to the cent (EN 16931, BR-CO-17), not line by line."""
+    basis: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        basis[line.vat_rate] += line.amount
+    return {rate: (amount, (amount * rate / 100).quantize(Decimal("0.01"), ROUND_HALF_UP))
+            for rate, amount in sorted(basis.items())}
+
+
+def _set_totals(invoice: Invoice, lines) -> None:
+    breakdown = vat_breakdown(lines)
+    invoice.total_excl_vat = sum((b for b, _ in breakdown.values()), Decimal("0.00"))
+    invoice.vat_total = sum((v for _, v in breakdown.values()), Decimal("0.00"))
+    invoice.total = invoice.total_excl_vat + invoice.vat_total
 
 
 def _numbers(year: int, count: int) -> list[str]:
@@ -37,6 +55,10 @@ def billing_issue(*, year: int) -> BillingRun:
     by_commune: dict[str, list[Line]] = defaultdict(list)
     for line in preview.lines:
         by_commune[line.insee_code].append(line)
+    charges: dict[str, list[ServiceCharge]] = defaultdict(list)
+    for charge in ServiceCharge.objects.filter(year=year).select_related("commune"):
+        charges[charge.commune.insee_code].append(charge)
+        by_commune.setdefault(charge.commune.insee_code, [])
     if not by_commune:
         raise BillingError(f"Aucune commune abonnée en {year} : rien à émettre.")
     try:
@@ -49,27 +71,39 @@ def billing_issue(*, year: int) -> BillingRun:
     modules = dict(Module.objects.values_list("code", "name"))
     now = timezone.now()
     codes = sorted(by_commune)
-    invoices = [
-        Invoice(number=number, year=year, run=run, commune=communes.get(code),
-                insee_code=code, commune_name=by_commune[code][0].commune,
-                commune_siren=getattr(communes.get(code), "siren", ""),
-                total=euros(sum(line.amount_cents for line in by_commune[code])),
-                issued_at=now)
-        for code, number in zip(codes, _numbers(year, len(codes)), strict=True)]
+    lines: dict[str, list[InvoiceLine]] = {}
+    for code in codes:
+        contributions = [
+            InvoiceLine(position=i, module_id=line.module,
+                        label=f"Contribution {year} — {modules.get(line.module, line.module)}",
+                        rule_kind=line.rule_kind, population=line.population,
+                        population_label=line.population_label, explanation=line.explanation,
+                        amount_before_discount=euros(line.base_cents),
+                        discount_percent=line.discount_percent, amount=line.amount)
+            for i, line in enumerate(sorted(by_commune[code], key=lambda item: item.module),
+                                     start=1)]
+        services = [
+            InvoiceLine(position=len(contributions) + i, module_id=None, label=charge.label,
+                        rule_kind="service", explanation=f"prestation, TVA {charge.vat_rate} %",
+                        amount_before_discount=charge.amount_excl_vat,
+                        amount=charge.amount_excl_vat, vat_rate=charge.vat_rate)
+            for i, charge in enumerate(charges.get(code, []), start=1)]
+        lines[code] = contributions + services
+    invoices = []
+    for code, number in zip(codes, _numbers(year, len(codes)), strict=True):
+        invoice = Invoice(number=number, year=year, run=run, commune=communes.get(code),
+                          insee_code=code, commune_name=communes[code].name,
+                          commune_siren=communes[code].siren, issued_at=now)
+        _set_totals(invoice, lines[code])
+        invoices.append(invoice)
     Invoice.objects.bulk_create(invoices, batch_size=5000)
-    InvoiceLine.objects.bulk_create([
-        InvoiceLine(invoice=invoice, position=i, module_id=line.module,
-                    label=f"Contribution {year} — {modules.get(line.module, line.module)}",
-                    rule_kind=line.rule_kind, population=line.population,
-                    population_label=line.population_label, explanation=line.explanation,
-                    amount_before_discount=euros(line.base_cents),
-                    discount_percent=line.discount_percent, amount=line.amount)
-        for invoice in invoices
-        for i, line in enumerate(sorted(by_commune[invoice.insee_code],
-                                        key=lambda item: item.module), start=1)
-    ], batch_size=10_000)
+    for invoice in invoices:
+        for line in lines[invoice.insee_code]:
+            line.invoice = invoice
+    InvoiceLine.objects.bulk_create([line for code in codes for line in lines[code]],
+                                    batch_size=10_000)
     run.invoices = len(invoices)
-    run.total = euros(preview.total_cents())
+    run.total = sum((i.total for i in invoices), Decimal("0.00"))
     run.save(update_fields=["invoices", "total"])
     return run
 
@@ -141,23 +175,29 @@ def invoice_correct(*, invoice: Invoice, lines: list[tuple[str, str, object]]) -
     common = {"year": invoice.year, "commune": invoice.commune, "insee_code": invoice.insee_code,
               "commune_name": invoice.commune_name, "commune_siren": invoice.commune_siren,
               "issued_at": now, "corrects": invoice}
-    credit = Invoice.objects.create(number=credit_number, kind=Invoice.Kind.CREDIT_NOTE,
-                                    total=-invoice.total, **common)
+    credit = Invoice.objects.create(
+        number=credit_number, kind=Invoice.Kind.CREDIT_NOTE, total=-invoice.total,
+        total_excl_vat=-invoice.total_excl_vat, vat_total=-invoice.vat_total, **common)
     InvoiceLine.objects.bulk_create([
         InvoiceLine(invoice=credit, position=line.position, module_id=line.module_id,
                     label=f"Annulation — {line.label}", rule_kind=line.rule_kind,
                     population=line.population, population_label=line.population_label,
                     explanation=f"annule la ligne {line.position} du titre {invoice.number}",
                     amount_before_discount=-line.amount_before_discount,
-                    discount_percent=line.discount_percent, amount=-line.amount)
+                    discount_percent=line.discount_percent, amount=-line.amount,
+                    vat_rate=line.vat_rate)
         for line in invoice.lines.all()])
-    replacement = Invoice.objects.create(number=new_number, total=sum(a for *_, a in amounts),
-                                         **common)
-    InvoiceLine.objects.bulk_create([
-        InvoiceLine(invoice=replacement, position=i, module_id=module, label=label,
-                    rule_kind="correction", explanation=f"remplace le titre {invoice.number}",
+    new_lines = [
+        InvoiceLine(position=i, module_id=module, label=label, rule_kind="correction",
+                    explanation=f"remplace le titre {invoice.number}",
                     amount_before_discount=amount, amount=amount)
-        for i, (module, label, amount) in enumerate(amounts, start=1)])
+        for i, (module, label, amount) in enumerate(amounts, start=1)]
+    replacement = Invoice(number=new_number, **common)
+    _set_totals(replacement, new_lines)
+    replacement.save()
+    for line in new_lines:
+        line.invoice = replacement
+    InvoiceLine.objects.bulk_create(new_lines)
     invoice.status = Invoice.Status.CORRECTED
     invoice.save(update_fields=["status"])
     return credit, replacement

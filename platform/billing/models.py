@@ -172,7 +172,10 @@ class Invoice(models.Model):
     insee_code = models.CharField(max_length=5, db_index=True)
     commune_name = models.CharField(max_length=200)
     commune_siren = models.CharField(max_length=9, blank=True)
-    total = models.DecimalField(max_digits=14, decimal_places=2)
+    # Yearly contributions carry no VAT; services (custom work, training) do.
+    total_excl_vat = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    vat_total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    total = models.DecimalField(max_digits=14, decimal_places=2)  # VAT included
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
     issued_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -200,7 +203,7 @@ class Invoice(models.Model):
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
     position = models.PositiveSmallIntegerField()
-    module = models.ForeignKey(Module, on_delete=models.PROTECT)
+    module = models.ForeignKey(Module, null=True, blank=True, on_delete=models.PROTECT)
     label = models.CharField(max_length=200)
     rule_kind = models.CharField(max_length=20)
     population = models.PositiveIntegerField(null=True, blank=True)
@@ -256,3 +259,27 @@ class SubscriptionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.commune_id} {self.get_action_display()} {self.module_id or ''}"
+
+
+class ServiceCharge(models.Model):
+    """A one-off service for one commune (custom work, training), billed with VAT at the
+    normal rate on the commune's invoice of the year, as a separate line."""
+
+    commune = models.ForeignKey(Commune, on_delete=models.PROTECT, related_name="service_charges")
+    year = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=200)
+    amount_excl_vat = models.DecimalField(max_digits=12, decimal_places=2)
+    vat_rate = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("20.00"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["year", "commune__name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_excl_vat__gt=0),
+                                   name="service_charge_positive"),
+            models.CheckConstraint(condition=Q(vat_rate__gte=0) & Q(vat_rate__lt=100),
+                                   name="service_charge_vat_rate"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commune_id} {self.year} {self.label} {self.amount_excl_vat} € HT"
