@@ -105,3 +105,23 @@ def test_public_statistics_need_no_sign_in(db):
     assert "Communes servies</th><td>2</td>" in page
     # Vénissieux 65 502 + Vaulx-en-Velin 53 069 (population municipale 2023)
     assert "118\xa0571" in page
+
+
+def test_sending_an_invoice_mails_it_to_the_commune(rules, venissieux,
+                                                    django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    with in_schema(venissieux):
+        AgentRole.objects.create(account="finances@venissieux.fr", role=Role.FINANCE)
+    issuing.billing_issue(year=2024)
+    invoice = Invoice.objects.get(insee_code="69259")
+    with django_capture_on_commit_callbacks(execute=True):
+        issuing.invoice_send(invoice=invoice)
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["finances@venissieux.fr"]
+    assert invoice.number in message.subject
+    assert "de 1\u202f000,00 € (2024)" in message.body
+    name, content, mimetype = message.attachments[0]
+    assert (name, mimetype) == (f"{invoice.number}.pdf", "application/pdf")
+    assert content.startswith(b"%PDF")

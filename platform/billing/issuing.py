@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.computation import BillingError, Line, compute_year, euros
+from billing.computation import BillingError, Line, cents, compute_year, euros, format_euros
 from billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence, ServiceCharge
 from communes.models import Commune, Module
 
@@ -123,7 +123,49 @@ def invoice_send(*, invoice: Invoice, when: datetime.datetime | None = None) -> 
                       + datetime.timedelta(days=settings.OPSN_INVOICE_PAYMENT_DAYS))
     invoice.status = Invoice.Status.SENT
     invoice.save(update_fields=["sent_at", "due_on", "status"])
+    transaction.on_commit(lambda: _mail_invoice(invoice.pk))
     return invoice
+
+
+def _administrators(commune: Commune) -> list[str]:
+    """E-mail addresses of the commune's administrators (roles live in its schema)."""
+    from django.db import connection
+
+    from agents.models import AgentRole, Role
+
+    connection.set_tenant(commune)
+    try:
+        return list(AgentRole.objects.filter(role__in=[Role.ADMINISTRATOR, Role.FINANCE])
+                    .values_list("account", flat=True).distinct())
+    finally:
+        connection.set_schema_to_public()
+
+
+def _mail_invoice(invoice_id: int) -> None:
+    from django.core.mail import EmailMessage
+
+    from billing.documents import ensure_document
+
+    invoice = Invoice.objects.select_related("commune").get(pk=invoice_id)
+    if invoice.commune is None:
+        return
+    recipients = _administrators(invoice.commune)
+    if not recipients:
+        return
+    operator = settings.OPSN_OPERATOR
+    message = EmailMessage(
+        subject=f"{invoice.get_kind_display().capitalize()} {invoice.number} — "
+                f"{operator['short_name']}",
+        body=(f"Bonjour,\n\nVeuillez trouver ci-joint le {invoice.get_kind_display()} "
+              f"n° {invoice.number} de {format_euros(cents(invoice.total))} ({invoice.year}), "
+              f"à régler avant le "
+              f"{invoice.due_on:%d/%m/%Y}. Il est aussi transmis par Chorus Pro.\n"
+              f"Vous pouvez le contester jusqu'au {contest_deadline(invoice):%d/%m/%Y} depuis "
+              f"l'espace de la commune, rubrique « Titres de l'opérateur ».\n\n"
+              f"{operator['name']}\n"),
+        from_email=settings.DEFAULT_FROM_EMAIL, to=recipients)
+    message.attach_file(str(ensure_document(invoice)), "application/pdf")
+    message.send()
 
 
 def contest_deadline(invoice: Invoice) -> datetime.date | None:
