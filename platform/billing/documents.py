@@ -171,23 +171,3 @@ def generate_documents(invoices, *, workers: int = 1) -> int:
                              mp_context=multiprocessing.get_context("fork")) as pool:
         return sum(pool.map(_generate_in_child, chunks))
 
-
-def generate_in_background(run) -> None:
-    """After issuing: write the year's files without making the operator wait (a thread of
-    the web process until the jobs issue moves it to dramatiq; missing files are also
-    written on first download)."""
-    import threading
-
-    if settings.OPSN_JOBS_MODE == "inline":
-        generate_documents(list(run.invoice_set.all()))
-        return
-
-    def work() -> None:
-        try:
-            generate_documents(list(Invoice.objects.filter(run_id=run.pk)))
-        except Exception:
-            logger.exception("writing the documents of %s failed", run)
-        finally:
-            connections.close_all()
-
-    threading.Thread(target=work, name=f"opsn-billing-{run.year}", daemon=True).start()

@@ -283,3 +283,27 @@ class ServiceCharge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.commune_id} {self.year} {self.label} {self.amount_excl_vat} € HT"
+
+
+class BillingJob(models.Model):
+    """The yearly run as a background job: what the operator watches after clicking."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "en attente"
+        RUNNING = "running", "en cours"
+        DONE = "done", "terminé"
+        FAILED = "failed", "échoué, rien n'a été émis"
+
+    year = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    step = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    run = models.ForeignKey(BillingRun, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.get_status_display()}"

@@ -72,15 +72,26 @@ def preview_csv(request: HttpRequest, year: int) -> HttpResponse:
 @operator_required
 @require_POST
 def issue(request: HttpRequest, year: int) -> HttpResponse:
-    try:
-        run = issuing.billing_issue(year=year)
-    except BillingError as exc:
-        messages.error(request, f"Rien n'a été émis : {exc}")
-        return redirect("billing:preview", year=year)
-    documents.generate_in_background(run)
-    messages.success(request, f"{run.invoices} titres émis pour {year}, total {run.total} €. "
-                              "Les PDF Factur-X sont préparés en arrière-plan.")
-    return redirect("billing:invoices", year=year)
+    """Start the yearly run in the background; the job page shows its progress."""
+    from billing.models import BillingJob
+    from billing.tasks import issue_year
+    from jobs.broker import send
+
+    if BillingRun.objects.filter(year=year).exists():
+        messages.error(request, f"Rien n'a été émis : les contributions {year} ont déjà été "
+                                "émises.")
+        return redirect("billing:invoices", year=year)
+    job = BillingJob.objects.create(year=year)
+    send(issue_year, job.pk)
+    return redirect("billing:job", pk=job.pk)
+
+
+@operator_required
+def job(request: HttpRequest, pk: int) -> HttpResponse:
+    from billing.models import BillingJob
+
+    job = get_object_or_404(BillingJob.objects.select_related("run"), pk=pk)
+    return render(request, "billing/job.html", {"job": job})
 
 
 @operator_required

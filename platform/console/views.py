@@ -8,11 +8,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.auth import operator_required
-from communes import archive, jobs, services
+from communes import archive, services
 from communes.errors import RegistryError
 from communes.models import Commune, CommuneArchive, Module, OnboardingBatch
 from communes.routing import request_host
 from communes.selectors import communes_search, latest_population, registry_totals
+from communes.tasks import run_onboarding_batch
 from console.forms import (
     BatchForm,
     DomainForm,
@@ -21,6 +22,7 @@ from console.forms import (
     OnboardForm,
     SuspendForm,
 )
+from jobs.broker import send
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -85,7 +87,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             _fail(request, exc, form)
             return render(request, "console/batch_new.html", {"form": form},
                           status=exc.http_status)
-        jobs.run_batch_in_background(batch.pk)
+        send(run_onboarding_batch, str(batch.pk))
         return redirect("console:batch", pk=batch.pk)
     return render(request, "console/batch_new.html", {"form": form},
                   status=400 if form.errors else 200)
@@ -101,7 +103,7 @@ def batch_detail(request: HttpRequest, pk) -> HttpResponse:
 @require_POST
 def batch_resume(request: HttpRequest, pk) -> HttpResponse:
     batch = get_object_or_404(OnboardingBatch, pk=pk)
-    jobs.run_batch_in_background(batch.pk)
+    send(run_onboarding_batch, str(batch.pk))
     messages.success(request, "Reprise de l'accueil des communes restantes.")
     return redirect("console:batch", pk=batch.pk)
 

@@ -10,10 +10,12 @@ from ninja import NinjaAPI, Query, Schema, Status
 from ninja.security import HttpBearer
 
 from accounts.models import OperatorApiToken, hash_token
-from communes import archive, jobs, services
+from communes import archive, services
 from communes.errors import RegistryError
 from communes.models import Commune, Module, OnboardingBatch
 from communes.selectors import communes_search
+from communes.tasks import run_onboarding_batch
+from jobs.broker import send
 
 
 class OperatorToken(HttpBearer):
@@ -239,7 +241,7 @@ def create_batch(request, payload: BatchIn):
     else:
         codes, label = payload.insee_codes or [], "Liste de communes"
     batch = services.batch_create(label=label, insee_codes=codes, modules=payload.modules)
-    jobs.run_batch_in_background(batch.pk)
+    send(run_onboarding_batch, str(batch.pk))
     batch.refresh_from_db()  # the job may already have made progress
     return Status(202, batch)
 

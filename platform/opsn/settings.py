@@ -60,9 +60,10 @@ OPSN_SUBSCRIPTION_NOTICE_MONTHS = env.int("OPSN_SUBSCRIPTION_NOTICE_MONTHS", def
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
-# "thread": console/API batch work runs on a thread of the web process; "inline": in the
-# request itself (tests). The operations issue adds "dramatiq".
-OPSN_JOBS_MODE = env.str("OPSN_JOBS_MODE", default="thread")
+# Background jobs (dramatiq): amqp://… (RabbitMQ) or redis://…; unset: an in-process broker
+# and worker (no service needed). OPSN_JOBS_MODE=inline runs jobs at once (tests).
+OPSN_BROKER_URL = env.str("OPSN_BROKER_URL", default="")
+OPSN_JOBS_MODE = env.str("OPSN_JOBS_MODE", default="broker")
 
 # --- Django -------------------------------------------------------------------------------
 # Any host may reach the application: the routing middleware answers only the operator's
@@ -76,6 +77,7 @@ SHARED_APPS = [
     "accounts",
     "console",
     "billing",
+    "jobs",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

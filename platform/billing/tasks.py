@@ -1,0 +1,42 @@
+"""The yearly run as dramatiq jobs, with progress the console shows."""
+
+from __future__ import annotations
+
+import dramatiq
+from django.utils import timezone
+
+DOCUMENTS_CHUNK = 25
+
+
+@dramatiq.actor(max_retries=3, min_backoff=2_000)
+def issue_year(job_id: int) -> None:
+    """Issue the year (one atomic transaction), then write its Factur-X files. A retry
+    after the issue committed goes straight to the files: nothing is issued twice."""
+    from billing import documents
+    from billing.computation import BillingError
+    from billing.issuing import billing_issue
+    from billing.models import BillingJob, BillingRun, Invoice
+
+    job = BillingJob.objects.get(pk=job_id)
+    job.status, job.step = BillingJob.Status.RUNNING, "calcul et émission des titres"
+    job.save(update_fields=["status", "step"])
+    run = BillingRun.objects.filter(year=job.year).first() if job.run_id is None else job.run
+    if run is None:
+        try:
+            run = billing_issue(year=job.year)
+        except BillingError as exc:  # the data is wrong: retrying will not help
+            job.status, job.error = BillingJob.Status.FAILED, str(exc)
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "error", "finished_at"])
+            return
+    job.run = run
+    job.step = f"PDF Factur-X des {run.invoices} titres"
+    job.save(update_fields=["run", "step"])
+    invoices = list(Invoice.objects.filter(run=run).order_by("number"))
+    for start in range(0, len(invoices), DOCUMENTS_CHUNK):
+        documents.generate_documents(invoices[start:start + DOCUMENTS_CHUNK])
+        BillingRun.objects.filter(pk=run.pk).update(
+            documents_done=min(len(invoices), start + DOCUMENTS_CHUNK))
+    job.status, job.step = BillingJob.Status.DONE, "terminé"
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "step", "finished_at"])

@@ -1,0 +1,12 @@
+"""Jobs of the commune registry."""
+
+import dramatiq
+
+
+@dramatiq.actor(max_retries=3, min_backoff=1_000)
+def run_onboarding_batch(batch_id: str) -> None:
+    """Resumable and idempotent: a retry finishes what the failed attempt left."""
+    from communes.models import OnboardingBatch
+    from communes.services import batch_run
+
+    batch_run(OnboardingBatch.objects.get(pk=batch_id))

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import logging
+import threading
+
+import dramatiq
+from django.conf import settings
+from dramatiq.brokers.stub import StubBroker
+
+logger = logging.getLogger("opsn.jobs")
+
+_embedded_worker: dramatiq.Worker | None = None
+_lock = threading.Lock()
+
+
+class CommuneSchema(dramatiq.Middleware):
+    """Run a job inside the schema of the commune it carries, and back to public after."""
+
+    @property
+    def actor_options(self):
+        return {"commune_schema"}
+
+    def before_process_message(self, broker, message):
+        from django.db import connection
+
+        schema = message.options.get("commune_schema")
+        if schema:
+            from communes.models import Commune
+
+            connection.set_schema_to_public()
+            connection.set_tenant(Commune.objects.get(schema_name=schema))
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        from django.db import connection
+
+        connection.set_schema_to_public()
+
+    after_skip_message = after_process_message
+
+
+class DatabaseConnections(dramatiq.Middleware):
+    """Close the worker thread's connection after each job (no leaked transaction, and a
+    connection that visited many schemas does not live forever)."""
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        from django.db import connections
+
+        connections.close_all()
+
+    after_skip_message = after_process_message
+
+
+def make_broker(url: str) -> dramatiq.Broker:
+    if url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=url)
+    elif url.startswith(("redis://", "rediss://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(url=url)
+    elif not url:
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+    else:
+        raise ValueError(f"OPSN_BROKER_URL: unknown scheme in {url!r} (amqp://, redis://)")
+    broker.add_middleware(CommuneSchema())
+    broker.add_middleware(DatabaseConnections())
+    return broker
+
+
+def configure() -> dramatiq.Broker:
+    broker = make_broker(settings.OPSN_BROKER_URL)
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def is_embedded() -> bool:
+    return isinstance(dramatiq.get_broker(), StubBroker)
+
+
+def ensure_embedded_worker() -> None:
+    """With the in-process broker, the web process is its own worker."""
+    global _embedded_worker
+    if not is_embedded():
+        return
+    with _lock:
+        if _embedded_worker is None:
+            _embedded_worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=2)
+            _embedded_worker.start()
+            logger.info("embedded job worker started")
+
+
+def send(actor, *args, commune=None, **kwargs) -> None:
+    """Enqueue ``actor`` — after the current transaction commits, so that a job never
+    looks for rows that are not there yet (or were rolled back)."""
+    from django.db import transaction
+
+    options = {"commune_schema": commune.schema_name} if commune is not None else {}
+    if settings.OPSN_JOBS_MODE == "inline":  # tests: run now, in this thread
+        from django.db import connection
+
+        if commune is not None:
+            connection.set_tenant(commune)
+        try:
+            actor.fn(*args, **kwargs)
+        finally:
+            connection.set_schema_to_public()
+        return
+
+    def enqueue() -> None:
+        ensure_embedded_worker()
+        actor.send_with_options(args=args, kwargs=kwargs, **options)
+
+    transaction.on_commit(enqueue)
