@@ -190,6 +190,8 @@ def test_the_console_shows_the_preview_and_its_csv(metropole, console):
     page = console.get("/facturation/").content.decode()
     assert "e-administration" in page.lower() or "E-administration" in page
     page = console.get("/facturation/2022/?q=lavérune").content.decode()
+    assert "Contributions 2022 (aperçu)" in page  # a year, not a number: no separator
+    assert "<td>E-administration</td>" in page
     assert "Lavérune (34134)" in page
     assert "150,11 €" in page
     response = console.get("/facturation/2022.csv")

@@ -50,9 +50,13 @@ def preview(request: HttpRequest, year: int) -> HttpResponse:
     for row in rows:
         row["total_label"] = format_euros(row["total"])
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    from communes.models import Module
+
+    names = dict(Module.objects.values_list("code", "name"))
     return render(request, "billing/preview.html", {
         "year": year, "q": q, "page": page,
-        "modules": [(m, format_euros(t)) for m, t in sorted(result.by_module().items())],
+        "modules": [(names.get(m, m), format_euros(t))
+                    for m, t in sorted(result.by_module().items())],
         "total": format_euros(result.total_cents()), "communes": len(by_commune),
     })
 

@@ -33,6 +33,7 @@ class Command(BaseCommand):
         batch = services.batch_create(label="SITIV (démo)", insee_codes=SITIV)
         services.batch_run(batch)
         ensure_local_account(OPERATOR_ACCOUNT, password=DEMO_PASSWORD, operator=True)
+        self._pricing_rules()
         rows = []
         for commune in Commune.objects.filter(insee_code__in=SITIV).order_by("name"):
             account = f"admin@{commune.slug}.demo"
@@ -55,7 +56,31 @@ class Command(BaseCommand):
         out("  Communes (administrateur / mot de passe " + DEMO_PASSWORD + ") :")
         for name, url, account in rows:
             out(f"    {name:<22} {url:<46} {account}")
+        out(f"  Facturation            : http://{settings.OPSN_CONSOLE_HOST}:{port}/facturation/")
         if no_serve:
             return
         out("")
         call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+
+    def _pricing_rules(self) -> None:
+        """This year's rules, so that the billing pages have something to show."""
+        from django.utils import timezone
+
+        from billing import services as billing
+        from billing.models import PricingRule
+        from referentiel.models import DataRelease
+
+        year = timezone.localdate().year
+        if PricingRule.objects.filter(year=year).exists():
+            return
+        population_year = DataRelease.objects.order_by("-population_year").first().population_year
+        for module, cost in (("e-administration", "60000"), ("services-en-ligne", "40000"),
+                             ("marches-publics", "25000")):
+            billing.rule_set(module=module, year=year, kind="per_inhabitant", annual_cost=cost,
+                             operator_share_fraction="0.5", population_year=population_year)
+        billing.rule_set(module="espace-citoyen", year=year, kind="tiers",
+                         population_year=population_year,
+                         brackets=[(0, 20_000, "2500"), (20_000, 50_000, "5000"),
+                                   (50_000, None, "7500")])
+        billing.rule_set(module="regies", year=year, kind="flat", flat_amount="1500")
+        billing.rule_set(module="open-data", year=year, kind="free")
