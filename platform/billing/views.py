@@ -12,7 +12,10 @@ from accounts.auth import operator_required
 from billing import documents, issuing
 from billing.computation import BillingError, compute_year, format_euros
 from billing.exports import write_preview_csv
-from billing.models import BillingRun, Invoice, PricingRule
+from billing.models import BillingJob, BillingRun, Invoice, PricingRule, SubscriptionRequest
+from billing.tasks import issue_year
+from communes.models import Module
+from jobs.broker import send
 
 
 @operator_required
@@ -21,8 +24,6 @@ def years(request: HttpRequest) -> HttpResponse:
     by_year: dict[int, list[PricingRule]] = {}
     for rule in rules.order_by("-year", "module__position"):
         by_year.setdefault(rule.year, []).append(rule)
-    from billing.models import SubscriptionRequest
-
     runs = {run.year: run for run in BillingRun.objects.all()}
     requests = SubscriptionRequest.objects.select_related("commune", "module")[:50]
     return render(request, "billing/years.html", {"by_year": by_year, "runs": runs,
@@ -50,8 +51,6 @@ def preview(request: HttpRequest, year: int) -> HttpResponse:
     for row in rows:
         row["total_label"] = format_euros(row["total"])
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    from communes.models import Module
-
     names = dict(Module.objects.values_list("code", "name"))
     return render(request, "billing/preview.html", {
         "year": year, "q": q, "page": page,
@@ -77,10 +76,6 @@ def preview_csv(request: HttpRequest, year: int) -> HttpResponse:
 @require_POST
 def issue(request: HttpRequest, year: int) -> HttpResponse:
     """Start the yearly run in the background; the job page shows its progress."""
-    from billing.models import BillingJob
-    from billing.tasks import issue_year
-    from jobs.broker import send
-
     if BillingRun.objects.filter(year=year).exists():
         messages.error(request, f"Rien n'a été émis : les contributions {year} ont déjà été "
                                 "émises.")
@@ -92,8 +87,6 @@ def issue(request: HttpRequest, year: int) -> HttpResponse:
 
 @operator_required
 def job(request: HttpRequest, pk: int) -> HttpResponse:
-    from billing.models import BillingJob
-
     job = get_object_or_404(BillingJob.objects.select_related("run"), pk=pk)
     return render(request, "billing/job.html", {"job": job})
 

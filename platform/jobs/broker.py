@@ -100,12 +100,13 @@ def send(actor, *args, commune=None, **kwargs) -> None:
     if settings.OPSN_JOBS_MODE == "inline":  # tests: run now, in this thread
         from django.db import connection
 
+        previous = connection.tenant
         if commune is not None:
             connection.set_tenant(commune)
         try:
             actor.fn(*args, **kwargs)
         finally:
-            connection.set_schema_to_public()
+            connection.set_tenant(previous)  # the caller's schema, whatever it was
         return
 
     def enqueue() -> None:
