@@ -43,9 +43,16 @@ def _numbers(year: int, count: int) -> list[str]:
     return [f"{year}-{n:06d}" for n in range(first, first + count)]
 
 
-@transaction.atomic
 def billing_issue(*, year: int) -> BillingRun:
     """Issue one invoice per commune for ``year``: all of them, or none."""
+    from operations.metrics import BILLING_RUN
+
+    with BILLING_RUN.time():
+        return _issue(year)
+
+
+@transaction.atomic
+def _issue(year: int) -> BillingRun:
     if BillingRun.objects.filter(year=year).exists():
         run = BillingRun.objects.get(year=year)
         raise BillingError(f"Les contributions {year} ont déjà été émises le "

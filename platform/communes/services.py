@@ -80,10 +80,19 @@ def _check_domains_free(domains: Iterable[str]) -> None:
                           field="domain")
 
 
-@transaction.atomic
 def commune_onboard(*, insee_code: str, modules: Sequence[str] | None = None,
                     custom_domains: Sequence[str] = (), admin_email: str | None = None) -> Commune:
     """Onboard one commune from its INSEE code: schema, domains, branding, modules."""
+    from operations.metrics import ONBOARDING
+
+    with ONBOARDING.time():
+        return _onboard(insee_code=insee_code, modules=modules, custom_domains=custom_domains,
+                        admin_email=admin_email)
+
+
+@transaction.atomic
+def _onboard(*, insee_code: str, modules: Sequence[str] | None,
+             custom_domains: Sequence[str], admin_email: str | None) -> Commune:
     insee_code = normalise_insee_code(insee_code)
     official = _official(insee_code)
     existing = Commune.objects.filter(insee_code=insee_code).first()

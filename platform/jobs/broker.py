@@ -50,6 +50,20 @@ class DatabaseConnections(dramatiq.Middleware):
     after_skip_message = after_process_message
 
 
+class JobMetrics(dramatiq.Middleware):
+    """Jobs by actor and outcome (bounded labels: actor names, three outcomes)."""
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        from operations.metrics import JOBS
+
+        JOBS.labels(message.actor_name, "failed" if exception else "done").inc()
+
+    def after_skip_message(self, broker, message):
+        from operations.metrics import JOBS
+
+        JOBS.labels(message.actor_name, "skipped").inc()
+
+
 def make_broker(url: str) -> dramatiq.Broker:
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
@@ -66,6 +80,7 @@ def make_broker(url: str) -> dramatiq.Broker:
         raise ValueError(f"OPSN_BROKER_URL: unknown scheme in {url!r} (amqp://, redis://)")
     broker.add_middleware(CommuneSchema())
     broker.add_middleware(DatabaseConnections())
+    broker.add_middleware(JobMetrics())
     return broker
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 
@@ -78,6 +79,7 @@ SHARED_APPS = [
     "console",
     "billing",
     "jobs",
+    "operations",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -102,13 +104,16 @@ PUBLIC_SCHEMA_URLCONF = "opsn.urls_public"
 ROOT_URLCONF = "opsn.urls_commune"
 
 MIDDLEWARE = [
+    "operations.middleware.ProbeMiddleware",  # /healthz, /readyz, /metrics: before routing
     "django.middleware.security.SecurityMiddleware",
+    "operations.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "communes.routing.CommuneRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "operations.middleware.RequestContextMiddleware",  # knows the commune and the user
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -133,6 +138,9 @@ WSGI_APPLICATION = "opsn.wsgi.application"
 
 if env.str("DATABASE_URL", default=""):
     _db = env.db("DATABASE_URL")
+    # A Unix socket, written either way: postgres://user@%2Fvar%2Frun%2Fpostgresql/db or
+    # postgres://user@/db?host=/var/run/postgresql (pg_dump needs it as the host).
+    _db["HOST"] = unquote(str(_db.get("HOST") or "")) or _db.get("OPTIONS", {}).pop("host", "")
 else:
     _db = embedded_database_settings(DATA_DIR)
 _db["ENGINE"] = "django_tenants.postgresql_backend"
@@ -173,13 +181,33 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=OPSN_OPERATOR["email"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Behind TLS (production): HSTS for a year, and trust the proxy's scheme header.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Operations -----------------------------------------------------------------------
+SENTRY_DSN = secret("SENTRY_DSN") or ""
+OPSN_RELEASE = env.str("OPSN_RELEASE", default="opsn@0.1.0")
+OPSN_ENVIRONMENT = env.str("OPSN_ENVIRONMENT", default="development")
+OPSN_METRICS_TOKEN = secret("OPSN_METRICS_TOKEN") or ""
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "operations.logs.ContextFilter"}},
+    "formatters": {"json": {"()": "operations.logs.Formatter"},
+                   "text": {"format": "%(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": env.str("LOG_FORMAT", default="json")}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {"opsn": {"level": env.str("LOG_LEVEL", default="INFO")}},
 }

@@ -1,0 +1,2 @@
+"""Running the platform for real: probes, metrics, structured logs, error reports,
+security headers, the production server."""

@@ -1,0 +1,79 @@
+"""Middlewares of operations. ``ProbeMiddleware`` goes first (before host routing);
+``RequestContextMiddleware`` right after routing, so that it knows the commune."""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from operations import context, metrics, probes
+
+
+class ProbeMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if path == "/healthz":
+            return probes.liveness()
+        if path == "/readyz":
+            return probes.readiness()
+        if path == "/metrics":
+            token = settings.OPSN_METRICS_TOKEN
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if token and not hmac.compare_digest(given.encode(), token.encode()):
+                return HttpResponse("unauthorized", status=401, content_type="text/plain")
+            data, content_type = metrics.exposition()
+            return HttpResponse(data, content_type=content_type)
+        return self.get_response(request)
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        rid = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        commune = getattr(request, "commune", None)
+        tokens = (context.request_id.set(rid),
+                  context.commune.set(commune.insee_code if commune else "-"))
+        if settings.SENTRY_DSN:
+            import sentry_sdk
+
+            sentry_sdk.set_tag("commune", commune.insee_code if commune else "operator")
+            user = request.user if hasattr(request, "user") else None
+            role = ("operator" if user and user.is_staff else
+                    "signed-in" if user and user.is_authenticated else "anonymous")
+            sentry_sdk.set_tag("role", role)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            context.request_id.reset(tokens[0])
+            context.commune.reset(tokens[1])
+        match = getattr(request, "resolver_match", None)
+        view = match.view_name if match and match.view_name else "unmatched"
+        metrics.REQUESTS.labels(view, request.method, f"{response.status_code // 100}xx").inc()
+        metrics.LATENCY.labels(view).observe(time.perf_counter() - started)
+        response["X-Request-ID"] = rid
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Pages load nothing from elsewhere; no page may be framed."""
+
+    POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+              "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", self.POLICY)
+        return response

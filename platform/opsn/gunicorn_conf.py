@@ -1,0 +1,27 @@
+"""gunicorn settings for `opsn serve` (each from the environment, with a default)."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("OPSN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_WORKERS", max(2, multiprocessing.cpu_count())))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then: a process that served many communes caches their
+# catalogue entries (see docs/operations.md).
+max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
+accesslog = "-"
+access_log_format = ('{"time":"%(t)s","remote":"%(h)s","request":"%(r)s","status":%(s)s,'
+                     '"bytes":%(B)s,"duration_us":%(D)s,"request_id":"%({x-request-id}o)s"}')
+
+
+def child_exit(server, worker):
+    """Multi-process metrics: forget the files of a worker that is gone."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,128 @@
+"""Probes, metrics, logs, error reports and security headers."""
+
+import io
+import json
+import logging
+
+from django.test import Client
+
+from operations import context, errors, probes
+from operations.logs import ContextFilter, Formatter
+
+
+def test_probes_answer_on_any_host_without_a_commune(db):
+    for host in ("10.0.0.12:8000", "venissieux.localhost", "console.localhost"):
+        client = Client(HTTP_HOST=host)
+        assert client.get("/healthz").content == b"ok"
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"ready": True, "checks": {"database": "ok", "broker": "ok"}}
+
+
+def test_readiness_fails_when_the_database_is_gone(db, monkeypatch):
+    monkeypatch.setattr(probes, "_database", lambda: "OperationalError: connection refused")
+    ready = Client(HTTP_HOST="10.0.0.12").get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"] == "OperationalError: connection refused"
+
+
+def test_readiness_checks_a_real_broker(db, settings):
+    import dramatiq
+
+    from jobs.broker import make_broker
+
+    settings.OPSN_BROKER_URL = "redis://127.0.0.1:6379/15"
+    previous = dramatiq.get_broker()
+    dramatiq.set_broker(make_broker("redis://127.0.0.1:1/15"))  # nothing listens there
+    try:
+        ready = Client(HTTP_HOST="10.0.0.12").get("/readyz")
+    finally:
+        dramatiq.set_broker(previous)
+    assert ready.status_code == 503
+    assert "Connection" in ready.json()["checks"]["broker"]
+
+
+def test_metrics_count_requests_by_view_and_communes_by_status(db, settings):
+    Client(HTTP_HOST="venissieux.localhost").get("/")
+    body = Client(HTTP_HOST="10.0.0.12").get("/metrics").content.decode()
+    assert 'opsn_http_requests_total{method="GET",status="2xx",view="commune_site:home"}' in body
+    assert 'opsn_communes{status="active"} 2.0' in body
+    assert "venissieux" not in body  # no commune label: bounded cardinality
+
+    settings.OPSN_METRICS_TOKEN = "s3cret"
+    assert Client(HTTP_HOST="10.0.0.12").get("/metrics").status_code == 401
+    assert Client(HTTP_HOST="10.0.0.12", HTTP_AUTHORIZATION="Bearer s3cret").get(
+        "/metrics").status_code == 200
+
+
+def test_log_lines_are_json_with_the_request_id_and_the_commune():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(Formatter())
+    logger = logging.getLogger("opsn.test.json")
+    logger.addHandler(handler)
+    tokens = context.request_id.set("abc123"), context.commune.set("69259")
+    try:
+        logger.warning("paiement refusé")
+    finally:
+        context.request_id.reset(tokens[0])
+        context.commune.reset(tokens[1])
+        logger.removeHandler(handler)
+    line = json.loads(stream.getvalue())
+    assert line["message"] == "paiement refusé"
+    assert (line["request_id"], line["commune"], line["level"]) == ("abc123", "69259",
+                                                                   "WARNING")
+
+
+def test_every_response_carries_a_request_id_and_security_headers(venissieux):
+    response = Client(HTTP_HOST="venissieux.localhost", HTTP_X_REQUEST_ID="req-42").get("/")
+    assert response["X-Request-ID"] == "req-42"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert len(Client(HTTP_HOST="venissieux.localhost").get("/")["X-Request-ID"]) == 32
+
+
+def test_error_reports_carry_no_personal_data():
+    event = {"user": {"email": "marie@example.fr", "ip_address": "1.2.3.4"},
+             "request": {"cookies": {"sessionid": "x"}, "data": {"password": "p"},
+                         "headers": {"Cookie": "sessionid=x", "Authorization": "Bearer t",
+                                     "User-Agent": "Firefox"}},
+             "tags": {"commune": "69259"}}
+    scrubbed = errors.scrub(event)
+    assert "user" not in scrubbed
+    assert "cookies" not in scrubbed["request"] and "data" not in scrubbed["request"]
+    assert scrubbed["request"]["headers"] == {"Cookie": "[filtered]",
+                                              "Authorization": "[filtered]",
+                                              "User-Agent": "Firefox"}
+    assert scrubbed["tags"] == {"commune": "69259"}
+
+
+def test_error_reports_are_tagged_with_the_commune_and_role(venissieux, settings, rf):
+    import sentry_sdk
+    from django.contrib.auth.models import AnonymousUser
+
+    from operations.middleware import RequestContextMiddleware
+
+    captured = []
+    settings.SENTRY_DSN = "https://key@errors.invalid/1"
+    sentry_sdk.init(dsn=settings.SENTRY_DSN, before_send=lambda e, h: captured.append(e),
+                    default_integrations=False)
+    try:
+        def view(request):
+            sentry_sdk.capture_message("boom")
+            from django.http import HttpResponse
+
+            return HttpResponse("ok")
+
+        request = rf.get("/")
+        request.commune = venissieux
+        request.user = AnonymousUser()
+        with sentry_sdk.isolation_scope():
+            RequestContextMiddleware(view)(request)
+    finally:
+        sentry_sdk.init()  # no DSN: reporting off again
+    assert captured[0]["tags"]["commune"] == "69259"
+    assert captured[0]["tags"]["role"] == "anonymous"
