@@ -40,3 +40,26 @@ def issue_year(job_id: int) -> None:
     job.status, job.step = BillingJob.Status.DONE, "terminé"
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "step", "finished_at"])
+
+
+@dramatiq.actor(max_retries=3)
+def remind_billing_deadlines() -> None:
+    """Daily: tell the operator which invoices are overdue and which are contested."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    from billing.issuing import is_overdue
+    from billing.models import Invoice
+
+    overdue = [i for i in Invoice.objects.filter(status=Invoice.Status.SENT) if is_overdue(i)]
+    contested = list(Invoice.objects.filter(status=Invoice.Status.CONTESTED))
+    if not overdue and not contested:
+        return
+    lines = [f"- {i.number} {i.commune_name} {i.total} € : échéance {i.due_on:%d/%m/%Y} "
+             "dépassée" for i in overdue]
+    lines += [f"- {i.number} {i.commune_name} : contesté — {i.contest_reason}"
+              for i in contested]
+    send_mail(subject=f"Facturation : {len(overdue)} titre(s) en retard, {len(contested)} "
+                      "contesté(s)",
+              message="\n".join(lines), from_email=settings.DEFAULT_FROM_EMAIL,
+              recipient_list=[settings.OPSN_OPERATOR["email"]])

@@ -12,3 +12,4 @@ class JobsConfig(AppConfig):
         # Declare every actor now, before any worker starts consuming.
         import billing.tasks  # noqa: F401
         import communes.tasks  # noqa: F401
+        import referentiel.tasks  # noqa: F401

@@ -1,0 +1,61 @@
+"""Periodic jobs, run once per period however many schedulers (replicas) run.
+
+``opsn scheduler`` ticks every minute; for each job whose period has begun, it inserts a
+``PeriodRun`` row (name, period) and enqueues the job only if the insert succeeded. The
+database's unique constraint decides between replicas; a job is enqueued after its row
+commits, and every periodic job is idempotent, so a retry never doubles anything.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from jobs.broker import send
+from jobs.models import PeriodRun
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    period: Callable[[datetime.datetime], str]
+    actor_path: str
+
+    def actor(self):
+        from django.utils.module_loading import import_string
+
+        return import_string(self.actor_path)
+
+
+def daily(now: datetime.datetime) -> str:
+    return now.strftime("%Y-%m-%d")
+
+
+def monthly(now: datetime.datetime) -> str:
+    return now.strftime("%Y-%m")
+
+
+SCHEDULE = [
+    PeriodicJob("billing-deadlines", daily, "billing.tasks.remind_billing_deadlines"),
+    PeriodicJob("population-release", monthly,
+                "referentiel.tasks.remind_population_release"),
+]
+
+
+def tick(now: datetime.datetime | None = None) -> list[str]:
+    """Enqueue the jobs whose period has begun and that no scheduler enqueued yet."""
+    now = timezone.localtime(now or timezone.now())
+    started = []
+    for job in SCHEDULE:
+        try:
+            with transaction.atomic():
+                PeriodRun.objects.create(name=job.name, period=job.period(now))
+                send(job.actor())
+        except IntegrityError:
+            continue  # another scheduler has it
+        started.append(job.name)
+    return started

@@ -1,0 +1,76 @@
+"""Periodic jobs run once per period, however many schedulers run."""
+
+import datetime
+import threading
+from unittest import mock
+
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from billing import issuing, services
+from billing.models import Invoice
+from communes.models import CommuneModule
+from jobs.models import PeriodRun
+from jobs.periodic import tick
+
+NOON = timezone.make_aware(datetime.datetime(2026, 11, 22, 12, 0))
+
+
+def test_each_job_runs_once_a_period(db):
+    assert tick(NOON) == ["billing-deadlines", "population-release"]
+    assert tick(NOON + datetime.timedelta(hours=3)) == []
+    assert tick(NOON + datetime.timedelta(days=1)) == ["billing-deadlines"]
+    assert tick(NOON + datetime.timedelta(days=10)) == ["billing-deadlines",
+                                                        "population-release"]
+
+
+def test_several_schedulers_at_once_enqueue_each_job_once(committed):
+    started: list[str] = []
+
+    def scheduler() -> None:
+        try:
+            started.extend(tick(NOON))
+        finally:
+            connection.close()
+
+    try:
+        threads = [threading.Thread(target=scheduler) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(started) == ["billing-deadlines", "population-release"]
+    finally:
+        PeriodRun.objects.all().delete()
+
+
+def test_the_operator_hears_of_overdue_and_contested_invoices(venissieux, vaulx):
+    CommuneModule.objects.update(starts_on=datetime.date(2024, 1, 1))
+    services.rule_set(module="regies", year=2024, kind="flat", flat_amount="1000")
+    issuing.billing_issue(year=2024)
+    late, contested = Invoice.objects.order_by("number")
+    issuing.invoice_send(invoice=late, when=timezone.now() - datetime.timedelta(days=40))
+    issuing.invoice_send(invoice=contested)
+    issuing.invoice_contest(invoice=contested, reason="montant erroné")
+    mail.outbox.clear()
+    call_command("scheduler", "--once")
+    subjects = [m.subject for m in mail.outbox]
+    assert "Facturation : 1 titre(s) en retard, 1 contesté(s)" in subjects
+    body = next(m.body for m in mail.outbox if m.subject.startswith("Facturation"))
+    assert late.number in body and "montant erroné" in body
+
+
+def test_the_operator_is_reminded_of_a_new_insee_release(db, settings):
+    # The shipped figures are of 2023: in 2027 those of 2024 apply.
+    from referentiel.tasks import remind_population_release
+
+    with mock.patch("django.utils.timezone.localdate", return_value=datetime.date(2027, 2, 1)):
+        remind_population_release.fn()
+    assert mail.outbox[-1].subject == "Référentiel INSEE à mettre à jour"
+    assert "celles de 2024 s'appliquent" in mail.outbox[-1].body
+    mail.outbox.clear()
+    remind_population_release.fn()  # in 2026 the 2023 figures are the right ones
+    assert mail.outbox == []
+
