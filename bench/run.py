@@ -304,6 +304,97 @@ def bench_requests(requests: int) -> None:
 ROUNDS = 10
 
 
+def bench_server_load(seconds: float = 10.0, clients: int = 16) -> None:
+    """Issue 6: the production server (gunicorn) under load on localhost, against the same
+    server without tenant routing."""
+    import http.client
+    import signal
+    import socket
+    import subprocess
+    import threading
+
+    from django.db import connection
+
+    from communes.models import Commune
+
+    commune = Commune.objects.order_by("pk").first()
+    host = commune.primary_domain
+    db = connection.settings_dict
+    from urllib.parse import quote
+
+    url = f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
+    print(f"\n6. Production server under load: gunicorn, 2 workers x 4 threads, {clients} "
+          f"clients on localhost, {seconds:.0f} s each, GET /_bench/profile on {host}")
+
+    def serve(settings_module: str) -> tuple[subprocess.Popen, int]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": settings_module,
+               "WEB_WORKERS": "2", "WEB_THREADS": "4", "OPSN_BENCH_FIXED_SCHEMA":
+               commune.schema_name, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "opsn.wsgi:application",
+                                 "-c", "python:opsn.gunicorn_conf", "--bind",
+                                 f"127.0.0.1:{port}", "--access-logfile", "/dev/null"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    return proc, port
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{settings_module} did not start")
+
+    def load(port: int) -> tuple[float, float]:
+        latencies: list[float] = []
+        errors = []
+        stop = time.perf_counter() + seconds
+        lock = threading.Lock()
+
+        def client() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            mine = []
+            while time.perf_counter() < stop:  # bounded in time, on loopback only
+                started = time.perf_counter()
+                conn.request("GET", "/_bench/profile", headers={"Host": host})
+                response = conn.getresponse()
+                response.read()
+                mine.append(time.perf_counter() - started)
+                if response.status != 200:
+                    errors.append(response.status)
+            conn.close()
+            with lock:
+                latencies.extend(mine)
+
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        assert not errors, errors[:5]
+        return len(latencies) / elapsed, percentile(latencies, 95)
+
+    results = {}
+    for label, module in (("no routing", "bench.settings_plain"), ("ours", "bench.settings")):
+        proc, port = serve(module)
+        try:
+            load(port)  # warm up every worker and connection
+            results[label] = load(port)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    base_rps, base_p95 = results["no routing"]
+    rps, p95 = results["ours"]
+    line("with tenant routing", f"{rps:.0f} req/s", f"p95 {ms(p95)}; "
+         f"{rps / base_rps:.2f}x the throughput without routing")
+    line("same server, no tenant routing", f"{base_rps:.0f} req/s", f"p95 {ms(base_p95)}; "
+         "baseline")
+
+
 def bench_billing(repeat: int = 3) -> None:
     """Issue 5: the yearly preview for every commune of France, six applications."""
     import datetime
@@ -409,8 +500,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--stock-sample", type=int, default=30)
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--only", choices=["platform", "billing"], default=None,
-                        help="run one part: the operator platform (1-4) or billing (5)")
+    parser.add_argument("--only", choices=["platform", "server", "billing"], default=None,
+                        help="run one part: the operator platform (1-4, 6), the production "
+                             "server under load (6) or billing (5)")
     args = parser.parse_args()
 
     reset_database()
@@ -435,6 +527,10 @@ def main() -> None:
         bench_onboarding_many(args.communes)
         bench_migrations(args.stock_sample)
         bench_requests(args.requests)
+        bench_server_load()
+    if args.only == "server":
+        bench_onboarding_many(5)
+        bench_server_load()
     if args.only in (None, "billing"):
         if args.only is None:  # start again from an empty registry
             reset_database()
