@@ -221,19 +221,13 @@ def _build_spare_outside_transaction() -> None:
 
 
 def refill_in_background() -> None:
-    """After an onboarding commits: top the pool up again without making anyone wait."""
+    """After an onboarding: top the pool up again, as a job, without making anyone wait."""
     if settings.OPSN_SCHEMA_POOL_SIZE <= 0:
         return
+    from communes.tasks import refill_spare_pool
+    from jobs.broker import send
 
-    def work() -> None:
-        try:
-            fill_spare_pool()
-        except Exception:
-            logger.exception("refilling the spare schema pool failed")
-        finally:
-            connection.close()
-
-    threading.Thread(target=work, name="opsn-spare-refill", daemon=True).start()
+    send(refill_spare_pool)
 
 
 def drop_schema(name: str) -> None:

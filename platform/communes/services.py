@@ -130,7 +130,7 @@ def _onboard(*, insee_code: str, modules: Sequence[str] | None,
                                   admin_email=admin_email)
     finally:
         connection.set_schema_to_public()
-    transaction.on_commit(schemas.refill_in_background)
+    schemas.refill_in_background()  # enqueued when the onboarding commits
     logger.info("onboarded %s (%s) into schema %s", commune.name, insee_code, schema_name)
     return commune
 

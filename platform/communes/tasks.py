@@ -10,3 +10,11 @@ def run_onboarding_batch(batch_id: str) -> None:
     from communes.services import batch_run
 
     batch_run(OnboardingBatch.objects.get(pk=batch_id))
+
+
+@dramatiq.actor(max_retries=3, min_backoff=1_000)
+def refill_spare_pool() -> None:
+    """Idempotent: builds only what is missing to reach OPSN_SCHEMA_POOL_SIZE."""
+    from communes.schemas import fill_spare_pool
+
+    fill_spare_pool()
