@@ -72,14 +72,15 @@ class Line(NamedTuple):  # a tuple: 200,000 of them are made in a second
         kind = PricingRule.Kind
         if self.rule_kind == kind.PER_INHABITANT:
             total_population, cost, operator, shared = self.formula
-            exact = Fraction(shared * self.population, total_population) / 100
-            text = (f"{_int(self.population)} / {_int(total_population)} hab. × ("
+            population = self.population or 0
+            exact = Fraction(shared * population, total_population) / 100
+            text = (f"{_int(population)} / {_int(total_population)} hab. × ("
                     f"{format_euros(cost)} − {format_euros(operator)}) = "
                     f"{Decimal(exact.numerator) / Decimal(exact.denominator):.4f} € → "
                     f"{format_euros(self.base_cents)} (plus forts restes)")
         elif self.rule_kind == kind.TIERS:
             lower, upper, extra = self.formula
-            text = (f"{_int(self.population)} hab. dans la strate [{_int(lower)} ; "
+            text = (f"{_int(self.population or 0)} hab. dans la strate [{_int(lower)} ; "
                     f"{_int(upper) if upper is not None else '∞'}[ → "
                     f"{format_euros(self.base_cents - extra)}")
             if extra:

@@ -1,7 +1,7 @@
 """The preview as CSV (French spreadsheet conventions: ';' separator, ',' decimals)."""
 
 import csv
-from typing import TextIO
+from typing import Protocol
 
 from billing.computation import Preview, euros
 
@@ -13,7 +13,11 @@ def _decimal(value) -> str:
     return str(value).replace(".", ",")
 
 
-def write_preview_csv(preview: Preview, handle: TextIO) -> None:
+class Writable(Protocol):
+    def write(self, text: str, /) -> object: ...
+
+
+def write_preview_csv(preview: Preview, handle: Writable) -> None:
     writer = csv.writer(handle, delimiter=";")
     writer.writerow(HEADER)
     for line in preview.lines:

@@ -105,8 +105,8 @@ def _issue(year: int) -> BillingRun:
         invoices.append(invoice)
     Invoice.objects.bulk_create(invoices, batch_size=5000)
     for invoice in invoices:
-        for line in lines[invoice.insee_code]:
-            line.invoice = invoice
+        for invoice_line in lines[invoice.insee_code]:
+            invoice_line.invoice = invoice
     InvoiceLine.objects.bulk_create([line for code in codes for line in lines[code]],
                                     batch_size=10_000)
     run.invoices = len(invoices)
@@ -136,9 +136,8 @@ def invoice_send(*, invoice: Invoice, when: datetime.datetime | None = None) -> 
 
 def _administrators(commune: Commune) -> list[str]:
     """E-mail addresses of the commune's administrators (roles live in its schema)."""
-    from django.db import connection
-
     from agents.models import AgentRole, Role
+    from communes.tenancy import connection
 
     connection.set_tenant(commune)
     try:
@@ -207,7 +206,7 @@ def invoice_contest(*, invoice: Invoice, reason: str,
 
 
 @transaction.atomic
-def invoice_correct(*, invoice: Invoice, lines: list[tuple[str, str, object]]) -> tuple[
+def invoice_correct(*, invoice: Invoice, lines: list[tuple[str, str, str | Decimal]]) -> tuple[
         Invoice, Invoice]:
     """Cancel ``invoice`` by a credit note and issue a new invoice with ``lines``
     [(module code, label, amount)]. Never an edit."""

@@ -199,6 +199,18 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.commune_name} {self.total} €"
 
+    @property
+    def is_overdue(self) -> bool:
+        from billing.issuing import is_overdue
+
+        return is_overdue(self)
+
+    @property
+    def contest_deadline(self):
+        from billing.issuing import contest_deadline
+
+        return contest_deadline(self)
+
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")

@@ -115,6 +115,7 @@ def subscription_request(*, commune: Commune, action: str, module: str | None = 
     subs = CommuneModule.objects.filter(commune=commune).filter(
         Q(ends_on__isnull=True) | Q(ends_on__gt=effective))
     if action == SubscriptionRequest.Action.ADD:
+        assert module is not None  # checked above
         if subs.filter(module_id=module).exists():
             raise BillingError(f"{commune.name} est déjà abonnée à « {module} ».")
         CommuneModule.objects.create(commune=commune, module_id=module, starts_on=effective)

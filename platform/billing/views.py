@@ -95,13 +95,10 @@ def job(request: HttpRequest, pk: int) -> HttpResponse:
 def invoices(request: HttpRequest, year: int) -> HttpResponse:
     qs = Invoice.objects.filter(year=year).order_by("number")
     status = request.GET.get("status", "")
-    if status == "overdue":
-        qs = [i for i in qs if issuing.is_overdue(i)]
-    elif status:
+    if status and status != "overdue":
         qs = qs.filter(status=status)
-    page = Paginator(qs, 100).get_page(request.GET.get("page"))
-    for invoice in page:
-        invoice.overdue = issuing.is_overdue(invoice)
+    shown = [i for i in qs if i.is_overdue] if status == "overdue" else qs
+    page = Paginator(shown, 100).get_page(request.GET.get("page"))
     return render(request, "billing/invoices.html", {
         "year": year, "page": page, "status": status, "statuses": Invoice.Status.choices,
         "run": BillingRun.objects.filter(year=year).first()})

@@ -20,13 +20,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from communes import routing, schemas
 from communes.domains import normalise_domain
 from communes.errors import AlreadyOnboarded, DomainTaken, ExportFailed, InvalidState
 from communes.models import Commune, CommuneArchive, CommuneModule, Domain, Module
+from communes.tenancy import connection
 from opsn.database import libpq_environment, postgres_binary
 
 logger = logging.getLogger("opsn.archive")

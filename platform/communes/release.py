@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 
 import psycopg
 from django.core.management import call_command
-from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from psycopg import sql
 
 from communes import schemas
 from communes.models import Commune, SpareSchema
+from communes.tenancy import connection
 
 logger = logging.getLogger("opsn.release")
 
@@ -132,7 +132,8 @@ def _replay(conn: psycopg.Connection, schema: str, plan: schemas.MigrationSQL) -
                             "(SELECT * FROM unnest(%s::text[], %s::text[]))").format(
                         sql.Identifier(schema, "django_migrations")),
                     [[a for a, _ in plan.nodes], [n for _, n in plan.nodes]])
-        if cur.fetchone()[0]:
+        row = cur.fetchone()
+        if row is None or row[0]:
             raise RuntimeError("applied concurrently by another run")
         schemas.apply_migration_sql(cur, schema, plan)
 

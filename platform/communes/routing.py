@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import cast
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 
 from communes.models import Commune, Domain
+from communes.tenancy import connection
 
 _MAX_ENTRIES = 10_000
 _cache: dict[str, tuple[float, Commune | None]] = {}
@@ -59,6 +60,21 @@ def commune_for_host(host: str) -> Commune | None:
     return commune
 
 
+class RoutedRequest(HttpRequest):
+    """A request after routing: ``commune`` is the commune served (None on the operator's
+    hosts); ``tenant`` is the same, as django-tenants names it."""
+
+    commune: Commune | None
+    tenant: Commune
+    urlconf: str
+
+
+class CommuneRequest(RoutedRequest):
+    """A request under a commune's domain (the views of tenant apps)."""
+
+    commune: Commune
+
+
 def request_host(request: HttpRequest) -> str:
     return request.get_host().rsplit(":", 1)[0].lower().rstrip(".")
 
@@ -67,7 +83,8 @@ class CommuneRoutingMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, http_request: HttpRequest) -> HttpResponse:
+        request = cast(RoutedRequest, http_request)
         host = request_host(request)
         if host in settings.OPSN_OPERATOR_HOSTS:
             if connection.schema_name != "public":

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations.special import RunPython
 from django.db.migrations.recorder import MigrationRecorder
 
 from communes.models import SpareSchema
+from communes.tenancy import connection
 
 logger = logging.getLogger("opsn.schemas")
 
@@ -83,7 +84,8 @@ def migration_sql(schema: str) -> MigrationSQL | None:
                 isinstance(op, RunPython) for m, _ in plan if m.app_label in tenant
                 for op in m.operations):
             return None
-        statements = executor.loader.collect_sql(plan)
+        # MigrationLoader.collect_sql (what sqlmigrate uses) is missing from django-stubs.
+        statements = executor.loader.collect_sql(plan)  # type: ignore[attr-defined]
         return MigrationSQL(tuple(statements), tuple((m.app_label, m.name) for m, _ in plan))
     finally:
         connection.set_schema_to_public()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from communes import routing, schemas
@@ -23,6 +23,7 @@ from communes.errors import (
 )
 from communes.models import Commune, CommuneModule, Domain, Module, OnboardingBatch
 from communes.signals import commune_schema_ready
+from communes.tenancy import connection
 from referentiel.models import Epci, OfficialCommune
 
 logger = logging.getLogger("opsn.communes")

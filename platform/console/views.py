@@ -187,7 +187,8 @@ def commune_offboard(request: HttpRequest, insee_code: str) -> HttpResponse:
     commune = _commune(insee_code)
     form = OffboardForm(request.POST, commune=commune)
     if not form.is_valid():
-        messages.error(request, "Départ non confirmé : " + " ".join(form.errors["confirm"]))
+        messages.error(request, "Départ non confirmé : "
+                       + " ".join(str(e) for e in form.errors["confirm"]))
         return redirect("console:commune", insee_code=insee_code)
     try:
         record = archive.commune_offboard(commune=commune)

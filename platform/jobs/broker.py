@@ -21,7 +21,7 @@ class CommuneSchema(dramatiq.Middleware):
         return {"commune_schema"}
 
     def before_process_message(self, broker, message):
-        from django.db import connection
+        from communes.tenancy import connection
 
         schema = message.options.get("commune_schema")
         if schema:
@@ -31,7 +31,7 @@ class CommuneSchema(dramatiq.Middleware):
             connection.set_tenant(Commune.objects.get(schema_name=schema))
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        from django.db import connection
+        from communes.tenancy import connection
 
         connection.set_schema_to_public()
 
@@ -65,6 +65,7 @@ class JobMetrics(dramatiq.Middleware):
 
 
 def make_broker(url: str) -> dramatiq.Broker:
+    broker: dramatiq.Broker
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
@@ -113,7 +114,7 @@ def send(actor, *args, commune=None, **kwargs) -> None:
 
     options = {"commune_schema": commune.schema_name} if commune is not None else {}
     if settings.OPSN_JOBS_MODE == "inline":  # tests: run now, in this thread
-        from django.db import connection
+        from communes.tenancy import connection
 
         previous = connection.tenant
         if commune is not None:

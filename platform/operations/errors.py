@@ -3,13 +3,15 @@ role and the release, never personal data."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
 PERSONAL_KEYS = {"email", "username", "ip_address", "cookies", "authorization", "password",
                  "name", "phone"}
 
 
-def scrub(event: dict, hint: dict | None = None) -> dict:
+def scrub(event: Any, hint: Any = None) -> Any:
     event.pop("user", None)
     request = event.get("request") or {}
     for key in ("cookies", "data", "query_string", "env"):

@@ -24,7 +24,7 @@ def validate_colour(value: str) -> None:
 
 
 def branding_upload_path(instance: CommuneProfile, filename: str) -> str:
-    from django.db import connection
+    from communes.tenancy import connection
 
     # The schema name in the path keeps each commune's files apart on disk.
     return f"{connection.schema_name}/branding/{filename}"

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -10,9 +10,10 @@ from agents.selectors import roles_of
 from branding.forms import ProfileForm
 from branding.selectors import current_profile
 from communes.models import CommuneModule
+from communes.routing import CommuneRequest
 
 
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: CommuneRequest) -> HttpResponse:
     modules = (CommuneModule.objects.current().filter(commune=request.commune)
                .select_related("module").order_by("module__position"))
     roles = roles_of(account_id(request)) if request.user.is_authenticated else set()
@@ -23,7 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @commune_role_required(Role.ADMINISTRATOR)
 @require_http_methods(["GET", "POST"])
-def edit_profile(request: HttpRequest) -> HttpResponse:
+def edit_profile(request: CommuneRequest) -> HttpResponse:
     profile = current_profile()
     form = ProfileForm(request.POST or None, request.FILES or None, instance=profile)
     if request.method == "POST":
@@ -39,13 +40,13 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
 
 
 @commune_role_required(Role.ADMINISTRATOR)
-def agents(request: HttpRequest) -> HttpResponse:
+def agents(request: CommuneRequest) -> HttpResponse:
     return render(request, "commune_site/agents.html",
                   {"agent_roles": AgentRole.objects.all()})
 
 
 def _image(field: str):
-    def view(request: HttpRequest) -> FileResponse:
+    def view(request: CommuneRequest) -> FileResponse:
         image = getattr(current_profile(), field)
         if not image:
             raise Http404("Aucune image.")
@@ -63,7 +64,7 @@ emblem = _image("emblem")
 
 @commune_role_required(Role.ADMINISTRATOR, Role.FINANCE)
 @require_http_methods(["GET", "POST"])
-def operator_invoices(request: HttpRequest) -> HttpResponse:
+def operator_invoices(request: CommuneRequest) -> HttpResponse:
     """The operator's invoices to this commune; the administrator contests from here."""
     from billing import issuing
     from billing.computation import BillingError
@@ -84,15 +85,12 @@ def operator_invoices(request: HttpRequest) -> HttpResponse:
             except BillingError as exc:
                 messages.error(request, str(exc))
         return redirect("commune_site:operator_invoices")
-    rows = list(own.order_by("-year", "number"))
-    for invoice in rows:
-        invoice.contest_until = issuing.contest_deadline(invoice)
-        invoice.overdue = issuing.is_overdue(invoice)
-    return render(request, "commune_site/operator_invoices.html", {"invoices": rows})
+    return render(request, "commune_site/operator_invoices.html",
+                  {"invoices": own.order_by("-year", "number")})
 
 
 @commune_role_required(Role.ADMINISTRATOR, Role.FINANCE)
-def operator_invoice_pdf(request: HttpRequest, number: str) -> FileResponse:
+def operator_invoice_pdf(request: CommuneRequest, number: str) -> FileResponse:
     from billing.models import Invoice
     from billing.views import invoice_file
 

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         for commune in Commune.objects.filter(insee_code__in=SITIV).order_by("name"):
             account = f"admin@{commune.slug}.demo"
             ensure_local_account(account, password=DEMO_PASSWORD)
-            from django.db import connection
+            from communes.tenancy import connection
 
             connection.set_tenant(commune)
             AgentRole.objects.get_or_create(account=account, role=Role.ADMINISTRATOR,
@@ -73,7 +73,7 @@ class Command(BaseCommand):
         year = timezone.localdate().year
         if PricingRule.objects.filter(year=year).exists():
             return
-        population_year = DataRelease.objects.order_by("-population_year").first().population_year
+        population_year = DataRelease.objects.latest("population_year").population_year
         for module, cost in (("e-administration", "60000"), ("services-en-ligne", "40000"),
                              ("marches-publics", "25000")):
             billing.rule_set(module=module, year=year, kind="per_inhabitant", annual_cost=cost,
