@@ -98,8 +98,12 @@ def catalogue(schema: str) -> dict:
         indexes = cursor.fetchall()
         cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations ORDER BY 1, 2')
         applied = cursor.fetchall()
+        cursor.execute("""SELECT c.relname, t.tgname FROM pg_trigger t
+            JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = %s::regnamespace
+            AND NOT t.tgisinternal ORDER BY 1, 2""", [schema])
+        triggers = cursor.fetchall()
     return {"columns": columns, "constraints": constraints, "indexes": indexes,
-            "applied": applied}
+            "applied": applied, "triggers": triggers}
 
 
 def test_a_schema_built_from_sql_is_the_one_migrations_build(committed):
@@ -108,6 +112,7 @@ def test_a_schema_built_from_sql_is_the_one_migrations_build(committed):
     try:
         by_migrations, by_sql = catalogue("c_cmp_migrations"), catalogue("c_cmp_sql")
         assert by_migrations["columns"]  # not comparing two empty schemas
+        assert ("regies_ledgerentry", "regies_ledger_append_only") in by_migrations["triggers"]
         assert by_sql == by_migrations
     finally:
         schemas.drop_schema("c_cmp_migrations")

@@ -58,6 +58,8 @@ OPSN_INVOICE_PAYMENT_DAYS = env.int("OPSN_INVOICE_PAYMENT_DAYS", default=30)
 # Adding or removing an application, or leaving: requested at least this many months before
 # the end of the year, effective on 1 January of the next year.
 OPSN_SUBSCRIPTION_NOTICE_MONTHS = env.int("OPSN_SUBSCRIPTION_NOTICE_MONTHS", default=3)
+# Cash payments of public debts are capped (CGI art. 1680).
+OPSN_CASH_PAYMENT_LIMIT = env.int("OPSN_CASH_PAYMENT_LIMIT", default=300)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
@@ -92,6 +94,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "branding",
     "agents",
+    "regies",
     "commune_site",
 ]
 INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]

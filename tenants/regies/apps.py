@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RegiesConfig(AppConfig):
+    name = "regies"
+    verbose_name = "Régies"

@@ -1,0 +1,138 @@
+"""The régie's ledger: numbered receipts without gaps, reversals, an append-only and
+tamper-evident chain, and the payments a régie must refuse."""
+
+import datetime
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, InternalError, transaction
+
+from communes.models import Commune
+from communes.tenancy import connection
+from regies.models import LedgerEntry, Regie
+from regies.services import RegieError, payment_record, payment_reverse, verify_chain
+from tests.conftest import in_schema
+
+
+def cantine(**changes) -> Regie:
+    fields = {"number": "R-001", "name": "Cantine et périscolaire",
+              "accepted_modes": ["cash", "cheque", "card"], "cash_limit": Decimal("2000"),
+              "starts_on": datetime.date(2020, 1, 1)}
+    fields.update(changes)
+    return Regie.objects.create(**fields)
+
+
+def pay(regie, amount="12.50", mode="cash", **kw):
+    return payment_record(regie=regie, amount=amount, mode=mode, payer_name="Famille Martin",
+                          agent="regisseur@venissieux.fr", **kw)
+
+
+def test_receipts_are_numbered_per_regie_and_year(venissieux):
+    with in_schema(venissieux):
+        a, b = cantine(), cantine(number="R-002", name="Piscine")
+        receipts = [pay(a).receipt, pay(a).receipt, pay(b).receipt]
+    year = datetime.date.today().year
+    assert receipts == [f"{year}-000001", f"{year}-000002", f"{year}-000001"]
+
+
+def test_a_reversal_references_the_original_and_both_stay(venissieux):
+    with in_schema(venissieux):
+        regie = cantine()
+        entry = pay(regie, "40.00")
+        reversal = payment_reverse(entry=entry, reason="erreur de montant",
+                                   agent="regisseur@venissieux.fr")
+        assert (reversal.amount, reversal.reverses_id, reversal.receipt_number) == (
+            Decimal("-40.00"), entry.pk, 2)
+        assert LedgerEntry.objects.count() == 2
+        with pytest.raises(RegieError, match="déjà annulée"):
+            payment_reverse(entry=entry, reason="encore", agent="x")
+        with pytest.raises(RegieError, match="ne s'annule pas"):
+            payment_reverse(entry=reversal, reason="encore", agent="x")
+        assert verify_chain(regie) is None
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE regies_ledgerentry SET amount = 1",
+    "DELETE FROM regies_ledgerentry",
+    "TRUNCATE regies_ledgerentry CASCADE",
+])
+def test_the_database_refuses_to_change_a_posted_entry(venissieux, statement):
+    with in_schema(venissieux):
+        pay(cantine())
+        with connection.cursor() as cursor:  # check the foreign keys now, not at commit
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        with pytest.raises((IntegrityError, InternalError), match="never changed"), \
+                transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+        assert LedgerEntry.objects.get().amount == Decimal("12.50")
+
+
+def test_the_chain_names_the_first_altered_entry(venissieux):
+    with in_schema(venissieux):
+        regie = cantine()
+        entries = [pay(regie, f"{n}.00") for n in range(1, 6)]
+        assert verify_chain(regie) is None
+        with connection.cursor() as cursor:  # an attacker with database rights
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE regies_ledgerentry DISABLE TRIGGER USER")
+            cursor.execute("UPDATE regies_ledgerentry SET amount = 300 WHERE id = %s",
+                           [entries[2].pk])
+            cursor.execute("ALTER TABLE regies_ledgerentry ENABLE TRIGGER USER")
+        assert verify_chain(regie).pk == entries[2].pk
+
+
+@pytest.mark.parametrize("amount, mode, message", [
+    ("12.345", "cash", "plus de deux décimales"),
+    ("-5", "cash", "positif"),
+    ("0", "cheque", "positif"),
+    ("douze", "cash", "n'est pas un montant"),
+    ("300.01", "cash", "limité à 300 €"),
+    ("50", "transfer", "n'accepte pas ce mode"),
+    ("50", "bitcoin", "Mode de paiement inconnu"),
+])
+def test_payments_a_regie_must_refuse(venissieux, amount, mode, message):
+    with in_schema(venissieux):
+        regie = cantine()
+        with pytest.raises(RegieError, match=message):
+            pay(regie, amount, mode)
+        assert not LedgerEntry.objects.exists()
+        pay(regie, "300.00", "cash")  # the limit itself is allowed
+        assert LedgerEntry.objects.get().receipt_number == 1  # nothing was consumed
+
+
+def test_concurrent_cashiers_get_unique_gapless_receipts(committed):
+    commune = Commune.objects.get(insee_code="69259")
+    with in_schema(commune):
+        regie = cantine(number="R-CONC")
+    errors: list[BaseException] = []
+
+    def cashier(n: int) -> None:
+        try:
+            connection.set_tenant(commune)
+            for _ in range(10):
+                pay(regie, f"{n + 1}.00")
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    try:
+        threads = [threading.Thread(target=cashier, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        with in_schema(commune):
+            numbers = sorted(LedgerEntry.objects.filter(regie=regie)
+                             .values_list("receipt_number", flat=True))
+            assert numbers == list(range(1, 81))
+            assert verify_chain(regie) is None
+    finally:
+        with in_schema(commune), connection.cursor() as cursor:
+            for statement in ("ALTER TABLE regies_ledgerentry DISABLE TRIGGER USER",
+                              "DELETE FROM regies_ledgerentry",
+                              "ALTER TABLE regies_ledgerentry ENABLE TRIGGER USER",
+                              "DELETE FROM regies_receiptcounter", "DELETE FROM regies_regie"):
+                cursor.execute(statement)
