@@ -136,3 +136,23 @@ def test_concurrent_cashiers_get_unique_gapless_receipts(committed):
                               "ALTER TABLE regies_ledgerentry ENABLE TRIGGER USER",
                               "DELETE FROM regies_receiptcounter", "DELETE FROM regies_regie"):
                 cursor.execute(statement)
+
+
+def test_the_command_line_verifies_and_names_the_broken_link(venissieux, capsys):
+    from django.core.management import CommandError, call_command
+
+    with in_schema(venissieux):
+        regie = cantine()
+        entries = [pay(regie) for _ in range(3)]
+    call_command("verify_ledger", "69259")
+    assert "R-001 Cantine et périscolaire: chaîne intègre (3 écritures)" in capsys.readouterr().out
+    with in_schema(venissieux), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE regies_ledgerentry DISABLE TRIGGER USER")
+        cursor.execute("UPDATE regies_ledgerentry SET payer_name = 'X' WHERE id = %s",
+                       [entries[1].pk])
+        cursor.execute("ALTER TABLE regies_ledgerentry ENABLE TRIGGER USER")
+    with pytest.raises(CommandError, match="chaîne est rompue") as failed:
+        call_command("verify_ledger", "69259", "R-001")
+    assert failed.value.returncode == 1
+    assert f"CHAÎNE ROMPUE à la quittance {entries[1].receipt}" in capsys.readouterr().out

@@ -76,8 +76,9 @@ class LedgerEntry(models.Model):
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="reversed_by")
     reason = models.CharField(max_length=300, blank=True)
-    previous_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # Both written by the database on insert (migration 0003), never by the application.
+    previous_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, unique=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["regie", "year", "receipt_number"]

@@ -3,14 +3,13 @@ import, goes through ``payment_record``; a mistake is undone by ``payment_revers
 
 from __future__ import annotations
 
-import hashlib
-import json
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from communes.tenancy import connection
 from regies.models import LedgerEntry, PaymentMode, ReceiptCounter, Regie
 
 GENESIS = "0" * 64
@@ -23,16 +22,6 @@ class RegieError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-def entry_hash(entry: LedgerEntry) -> str:
-    """The entry's fingerprint, covering the previous entry's: altering any posted entry
-    breaks every link after it."""
-    parts = [entry.previous_hash, entry.regie.number, str(entry.year),
-             str(entry.receipt_number), f"{entry.amount:.2f}", entry.mode, entry.payer_name,
-             json.dumps(entry.details, sort_keys=True, ensure_ascii=False), entry.agent,
-             entry.posted_at.isoformat(), str(entry.reverses_id or ""), entry.reason]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def parse_amount(value) -> Decimal:
@@ -58,11 +47,10 @@ def _post(regie: Regie, **fields) -> LedgerEntry:
     counter = ReceiptCounter.objects.select_for_update().get(pk=counter.pk)
     counter.last_number += 1
     counter.save(update_fields=["last_number"])
-    last = LedgerEntry.objects.filter(regie=regie).order_by("-id").only("hash").first()
     entry = LedgerEntry(regie=regie, year=year, receipt_number=counter.last_number,
-                        posted_at=now, previous_hash=last.hash if last else GENESIS, **fields)
-    entry.hash = entry_hash(entry)
-    entry.save()
+                        posted_at=now, **fields)
+    entry.save()  # the database chains it (trigger regies_ledger_chain)
+    entry.refresh_from_db(fields=["previous_hash", "hash"])
     return entry
 
 
@@ -107,11 +95,21 @@ def payment_reverse(*, entry: LedgerEntry, reason: str, agent: str) -> LedgerEnt
 
 
 def verify_chain(regie: Regie) -> LedgerEntry | None:
-    """The first entry whose link is broken (altered, removed or inserted), or None."""
-    previous = GENESIS
-    for entry in (LedgerEntry.objects.filter(regie=regie).select_related("regie")
-                  .order_by("id").iterator(chunk_size=10_000)):
-        if entry.previous_hash != previous or entry_hash(entry) != entry.hash:
-            return entry
-        previous = entry.hash
-    return None
+    """The first entry whose link is broken (altered, removed or inserted), or None. The
+    database recomputes every fingerprint with the function that wrote it: first the
+    fingerprints (a plain scan, which PostgreSQL may run in parallel), then the links."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT min(id) FROM regies_ledgerentry
+            WHERE regie_id = %s AND hash <> regies_entry_hash(previous_hash, regie_id, year,
+                receipt_number, amount, mode, payer_name, details, agent, posted_at,
+                reverses_id, reason)""", [regie.pk])
+        altered = cursor.fetchone()[0]
+        cursor.execute("""
+            SELECT min(id) FROM (
+                SELECT id, previous_hash, lag(hash) OVER (ORDER BY id) AS before
+                FROM regies_ledgerentry WHERE regie_id = %s) chain
+            WHERE previous_hash <> coalesce(before, %s)""", [regie.pk, GENESIS])
+        unlinked = cursor.fetchone()[0]
+    broken = min((pk for pk in (altered, unlinked) if pk is not None), default=None)
+    return LedgerEntry.objects.get(pk=broken) if broken is not None else None
