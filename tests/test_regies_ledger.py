@@ -156,3 +156,36 @@ def test_the_command_line_verifies_and_names_the_broken_link(venissieux, capsys)
         call_command("verify_ledger", "69259", "R-001")
     assert failed.value.returncode == 1
     assert f"CHAÎNE ROMPUE à la quittance {entries[1].receipt}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("amount, words", [
+    (Decimal("12.50"), "douze euros et cinquante centimes"),
+    (Decimal("300.00"), "trois cents euros"),
+    (Decimal("1.01"), "un euro et un centime"),
+    (Decimal("0.80"), "quatre-vingts centimes"),
+    (Decimal("2000000"), "deux millions d'euros"),
+    (Decimal("-40"), "moins quarante euros"),
+])
+def test_amounts_in_words(amount, words):
+    from regies.words import amount_in_words
+
+    assert amount_in_words(amount) == words
+
+
+def test_the_receipt_pdf_has_the_commune_the_amount_in_words_and_the_agent(venissieux):
+    import io
+
+    from pypdf import PdfReader
+
+    from branding.models import CommuneProfile
+    from regies.documents import receipt_pdf
+
+    with in_schema(venissieux):
+        CommuneProfile.objects.update(official_name="Ville de Vénissieux")
+        entry = pay(cantine(), "12.50")
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(receipt_pdf(entry))).pages)
+    assert f"Quittance n° {entry.receipt}" in text
+    assert "Ville de Vénissieux" in text and "Cantine et périscolaire" in text
+    assert "12,50 €" in text
+    assert "douze euros et cinquante centimes" in text
+    assert "regisseur@venissieux.fr" in text and "espèces" in text
