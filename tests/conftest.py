@@ -145,14 +145,6 @@ def api(api_token) -> Client:
 
 def in_schema(commune: Commune):
     """Context manager: run ORM code inside a commune's schema."""
-    from contextlib import contextmanager
+    from communes.tenancy import inside
 
-    @contextmanager
-    def ctx():
-        connection.set_tenant(commune)
-        try:
-            yield
-        finally:
-            connection.set_schema_to_public()
-
-    return ctx()
+    return inside(commune)

@@ -137,14 +137,11 @@ def invoice_send(*, invoice: Invoice, when: datetime.datetime | None = None) -> 
 def _administrators(commune: Commune) -> list[str]:
     """E-mail addresses of the commune's administrators (roles live in its schema)."""
     from agents.models import AgentRole, Role
-    from communes.tenancy import connection
+    from communes.tenancy import inside
 
-    connection.set_tenant(commune)
-    try:
+    with inside(commune):
         return list(AgentRole.objects.filter(role__in=[Role.ADMINISTRATOR, Role.FINANCE])
                     .values_list("account", flat=True).distinct())
-    finally:
-        connection.set_schema_to_public()
 
 
 def _mail_invoice(invoice_id: int) -> None:

@@ -23,7 +23,7 @@ from communes.errors import (
 )
 from communes.models import Commune, CommuneModule, Domain, Module, OnboardingBatch
 from communes.signals import commune_schema_ready
-from communes.tenancy import connection
+from communes.tenancy import inside
 from referentiel.models import Epci, OfficialCommune
 
 logger = logging.getLogger("opsn.communes")
@@ -125,12 +125,9 @@ def _onboard(*, insee_code: str, modules: Sequence[str] | None,
     CommuneModule.objects.bulk_create(
         [CommuneModule(commune=commune, module=m) for m in chosen_modules])
 
-    connection.set_tenant(commune)
-    try:
+    with inside(commune):
         commune_schema_ready.send(sender=Commune, commune=commune, official=official,
                                   admin_email=admin_email)
-    finally:
-        connection.set_schema_to_public()
     schemas.refill_in_background()  # enqueued when the onboarding commits
     logger.info("onboarded %s (%s) into schema %s", commune.name, insee_code, schema_name)
     return commune
@@ -157,6 +154,16 @@ def batch_create(*, label: str, insee_codes: Sequence[str],
         _modules(modules)  # refuse an unknown module before anything starts
     return OnboardingBatch.objects.create(label=label, insee_codes=codes,
                                           modules=list(modules) if modules is not None else None)
+
+
+def batch_prepare(*, epci_siren: str | None = None, insee_codes: Sequence[str] = (),
+                  modules: Sequence[str] | None = None) -> OnboardingBatch:
+    """A batch for the members of an EPCI (by SIREN) and/or a list of INSEE codes."""
+    codes, label = list(insee_codes), "Liste de communes"
+    if epci_siren:
+        epci, members = epci_members(epci_siren)
+        codes, label = members + codes, epci.name
+    return batch_create(label=label, insee_codes=codes, modules=modules)
 
 
 def batch_run(batch: OnboardingBatch, *,

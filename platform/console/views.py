@@ -76,13 +76,10 @@ def batch_new(request: HttpRequest) -> HttpResponse:
     form = BatchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            if form.cleaned_data["epci_siren"].strip():
-                epci, codes = services.epci_members(form.cleaned_data["epci_siren"])
-                label = epci.name
-            else:
-                codes, label = form.codes(), "Liste de communes"
-            batch = services.batch_create(label=label, insee_codes=codes,
-                                          modules=form.cleaned_data["modules"])
+            epci_siren = form.cleaned_data["epci_siren"].strip()
+            batch = services.batch_prepare(epci_siren=epci_siren,
+                                           insee_codes=[] if epci_siren else form.codes(),
+                                           modules=form.cleaned_data["modules"])
         except RegistryError as exc:
             _fail(request, exc, form)
             return render(request, "console/batch_new.html", {"form": form},

@@ -114,15 +114,10 @@ def send(actor, *args, commune=None, **kwargs) -> None:
 
     options = {"commune_schema": commune.schema_name} if commune is not None else {}
     if settings.OPSN_JOBS_MODE == "inline":  # tests: run now, in this thread
-        from communes.tenancy import connection
+        from communes.tenancy import inside
 
-        previous = connection.tenant
-        if commune is not None:
-            connection.set_tenant(commune)
-        try:
+        with inside(commune):
             actor.fn(*args, **kwargs)
-        finally:
-            connection.set_tenant(previous)  # the caller's schema, whatever it was
         return
 
     def enqueue() -> None:

@@ -235,12 +235,9 @@ def create_batch(request, payload: BatchIn):
     communes already onboarded are reported as such."""
     if bool(payload.epci_siren) == bool(payload.insee_codes):
         raise RegistryError("Donnez soit epci_siren, soit insee_codes.", field="epci_siren")
-    if payload.epci_siren:
-        epci, codes = services.epci_members(payload.epci_siren)
-        label = epci.name
-    else:
-        codes, label = payload.insee_codes or [], "Liste de communes"
-    batch = services.batch_create(label=label, insee_codes=codes, modules=payload.modules)
+    batch = services.batch_prepare(epci_siren=payload.epci_siren,
+                                   insee_codes=payload.insee_codes or [],
+                                   modules=payload.modules)
     send(run_onboarding_batch, str(batch.pk))
     batch.refresh_from_db()  # the job may already have made progress
     return Status(202, batch)

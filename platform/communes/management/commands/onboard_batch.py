@@ -25,11 +25,7 @@ class Command(RegistryCommand):
             codes = list(insee_codes)
             if file:
                 codes += Path(file).read_text(encoding="utf-8").split()
-            label = "Liste de communes"
-            if epci:
-                found, members = services.epci_members(epci)
-                codes, label = members + codes, found.name
-            batch = services.batch_create(label=label, insee_codes=codes, modules=modules)
+            batch = services.batch_prepare(epci_siren=epci, insee_codes=codes, modules=modules)
         bar = tqdm(total=batch.total, desc=batch.label[:40], unit="commune",
                    file=self.stderr._out, disable=options["verbosity"] == 0)
 

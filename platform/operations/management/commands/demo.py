@@ -8,6 +8,7 @@ from accounts.auth import ensure_local_account
 from agents.models import AgentRole, Role
 from communes import services
 from communes.models import Commune
+from communes.tenancy import inside
 from referentiel.loader import ensure_loaded
 
 # The SITIV's 8 communes (see ../shared/seeds/003_…): Corbas, Givors, Grigny (now
@@ -38,12 +39,9 @@ class Command(BaseCommand):
         for commune in Commune.objects.filter(insee_code__in=SITIV).order_by("name"):
             account = f"admin@{commune.slug}.demo"
             ensure_local_account(account, password=DEMO_PASSWORD)
-            from communes.tenancy import connection
-
-            connection.set_tenant(commune)
-            AgentRole.objects.get_or_create(account=account, role=Role.ADMINISTRATOR,
-                                            defaults={"granted_by": "demo"})
-            connection.set_schema_to_public()
+            with inside(commune):
+                AgentRole.objects.get_or_create(account=account, role=Role.ADMINISTRATOR,
+                                                defaults={"granted_by": "demo"})
             rows.append((commune.name, f"http://{commune.primary_domain}:{port}/", account))
 
         out = self.stdout.write

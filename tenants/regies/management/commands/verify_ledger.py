@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from communes import services as communes
 from communes.errors import RegistryError
-from communes.tenancy import connection
+from communes.tenancy import inside
 from regies.models import Regie
 from regies.services import verify_chain
 
@@ -20,8 +20,7 @@ class Command(BaseCommand):
             found = communes.get_commune(commune)
         except RegistryError as exc:
             raise CommandError(exc.message, returncode=3) from exc
-        connection.set_tenant(found)
-        try:
+        with inside(found):
             regies = Regie.objects.all() if regie is None else Regie.objects.filter(number=regie)
             if not regies.exists():
                 raise CommandError(f"Aucune régie « {regie} » à {found.name}.", returncode=3)
@@ -34,7 +33,5 @@ class Command(BaseCommand):
                     broken.append(item)
                     self.stdout.write(f"{item}: CHAÎNE ROMPUE à la quittance {entry.receipt} "
                                       f"(écriture {entry.pk})")
-        finally:
-            connection.set_schema_to_public()
         if broken:
             raise CommandError(f"{len(broken)} régie(s) dont la chaîne est rompue.", returncode=1)
