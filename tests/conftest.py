@@ -113,21 +113,61 @@ def host_of(commune: Commune) -> str:
     return commune.primary_domain
 
 
-@pytest.fixture
-def operator(db):
+# --- Signing in ---------------------------------------------------------------------------
+# The one place the tests create accounts, grant roles and sign in: the identity issue
+# changes these four functions, not the tests that call them.
+
+def make_account(email: str, *, operator: bool = False):
+    """A person who can sign in (today: a local account with ``PASSWORD``)."""
     from accounts.auth import ensure_local_account
 
-    return ensure_local_account("operateur@opsn.test", password=PASSWORD, operator=True)
+    return ensure_local_account(email, password=PASSWORD, operator=operator)
+
+
+def grant(commune: Commune, account: str, *roles: str) -> None:
+    """``account`` holds ``roles`` in ``commune`` (administrator, régisseur…)."""
+    from agents.models import AgentRole
+
+    with in_schema(commune):
+        for role in roles:
+            AgentRole.objects.get_or_create(account=account, role=role)
+
+
+def sign_in(host: str, account: str) -> Client:
+    """A browser signed in as ``account`` on ``host``, through the real sign-in flow."""
+    client = Client(HTTP_HOST=host)
+    response = client.post("/compte/connexion/", {"username": account, "password": PASSWORD})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client
+
+
+def sign_in_webtest(app, host: str, account: str):
+    """The same, for a WebTest browser (``django_app``) that then drives real forms."""
+    extra = {"HTTP_HOST": host}
+    page = app.get("/compte/connexion/", extra_environ=extra)
+    form = next(f for f in page.forms.values() if "password" in f.fields)
+    form["username"] = account
+    form["password"] = PASSWORD
+    assert form.submit(extra_environ=extra).status_int == 302
+    return app
+
+
+def agent(commune: Commune, account: str, *roles: str) -> Client:
+    """An agent of ``commune`` holding ``roles``, signed in on the commune's domain."""
+    make_account(account)
+    grant(commune, account, *roles)
+    return sign_in(commune.primary_domain, account)
+
+
+@pytest.fixture
+def operator(db):
+    return make_account("operateur@opsn.test", operator=True)
 
 
 @pytest.fixture
 def console(operator) -> Client:
     """A browser signed in on the operator's console (through the real login form)."""
-    client = Client(HTTP_HOST="console.localhost")
-    response = client.post("/compte/connexion/", {"username": operator.username,
-                                                  "password": PASSWORD})
-    assert response.status_code == 302, response.content.decode()[:500]
-    return client
+    return sign_in("console.localhost", operator.username)
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ import datetime
 import pytest
 from django.test import Client
 
-from accounts.auth import ensure_local_account
 from agents.models import AgentRole, Role
 from billing import issuing, services
 from billing.models import Invoice
 from communes.models import CommuneModule
-from tests.conftest import PASSWORD, in_schema
+from tests.conftest import agent, in_schema
 
 
 @pytest.fixture
@@ -22,12 +21,7 @@ def rules(db, venissieux, vaulx, settings, tmp_path):
 
 
 def admin_of(commune, account="admin@venissieux.fr"):
-    ensure_local_account(account, password=PASSWORD)
-    with in_schema(commune):
-        AgentRole.objects.create(account=account, role=Role.ADMINISTRATOR)
-    client = Client(HTTP_HOST=commune.primary_domain)
-    client.post("/compte/connexion/", {"username": account, "password": PASSWORD})
-    return client
+    return agent(commune, account, Role.ADMINISTRATOR)
 
 
 def test_the_operator_issues_sends_and_downloads(rules, console):

@@ -6,11 +6,10 @@ import pytest
 from django.test import Client
 from PIL import Image
 
-from accounts.auth import ensure_local_account
-from agents.models import AgentRole, Role
+from agents.models import Role
 from branding.contrast import contrast_ratio, passes_aa
 from branding.models import CommuneProfile
-from tests.conftest import PASSWORD, in_schema
+from tests.conftest import agent, in_schema, sign_in
 
 
 @pytest.mark.parametrize("fg, bg, ratio", [
@@ -25,14 +24,7 @@ def test_contrast_ratio_follows_wcag(fg, bg, ratio):
 
 
 def signed_in(commune, account, roles=(Role.ADMINISTRATOR,)):
-    ensure_local_account(account, password=PASSWORD)
-    with in_schema(commune):
-        for role in roles:
-            AgentRole.objects.create(account=account, role=role)
-    client = Client(HTTP_HOST=commune.primary_domain)
-    response = client.post("/compte/connexion/", {"username": account, "password": PASSWORD})
-    assert response.status_code == 302
-    return client
+    return agent(commune, account, *roles)
 
 
 def form_data(commune, **changes):
@@ -116,8 +108,7 @@ def test_an_agent_without_the_administrator_role_cannot_edit(venissieux):
 
 def test_an_administrator_of_another_commune_cannot_edit_this_one(venissieux, vaulx):
     signed_in(vaulx, "admin@vaulx.fr")  # administrator of Vaulx-en-Velin only
-    client = Client(HTTP_HOST="venissieux.localhost")
-    client.post("/compte/connexion/", {"username": "admin@vaulx.fr", "password": PASSWORD})
+    client = sign_in("venissieux.localhost", "admin@vaulx.fr")
     assert client.get("/espace/identite/").status_code == 403
 
 

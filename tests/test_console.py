@@ -3,9 +3,8 @@
 import pytest
 from django.test import Client
 
-from accounts.auth import ensure_local_account
 from communes.models import Commune, OnboardingBatch
-from tests.conftest import PASSWORD
+from tests.conftest import make_account, sign_in, sign_in_webtest
 
 CONSOLE = {"HTTP_HOST": "console.localhost"}
 
@@ -13,12 +12,7 @@ CONSOLE = {"HTTP_HOST": "console.localhost"}
 @pytest.fixture
 def browser(django_app, operator):
     """A WebTest browser signed in through the console's login form."""
-    page = django_app.get("/communes/", extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
-    form = page.forms[1] if len(page.forms) > 1 else page.forms[0]
-    form["username"] = operator.username
-    form["password"] = PASSWORD
-    form.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
-    return django_app
+    return sign_in_webtest(django_app, "console.localhost", operator.username)
 
 
 def test_the_console_requires_an_operator_account(db):
@@ -27,16 +21,13 @@ def test_the_console_requires_an_operator_account(db):
     assert response.status_code == 302
     assert response["Location"].startswith("/compte/connexion/")
 
-    ensure_local_account("agent@venissieux.fr", password=PASSWORD)
-    agent = Client(**CONSOLE)
-    agent.post("/compte/connexion/", {"username": "agent@venissieux.fr", "password": PASSWORD})
+    make_account("agent@venissieux.fr")
+    agent = sign_in("console.localhost", "agent@venissieux.fr")
     assert agent.get("/communes/").status_code == 403
 
 
 def test_the_console_is_not_reachable_from_a_commune_domain(console, operator):
-    commune_host = Client(HTTP_HOST="venissieux.localhost")
-    commune_host.post("/compte/connexion/", {"username": operator.username,
-                                             "password": PASSWORD})
+    commune_host = sign_in("venissieux.localhost", operator.username)
     assert commune_host.get("/communes/").status_code == 404
 
 
