@@ -8,6 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from agents.actors import Actor
 from agents.selectors import roles_of
 
 
@@ -34,6 +35,25 @@ def account_id(request: HttpRequest) -> str:
     return request.user.get_username().lower() if request.user.is_authenticated else ""
 
 
+def commune_roles(request: HttpRequest) -> set[str]:
+    """Roles the signed-in person holds in the commune being served."""
+    return roles_of(account_id(request)) if request.user.is_authenticated else set()
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address as the server saw it (the proxy's own header is not trusted
+    here; a deployment behind a proxy sets REMOTE_ADDR with the server's own option)."""
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    """The signed-in person, as services record them (ledger, audit log)."""
+    user = request.user
+    return Actor(account=account_id(request),
+                 name=(user.get_full_name() if user.is_authenticated else "")
+                 or account_id(request), ip=client_ip(request))
+
+
 def commune_role_required(*roles: str) -> Callable:
     """Agents of the current commune holding one of ``roles`` (read from its schema)."""
 
@@ -42,7 +62,7 @@ def commune_role_required(*roles: str) -> Callable:
         def wrapped(request: HttpRequest, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not roles_of(account_id(request)) & set(roles):
+            if not commune_roles(request) & set(roles):
                 raise PermissionDenied("Vous n'avez pas de rôle dans cette commune pour cela.")
             return view(request, *args, **kwargs)
 

@@ -4,9 +4,8 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts.auth import account_id, commune_role_required
+from accounts.auth import commune_role_required, commune_roles
 from agents.models import AgentRole, Role
-from agents.selectors import roles_of
 from branding.forms import ProfileForm
 from branding.selectors import current_profile
 from communes.models import CommuneModule
@@ -16,7 +15,7 @@ from communes.routing import CommuneRequest
 def home(request: CommuneRequest) -> HttpResponse:
     modules = (CommuneModule.objects.current().filter(commune=request.commune)
                .select_related("module").order_by("module__position"))
-    roles = roles_of(account_id(request)) if request.user.is_authenticated else set()
+    roles = commune_roles(request)
     return render(request, "commune_site/home.html",
                   {"modules": [cm.module for cm in modules], "roles": roles,
                    "is_admin": Role.ADMINISTRATOR in roles})
@@ -75,7 +74,7 @@ def operator_invoices(request: CommuneRequest) -> HttpResponse:
         invoice = own.filter(number=request.POST.get("number", "")).first()
         if invoice is None:
             raise Http404("Aucun titre de ce numéro pour la commune.")
-        if Role.ADMINISTRATOR not in roles_of(account_id(request)):
+        if Role.ADMINISTRATOR not in commune_roles(request):
             messages.error(request, "Seul l'administrateur de la commune peut contester.")
         else:
             try:
