@@ -10,22 +10,24 @@ from django.db import IntegrityError, InternalError, transaction
 
 from communes.models import Commune
 from communes.tenancy import connection
-from regies.models import LedgerEntry, Regie
-from regies.services import RegieError, payment_record, payment_reverse, verify_chain
-from tests.conftest import in_schema
+from regies.chain import verify_chain
+from regies.errors import RegieError
+from regies.models import LedgerEntry, Payer
+from regies.services.payments import payment_record, payment_reverse
+from tests.conftest import in_schema, wipe_regies
+from tests.regies_helpers import TITULAIRE, make_payer, make_regie
 
 
-def cantine(**changes) -> Regie:
-    fields = {"number": "R-001", "name": "Cantine et périscolaire",
-              "accepted_modes": ["cash", "cheque", "card"], "cash_limit": Decimal("2000"),
-              "starts_on": datetime.date(2020, 1, 1)}
-    fields.update(changes)
-    return Regie.objects.create(**fields)
+def cantine(**changes):
+    changes.setdefault("accepted_modes", ["cash", "cheque", "card"])
+    return make_regie(**changes)
 
 
 def pay(regie, amount="12.50", mode="cash", **kw):
-    return payment_record(regie=regie, amount=amount, mode=mode, payer_name="Famille Martin",
-                          agent="regisseur@venissieux.fr", **kw)
+    """A payment on account (no invoice): it goes to the payer's credit."""
+    payer = Payer.objects.filter(regie=regie).first() or make_payer(regie)
+    return payment_record(regie=regie, amount=amount, mode=mode, payer=payer, actor=TITULAIRE,
+                          **kw)
 
 
 def test_receipts_are_numbered_per_regie_and_year(venissieux):
@@ -40,15 +42,14 @@ def test_a_reversal_references_the_original_and_both_stay(venissieux):
     with in_schema(venissieux):
         regie = cantine()
         entry = pay(regie, "40.00")
-        reversal = payment_reverse(entry=entry, reason="erreur de montant",
-                                   agent="regisseur@venissieux.fr")
+        reversal = payment_reverse(entry=entry, reason="erreur de montant", actor=TITULAIRE)
         assert (reversal.amount, reversal.reverses_id, reversal.receipt_number) == (
             Decimal("-40.00"), entry.pk, 2)
         assert LedgerEntry.objects.count() == 2
         with pytest.raises(RegieError, match="déjà annulée"):
-            payment_reverse(entry=entry, reason="encore", agent="x")
+            payment_reverse(entry=entry, reason="encore", actor=TITULAIRE)
         with pytest.raises(RegieError, match="ne s'annule pas"):
-            payment_reverse(entry=reversal, reason="encore", agent="x")
+            payment_reverse(entry=reversal, reason="encore", actor=TITULAIRE)
         assert verify_chain(regie) is None
 
 
@@ -130,12 +131,8 @@ def test_concurrent_cashiers_get_unique_gapless_receipts(committed):
             assert numbers == list(range(1, 81))
             assert verify_chain(regie) is None
     finally:
-        with in_schema(commune), connection.cursor() as cursor:
-            for statement in ("ALTER TABLE regies_ledgerentry DISABLE TRIGGER USER",
-                              "DELETE FROM regies_ledgerentry",
-                              "ALTER TABLE regies_ledgerentry ENABLE TRIGGER USER",
-                              "DELETE FROM regies_receiptcounter", "DELETE FROM regies_regie"):
-                cursor.execute(statement)
+        with in_schema(commune):
+            wipe_regies()
 
 
 def test_the_command_line_verifies_and_names_the_broken_link(venissieux, capsys):
@@ -188,4 +185,4 @@ def test_the_receipt_pdf_has_the_commune_the_amount_in_words_and_the_agent(venis
     assert "Ville de Vénissieux" in text and "Cantine et périscolaire" in text
     assert "12,50 €" in text
     assert "douze euros et cinquante centimes" in text
-    assert "regisseur@venissieux.fr" in text and "espèces" in text
+    assert "Marie Lefèvre" in text and "espèces" in text

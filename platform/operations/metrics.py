@@ -25,6 +25,9 @@ LATENCY = Histogram("opsn_http_request_duration_seconds", "Time to answer a requ
 JOBS = Counter("opsn_jobs_total", "Background jobs", ["actor", "outcome"])
 ONBOARDING = Histogram("opsn_onboarding_seconds", "Time to onboard one commune",
                        buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+# Bounded labels: 7 modes x 5 sources.
+PAYMENTS = Counter("opsn_payments_total", "Payments and reversals posted to régie journals",
+                   ["mode", "source"])
 BILLING_RUN = Histogram("opsn_billing_run_seconds", "Time to issue a year",
                         buckets=(.1, .5, 1, 5, 10, 30, 60, 120, 300, 600))
 

@@ -60,6 +60,9 @@ OPSN_INVOICE_PAYMENT_DAYS = env.int("OPSN_INVOICE_PAYMENT_DAYS", default=30)
 OPSN_SUBSCRIPTION_NOTICE_MONTHS = env.int("OPSN_SUBSCRIPTION_NOTICE_MONTHS", default=3)
 # Cash payments of public debts are capped (CGI art. 1680).
 OPSN_CASH_PAYMENT_LIMIT = env.int("OPSN_CASH_PAYMENT_LIMIT", default=300)
+# A régie's agents are warned when the cash and cheques held reach this share of its
+# maximum (encaisse); at the maximum no more are taken until a deposit.
+OPSN_CASH_WARNING_PERCENT = env.int("OPSN_CASH_WARNING_PERCENT", default=80)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
@@ -94,6 +97,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "branding",
     "agents",
+    "audit",
     "regies",
     "commune_site",
 ]

@@ -3,8 +3,8 @@ from django.core.management.base import BaseCommand, CommandError
 from communes import services as communes
 from communes.errors import RegistryError
 from communes.tenancy import inside
+from regies.chain import verify_chain
 from regies.models import Regie
-from regies.services import verify_chain
 
 
 class Command(BaseCommand):

@@ -1,0 +1,61 @@
+"""Typed events: one small class per kind of action, that knows its code and how to say
+what happened in French. Services build one and hand it to ``audit.services.record``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    code: ClassVar[str]
+    template: ClassVar[str]
+    target: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return self.template.format(**self.data)
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)["data"]
+
+
+def event(code: str, template: str) -> type[Event]:
+    """Declare an event type: ``event("payment.recorded", "Paiement {receipt} …")``."""
+    return type(code.replace(".", "_").title().replace("_", ""), (Event,),
+                {"code": code, "template": template})
+
+
+RegieCreated = event("regie.created", "Création de la régie {number} {name}")
+RegieAmended = event("regie.amended", "Modification de l'acte constitutif de la régie "
+                                      "{number} : {changes}")
+ProductSaved = event("product.saved", "Produit {code} « {name} » à {unit_price} € "
+                                      "(régie {regie})")
+AssignmentGranted = event("assignment.granted", "{account} nommé {role} de la régie {regie} "
+                                                "à partir du {starts_on}")
+AssignmentEnded = event("assignment.ended", "Fin de la fonction de {role} de {account} "
+                                            "(régie {regie}) le {ends_on}")
+HandoverRecorded = event("handover.recorded", "Remise de service de la régie {regie} le {on} :"
+                                              " {outgoing} → {incoming}")
+StandInRecorded = event("standin.recorded", "{account} remplace le titulaire de la régie "
+                                            "{regie} du {starts_on} au {ends_on}")
+PayerSaved = event("payer.saved", "Payeur {name} ({link_code})")
+InvoiceIssued = event("invoice.issued", "Facture {number} de {total} € à {payer}")
+InvoiceCancelled = event("invoice.cancelled", "Annulation de la facture {number} : {reason}")
+PaymentRecorded = event("payment.recorded", "Quittance {receipt} : {amount} € ({mode}) de "
+                                            "{payer} à la régie {regie}")
+PaymentReversed = event("payment.reversed", "Annulation de la quittance {receipt} par la "
+                                            "quittance {reversal} : {reason}")
+CreditApplied = event("credit.applied", "Avoir de {payer} : {amount} € affectés à la facture "
+                                        "{invoice}")
+DayClosed = event("day.closed", "Arrêté de caisse de la régie {regie} du {day} : attendu "
+                                "{expected} €, compté {counted} €")
+DepositMade = event("deposit.made", "Versement {slip} au comptable de la régie {regie} : "
+                                    "{total} €")
+RegiesMerged = event("regies.merged", "Fusion de la régie {absorbed} dans la régie {surviving}")
+FileImported = event("file.imported", "Import {kind} « {file_name} » dans la régie {regie} : "
+                                      "{outcome}")
+QueuedPaymentResolved = event("queue.resolved", "Paiement importé ligne {line} ({amount} €) : "
+                                                "{resolution}")
+ProfileChanged = event("profile.changed", "Identité de la commune modifiée : {changes}")

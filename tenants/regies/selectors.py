@@ -1,0 +1,129 @@
+"""Reading a régie's state: funds held, the day's takings, what awaits deposit, warnings,
+payers. Run inside the commune's schema."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Upper
+from django.utils import timezone
+
+from regies.models import (
+    HELD_MODES,
+    Deposit,
+    Holding,
+    Invoice,
+    LedgerEntry,
+    Payer,
+    PaymentMode,
+    Regie,
+)
+from regies.money import euros
+
+ZERO = Decimal("0.00")
+
+
+def holdings(regie: Regie) -> dict[str, Decimal]:
+    """Collected and not yet deposited, per mode (kept by the database)."""
+    return dict(Holding.objects.filter(regie=regie).values_list("mode", "amount"))
+
+
+def held_in_hand(regie: Regie) -> Decimal:
+    """The encaisse: cash and cheques the régisseur holds."""
+    values = holdings(regie)
+    return sum((values.get(mode, ZERO) for mode in HELD_MODES), ZERO)
+
+
+def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    tz = timezone.get_current_timezone()
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
+    return start, start + datetime.timedelta(days=1)
+
+
+def day_totals(regie: Regie, day: datetime.date) -> dict[str, tuple[int, Decimal]]:
+    """Per mode: number of entries and total posted on ``day`` (reversals included)."""
+    start, end = day_bounds(day)
+    rows = (LedgerEntry.objects.filter(regie=regie, posted_at__gte=start, posted_at__lt=end)
+            .values("mode").annotate(n=Count("id"), total=Sum("amount")))
+    return {row["mode"]: (row["n"], row["total"]) for row in rows}
+
+
+def last_deposit(regie: Regie) -> Deposit | None:
+    return Deposit.objects.filter(regie=regie).order_by("-last_entry_id").first()
+
+
+def undeposited(regie: Regie) -> QuerySet[LedgerEntry]:
+    """Entries posted after the last deposit (entries are numbered in posting order)."""
+    last = last_deposit(regie)
+    entries = LedgerEntry.objects.filter(regie=regie)
+    return entries.filter(id__gt=last.last_entry_id) if last else entries
+
+
+@dataclass(frozen=True)
+class Warning:
+    level: str  # "warning" | "danger"
+    code: str
+    message: str
+
+
+def warnings(regie: Regie, now: datetime.datetime | None = None) -> list[Warning]:
+    """The cash position against the maximum, and a deposit that is late."""
+    now = now or timezone.now()
+    found = []
+    in_hand = held_in_hand(regie)
+    ratio = Decimal(settings.OPSN_CASH_WARNING_PERCENT) / 100
+    if regie.cash_limit and in_hand >= regie.cash_limit:
+        found.append(Warning("danger", "cash_limit_reached",
+                             f"Encaisse maximale atteinte : {euros(in_hand)} détenus pour "
+                             f"{euros(regie.cash_limit)}. Plus d'espèces ni de chèques avant "
+                             "un versement au comptable."))
+    elif regie.cash_limit and in_hand >= regie.cash_limit * ratio:
+        found.append(Warning("warning", "cash_limit_near",
+                             f"Encaisse à {in_hand / regie.cash_limit:.0%} du maximum : "
+                             f"{euros(in_hand)} détenus pour {euros(regie.cash_limit)}. "
+                             "Prévoyez un versement."))
+    oldest = undeposited(regie).order_by("id").values_list("posted_at", flat=True).first()
+    if oldest is not None:
+        due = timezone.localdate(oldest) + datetime.timedelta(days=regie.deposit_period_days)
+        if timezone.localdate(now) > due:
+            found.append(Warning("danger", "deposit_overdue",
+                                 f"Versement en retard : des recettes du "
+                                 f"{timezone.localdate(oldest):%d/%m/%Y} attendent d'être "
+                                 f"versées depuis le {due:%d/%m/%Y} (au moins tous les "
+                                 f"{regie.deposit_period_days} jours)."))
+    return found
+
+
+def regies_of(account: str, day: datetime.date | None = None) -> QuerySet[Regie]:
+    """The régies an agent collects for on ``day``."""
+    day = day or timezone.localdate()
+    return Regie.objects.filter(
+        assignments__account=account, assignments__starts_on__lte=day).filter(
+        Q(assignments__ends_on__isnull=True) | Q(assignments__ends_on__gt=day)).distinct()
+
+
+def payers_search(regie: Regie | None, query: str, limit: int = 20) -> QuerySet[Payer]:
+    """By name (any part), link code, external reference or invoice number."""
+    from regies.services.invoicing import normalise_link_code
+
+    query = (query or "").strip()
+    payers = Payer.objects.all() if regie is None else Payer.objects.filter(regie=regie)
+    if not query:
+        return payers.none()
+    by_invoice = Invoice.objects.filter(number__iexact=query).values("payer")
+    return payers.filter(Q(name__icontains=query) | Q(link_code=normalise_link_code(query))
+                         | Q(external_ref__iexact=query) | Q(pk__in=by_invoice)).order_by(
+        Upper("name"), "id")[:limit]
+
+
+def open_invoices(payer: Payer) -> QuerySet[Invoice]:
+    return (Invoice.objects.filter(payer=payer, cancelled_at__isnull=True)
+            .exclude(status="paid").order_by("due_on", "number"))
+
+
+def mode_label(mode: str) -> str:
+    return PaymentMode(mode).label

@@ -1,0 +1,65 @@
+"""Building blocks for the régies tests: a régie as a founding act makes it, its
+titulaire appointed, payers and invoices. Call them inside ``in_schema(commune)``."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from agents.actors import Actor
+from agents.models import AgentRole, Role
+from regies.models import AssignmentRole, Regie
+from regies.services import founding, invoicing
+
+ADMIN = Actor(account="admin@venissieux.fr", name="Awa Diallo (administratrice)",
+              ip="192.0.2.10")
+TITULAIRE = Actor(account="regisseur@venissieux.fr", name="Marie Lefèvre", ip="192.0.2.11")
+SUPPLEANT = Actor(account="suppleant@venissieux.fr", name="Karim Benali", ip="192.0.2.12")
+MANDATAIRE = Actor(account="caisse@venissieux.fr", name="Julie Martin", ip="192.0.2.13")
+STRANGER = Actor(account="autre@venissieux.fr", name="Paul Durand", ip="192.0.2.14")
+OPENED = datetime.date(2020, 1, 1)
+
+
+def make_agents() -> None:
+    """The commune's agents (named accounts) and their roles, in the current schema."""
+    for actor, role in ((ADMIN, Role.ADMINISTRATOR), (TITULAIRE, Role.REGISSEUR),
+                        (SUPPLEANT, Role.SUPPLEANT), (MANDATAIRE, Role.MANDATAIRE),
+                        (STRANGER, Role.MANDATAIRE)):
+        AgentRole.objects.get_or_create(account=actor.account, role=role)
+
+
+def make_regie(number="R-001", name="Cantine et périscolaire", *, staff=True,
+               **founding_act) -> Regie:
+    """A régie opened in 2020 with its titulaire; with ``staff`` also a suppléant and a
+    mandataire."""
+    make_agents()
+    act = {"accepted_modes": ["cash", "cheque", "card", "transfer", "other"],
+           "cash_limit": "2000", "cash_float": "50", "accountant": "SGC de Vénissieux",
+           "starts_on": OPENED}
+    act.update(founding_act)
+    regie = founding.regie_create(actor=ADMIN, number=number, name=name, **act)
+    founding.assignment_grant(regie=regie, actor=ADMIN, account=TITULAIRE.account,
+                              role=AssignmentRole.TITULAIRE, starts_on=OPENED)
+    if staff:
+        founding.assignment_grant(regie=regie, actor=ADMIN, account=SUPPLEANT.account,
+                                  role=AssignmentRole.SUPPLEANT, starts_on=OPENED)
+        founding.assignment_grant(regie=regie, actor=ADMIN, account=MANDATAIRE.account,
+                                  role=AssignmentRole.MANDATAIRE, starts_on=OPENED)
+    return regie
+
+
+def make_payer(regie, name="Famille Martin", **fields):
+    return invoicing.payer_create(regie=regie, actor=ADMIN, name=name, **fields)
+
+
+def make_invoice(regie, payer, *amounts: str, number: str = "", due_on=None):
+    """An invoice with one line per amount (quantity 1)."""
+    lines = [invoicing.line_draft(label=f"Repas {i + 1}", unit_price=a)
+             for i, a in enumerate(amounts or ("45.00",))]
+    return invoicing.invoice_issue(regie=regie, actor=ADMIN, payer=payer, lines=lines,
+                                   number=number, issued_on=datetime.date(2026, 10, 1),
+                                   due_on=due_on or datetime.date(2026, 10, 31))
+
+
+def money(value: str) -> Decimal:
+    return Decimal(value)
