@@ -100,6 +100,8 @@ TENANT_APPS = [
     "audit",
     "regies",
     "commune_site",
+    "regie_pages",
+    "commune_api",
 ]
 INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]
 

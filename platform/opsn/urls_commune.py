@@ -2,7 +2,11 @@
 
 from django.urls import include, path
 
+from commune_api.api import api as commune_api
+
 urlpatterns = [
     path("compte/", include("accounts.urls")),
+    path("api/v1/", commune_api.urls),
+    path("espace/regies/", include("regie_pages.urls")),
     path("", include("commune_site.urls")),
 ]
