@@ -5,6 +5,7 @@ import threading
 
 import dramatiq
 from django.conf import settings
+from django.db import models
 from dramatiq.brokers.stub import StubBroker
 
 logger = logging.getLogger("opsn.jobs")
@@ -108,9 +109,13 @@ def ensure_embedded_worker() -> None:
 
 
 def send(actor, *args, commune=None, **kwargs) -> None:
-    """Enqueue ``actor`` — after the current transaction commits, so that a job never
-    looks for rows that are not there yet (or were rolled back)."""
+    """Enqueue ``actor``. The message is written to the outbox in the caller's transaction
+    and handed to the broker after it commits: a job never looks for rows that are not
+    there yet (or were rolled back), and a broker that is down loses nothing — the
+    message waits in the outbox until ``deliver_pending`` hands it over."""
     from django.db import transaction
+
+    from jobs.models import OutboxMessage
 
     options = {"commune_schema": commune.schema_name} if commune is not None else {}
     if settings.OPSN_JOBS_MODE == "inline":  # tests: run now, in this thread
@@ -120,8 +125,56 @@ def send(actor, *args, commune=None, **kwargs) -> None:
             actor.fn(*args, **kwargs)
         return
 
+    message = actor.message_with_options(args=args, kwargs=kwargs, **options)
+    OutboxMessage.objects.create(message_id=message.message_id, actor_name=actor.actor_name,
+                                 queue_name=message.queue_name,
+                                 message=message.encode().decode())
+
     def enqueue() -> None:
         ensure_embedded_worker()
-        actor.send_with_options(args=args, kwargs=kwargs, **options)
+        _deliver(actor.broker, message)
 
     transaction.on_commit(enqueue)
+
+
+def _deliver(broker: dramatiq.Broker, message: dramatiq.Message) -> bool:
+    """Hand one message to the broker; forget it from the outbox once the broker has it.
+    A broker that cannot be reached leaves it in the outbox (and says so in the logs)."""
+    from jobs.models import OutboxMessage
+
+    try:
+        broker.enqueue(message)
+    except Exception as exc:  # any broker failure: the outbox keeps the message
+        logger.warning("broker unreachable, job %s %s kept in the outbox: %s",
+                       message.actor_name, message.message_id, exc)
+        OutboxMessage.objects.filter(message_id=message.message_id).update(
+            attempts=models.F("attempts") + 1, last_error=str(exc)[:500])
+        return False
+    OutboxMessage.objects.filter(message_id=message.message_id).delete()
+    return True
+
+
+def deliver_pending(*, older_than: float = 30.0, limit: int = 1000,
+                    broker: dramatiq.Broker | None = None) -> tuple[int, int]:
+    """Deliver the outbox's messages that are older than ``older_than`` seconds (younger
+    ones are still being delivered by their own commit). Returns (delivered, left). Stops
+    at the first failure: the broker is still down. Safe on several replicas at once."""
+    import datetime
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from jobs.models import OutboxMessage
+
+    broker = broker or dramatiq.get_broker()
+    ensure_embedded_worker()
+    delivered = 0
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than)
+    with transaction.atomic():
+        pending = list(OutboxMessage.objects.select_for_update(skip_locked=True)
+                       .filter(created_at__lte=cutoff).order_by("id")[:limit])
+        for row in pending:
+            if not _deliver(broker, dramatiq.Message.decode(row.message.encode())):
+                break
+            delivered += 1
+    return delivered, OutboxMessage.objects.count()

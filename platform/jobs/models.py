@@ -16,3 +16,20 @@ class PeriodRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.period}"
+
+
+class OutboxMessage(models.Model):
+    """A job written in the same transaction as the work that asked for it, and delivered
+    to the broker after commit. While the broker is down the row stays here, and the
+    scheduler delivers it when the broker returns: a job is never lost."""
+
+    message_id = models.CharField(max_length=36, unique=True)
+    actor_name = models.CharField(max_length=200)
+    queue_name = models.CharField(max_length=200)
+    message = models.TextField()  # dramatiq's own encoding of the message
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.message_id}"

@@ -33,10 +33,12 @@ BILLING_RUN = Histogram("opsn_billing_run_seconds", "Time to issue a year",
 
 
 class RegistryCollector:
-    """Communes by status, read from the registry at scrape time (a few rows)."""
+    """Communes by status, read from the registry at scrape time (a few rows), and the
+    jobs waiting in the outbox (more than zero for long: the broker is down)."""
 
     def collect(self):
         from communes.models import Commune
+        from jobs.models import OutboxMessage
 
         gauge = GaugeMetricFamily("opsn_communes", "Communes on the platform", labels=["status"])
         counts = dict.fromkeys(Commune.Status.values, 0)
@@ -45,6 +47,8 @@ class RegistryCollector:
         for status, n in counts.items():
             gauge.add_metric([status], n)
         yield gauge
+        yield GaugeMetricFamily("opsn_jobs_outbox", "Jobs waiting for the broker",
+                                value=OutboxMessage.objects.count())
 
 
 def exposition() -> tuple[bytes, str]:

@@ -3,12 +3,14 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from jobs.broker import deliver_pending
 from jobs.periodic import tick
 
 
 class Command(BaseCommand):
     help = ("Enqueue the periodic jobs (billing deadlines daily, INSEE release reminder "
-            "monthly). Safe to run on several replicas: each job runs once per period.")
+            "monthly) and deliver the jobs that waited in the outbox while the broker was "
+            "down. Safe to run on several replicas: each job runs once per period.")
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="one tick, then exit")
@@ -22,5 +24,8 @@ class Command(BaseCommand):
         while True:
             for name in tick():
                 self.stdout.write(f"enqueued {name}")
+            delivered, left = deliver_pending()
+            if delivered or left:
+                self.stdout.write(f"outbox: {delivered} delivered, {left} waiting")
             if once or stop.wait(interval):
                 return
