@@ -19,11 +19,12 @@ NOON = timezone.make_aware(datetime.datetime(2026, 11, 22, 12, 0))
 
 
 def test_each_job_runs_once_a_period(db):
-    assert tick(NOON) == ["billing-deadlines", "population-release"]
+    assert tick(NOON) == ["billing-deadlines", "population-release", "regies-warnings"]
     assert tick(NOON + datetime.timedelta(hours=3)) == []
-    assert tick(NOON + datetime.timedelta(days=1)) == ["billing-deadlines"]
+    assert tick(NOON + datetime.timedelta(days=1)) == ["billing-deadlines", "regies-warnings"]
     assert tick(NOON + datetime.timedelta(days=10)) == ["billing-deadlines",
-                                                        "population-release"]
+                                                        "population-release",
+                                                        "regies-warnings"]
 
 
 def test_several_schedulers_at_once_enqueue_each_job_once(committed):
@@ -41,7 +42,7 @@ def test_several_schedulers_at_once_enqueue_each_job_once(committed):
             t.start()
         for t in threads:
             t.join()
-        assert sorted(started) == ["billing-deadlines", "population-release"]
+        assert sorted(started) == ["billing-deadlines", "population-release", "regies-warnings"]
     finally:
         PeriodRun.objects.all().delete()
 

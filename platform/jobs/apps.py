@@ -13,3 +13,4 @@ class JobsConfig(AppConfig):
         import billing.tasks  # noqa: F401
         import communes.tasks  # noqa: F401
         import referentiel.tasks  # noqa: F401
+        import regies.tasks  # noqa: F401

@@ -43,6 +43,7 @@ SCHEDULE = [
     PeriodicJob("billing-deadlines", daily, "billing.tasks.remind_billing_deadlines"),
     PeriodicJob("population-release", monthly,
                 "referentiel.tasks.remind_population_release"),
+    PeriodicJob("regies-warnings", daily, "regies.tasks.warn_regies"),
 ]
 
 

@@ -59,3 +59,8 @@ FileImported = event("file.imported", "Import {kind} « {file_name} » dans la r
 QueuedPaymentResolved = event("queue.resolved", "Paiement importé ligne {line} ({amount} €) : "
                                                 "{resolution}")
 ProfileChanged = event("profile.changed", "Identité de la commune modifiée : {changes}")
+ReceiptEmailed = event("receipt.emailed", "Quittance {receipt} envoyée par courriel à {to}")
+# A periodic warning e-mailed to whoever keeps the régie: recorded once per régie, warning
+# and day, which is what keeps the daily job from sending it twice.
+WarningSent = event("warning.sent", "Alerte « {label} » de la régie {regie} envoyée à {to} "
+                                    "le {day}")

@@ -8,9 +8,9 @@ from jobs.periodic import tick
 
 
 class Command(BaseCommand):
-    help = ("Enqueue the periodic jobs (billing deadlines daily, INSEE release reminder "
-            "monthly) and deliver the jobs that waited in the outbox while the broker was "
-            "down. Safe to run on several replicas: each job runs once per period.")
+    help = ("Enqueue the periodic jobs (billing deadlines and régie warnings daily, INSEE "
+            "release reminder monthly) and deliver the jobs that waited in the outbox while "
+            "the broker was down. Safe on several replicas: each job runs once per period.")
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="one tick, then exit")
