@@ -43,6 +43,19 @@ def reset_database() -> None:
         conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
 
 
+def fresh_registry() -> None:
+    """Start again from an empty database (shared tables and the official data)."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    from referentiel.loader import ensure_loaded
+
+    connections.close_all()
+    reset_database()
+    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+    ensure_loaded()
+
+
 def rss_mb() -> float:
     import psutil
 
@@ -553,10 +566,16 @@ def main() -> None:
     parser.add_argument("--stock-sample", type=int, default=30)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--ledger-entries", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["platform", "server", "billing", "ledger"],
+    parser.add_argument("--bank-entries", type=int, default=100_000)
+    parser.add_argument("--citizen-stages", default="10,100,1000",
+                        help="numbers of communes at which « Mes paiements » is timed")
+    parser.add_argument("--only", choices=["platform", "server", "billing", "ledger", "regies",
+                                           "citizens"],
                         default=None,
                         help="run one part: the operator platform (1-4, 6), the production "
-                             "server under load (6) or billing (5)")
+                             "server under load (6), billing (5), the régie ledger (7) or "
+                             "the régies: ledger, bank import and API payments (7-9), or "
+                             "the citizen's statement across communes (10)")
     args = parser.parse_args()
 
     reset_database()
@@ -585,17 +604,26 @@ def main() -> None:
     if args.only == "ledger":
         bench_onboarding_many(3)
         bench_ledger(args.ledger_entries)
+    if args.only == "regies":
+        from bench.regies_api import bench_api_payments
+        from bench.regies_imports import bench_bank_import
+
+        bench_onboarding_many(3)
+        bench_ledger(args.ledger_entries)
+        bench_bank_import(args.bank_entries)
+        bench_api_payments()
+    if args.only in (None, "citizens"):
+        from bench.citizens import bench_citizen_statement
+
+        if args.only is None:  # the stages count communes from an empty registry
+            fresh_registry()
+        bench_citizen_statement(tuple(int(n) for n in args.citizen_stages.split(",")))
     if args.only == "server":
         bench_onboarding_many(5)
         bench_server_load()
     if args.only in (None, "billing"):
         if args.only is None:  # start again from an empty registry
-            reset_database()
-            from django.db import connections
-
-            connections.close_all()
-            call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-            ensure_loaded()
+            fresh_registry()
         bench_billing()
 
 

@@ -63,6 +63,12 @@ OPSN_CASH_PAYMENT_LIMIT = env.int("OPSN_CASH_PAYMENT_LIMIT", default=300)
 # A régie's agents are warned when the cash and cheques held reach this share of its
 # maximum (encaisse); at the maximum no more are taken until a deposit.
 OPSN_CASH_WARNING_PERCENT = env.int("OPSN_CASH_WARNING_PERCENT", default=80)
+# Link codes typed by citizens: this many wrong codes within the window (per person, or
+# four times as many from one address) make them wait until the window has passed; this
+# many in a day lock code linking for the day.
+OPSN_LINK_WINDOW_MINUTES = env.int("OPSN_LINK_WINDOW_MINUTES", default=15)
+OPSN_LINK_MAX_FAILURES = env.int("OPSN_LINK_MAX_FAILURES", default=5)
+OPSN_LINK_LOCK_FAILURES = env.int("OPSN_LINK_LOCK_FAILURES", default=20)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
@@ -83,6 +89,7 @@ SHARED_APPS = [
     "accounts",
     "console",
     "billing",
+    "citizens",
     "jobs",
     "operations",
     "django.contrib.auth",
