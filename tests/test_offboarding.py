@@ -57,7 +57,8 @@ def test_offboarding_exports_then_removes_and_the_export_restores(committed):
 
 def test_nothing_is_removed_when_the_export_fails(committed, monkeypatch):
     commune = corbas_with_data()
-    monkeypatch.setattr(archive, "postgres_binary", lambda name: "/nonexistent/pg_dump")
+    monkeypatch.setattr(archive, "postgres_binary",
+                        lambda name, version=None: "/nonexistent/pg_dump")
 
     with pytest.raises((ExportFailed, FileNotFoundError)):
         archive.commune_offboard(commune=commune)

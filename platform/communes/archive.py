@@ -43,6 +43,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _client(name: str, db_alias: str) -> str:
+    server = connections[db_alias]
+    server.ensure_connection()
+    return postgres_binary(name, server.pg_version)
+
+
 def _run(args: list[str], db_alias: str) -> None:
     db = connections[db_alias].settings_dict
     result = subprocess.run(args, env=libpq_environment(db), capture_output=True, text=True,
@@ -58,10 +64,11 @@ def commune_export(*, commune: Commune, directory: Path | None = None) -> Commun
     target = directory / f"{commune.insee_code}-{commune.slug}-{stamp}.opsn.tar"
     with tempfile.TemporaryDirectory(prefix="opsn-export-") as tmp:
         dump = Path(tmp) / "schema.dump"
-        _run([postgres_binary("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-              f"--schema={commune.schema_name}", f"--file={dump}"], commune.database)
+        _run([_client("pg_dump", commune.database), "--format=custom", "--no-owner",
+              "--no-privileges", f"--schema={commune.schema_name}", f"--file={dump}"],
+             commune.database)
         # Read it back: an archive pg_restore cannot list is not an archive.
-        _run([postgres_binary("pg_restore"), "--list", str(dump)], commune.database)
+        _run([_client("pg_restore", commune.database), "--list", str(dump)], commune.database)
         manifest = {
             "format": FORMAT,
             "created_at": timezone.now().isoformat(),
@@ -155,7 +162,8 @@ def commune_restore(*, path: Path | str) -> Commune:
     with tempfile.TemporaryDirectory(prefix="opsn-restore-") as tmp:
         with tarfile.open(path, "r") as tar:
             tar.extractall(tmp, filter="data")
-        _run([postgres_binary("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
+        _run([_client("pg_restore", "default"), "--no-owner", "--no-privileges",
+              "--exit-on-error",
               f"--dbname={connection.settings_dict['NAME']}", str(Path(tmp) / "schema.dump")],
              "default")
         try:

