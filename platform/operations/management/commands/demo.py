@@ -9,6 +9,7 @@ from agents.models import AgentRole, Role
 from communes import services
 from communes.models import Commune
 from communes.tenancy import inside
+from operations.demo_regies import regies_demo
 from referentiel.loader import ensure_loaded
 
 # The SITIV's 8 communes (see ../shared/seeds/003_…): Corbas, Givors, Grigny (now
@@ -42,6 +43,8 @@ class Command(BaseCommand):
             with inside(commune):
                 AgentRole.objects.get_or_create(account=account, role=Role.ADMINISTRATOR,
                                                 defaults={"granted_by": "demo"})
+            for agent in regies_demo(commune).values():
+                ensure_local_account(agent, password=DEMO_PASSWORD)
             rows.append((commune.name, f"http://{commune.primary_domain}:{port}/", account))
 
         out = self.stdout.write
@@ -54,6 +57,9 @@ class Command(BaseCommand):
         out("  Communes (administrateur / mot de passe " + DEMO_PASSWORD + ") :")
         for name, url, account in rows:
             out(f"    {name:<22} {url:<46} {account}")
+        out("  Régies : dans chaque commune, regisseur@<commune>.demo (titulaire) et "
+            "caisse@<commune>.demo (mandataire), même mot de passe, « Cantine et "
+            "périscolaire » dans /espace/regies/")
         out(f"  Facturation            : http://{settings.OPSN_CONSOLE_HOST}:{port}/facturation/")
         if no_serve:
             return

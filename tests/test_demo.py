@@ -1,0 +1,28 @@
+"""The README's demo: the SITIV communes, their administrators, and a régie ready for the
+counter in each. Preparing it twice changes nothing."""
+
+from decimal import Decimal
+
+from django.core.management import call_command
+
+from communes.models import Commune
+from tests.conftest import in_schema
+
+
+def test_the_demo_has_a_regie_ready_for_the_counter_in_each_commune(db, capsys):
+    call_command("demo", "--no-serve")
+    call_command("demo", "--no-serve")  # idempotent
+    out = capsys.readouterr().out
+    assert "regisseur@<commune>.demo (titulaire)" in out
+    assert Commune.objects.filter(insee_code__in=["69259", "69256", "42207"]).count() == 3
+    from regies.models import Assignment, Invoice, LedgerEntry, Payer, Regie
+
+    with in_schema(Commune.objects.get(insee_code="69259")):
+        regie = Regie.objects.get(number="R-CANT")
+        assert regie.products.count() == 2 and Payer.objects.count() == 4
+        assert sorted(Invoice.objects.values_list("status", flat=True)) == [
+            "due", "due", "paid", "partly_paid"]
+        assert LedgerEntry.objects.count() == 2
+        assert sum(e.amount for e in LedgerEntry.objects.all()) > Decimal("20")
+        assert set(Assignment.objects.values_list("account", "role")) == {
+            ("regisseur@venissieux.demo", "titulaire"), ("caisse@venissieux.demo", "mandataire")}
