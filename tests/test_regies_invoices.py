@@ -161,3 +161,28 @@ def test_cancelling_an_invoice_returns_what_was_paid_to_the_payers_credit(veniss
         with pytest.raises(RegieError, match="motif"):
             invoicing.invoice_cancel(invoice=make_invoice(regie, payer), actor=ADMIN,
                                      reason=" ")
+
+
+def test_only_the_regies_agents_and_the_communes_managers_keep_payers_and_invoices(venissieux):
+    from regies.errors import NotAllowed
+    from tests.regies_helpers import MANDATAIRE, STRANGER
+
+    with in_schema(venissieux):
+        regie = make_regie()
+        payer = make_payer(regie)  # by the administrator
+        invoice = make_invoice(regie, payer, "20.00")
+        assert invoicing.payer_update(payer=payer, actor=MANDATAIRE, phone="04 72 00 00 00")
+        line = invoicing.line_draft(label="Repas", unit_price="4.00")
+        refusals = [
+            lambda: invoicing.payer_create(regie=regie, actor=STRANGER, name="Famille X"),
+            lambda: invoicing.payer_update(payer=payer, actor=STRANGER, name="Autre"),
+            lambda: invoicing.invoice_issue(regie=regie, actor=STRANGER, payer=payer,
+                                            lines=[line]),
+            lambda: invoicing.invoice_cancel(invoice=invoice, actor=STRANGER, reason="erreur"),
+        ]
+        for refused in refusals:
+            with pytest.raises(NotAllowed, match="pas nommé dans la régie"):
+                refused()
+        assert Payer.objects.count() == 1 and Invoice.objects.count() == 1
+        payer.refresh_from_db()
+        assert payer.name == "Famille Martin" and payer.phone == "04 72 00 00 00"

@@ -7,7 +7,10 @@ checked here, by the services, whatever the interface.
   or a service credential assigned as mandataire);
 - close the day, deposit, reverse anyone's payment: the titulaire, or the suppléant while
   a recorded stand-in covers the day;
-- reverse one's own payment of the same day: the agent who posted it.
+- reverse one's own payment of the same day: the agent who posted it;
+- keep payers and invoices (create, change, cancel, apply a credit): the régie's
+  appointed agents, and the commune's administrator and finance staff (who manage the
+  régies without collecting).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import datetime
 from django.db.models import Q
 
 from agents.actors import Actor
+from agents.models import Role
+from agents.selectors import roles_of
 from regies.errors import NotAllowed
 from regies.models import Assignment, AssignmentRole, Regie, StandIn
 
@@ -55,3 +60,12 @@ def require_keeper(regie: Regie, actor: Actor, day: datetime.date, what: str) ->
     if not may_keep(regie, actor.account, day):
         raise NotAllowed(f"Seul le régisseur titulaire de la régie {regie.name} (ou son "
                          f"suppléant pendant un remplacement enregistré) peut {what}.")
+
+
+def require_invoicer(regie: Regie, actor: Actor, day: datetime.date, what: str) -> None:
+    if actor.kind == "system" or may_collect(regie, actor.account, day):
+        return
+    if roles_of(actor.account) & {Role.ADMINISTRATOR, Role.FINANCE}:
+        return
+    raise NotAllowed(f"{actor} n'est pas nommé dans la régie {regie.name}, ni administrateur "
+                     f"ou agent du service financier de la commune : il ne peut pas {what}.")

@@ -20,6 +20,7 @@ from agents.actors import Actor
 from audit import events
 from audit.models import AuditEvent
 from audit.services import record
+from regies import permissions
 from regies.errors import Duplicate, Refused, RegieError
 from regies.models import (
     Allocation,
@@ -70,6 +71,7 @@ def _clean_payer(fields: dict) -> dict:
 def payer_create(*, regie: Regie, actor: Actor, name: str, kind: str = PayerKind.FAMILY,
                  address_line: str = "", postal_code: str = "", city: str = "",
                  email: str = "", phone: str = "", external_ref: str = "") -> Payer:
+    permissions.require_invoicer(regie, actor, timezone.localdate(), "enregistrer un payeur")
     fields = _clean_payer({"kind": kind, "name": name, "address_line": address_line,
                            "postal_code": postal_code, "city": city, "email": email,
                            "phone": phone, "external_ref": external_ref})
@@ -96,7 +98,9 @@ def payer_update(*, payer: Payer, actor: Actor, **changes) -> Payer:
     if unknown:
         raise RegieError(f"Champ(s) inconnu(s) : {', '.join(sorted(unknown))}.")
     clean = _clean_payer(changes)
-    payer = Payer.objects.select_for_update().get(pk=payer.pk)
+    payer = Payer.objects.select_for_update().select_related("regie").get(pk=payer.pk)
+    permissions.require_invoicer(payer.regie, actor, timezone.localdate(),
+                                 "modifier un payeur")
     if clean.get("external_ref") and Payer.objects.filter(
             regie=payer.regie_id, external_ref=clean["external_ref"]).exclude(
             pk=payer.pk).exists():
@@ -188,6 +192,7 @@ def invoices_issue(*, regie: Regie, actor: Actor, drafts: Sequence[InvoiceDraft]
     without a number get ``<régie>-<year>-<n>``, consecutive."""
     regie = Regie.objects.select_for_update().get(pk=regie.pk)
     today = timezone.localdate()
+    permissions.require_invoicer(regie, actor, today, "émettre de factures")
     if not regie.is_open_on(today):
         raise Refused(f"La régie {regie.name} est fermée.")
     seen: dict[str, int | None] = {}
@@ -265,7 +270,8 @@ def invoice_cancel(*, invoice: Invoice, actor: Actor, reason: str) -> Invoice:
     (negative allocations), where it can pay another invoice or be refunded."""
     if not (reason or "").strip():
         raise RegieError("Donnez le motif de l'annulation.", field="reason")
-    Regie.objects.select_for_update().get(pk=invoice.regie_id)
+    regie = Regie.objects.select_for_update().get(pk=invoice.regie_id)
+    permissions.require_invoicer(regie, actor, timezone.localdate(), "annuler une facture")
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.cancelled_at is not None:
         raise Duplicate(f"La facture {invoice.number} est déjà annulée.")

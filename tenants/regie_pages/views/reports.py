@@ -1,0 +1,52 @@
+"""The report of a régie over a period: what it collected, by mode, by product and by
+agent, each adding up to the net total; and the same as CSV for a spreadsheet."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from accounts.auth import commune_role_required
+from regie_pages.forms import PeriodForm
+from regie_pages.views.common import AGENT_ROLES, attach, page, regie_of
+from regies.errors import RegieError
+from regies.exports import regie_report_csv
+from regies.models import Regie
+from regies.reports import RegieReport, regie_report
+
+
+def _report(request: HttpRequest, regie: Regie) -> tuple[PeriodForm, RegieReport | None]:
+    """The period asked for (this month so far by default) and its report, or the form
+    with what is wrong."""
+    today = timezone.localdate()
+    form = PeriodForm(request.GET or {"start": today.replace(day=1), "end": today})
+    if not form.is_valid():
+        return form, None
+    try:
+        return form, regie_report(regie, form.cleaned_data["start"], form.cleaned_data["end"])
+    except RegieError as exc:
+        attach(form, exc)
+        return form, None
+
+
+@commune_role_required(*AGENT_ROLES)
+def report(request: HttpRequest, number: str) -> HttpResponse:
+    regie = regie_of(request, number)
+    form, found = _report(request, regie)
+    return page(request, "regie_pages/report.html", {"form": form, "report": found},
+                status=400 if form.errors else 200, regie=regie, section="report")
+
+
+@commune_role_required(*AGENT_ROLES)
+def report_csv(request: HttpRequest, number: str) -> HttpResponse:
+    regie = regie_of(request, number)
+    form, found = _report(request, regie)
+    if found is None:
+        return page(request, "regie_pages/report.html", {"form": form, "report": None},
+                    status=400, regie=regie, section="report")
+    response = HttpResponse(regie_report_csv(found), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="rapport-{regie.number}-{found.start:%Y%m%d}-'
+        f'{found.end:%Y%m%d}.csv"')
+    return response
+
