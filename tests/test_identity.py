@@ -283,3 +283,15 @@ def test_a_session_is_valid_only_on_its_own_host(venissieux, vaulx):
     other = Client(HTTP_HOST=VAULX)
     other.cookies["sessionid"] = cookie
     assert other.get("/espace/identite/").status_code == 302
+
+
+def test_the_local_provider_blocks_a_suspended_communes_agents(venissieux):
+    from communes import services
+
+    make_account("agent@venissieux.fr")
+    grant(venissieux, "agent@venissieux.fr", Role.REGISSEUR)
+    user = store.account("agent@venissieux.fr")
+    services.commune_suspend(commune=venissieux)
+    assert store.groups_of(user) == []  # no longer in the tokens
+    services.commune_resume(commune=venissieux)
+    assert store.groups_of(user) == ["/communes/69259/regisseur"]
