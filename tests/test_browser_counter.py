@@ -18,8 +18,17 @@ import pytest
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.core.wsgi import get_wsgi_application
 
+from agents.models import Role
 from communes.models import Commune
-from tests.conftest import PASSWORD, VENISSIEUX, in_schema, make_account, wipe_regies
+from tests.conftest import (
+    IDP_HOST,
+    PASSWORD,
+    VENISSIEUX,
+    grant,
+    in_schema,
+    make_account,
+    wipe_regies,
+)
 from tests.regies_helpers import MANDATAIRE, make_invoice, make_payer, make_regie
 
 CHROMIUM = "/usr/bin/chromium"
@@ -34,15 +43,21 @@ class QuietHandler(WSGIRequestHandler):
 
 
 @pytest.fixture
-def server(committed):
-    """The whole application on 127.0.0.1, on a free port, in a thread."""
+def server(committed, settings):
+    """The whole application on 127.0.0.1, on a free port, in a thread; the browser
+    reaches the local identity provider on the same port."""
+    from accounts.oidc import forget_provider
+
     httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
     httpd.set_app(get_wsgi_application())
+    settings.OPSN_OIDC_ISSUER = f"http://{IDP_HOST}:{httpd.server_address[1]}"
+    forget_provider()
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
         yield httpd.server_address[1]
     finally:
+        forget_provider()
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
@@ -58,12 +73,21 @@ def counter_data(server):
         payer = make_payer(regie, "Famille Martin")
         invoice = make_invoice(regie, payer, "45.00", number="F-2026-0042")
     make_account(MANDATAIRE.account)
+    grant(commune, MANDATAIRE.account, Role.MANDATAIRE)  # the provider says so at sign-in
     try:
         yield {"base": f"http://{commune.primary_domain}:{server}", "invoice": invoice}
     finally:
         with in_schema(commune):
             wipe_regies()
-        get_user_model().objects.filter(username=MANDATAIRE.account).delete()
+        get_user_model().objects.filter(email=MANDATAIRE.account).delete()
+
+
+def current_code(account: str) -> str:
+    import pyotp
+
+    from idp import store
+
+    return pyotp.TOTP(store.totp_enrol(store.account(account))).now()
 
 
 def serious_violations(page) -> list[str]:
@@ -91,10 +115,15 @@ def test_a_cash_payment_at_the_counter_in_chromium(counter_data):
                                     "window.print = () => { window.__printed += 1; };")
             page = context.new_page()
 
+            # Signing in goes through the identity provider (OpenID Connect), with the
+            # second factor agents must use.
             page.goto(f"{base}/compte/connexion/?next=/espace/regies/R-001/guichet/")
-            page.get_by_label("Identifiant (courriel)").fill(MANDATAIRE.account)
+            page.get_by_label("Adresse électronique").fill(MANDATAIRE.account)
             page.get_by_label("Mot de passe").fill(PASSWORD)
             page.get_by_role("button", name="Se connecter").click()
+            expect(page.get_by_role("heading", name="Double authentification")).to_be_visible()
+            page.get_by_label("Code à 6 chiffres").fill(current_code(MANDATAIRE.account))
+            page.get_by_role("button", name="Valider").click()
             expect(page.get_by_role("heading", name="Guichet")).to_be_visible()
 
             # The search field has the focus: type the name, Enter.

@@ -13,7 +13,7 @@ def test_the_demo_has_a_regie_ready_for_the_counter_in_each_commune(db, capsys):
     call_command("demo", "--no-serve")
     call_command("demo", "--no-serve")  # idempotent
     out = capsys.readouterr().out
-    assert "regisseur@<commune>.demo (titulaire)" in out
+    assert "regisseur@<commune>.demo           titulaire de la régie" in out
     assert Commune.objects.filter(insee_code__in=["69259", "69256", "42207"]).count() == 3
     from regies.models import Assignment, Invoice, LedgerEntry, Payer, Regie
 

@@ -61,7 +61,9 @@ def test_the_first_administrator_is_invited_by_email(db, django_capture_on_commi
         services.commune_onboard(insee_code="69091", admin_email="maire@givors.fr")
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["maire@givors.fr"]
-    assert "http://givors.localhost/compte/activer/" in mail.outbox[0].body
+    # The local provider sends the invitation: a link to activate the account there.
+    assert "http://connexion.localhost/activer/" in mail.outbox[0].body
+    assert "http://givors.localhost/espace/" in mail.outbox[0].body
 
 
 def test_onboarding_uses_a_spare_schema_when_one_is_ready(db):

@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from agents.actors import Actor
 from agents.selectors import roles_of
@@ -17,13 +17,20 @@ def is_operator(request: HttpRequest) -> bool:
     return bool(user.is_authenticated and user.is_staff and user.is_active)
 
 
+def _to_sign_in(request: HttpRequest) -> HttpResponse:
+    if getattr(request, "session_expired", False):
+        return render(request, "accounts/expired.html", {"next": request.get_full_path()},
+                      status=401)
+    return redirect_to_login(request.get_full_path())
+
+
 def operator_required(view: Callable) -> Callable:
     """Operator's staff only (console). Anonymous users are sent to the sign-in page."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return _to_sign_in(request)
         if not is_operator(request):
             raise PermissionDenied("Réservé à l'équipe de l'opérateur.")
         return view(request, *args, **kwargs)
@@ -32,7 +39,10 @@ def operator_required(view: Callable) -> Callable:
 
 
 def account_id(request: HttpRequest) -> str:
-    return request.user.get_username().lower() if request.user.is_authenticated else ""
+    """The person's account as the commune's schema names it (``AgentRole.account``):
+    the e-mail address the identity provider vouches for. The user row itself is keyed
+    by the provider's ``sub``."""
+    return (request.user.email or "").lower() if request.user.is_authenticated else ""
 
 
 def commune_roles(request: HttpRequest) -> set[str]:
@@ -61,7 +71,7 @@ def commune_role_required(*roles: str) -> Callable:
         @wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs):
             if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                return _to_sign_in(request)
             if not commune_roles(request) & set(roles):
                 raise PermissionDenied("Vous n'avez pas de rôle dans cette commune pour cela.")
             return view(request, *args, **kwargs)
@@ -69,19 +79,3 @@ def commune_role_required(*roles: str) -> Callable:
         return wrapped
 
     return decorator
-
-
-def ensure_local_account(email: str, *, password: str | None = None, operator: bool = False):
-    """Create (or find) the local account named by ``email``."""
-    User = get_user_model()
-    email = email.strip().lower()
-    user, created = User.objects.get_or_create(username=email, defaults={"email": email})
-    if created or password is not None:
-        if password:
-            user.set_password(password)
-        else:
-            user.set_unusable_password()
-    if operator:
-        user.is_staff = True
-    user.save()
-    return user

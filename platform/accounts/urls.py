@@ -1,14 +1,11 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path
+
+from accounts import oidc
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("connexion/", auth_views.LoginView.as_view(template_name="accounts/login.html",
-                                                    redirect_authenticated_user=True),
-         name="login"),
-    path("deconnexion/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
-    path("activer/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
-        template_name="accounts/activate.html",
-        success_url=reverse_lazy("accounts:login")), name="activate"),
+    path("connexion/", oidc.SignIn.as_view(), name="login"),
+    path("oidc/callback/", oidc.Callback.as_view(), name="oidc-callback"),
+    path("deconnexion/", oidc.sign_out, name="logout"),
 ]

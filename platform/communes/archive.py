@@ -26,6 +26,7 @@ from django.utils import timezone
 from communes import routing, schemas
 from communes.domains import normalise_domain
 from communes.errors import AlreadyOnboarded, DomainTaken, ExportFailed, InvalidState
+from communes.identities import provisioning
 from communes.models import Commune, CommuneArchive, CommuneModule, Domain, Module
 from communes.tenancy import connection
 from opsn.database import libpq_environment, postgres_binary
@@ -136,6 +137,7 @@ def commune_offboard(*, commune: Commune) -> CommuneArchive:
         Domain.objects.filter(tenant=commune).delete()
         Commune.objects.filter(pk=commune.pk).delete()
         schemas.drop_schema(schema_name)
+        provisioning().commune_removed(commune)
         archive.offboarded_at = timezone.now()
         archive.save(update_fields=["offboarded_at"])
         routing.forget_soon()

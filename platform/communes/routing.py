@@ -1,6 +1,7 @@
 """The request's host name picks the schema.
 
-Operator hosts (console, portal) are served by the public schema. Any other host must be
+Operator hosts (console, portal) are served by the public schema, and so is the local
+OpenID Connect provider's host (``OPSN_IDP_HOST``, its own URL map). Any other host must be
 a domain of the commune registry: an unknown host gets a clear 404, a suspended commune a
 clear 503 with the operator's contact, and nothing of any commune's schema is read.
 
@@ -86,6 +87,13 @@ class CommuneRoutingMiddleware:
     def __call__(self, http_request: HttpRequest) -> HttpResponse:
         request = cast(RoutedRequest, http_request)
         host = request_host(request)
+        if host == settings.OPSN_IDP_HOST and settings.OPSN_IDP == "local":
+            # The local OpenID Connect provider: public schema, its own URL map.
+            if connection.schema_name != "public":
+                connection.set_schema_to_public()
+            request.commune = None
+            request.urlconf = "opsn.urls_idp"
+            return self.get_response(request)
         if host in settings.OPSN_OPERATOR_HOSTS:
             if connection.schema_name != "public":
                 connection.set_schema_to_public()

@@ -21,6 +21,7 @@ from communes.errors import (
     UnknownInseeCode,
     UnknownModule,
 )
+from communes.identities import provisioning
 from communes.models import Commune, CommuneModule, Domain, Module, OnboardingBatch
 from communes.signals import commune_schema_ready
 from communes.tenancy import inside
@@ -128,6 +129,7 @@ def _onboard(*, insee_code: str, modules: Sequence[str] | None,
     with inside(commune):
         commune_schema_ready.send(sender=Commune, commune=commune, official=official,
                                   admin_email=admin_email)
+    provisioning().commune_provisioned(commune, admin_email)
     schemas.refill_in_background()  # enqueued when the onboarding commits
     logger.info("onboarded %s (%s) into schema %s", commune.name, insee_code, schema_name)
     return commune
@@ -214,6 +216,7 @@ def commune_suspend(*, commune: Commune, reason: str = "") -> Commune:
     commune.status_reason = reason.strip()[:300]
     commune.status_changed_at = timezone.now()
     commune.save(update_fields=["status", "status_reason", "status_changed_at"])
+    provisioning().commune_suspended(commune)
     routing.forget_soon()
     return commune
 
@@ -227,6 +230,7 @@ def commune_resume(*, commune: Commune) -> Commune:
     commune.status_reason = ""
     commune.status_changed_at = timezone.now()
     commune.save(update_fields=["status", "status_reason", "status_changed_at"])
+    provisioning().commune_resumed(commune)
     routing.forget_soon()
     return commune
 

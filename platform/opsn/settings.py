@@ -97,6 +97,8 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "oauth2_provider",  # the local OpenID Connect provider (idp) is built on it
+    "idp",
     "ninja",  # serves the API docs' Swagger UI from our own static files (no CDN)
 ]
 # Each commune schema holds these. The list is kept short on purpose: every tenant app
@@ -129,6 +131,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionGuard",  # a session is valid on its own host, until it expires
     "operations.middleware.RequestContextMiddleware",  # knows the commune and the user
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -165,6 +168,91 @@ _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Identity: OpenID Connect (docs/identity-setup.md) -------------------------------------
+# "local": the deployment serves its own provider on OPSN_IDP_HOST (demo, tests);
+# "keycloak": OPSN_OIDC_ISSUER is the realm's issuer (production).
+OPSN_IDP = env.str("OPSN_IDP", default="local")
+OPSN_IDP_HOST = env.str("OPSN_IDP_HOST", default=f"connexion.{OPSN_BASE_DOMAIN}").lower()
+OPSN_OIDC_ISSUER = env.str("OPSN_OIDC_ISSUER", default=f"http://{OPSN_IDP_HOST}").rstrip("/")
+OPSN_OIDC_CLIENT_ID = env.str("OPSN_OIDC_CLIENT_ID", default="opsn-platform")
+OPSN_OIDC_CLIENT_SECRET = secret("OPSN_OIDC_CLIENT_SECRET") or "local-provider-demo-secret"
+# acr values that prove two factors (Keycloak's acr.loa.map in infra/keycloak: "2").
+OPSN_OIDC_STRONG_ACR = env.list("OPSN_OIDC_STRONG_ACR", default=["2"])
+OPSN_OIDC_TIMEOUT = env.float("OPSN_OIDC_TIMEOUT", default=10.0)
+# The local provider: failed sign-in attempts per address and e-mail before a lock.
+OPSN_IDP_SIGN_IN_RATE = env.str("OPSN_IDP_SIGN_IN_RATE", default="5/15m")
+OPSN_IDP_REDIRECT_SCHEMES = env.list("OPSN_IDP_REDIRECT_SCHEMES", default=["http", "https"])
+# Provisioning of communes' identities (accounts.identity): local store or Keycloak.
+OPSN_IDENTITY_PROVISIONING = env.str(
+    "OPSN_IDENTITY_PROVISIONING",
+    default="accounts.keycloak.KeycloakProvisioning" if OPSN_IDP == "keycloak"
+    else "idp.provisioning.LocalProvisioning")
+OPSN_KEYCLOAK_SERVER_URL = env.str("OPSN_KEYCLOAK_SERVER_URL", default="")
+OPSN_KEYCLOAK_REALM = env.str("OPSN_KEYCLOAK_REALM", default="opsn")
+OPSN_KEYCLOAK_ADMIN_CLIENT_ID = env.str("OPSN_KEYCLOAK_ADMIN_CLIENT_ID",
+                                        default="opsn-provisioning")
+OPSN_KEYCLOAK_ADMIN_CLIENT_SECRET = secret("OPSN_KEYCLOAK_ADMIN_CLIENT_SECRET") or ""
+
+
+def _idp_signing_key() -> str:
+    """The local provider's RS256 key: OPSN_IDP_SIGNING_KEY(_FILE), else a key generated
+    once into the data folder (never in git) and kept there."""
+    given = secret("OPSN_IDP_SIGNING_KEY")
+    if given:
+        return given
+    path = DATA_DIR / "idp-signing-key.pem"
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}")
+        tmp.write_bytes(pem)
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)  # first writer wins: concurrent processes share one key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text()
+
+
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": _idp_signing_key() if OPSN_IDP == "local" else "",
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "PKCE_REQUIRED": True,
+    "OAUTH2_VALIDATOR_CLASS": "idp.validators.Validator",
+    "SCOPES": {"openid": "Identité", "email": "Adresse électronique",
+               "profile": "Nom, prénom, date de naissance"},
+    "DEFAULT_SCOPES": ["openid"],
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ID_TOKEN_EXPIRE_SECONDS": 300,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 300,
+}
+AUTHENTICATION_BACKENDS = [
+    "accounts.oidc.Backend",  # every host of the platform
+    "django.contrib.auth.backends.ModelBackend",  # the local provider's own accounts only
+]
+OIDC_RP_CLIENT_ID = OPSN_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = OPSN_OIDC_CLIENT_SECRET
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of RP-initiated logout
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:oidc-callback"
+OIDC_TIMEOUT = OPSN_OIDC_TIMEOUT
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,14 +1,17 @@
 """Start the platform with demo data: the 8 SITIV communes from real INSEE data."""
 
+import datetime
+import os
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from accounts.auth import ensure_local_account
 from agents.models import AgentRole, Role
 from communes import services
 from communes.models import Commune
 from communes.tenancy import inside
+from idp import store
 from operations.demo_regies import regies_demo
 from referentiel.loader import ensure_loaded
 
@@ -18,6 +21,15 @@ from referentiel.loader import ensure_loaded
 SITIV = ["69273", "69091", "69096", "69149", "42186", "42207", "69256", "69259"]
 DEMO_PASSWORD = "demo-opsn"  # noqa: S105 - printed on screen: demo accounts only
 OPERATOR_ACCOUNT = "operateur@opsn.demo"
+# Agents of two communes (an administrator and a régisseur titulaire each), and citizens.
+AGENTS = [("69259", "admin@venissieux.demo", Role.ADMINISTRATOR, "Awa", "Diallo"),
+          ("69259", "regisseur@venissieux.demo", Role.REGISSEUR, "Marie", "Lefèvre"),
+          ("69256", "admin@vaulx-en-velin.demo", Role.ADMINISTRATOR, "Karim", "Benali"),
+          ("69256", "regisseur@vaulx-en-velin.demo", Role.REGISSEUR, "Julie", "Martin")]
+CITIZENS = [("camille.durand@citoyen.demo", "Camille", "Durand", "1985-04-12"),
+            ("lucas.bernard@citoyen.demo", "Lucas", "Bernard", "1992-11-03")]
+# Demo accounts only: a fixed TOTP secret, so the codes can be shown (opsn demo_code).
+DEMO_TOTP_SECRET = "OPSNDEMOOPSNDEMOOPSNDEMOOPSNDEMO"  # noqa: S105
 
 
 class Command(BaseCommand):
@@ -34,37 +46,77 @@ class Command(BaseCommand):
         ensure_loaded()
         batch = services.batch_create(label="SITIV (démo)", insee_codes=SITIV)
         services.batch_run(batch)
-        ensure_local_account(OPERATOR_ACCOUNT, password=DEMO_PASSWORD, operator=True)
+        if settings.OPSN_IDP == "local" and "OPSN_OIDC_ISSUER" not in os.environ:
+            # The browser reaches the local provider on the demo's port.
+            settings.OPSN_OIDC_ISSUER = f"http://{settings.OPSN_IDP_HOST}:{port}"
         self._pricing_rules()
+        self._accounts()
         rows = []
         for commune in Commune.objects.filter(insee_code__in=SITIV).order_by("name"):
             account = f"admin@{commune.slug}.demo"
-            ensure_local_account(account, password=DEMO_PASSWORD)
-            with inside(commune):
-                AgentRole.objects.get_or_create(account=account, role=Role.ADMINISTRATOR,
-                                                defaults={"granted_by": "demo"})
-            for agent in regies_demo(commune).values():
-                ensure_local_account(agent, password=DEMO_PASSWORD)
+            self._agent(commune.insee_code, account, Role.ADMINISTRATOR, "", "")
+            regie_agents = regies_demo(commune)  # a canteen régie ready for the counter
+            self._agent(commune.insee_code, regie_agents["regisseur"], Role.REGISSEUR, "", "")
+            self._agent(commune.insee_code, regie_agents["mandataire"], Role.MANDATAIRE, "", "")
             rows.append((commune.name, f"http://{commune.primary_domain}:{port}/", account))
 
         out = self.stdout.write
         out("")
         out(self.style.SUCCESS(f"Plateforme {settings.OPSN_OPERATOR['short_name']} prête."))
         out(f"  Console de l'opérateur : http://{settings.OPSN_CONSOLE_HOST}:{port}/")
-        out(f"      compte {OPERATOR_ACCOUNT} / mot de passe {DEMO_PASSWORD}")
         out(f"  API (OpenAPI)          : http://{settings.OPSN_CONSOLE_HOST}:{port}/api/v1/docs")
         out(f"  Portail                : http://{settings.OPSN_BASE_DOMAIN}:{port}/")
-        out("  Communes (administrateur / mot de passe " + DEMO_PASSWORD + ") :")
-        for name, url, account in rows:
-            out(f"    {name:<22} {url:<46} {account}")
-        out("  Régies : dans chaque commune, regisseur@<commune>.demo (titulaire) et "
-            "caisse@<commune>.demo (mandataire), même mot de passe, « Cantine et "
-            "périscolaire » dans /espace/regies/")
         out(f"  Facturation            : http://{settings.OPSN_CONSOLE_HOST}:{port}/facturation/")
+        out(f"  Connexion (OpenID)     : {settings.OPSN_OIDC_ISSUER}/")
+        out("  Communes :")
+        for name, url, _account in rows:
+            out(f"    {name:<22} {url}")
+        out("")
+        out(f"Comptes de démonstration (mot de passe {DEMO_PASSWORD}) :")
+        out(f"  {OPERATOR_ACCOUNT:<34} équipe de l'opérateur (console)")
+        for insee, account, role, _g, _f in AGENTS:
+            out(f"  {account:<34} {Role(role).label}, {insee}")
+        out("  admin@<commune>.demo               administrateur de chaque commune")
+        out("  regisseur@<commune>.demo           titulaire de la régie « Cantine et "
+            "périscolaire » (/espace/regies/)")
+        out("  caisse@<commune>.demo              mandataire de cette régie")
+        for account, *_ in CITIZENS:
+            out(f"  {account:<34} citoyen (sans double authentification)")
+        out("Agents et opérateur : double authentification, code TOTP de la clé "
+            f"{DEMO_TOTP_SECRET}")
+        out("  (application d'authentification, ou : opsn demo_code)")
         if no_serve:
             return
         out("")
         call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+
+    def _agent(self, insee: str, account: str, role: str, given: str, family: str) -> None:
+        user = store.account_ensure(account, password=DEMO_PASSWORD, given_name=given,
+                                    family_name=family)
+        store.membership_add(user, store.commune_group(insee, role))
+        self._demo_totp(user)
+        commune = Commune.objects.filter(insee_code=insee).first()
+        if commune is not None:
+            with inside(commune):
+                AgentRole.objects.get_or_create(account=account, role=role,
+                                                defaults={"granted_by": "demo"})
+
+    def _demo_totp(self, user) -> None:
+        from idp.models import Identity
+
+        Identity.objects.filter(user=user).update(totp_secret=DEMO_TOTP_SECRET)
+
+    def _accounts(self) -> None:
+        user = store.account_ensure(OPERATOR_ACCOUNT, password=DEMO_PASSWORD,
+                                    given_name="Équipe", family_name="Opérateur")
+        store.membership_add(user, store.STAFF_GROUP)
+        self._demo_totp(user)
+        for insee, account, role, given, family in AGENTS:
+            self._agent(insee, account, role, given, family)
+        for account, given, family, born in CITIZENS:
+            store.account_ensure(account, password=DEMO_PASSWORD, given_name=given,
+                                 family_name=family,
+                                 birthdate=datetime.date.fromisoformat(born))
 
     def _pricing_rules(self) -> None:
         """This year's rules, so that the billing pages have something to show."""

@@ -1,0 +1,33 @@
+"""A platform session is valid only on the host it was made on, and only until it
+expires (``SESSION_COOKIE_AGE`` after sign-in, whatever the activity)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.contrib import auth
+
+from accounts.oidc import SESSION_EXPIRES, SESSION_HOST, request_host
+
+logger = logging.getLogger("opsn.accounts")
+
+
+class SessionGuard:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.session_expired = False
+        if request_host(request) != settings.OPSN_IDP_HOST and request.user.is_authenticated:
+            host = request_host(request)
+            if request.session.get(SESSION_HOST) != host:
+                logger.warning("session presented on %s but made on %r: ignored", host,
+                               request.session.get(SESSION_HOST))
+                auth.logout(request)
+            elif float(request.session.get(SESSION_EXPIRES, 0)) < time.time():
+                logger.info("session expired on %s", host)
+                auth.logout(request)
+                request.session_expired = True
+        return self.get_response(request)
