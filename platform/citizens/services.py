@@ -100,7 +100,8 @@ def payers_with_email(commune: Commune, verified_email: str) -> list[dict]:
     if not email:
         return []
     with inside(commune):
-        return list(Payer.objects.filter(email__iexact=email).values("id", "name"))
+        return [{"id": p["id"], "name": p["name"]}
+                for p in Payer.objects.filter(email__iexact=email).values("id", "name")]
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ import tarfile
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 from django.conf import settings
 from django.core.management import call_command
@@ -45,7 +46,9 @@ def _sha256(path: Path) -> str:
 
 
 def _client(name: str, db_alias: str) -> str:
-    server = connections[db_alias]
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    server = cast(DatabaseWrapper, connections[db_alias])
     server.ensure_connection()
     return postgres_binary(name, server.pg_version)
 
