@@ -45,6 +45,24 @@ def account_id(request: HttpRequest) -> str:
     return (request.user.email or "").lower() if request.user.is_authenticated else ""
 
 
+def subject_of(request: HttpRequest) -> str:
+    """The identity provider's subject (``sub``) of the signed-in person: what the
+    citizen's links to payer records are keyed by."""
+    return request.user.get_username() if request.user.is_authenticated else ""
+
+
+def signed_in_required(view: Callable) -> Callable:
+    """Anyone signed in (a citizen's pages). Anonymous users are sent to sign in."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return _to_sign_in(request)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def commune_roles(request: HttpRequest) -> set[str]:
     """Roles the signed-in person holds in the commune being served."""
     return roles_of(account_id(request)) if request.user.is_authenticated else set()

@@ -131,3 +131,8 @@ def payer_unlink(*, subject: str, link_id: int) -> PayerLink:
     link.unlinked_at = timezone.now()
     link.save(update_fields=["unlinked_at"])
     return link
+
+
+def links_of(subject: str) -> list[PayerLink]:
+    return list(PayerLink.objects.filter(subject=subject, unlinked_at__isnull=True)
+                .select_related("commune").order_by("commune__name", "payer_name"))

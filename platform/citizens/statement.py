@@ -19,8 +19,13 @@ from citizens.models import PayerLink
 from communes.models import Commune
 
 ZERO = Decimal("0.00")
-INVOICE_STATUSES = ("due", "partly_paid", "paid", "cancelled")
-MODES = ("cash", "cheque", "card", "transfer", "direct_debit", "online", "other")
+STATUS_LABELS = {"due": "à payer", "partly_paid": "payée en partie", "paid": "payée",
+                 "cancelled": "annulée"}
+MODE_LABELS = {"cash": "espèces", "cheque": "chèque", "card": "carte bancaire",
+               "transfer": "virement", "direct_debit": "prélèvement", "online": "en ligne",
+               "other": "autre"}
+INVOICE_STATUSES = tuple(STATUS_LABELS)
+MODES = tuple(MODE_LABELS)
 
 PAYMENTS = """
     SELECT 'payment' AS kind, {commune}::bigint AS commune_id, e.id, r.number AS regie,
@@ -80,6 +85,14 @@ class Item:
     due_on: datetime.date | None
     remaining: Decimal | None
     payer: str
+
+    @property
+    def mode_label(self) -> str:
+        return MODE_LABELS.get(self.mode or "", "")
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status or "", "")
 
     @property
     def receipt(self) -> str:

@@ -8,5 +8,6 @@ urlpatterns = [
     path("compte/", include("accounts.urls")),
     path("api/v1/", commune_api.urls),
     path("espace/regies/", include("regie_pages.urls")),
+    path("mon-espace/", include("citizens.urls")),
     path("", include("commune_site.urls")),
 ]

@@ -8,5 +8,6 @@ urlpatterns = [
     path("compte/", include("accounts.urls")),
     path("api/v1/", api.urls),
     path("facturation/", include("billing.urls")),
+    path("mon-espace/", include("citizens.urls")),
     path("", include("console.urls")),
 ]

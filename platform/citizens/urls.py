@@ -1,0 +1,13 @@
+from django.urls import path
+
+from citizens import views
+
+app_name = "citizens"
+
+urlpatterns = [
+    path("", views.payments, name="payments"),
+    path("rattachements/", views.links, name="links"),
+    path("rattachements/courriel/", views.link_by_email, name="link_by_email"),
+    path("rattachements/<int:link_id>/retirer/", views.unlink, name="unlink"),
+    path("quittances/<int:commune_id>/<int:entry_id>.pdf", views.receipt, name="receipt"),
+]
