@@ -165,6 +165,7 @@ def test_cancelling_an_invoice_returns_what_was_paid_to_the_payers_credit(veniss
 
 def test_only_the_regies_agents_and_the_communes_managers_keep_payers_and_invoices(venissieux):
     from regies.errors import NotAllowed
+    from regies.services.payments import credit_apply
     from tests.regies_helpers import MANDATAIRE, STRANGER
 
     with in_schema(venissieux):
@@ -179,6 +180,7 @@ def test_only_the_regies_agents_and_the_communes_managers_keep_payers_and_invoic
             lambda: invoicing.invoice_issue(regie=regie, actor=STRANGER, payer=payer,
                                             lines=[line]),
             lambda: invoicing.invoice_cancel(invoice=invoice, actor=STRANGER, reason="erreur"),
+            lambda: credit_apply(invoice=invoice, actor=STRANGER),
         ]
         for refused in refusals:
             with pytest.raises(NotAllowed, match="pas nommé dans la régie"):

@@ -13,6 +13,7 @@ def unapply_agents(schema: str) -> None:
     """Put a schema one migration behind: as if it was built before the agents app."""
     with connection.cursor() as cursor:
         cursor.execute(f'DROP TABLE "{schema}".agents_agentrole')
+        cursor.execute(f'DROP TABLE "{schema}".agents_servicecredential')
         cursor.execute(f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'agents'")
 
 

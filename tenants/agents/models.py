@@ -25,3 +25,33 @@ class AgentRole(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}: {self.get_role_display()}"
+
+
+class ServiceCredential(models.Model):
+    """A secret the commune's business software (a school-meals or nursery application…)
+    presents to the commune's API. It acts as the account ``service:<name>`` and collects
+    only for the régies where that account is appointed mandataire. Only the secret's
+    SHA-256 is stored: a lost secret is revoked and another issued."""
+
+    name = models.SlugField(max_length=60, unique=True,
+                            help_text="nom du logiciel, en minuscules (ex. : cantine-ecoles)")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=254)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def account(self) -> str:
+        """The account named in assignments, the ledger and the audit log."""
+        return f"service:{self.name}"
+
+    @property
+    def display_name(self) -> str:
+        return f"Logiciel métier {self.name}"

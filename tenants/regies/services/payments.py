@@ -6,6 +6,7 @@ invoices' paid amounts. All or nothing. A mistake is undone by ``payment_reverse
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -176,24 +177,84 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
         _fail(draft, f"{euros(left)} ne sont affectés à rien : choisissez le payeur (le reste "
                      "ira à son avoir), des factures ou des produits.", field="payer")
     return _Checked(amount=amount, mode=mode, payer=payer, payer_name=payer_name[:200],
-                    details=details, external_ref=(draft.external_ref or "").strip()[:100],
-                    pays=pays, sales=sales)
+                    details=details, external_ref=_external_ref(draft), pays=pays, sales=sales)
+
+
+def _external_ref(draft: PaymentDraft) -> str:
+    return (draft.external_ref or "").strip()[:100]
 
 
 def _lock_and_check_day(regie: Regie, actor: Actor):
     """Lock the régie until commit (one poster at a time: consecutive numbers, one chain)
     and refuse a closed régie or a closed day."""
-    regie = Regie.objects.select_for_update().get(pk=regie.pk)
+    regie, now, today = _lock(regie)
+    if DailyClosing.objects.filter(regie=regie, day=today).exists():
+        _refuse_closed_day(regie, today)
+    return regie, now, today
+
+
+def _lock(regie: Regie):
+    # Read without the ORM's query compiler: every payment of the régie pays for this one.
+    fields = Regie._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(f.column for f in fields)} FROM regies_regie "
+                       "WHERE id = %s FOR UPDATE", [regie.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Regie.DoesNotExist
+    regie = Regie.from_db(connection.alias, [f.attname for f in fields], row)
     now = timezone.now()
     today = timezone.localdate(now)
     if not regie.is_open_on(today):
         raise Refused(f"La régie {regie.name} n'est pas ouverte aujourd'hui"
                       + (f" (fusionnée dans la régie {regie.merged_into})."
                          if regie.merged_into_id else "."))
-    if DailyClosing.objects.filter(regie=regie, day=today).exists():
-        raise Refused(f"La journée du {today:%d/%m/%Y} est arrêtée pour la régie {regie.name} :"
-                      " elle ne prend plus d'écriture.")
     return regie, now, today
+
+
+def _refuse_closed_day(regie: Regie, today) -> NoReturn:
+    raise Refused(f"La journée du {today:%d/%m/%Y} est arrêtée pour la régie {regie.name} :"
+                  " elle ne prend plus d'écriture.")
+
+
+@dataclass
+class _State:
+    first: int  # the first receipt number taken
+    closed: bool
+    collects: bool
+    known: int | None  # the first entry of the source already holding one of the references
+
+
+# Under the régie's lock every round trip delays every other poster of the régie: one
+# statement takes the numbers and reads all that the checks need. It runs after the lock
+# is granted, so it sees what committed before (a closing, the same payment posted
+# meanwhile). The numbers are taken before the checks: a refusal rolls them back with the
+# rest and leaves no gap. The appointment test is ``permissions.active_assignments``'.
+# The reference lookup names the partial unique index's condition (external_ref <> ''), so
+# that it probes that index whatever the table's statistics say (an ORDER BY on receipt
+# numbers made the planner scan the régie's entries right after a large import).
+NUMBERS_AND_STATE = """
+    WITH numbers AS (
+        INSERT INTO regies_receiptcounter AS c (regie_id, year, last_number)
+        VALUES (%(regie)s, %(year)s, %(count)s)
+        ON CONFLICT (regie_id, year) DO UPDATE SET last_number = c.last_number + %(count)s
+        RETURNING last_number)
+    SELECT (SELECT last_number FROM numbers) - %(count)s + 1,
+        EXISTS (SELECT FROM regies_dailyclosing WHERE regie_id = %(regie)s AND day = %(today)s),
+        EXISTS (SELECT FROM regies_assignment WHERE regie_id = %(regie)s
+                AND account = %(account)s AND starts_on <= %(today)s
+                AND (ends_on IS NULL OR ends_on > %(today)s)),
+        (SELECT min(id) FROM regies_ledgerentry WHERE regie_id = %(regie)s
+         AND source = %(source)s AND external_ref <> '' AND external_ref = ANY(%(refs)s))"""
+
+
+def _take_numbers_and_read(regie: Regie, actor: Actor, today, source: str, count: int,
+                           refs: list[str]) -> _State:
+    with connection.cursor() as cursor:
+        cursor.execute(NUMBERS_AND_STATE, {
+            "regie": regie.pk, "year": today.year, "count": count, "today": today,
+            "account": actor.account, "source": source, "refs": refs})
+        return _State(*cursor.fetchone())
 
 
 def _take_numbers(regie: Regie, year: int, count: int) -> int:
@@ -215,8 +276,13 @@ def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
     ``audit_each=False`` and record one line for the whole file."""
     if not drafts:
         return []
-    regie, now, today = _lock_and_check_day(regie, actor)
-    permissions.require_collector(regie, actor, today)
+    regie, now, today = _lock(regie)
+    state = _take_numbers_and_read(regie, actor, today, source, len(drafts),
+                                   sorted({ref for d in drafts if (ref := _external_ref(d))}))
+    if state.closed:
+        _refuse_closed_day(regie, today)
+    if not state.collects:
+        permissions.require_collector(regie, actor, today)  # raises, with its message
 
     # Read the invoices after the lock: what they still owe is then exact.
     wanted = {inv.pk for d in drafts for inv in d.invoices}
@@ -225,7 +291,7 @@ def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
         Q(pk__in=wanted) | Q(number__in=numbers))} if (wanted or numbers) else {}
     owed = {pk: inv.total - inv.amount_paid for pk, inv in invoices.items()}
     checked = [_check_draft(regie, d, invoices, owed) for d in drafts]
-    _refuse_known(regie, source, drafts, checked)
+    _refuse_known(drafts, checked, state.known)
     new_held = sum((c.amount for c in checked if c.mode in HELD_MODES), ZERO)
     if new_held and (in_hand := held_in_hand(regie)) + new_held > regie.cash_limit:
         raise Refused(f"Encaisse maximale de la régie {regie.name} : {euros(in_hand)} déjà "
@@ -233,14 +299,12 @@ def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
                       f"de {euros(regie.cash_limit)}. Faites un versement au comptable avant "
                       "d'encaisser d'autres espèces ou chèques.", field="amount")
 
-    year = today.year
-    first = _take_numbers(regie, year, len(checked))
-    entries = LedgerEntry.objects.bulk_create([
-        LedgerEntry(regie=regie, year=year, receipt_number=first + i, amount=c.amount,
-                    mode=c.mode, payer=c.payer, payer_name=c.payer_name, details=c.details,
-                    source=source, external_ref=c.external_ref, agent=actor.account,
-                    agent_name=actor.name[:200], posted_at=now)
-        for i, c in enumerate(checked)], batch_size=5000)
+    entries = [LedgerEntry(regie=regie, year=today.year, receipt_number=state.first + i,
+                           amount=c.amount, mode=c.mode, payer=c.payer, payer_name=c.payer_name,
+                           details=c.details, source=source, external_ref=c.external_ref,
+                           agent=actor.account, agent_name=actor.name[:200], posted_at=now)
+               for i, c in enumerate(checked)]
+    _insert_entries(actor, regie, entries, now, audit_each)
     Allocation.objects.bulk_create(
         [Allocation(entry=entry, invoice=invoice, amount=part, created_at=now,
                     created_by=actor.account)
@@ -249,14 +313,70 @@ def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
                       created_by=actor.account)
            for entry, c in zip(entries, checked, strict=True) for product, qty, price in c.sales],
         batch_size=5000)
-    if audit_each:
-        AuditEvent.objects.bulk_create([_recorded(actor, regie, entry, now) for entry in entries])
     _count(entries)
     return entries
 
 
-def _refuse_known(regie: Regie, source: str, drafts: Sequence[PaymentDraft],
-                  checked: list[_Checked]) -> None:
+# The entries (numbered, in this order; the database chains them) and their audit lines,
+# in one statement: one round trip under the régie's lock where an ORM insert per table
+# takes two.
+INSERT_ENTRIES = """
+    WITH entries AS (
+        INSERT INTO regies_ledgerentry (regie_id, year, receipt_number, amount, mode, payer_id,
+            payer_name, details, source, external_ref, agent, agent_name, posted_at, reason,
+            previous_hash, hash)
+        SELECT %(regie)s, %(year)s, r.n, r.amount, r.mode, r.payer, r.payer_name,
+            r.details::jsonb, %(source)s, r.external_ref, %(agent)s, %(agent_name)s,
+            %(posted_at)s, '', '', ''
+        FROM unnest(%(numbers)s::int[], %(amounts)s::numeric[], %(modes)s::text[],
+                    %(payers)s::bigint[], %(payer_names)s::text[], %(details)s::text[],
+                    %(refs)s::text[]) WITH ORDINALITY
+            AS r(n, amount, mode, payer, payer_name, details, external_ref, i)
+        ORDER BY r.i
+        RETURNING id, receipt_number),
+    audit AS (
+        INSERT INTO audit_auditevent (at, code, actor, actor_name, actor_kind, ip, request_id,
+            target, summary, data)
+        SELECT %(at)s, %(code)s, %(actor)s, %(actor_name)s, %(actor_kind)s, %(ip)s::inet, '',
+            'entry:' || e.id, a.summary, a.data::jsonb
+        FROM entries e JOIN unnest(%(audit_numbers)s::int[], %(summaries)s::text[],
+                                   %(data)s::text[]) AS a(n, summary, data)
+            ON a.n = e.receipt_number)
+    SELECT id FROM entries ORDER BY receipt_number"""
+
+
+def _insert_entries(actor: Actor, regie: Regie, entries: list[LedgerEntry], now,
+                    audit_each: bool) -> None:
+    """Insert ``entries`` (and, with ``audit_each``, a ``payment.recorded`` line for each);
+    the entries get their ids, as ``bulk_create`` gives them."""
+    first = entries[0]
+    lines = [_recorded(actor, regie, entry, now) for entry in entries] if audit_each else []
+    params = {
+        "regie": regie.pk, "year": first.year, "source": first.source, "agent": first.agent,
+        "agent_name": first.agent_name, "posted_at": now,
+        "numbers": [e.receipt_number for e in entries], "amounts": [e.amount for e in entries],
+        "modes": [e.mode for e in entries], "payers": [e.payer_id for e in entries],
+        "payer_names": [e.payer_name for e in entries],
+        "details": [json.dumps(e.details) for e in entries],
+        "refs": [e.external_ref for e in entries],
+        "at": now, "code": events.PaymentRecorded.code, "actor": actor.account,
+        "actor_name": actor.name, "actor_kind": actor.kind, "ip": actor.ip or None,
+        "audit_numbers": [e.receipt_number for e in entries] if audit_each else [],
+        "summaries": [line.summary for line in lines], "data": [json.dumps(line.data)
+                                                              for line in lines]}
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_ENTRIES, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    for entry, pk in zip(entries, ids, strict=True):
+        entry.pk = pk
+        entry._state.adding = False
+        entry._state.db = connection.alias
+
+
+def _refuse_known(drafts: Sequence[PaymentDraft], checked: list[_Checked],
+                  known_pk: int | None) -> None:
+    """Refuse a payment twice in the batch, or already posted (``known_pk``: the first
+    entry holding one of the batch's references, read under the lock)."""
     refs: dict[str, PaymentDraft] = {}
     for draft, c in zip(drafts, checked, strict=True):
         if c.external_ref:
@@ -264,11 +384,10 @@ def _refuse_known(regie: Regie, source: str, drafts: Sequence[PaymentDraft],
                 _fail(draft, f"Le paiement {c.external_ref} apparaît deux fois.", Duplicate,
                       field="external_ref")
             refs[c.external_ref] = draft
-    if not refs:
+    if not refs or known_pk is None:
         return
-    known = LedgerEntry.objects.filter(regie=regie, source=source,
-                                       external_ref__in=list(refs)).first()
-    if known is not None:
+    known = LedgerEntry.objects.get(pk=known_pk)
+    if known.external_ref in refs:
         _fail(refs[known.external_ref], f"Le paiement {known.external_ref} est déjà enregistré "
                                         f"(quittance {known.receipt}).", Duplicate,
               field="external_ref")
@@ -360,7 +479,8 @@ def credit_of(payer: Payer) -> Decimal:
 def credit_apply(*, invoice: Invoice, actor: Actor, amount=None) -> Decimal:
     """Pay ``invoice`` (in full, or ``amount``) from its payer's credit, oldest payments
     first. Returns the amount applied."""
-    Regie.objects.select_for_update().get(pk=invoice.regie_id)
+    regie = Regie.objects.select_for_update().get(pk=invoice.regie_id)
+    permissions.require_invoicer(regie, actor, timezone.localdate(), "utiliser un avoir")
     invoice = Invoice.objects.select_related("payer").get(pk=invoice.pk)
     if invoice.status in (InvoiceStatus.CANCELLED, InvoiceStatus.PAID):
         raise Refused(f"La facture {invoice.number} est {InvoiceStatus(invoice.status).label}.")

@@ -1,0 +1,202 @@
+"""What the business software sends and receives. Amounts travel as strings ("12.50"):
+a JSON number with a fraction is a float, whose cents are inexact, and the régies refuse
+it with their own message. Unknown fields are refused, so that a misspelt
+``external_ref`` is not silently ignored."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated
+
+from ninja import Schema
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+from pydantic.json_schema import WithJsonSchema
+
+# Floats are let through the schema on purpose: ``regies.money.parse_amount`` refuses them
+# with the message the agents' pages show too.
+Amount = Annotated[StrictStr | StrictInt | StrictFloat, WithJsonSchema(
+    {"type": "string", "examples": ["12.50"],
+     "description": "montant en euros, en texte, deux décimales au plus"})]
+Quantity = Annotated[StrictStr | StrictInt | StrictFloat, WithJsonSchema(
+    {"type": "string", "examples": ["1", "2.5"], "description": "trois décimales au plus"})]
+Money = Annotated[str, Field(examples=["12.50"])]
+
+
+class In(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Errors --------------------------------------------------------------------------------
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    field: str | None = None
+    line: int | None = Field(None, description="position (à partir de 1) de la facture ou du "
+                                               "paiement fautif dans ce qui a été envoyé")
+
+
+# --- Régies --------------------------------------------------------------------------------
+
+class RegieOut(Schema):
+    number: str
+    name: str
+    accepted_modes: list[str]
+    starts_on: datetime.date
+    ends_on: datetime.date | None
+
+
+# --- Payers --------------------------------------------------------------------------------
+
+class PayerIn(In):
+    external_ref: str = Field(min_length=1, max_length=60,
+                              description="l'identifiant du payeur dans le logiciel métier")
+    name: str = Field(max_length=200)
+    kind: str = "family"
+    address_line: str = Field("", max_length=250)
+    postal_code: str = Field("", max_length=10)
+    city: str = Field("", max_length=120)
+    email: str = Field("", max_length=254)
+    phone: str = Field("", max_length=30)
+
+
+class PayerOut(Schema):
+    external_ref: str
+    link_code: str
+    kind: str
+    name: str
+    address_line: str
+    postal_code: str
+    city: str
+    email: str
+    phone: str
+
+
+# --- Invoices ------------------------------------------------------------------------------
+
+class LineIn(In):
+    label: str = Field("", max_length=200)
+    quantity: Quantity = "1"
+    unit_price: Amount | None = None
+    product: str = Field("", description="code d'un produit de la régie (donne libellé et prix)")
+    period_start: datetime.date | None = None
+    period_end: datetime.date | None = None
+    beneficiary: str = Field("", max_length=200)
+
+
+class InvoiceIn(In):
+    payer: str = Field(description="external_ref du payeur")
+    number: str = Field("", max_length=30,
+                        description="vide : la régie numérote (<régie>-<année>-<n>)")
+    label: str = Field("", max_length=200)
+    issued_on: datetime.date | None = None
+    due_on: datetime.date | None = None
+    lines: list[LineIn]
+
+
+class InvoicesIn(In):
+    invoices: list[InvoiceIn] = Field(min_length=1, max_length=5000)
+
+
+class LineOut(Schema):
+    label: str
+    quantity: str
+    unit_price: Money
+    amount: Money
+    product: str | None
+    period_start: datetime.date | None
+    period_end: datetime.date | None
+    beneficiary: str
+
+
+class InvoiceOut(Schema):
+    number: str
+    payer: str
+    payer_name: str
+    label: str
+    issued_on: datetime.date
+    due_on: datetime.date
+    total: Money
+    amount_paid: Money
+    remaining: Money
+    status: str = Field(description="due | partly_paid | paid | cancelled")
+    lines: list[LineOut]
+
+
+class InvoicesOut(Schema):
+    invoices: list[InvoiceOut]
+
+
+# --- Payments ------------------------------------------------------------------------------
+
+class PaymentIn(In):
+    amount: Amount
+    mode: str = Field(examples=["card"], description="cash | cheque | card | transfer | "
+                                                     "direct_debit | online | other")
+    external_ref: str = Field(max_length=100, description="l'identifiant du paiement dans le "
+                                                          "logiciel métier : le même paiement "
+                                                          "n'est jamais encaissé deux fois")
+    payer: str = Field("", description="external_ref du payeur (sinon : celui des factures)")
+    payer_name: str = Field("", max_length=200)
+    invoices: list[str] = Field([], description="numéros des factures, réglées dans l'ordre")
+    allocations: dict[str, Amount] = Field({}, description="numéro de facture → montant")
+    details: dict[str, str] = Field({}, description="cheque_number et bank (chèque), "
+                                                    "terminal_ref (carte), note (autre)")
+
+
+class PaymentsIn(In):
+    """One payment, or ``{"payments": [...]}``: all posted or none."""
+
+    payments: list[PaymentIn] = Field(min_length=1, max_length=5000)
+    _single: bool = PrivateAttr(False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_or_many(cls, data, handler):
+        single = isinstance(data, dict) and "payments" not in data
+        model = handler({"payments": [data]} if single else data)
+        if isinstance(model, PaymentsIn):
+            model._single = single
+        return model
+
+    @property
+    def single(self) -> bool:
+        return self._single
+
+
+class AllocationOut(Schema):
+    invoice: str
+    amount: Money
+
+
+class PaymentOut(Schema):
+    receipt: str = Field(examples=["2026-000042"])
+    regie: str
+    amount: Money
+    mode: str
+    payer: str | None = Field(description="external_ref du payeur")
+    payer_name: str
+    external_ref: str
+    details: dict[str, str]
+    posted_at: datetime.datetime
+    collected_by: str
+    allocations: list[AllocationOut]
+    reverses: str | None = Field(description="la quittance que cette écriture annule")
+    reversed_by: str | None = Field(description="la quittance qui annule celle-ci")
+    reason: str
+
+
+class PaymentsOut(Schema):
+    payments: list[PaymentOut]
+
+
+class ReversalIn(In):
+    reason: str = Field(max_length=300)
