@@ -82,12 +82,14 @@ def counter_data(server):
         get_user_model().objects.filter(email=MANDATAIRE.account).delete()
 
 
-def current_code(account: str) -> str:
+def totp_of(account: str):
+    """The account's authenticator (read before the browser starts: the ORM does not run
+    inside Playwright's event loop)."""
     import pyotp
 
     from idp import store
 
-    return pyotp.TOTP(store.totp_enrol(store.account(account))).now()
+    return pyotp.TOTP(store.totp_enrol(store.account(account)))
 
 
 def serious_violations(page) -> list[str]:
@@ -103,6 +105,7 @@ def test_a_cash_payment_at_the_counter_in_chromium(counter_data):
     from pypdf import PdfReader
 
     base = counter_data["base"]
+    authenticator = totp_of(MANDATAIRE.account)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True,
@@ -122,7 +125,7 @@ def test_a_cash_payment_at_the_counter_in_chromium(counter_data):
             page.get_by_label("Mot de passe").fill(PASSWORD)
             page.get_by_role("button", name="Se connecter").click()
             expect(page.get_by_role("heading", name="Double authentification")).to_be_visible()
-            page.get_by_label("Code à 6 chiffres").fill(current_code(MANDATAIRE.account))
+            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
             page.get_by_role("button", name="Valider").click()
             expect(page.get_by_role("heading", name="Guichet")).to_be_visible()
 

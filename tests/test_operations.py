@@ -129,3 +129,14 @@ def test_error_reports_are_tagged_with_the_commune_and_role(venissieux, settings
         sentry_sdk.init()  # no DSN: reporting off again
     assert captured[0]["tags"]["commune"] == "69259"
     assert captured[0]["tags"]["role"] == "anonymous"
+
+
+def test_forms_post_to_the_site_and_to_the_identity_provider_only(venissieux, settings):
+    """Browsers apply form-action along a form's redirects: signing out goes to the
+    provider; the provider's own sign-in forms end on any site's callback."""
+    settings.OPSN_OIDC_ISSUER = "https://connexion.opsn.example.fr"
+    policy = Client(HTTP_HOST="venissieux.localhost").get("/")["Content-Security-Policy"]
+    assert "form-action 'self' https://connexion.opsn.example.fr" in policy
+    provider = Client(HTTP_HOST=settings.OPSN_IDP_HOST).get("/connexion/")
+    assert "form-action" not in provider["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in provider["Content-Security-Policy"]

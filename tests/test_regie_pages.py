@@ -60,9 +60,26 @@ def payer_with_invoice(venissieux, regie):
     return payer, invoice
 
 
+def provider_knows(commune, account: str) -> None:
+    """Roles come from the identity provider at sign-in: give it the roles the test's
+    set-up wrote in the commune (regies_helpers.make_agents)."""
+    from agents.models import AgentRole
+
+    make_account(account)
+    with in_schema(commune):
+        roles = list(AgentRole.objects.filter(account=account).values_list("role", flat=True))
+    grant(commune, account, *roles)
+
+
+def client_of(commune, account: str):
+    """A test client signed in on the commune's domain (through the provider)."""
+    provider_knows(commune, account)
+    return sign_in(host_of(commune), account)
+
+
 def browser(django_app, commune, account: str):
     """A WebTest browser signed in on the commune's domain; every request goes there."""
-    make_account(account)
+    provider_knows(commune, account)
     sign_in_webtest(django_app, host_of(commune), account)
     django_app.extra_environ = {**django_app.extra_environ, "HTTP_HOST": host_of(commune)}
     return django_app
@@ -129,7 +146,7 @@ def test_the_home_page_links_to_the_regies_only_for_agents(venissieux, regie):
     anonymous = Client(HTTP_HOST=host_of(venissieux)).get("/").content.decode()
     assert f'href="{BASE}/"' not in anonymous
     make_account(MANDATAIRE.account)
-    signed_in = sign_in(host_of(venissieux), MANDATAIRE.account).get("/").content.decode()
+    signed_in = client_of(venissieux, MANDATAIRE.account).get("/").content.decode()
     assert f'href="{BASE}/"' in signed_in
 
 
@@ -272,7 +289,7 @@ def test_only_appointed_agents_collect(venissieux, regie, payer_with_invoice, dj
     assert entries(venissieux) == []
     # An agent of the commune not appointed to this régie does not even open it.
     make_account(STRANGER.account)
-    stranger = sign_in(host_of(venissieux), STRANGER.account)
+    stranger = client_of(venissieux, STRANGER.account)
     assert stranger.get(f"{BASE}/R-001/guichet/").status_code == 403
     assert stranger.post(f"{BASE}/R-001/guichet/", {"amount": "5", "mode": "cash",
                                                    "payer_name": "X"}).status_code == 403
@@ -319,7 +336,7 @@ def test_a_receipt_downloads_as_a_pdf(venissieux, regie, payer_with_invoice):
         entry = payment_record(regie=regie, actor=MANDATAIRE, amount="45", mode="cash",
                                invoices=[invoice])
     make_account(MANDATAIRE.account)
-    client = sign_in(host_of(venissieux), MANDATAIRE.account)
+    client = client_of(venissieux, MANDATAIRE.account)
     response = client.get(f"{BASE}/R-001/quittances/{entry.receipt}/pdf/")
     assert response["Content-Type"] == "application/pdf"
     assert f'filename="quittance-R-001-{entry.receipt}.pdf"' in response["Content-Disposition"]
@@ -473,7 +490,7 @@ def test_a_mandataire_neither_closes_nor_deposits(venissieux, regie, django_app)
     assert not closing.html.find("button", string=re.compile("Arrêter la journée"))
     deposits = app.get(f"{BASE}/R-001/versements/")
     assert not deposits.html.find("button", string="Verser au comptable")
-    client = sign_in(host_of(venissieux), MANDATAIRE.account)
+    client = client_of(venissieux, MANDATAIRE.account)
     refused = client.post(f"{BASE}/R-001/versements/")
     assert refused.status_code == 403
     assert "Seul le régisseur titulaire de la régie Cantine et périscolaire" in (
@@ -723,7 +740,7 @@ def test_administration_is_for_the_administrator_only(venissieux, regie):
 
 def test_the_audit_log_shows_who_did_what_when_and_from_where(venissieux, regie, django_app):
     make_account(MANDATAIRE.account)
-    client = sign_in(host_of(venissieux), MANDATAIRE.account)
+    client = client_of(venissieux, MANDATAIRE.account)
     with in_schema(venissieux):
         payer = make_payer(regie)
     client.post(f"{BASE}/R-001/guichet/", {"payer": payer.pk, "amount": "12,50",
@@ -767,7 +784,7 @@ def test_a_regie_of_another_commune_does_not_exist_here(venissieux, vaulx, regie
     assert "Vaulx cantine" not in client.get(f"{BASE}/").content.decode()
     # An agent of Vénissieux has no role on Vaulx-en-Velin's domain.
     make_account(MANDATAIRE.account)
-    on_vaulx = sign_in(host_of(vaulx), MANDATAIRE.account)
+    on_vaulx = client_of(vaulx, MANDATAIRE.account)
     assert on_vaulx.get(f"{BASE}/").status_code == 403
 
 
@@ -881,7 +898,7 @@ def test_import_a_card_terminal_export_and_resolve_its_queue(venissieux, regie,
     refused = dismiss.submit(status=403)
     assert "Seul le régisseur titulaire" in text_of(refused)
     make_account(TITULAIRE.account)
-    keeper = sign_in(host_of(venissieux), TITULAIRE.account)
+    keeper = client_of(venissieux, TITULAIRE.account)
     item = waiting["TX-3"].pk
     assert keeper.post(f"{BASE}/R-001/imports/attente/{item}/ecarter/", {
         f"d{item}-reason": "paiement d'une autre régie"}).status_code == 302

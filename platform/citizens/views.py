@@ -46,6 +46,11 @@ def payments(request: HttpRequest) -> HttpResponse:
     }, status=400 if error else 200)
 
 
+def _email(request: HttpRequest) -> str:
+    """The address the identity provider vouches for (it is in the signed ID token)."""
+    return getattr(request.user, "email", "") or ""
+
+
 def _here(request: HttpRequest) -> Commune | None:
     return getattr(request, "commune", None)
 
@@ -80,7 +85,7 @@ def links(request: HttpRequest) -> HttpResponse:
                 return redirect("citizens:links")
     mine = services.links_of(subject)
     linked_here = {link.payer_id for link in mine if here and link.commune_id == here.pk}
-    by_email = ([p for p in services.payers_with_email(here, request.user.email or "")
+    by_email = ([p for p in services.payers_with_email(here, _email(request))
                  if p["id"] not in linked_here] if here else [])
     return render(request, "citizens/links.html", {
         "links": mine, "errors": errors, "typed": typed, "here": here, "by_email": by_email,
@@ -98,7 +103,7 @@ def link_by_email(request: HttpRequest) -> HttpResponse:
     try:
         link = services.payer_link_by_email(subject=subject_of(request), commune=here,
                                             payer_id=_int(request.POST.get("payer", "")) or 0,
-                                            verified_email=request.user.email or "")
+                                            verified_email=_email(request))
     except CitizenError as exc:
         messages.error(request, exc.message)
     else:

@@ -65,15 +65,31 @@ class RequestContextMiddleware:
 
 
 class ContentSecurityPolicyMiddleware:
-    """Pages load nothing from elsewhere; no page may be framed."""
+    """Pages load nothing from elsewhere; no page may be framed; forms post to the site
+    itself — and to the identity provider, where signing out sends the browser.
 
-    POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-              "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'")
+    A form's redirects count for ``form-action`` too (browsers enforce it along the
+    chain), so the local identity provider's own pages, whose sign-in forms end on the
+    callback of whichever site asked (any commune's domain), do without it."""
+
+    BASE = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'; base-uri 'self'")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.setdefault("Content-Security-Policy", self.POLICY)
+        response.setdefault("Content-Security-Policy", self.policy(request))
         return response
+
+    def policy(self, request: HttpRequest) -> str:
+        from urllib.parse import urlsplit
+
+        from django.conf import settings
+
+        if request.get_host().rsplit(":", 1)[0].lower() == settings.OPSN_IDP_HOST:
+            return self.BASE
+        issuer = urlsplit(settings.OPSN_OIDC_ISSUER)
+        provider = f" {issuer.scheme}://{issuer.netloc}" if issuer.netloc else ""
+        return f"{self.BASE}; form-action 'self'{provider}"
