@@ -29,7 +29,7 @@ from communes.services import batch_create
 from communes.tasks import run_onboarding_batch
 from jobs.broker import deliver_pending, make_broker, send
 from jobs.models import OutboxMessage
-from tests.test_production_server import free_port, get
+from tests.test_production_server import free_port, get, production_server
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="redis-server is not installed")
@@ -120,22 +120,7 @@ def test_a_job_sent_while_the_broker_is_down_runs_once_when_it_returns(committed
 def test_pages_are_served_while_the_broker_is_down_and_after_the_database_cut_connections(
         committed, tmp_path, redis_server):
     db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "WEB_WORKERS": "1", "WEB_THREADS": "2",
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "OPSN_JOBS_MODE": "broker",
-           "OPSN_BROKER_URL": redis_server.url}
-    server = subprocess.Popen([sys.executable, "-m", "opsn.cli", "serve", "--bind",
-                               f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if get(port, "/healthz", "127.0.0.1")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+    with production_server(tmp_path, workers=1, OPSN_BROKER_URL=redis_server.url) as port:
         assert get(port, "/", "venissieux.localhost")[0] == 200
         assert '"broker": "ok"' in get(port, "/readyz", "127.0.0.1")[1]
 
@@ -159,14 +144,6 @@ def test_pages_are_served_while_the_broker_is_down_and_after_the_database_cut_co
         while '"broker": "ok"' not in get(port, "/readyz", "127.0.0.1")[1]:
             assert time.monotonic() < deadline, "the broker client did not reconnect"
             time.sleep(0.2)
-    except Exception:
-        server.terminate()
-        print(server.communicate(timeout=30)[1].decode()[-3000:])
-        raise
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 KILLED_AFTER_TWO = textwrap.dedent("""

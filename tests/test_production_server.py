@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from urllib.parse import quote
 
 from django.db import connection
@@ -27,12 +28,16 @@ def get(port: int, path: str, host: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def test_gunicorn_serves_communes_and_aggregates_metrics(committed, tmp_path):
+@contextmanager
+def production_server(tmp_path, *, workers: int = 2, threads: int = 2, **environment):
+    """``opsn serve`` (gunicorn) on a free loopback port, on the test database; yields the
+    port once it answers its liveness probe. Its error output is shown if the test fails."""
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "WEB_WORKERS": "2", "WEB_THREADS": "2",
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "OPSN_JOBS_MODE": "broker"}
+    env = {**os.environ, "DATABASE_URL": url, "WEB_WORKERS": str(workers),
+           "WEB_THREADS": str(threads), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+           "OPSN_JOBS_MODE": "broker", **environment}
     server = subprocess.Popen([sys.executable, "-m", "opsn.cli", "serve", "--bind",
                                f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
@@ -44,6 +49,19 @@ def test_gunicorn_serves_communes_and_aggregates_metrics(committed, tmp_path):
                     break
             except OSError:
                 time.sleep(0.2)
+        yield port
+    except BaseException:
+        server.terminate()
+        print(server.communicate(timeout=30)[1].decode()[-3000:])
+        raise
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def test_gunicorn_serves_communes_and_aggregates_metrics(committed, tmp_path):
+    with production_server(tmp_path) as port:
         statuses = [get(port, "/", "venissieux.localhost")[0] for _ in range(20)]
         assert statuses == [200] * 20
         assert get(port, "/", "atlantis.localhost")[0] == 404
@@ -52,11 +70,3 @@ def test_gunicorn_serves_communes_and_aggregates_metrics(committed, tmp_path):
         line = next(x for x in metrics.splitlines() if x.startswith(
             'opsn_http_requests_total{method="GET",status="2xx",view="commune_site:home"}'))
         assert float(line.rsplit(" ", 1)[1]) == 20.0  # both workers' requests, added up
-    except Exception:
-        server.terminate()
-        print(server.communicate(timeout=30)[1].decode()[-3000:])
-        raise
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=30)
