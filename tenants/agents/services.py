@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import hash_token
 from agents.actors import Actor
 from agents.models import ServiceCredential
-from audit.events import event
+from audit.events import CredentialIssued, CredentialRevoked
 from audit.services import record
 
 PREFIX = "opsn_c_"  # tells a commune's secret from an operator token (``opsn_…``) at a glance
@@ -23,9 +23,6 @@ NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?")
 # last_used_at is a hint for the administrator, not a log: writing it on every request
 # would add a write to every call of a busy API.
 LAST_USED_PRECISION = datetime.timedelta(minutes=1)
-
-CredentialIssued = event("credential.issued", "Accès à l'API délivré au logiciel {name}")
-CredentialRevoked = event("credential.revoked", "Accès à l'API du logiciel {name} révoqué")
 
 
 class CredentialError(ValueError):

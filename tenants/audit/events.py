@@ -58,6 +58,8 @@ FileImported = event("file.imported", "Import {kind} « {file_name} » dans la r
                                       "{outcome}")
 QueuedPaymentResolved = event("queue.resolved", "Paiement importé ligne {line} ({amount} €) : "
                                                 "{resolution}")
+CredentialIssued = event("credential.issued", "Accès à l'API délivré au logiciel {name}")
+CredentialRevoked = event("credential.revoked", "Accès à l'API du logiciel {name} révoqué")
 ProfileChanged = event("profile.changed", "Identité de la commune modifiée : {changes}")
 ReceiptEmailed = event("receipt.emailed", "Quittance {receipt} envoyée par courriel à {to}")
 # A periodic warning e-mailed to whoever keeps the régie: recorded once per régie, warning
