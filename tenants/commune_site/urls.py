@@ -11,6 +11,7 @@ urlpatterns = [
     path("espace/titres-operateur/", views.operator_invoices, name="operator_invoices"),
     path("espace/titres-operateur/<str:number>.pdf", views.operator_invoice_pdf,
          name="operator_invoice_pdf"),
+    path("quittances/verifier/", views.verify_receipt, name="verify_receipt"),
     path("identite/logo", views.logo, name="logo"),
     path("identite/blason", views.emblem, name="emblem"),
 ]

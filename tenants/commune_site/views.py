@@ -98,3 +98,18 @@ def operator_invoice_pdf(request: CommuneRequest, number: str) -> FileResponse:
     if invoice is None:
         raise Http404("Aucun titre de ce numéro pour la commune.")
     return invoice_file(invoice)
+
+
+def verify_receipt(request: CommuneRequest) -> HttpResponse:
+    """Public: is this receipt authentic? Its amount and date, never who paid."""
+    from regies.money import euros
+    from regies.verification import receipt_verified
+
+    typed = {k: request.GET.get(k, "").strip() for k in ("regie", "quittance", "code")}
+    asked = any(typed.values())
+    entry = receipt_verified(regie_number=typed["regie"], receipt=typed["quittance"],
+                             code=typed["code"]) if asked else None
+    return render(request, "commune_site/verify_receipt.html",
+                  {"typed": typed, "asked": asked, "entry": entry,
+                   "amount": euros(entry.amount) if entry else ""},
+                  status=404 if asked and entry is None else 200)

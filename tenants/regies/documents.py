@@ -25,11 +25,18 @@ def _pdf(template: str, context: dict) -> bytes:
 
 
 def receipt_pdf(entry: LedgerEntry) -> bytes:
-    """Must run inside the commune's schema (its profile and ledger live there)."""
+    """Must run inside the commune's schema (its profile and ledger live there). The
+    receipt carries the address, code and QR code that let anyone check it."""
+    from communes.tenancy import connection
+    from regies.verification import qr_svg_data_uri, verification_code, verification_url
+
+    domain = connection.tenant.primary_domain or ""
+    check = verification_url(entry, domain) if domain else ""
     return _pdf("regies/receipt_pdf.html", {
         "entry": entry, "regie": entry.regie, "brand": current_profile(),
         "amount": euros(entry.amount), "words": amount_in_words(entry.amount),
-        "mode": entry.get_mode_display()})
+        "mode": entry.get_mode_display(), "code": verification_code(entry),
+        "check_url": check, "qr": qr_svg_data_uri(check) if check else ""})
 
 
 def _logo_uri(brand: CommuneProfile) -> str:
