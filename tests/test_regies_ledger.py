@@ -186,3 +186,22 @@ def test_the_receipt_pdf_has_the_commune_the_amount_in_words_and_the_agent(venis
     assert "12,50 €" in text
     assert "douze euros et cinquante centimes" in text
     assert "Marie Lefèvre" in text and "espèces" in text
+
+
+def test_each_regie_chains_to_its_own_last_entry_when_others_post_in_between(venissieux):
+    with in_schema(venissieux):
+        canteen = make_regie()
+        pool = make_regie(number="R-002", name="Piscine", staff=False)
+        payers = {canteen: make_payer(canteen), pool: make_payer(pool, "Famille Rossi")}
+
+        def pay(regie):
+            return payment_record(regie=regie, actor=TITULAIRE, amount="5.00", mode="cash",
+                                  payer=payers[regie])
+
+        first = pay(canteen)
+        for _ in range(3):
+            pay(pool)
+        second = pay(canteen)
+        first, second = (LedgerEntry.objects.get(pk=e.pk) for e in (first, second))
+        assert second.previous_hash == first.hash
+        assert verify_chain(canteen) is None and verify_chain(pool) is None
