@@ -246,6 +246,23 @@ def test_the_provider_session_makes_the_next_host_silent_and_logout_ends_both(ve
     assert where == IDP_HOST and 'name="password"' in page.content.decode()
 
 
+def test_signing_out_on_one_site_ends_the_session_on_every_site(venissieux, vaulx):
+    make_account("camille@citoyen.fr")
+    browser = Browser()
+    browser.sign_in(VEN, "camille@citoyen.fr")
+    browser.go("/compte/connexion/", host=VAULX)  # single sign-on: a session on Vaulx too
+    assert browser.client(VAULX).get("/mon-espace/").status_code == 200
+
+    browser.go("/compte/deconnexion/", host=VEN, data={})
+    answer = browser.client(VAULX).get("/mon-espace/")  # Vaulx's cookie is still there
+    assert answer.status_code == 302 and "/compte/connexion/" in answer["Location"]
+
+    # Signing in again opens new sessions, which the old sign-out does not end.
+    where, _ = browser.sign_in(VAULX, "camille@citoyen.fr")
+    assert where == VAULX
+    assert browser.client(VAULX).get("/mon-espace/").status_code == 200
+
+
 def test_sign_in_attempts_are_rate_limited(db, caplog):
     make_account("camille@citoyen.fr")
     idp = Client(HTTP_HOST=IDP_HOST)

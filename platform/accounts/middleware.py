@@ -1,5 +1,6 @@
-"""A platform session is valid only on the host it was made on, and only until it
-expires (``SESSION_COOKIE_AGE`` after sign-in, whatever the activity)."""
+"""A platform session is valid only on the host it was made on, only until it expires
+(``SESSION_COOKIE_AGE`` after sign-in, whatever the activity), and only until its person
+signs out on any of the platform's sites."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import time
 from django.conf import settings
 from django.contrib import auth
 
-from accounts.oidc import SESSION_EXPIRES, SESSION_HOST, request_host
+from accounts.models import SignOut
+from accounts.oidc import SESSION_EXPIRES, SESSION_HOST, SESSION_SIGNED_IN, request_host
 
 logger = logging.getLogger("opsn.accounts")
 
@@ -30,4 +32,9 @@ class SessionGuard:
                 logger.info("session expired on %s", host)
                 auth.logout(request)
                 request.session_expired = True
+            elif SignOut.objects.filter(
+                    user_id=request.user.pk,
+                    at__gte=float(request.session.get(SESSION_SIGNED_IN, 0))).exists():
+                logger.info("session on %s ended by a sign-out elsewhere", host)
+                auth.logout(request)
         return self.get_response(request)

@@ -1,6 +1,7 @@
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.db import models
 
 
@@ -24,3 +25,15 @@ class OperatorApiToken(models.Model):
     def issue(cls, name: str) -> tuple["OperatorApiToken", str]:
         raw = "opsn_" + secrets.token_urlsafe(32)
         return cls.objects.create(name=name, key_hash=hash_token(raw)), raw
+
+
+class SignOut(models.Model):
+    """The last time a person signed out, on any of the platform's sites: every session
+    they opened before then, on every host, is over (each host keeps its own session)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="signed_out")
+    at = models.FloatField()  # a Unix timestamp, as the session's sign-in time
+
+    def __str__(self) -> str:
+        return f"{self.user_id} signed out at {self.at}"

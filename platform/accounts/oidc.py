@@ -48,6 +48,7 @@ STAFF_GROUP = "/operator/staff"
 COMMUNE_PREFIX = "/communes/"
 SESSION_HOST = "opsn_signed_in_host"
 SESSION_EXPIRES = "opsn_session_expires_at"
+SESSION_SIGNED_IN = "opsn_signed_in_at"
 
 
 class SignInRefused(Exception):
@@ -373,6 +374,7 @@ class Callback(OIDCAuthenticationCallbackView):
         auth.login(self.request, self.user, backend="accounts.oidc.Backend")
         self.request.session["oidc_id_token"] = id_token
         self.request.session[SESSION_HOST] = request_host(self.request)
+        self.request.session[SESSION_SIGNED_IN] = time.time()
         self.request.session[SESSION_EXPIRES] = time.time() + settings.SESSION_COOKIE_AGE
         logger.info("signed in on %s (%s)", request_host(self.request),
                     "operator" if self.user.is_staff else "person")
@@ -385,9 +387,14 @@ def request_host(request: HttpRequest) -> str:
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
-    """Ends the platform's session, then the provider's (RP-initiated logout)."""
+    """Ends the platform's sessions on every host (``SignOut``, checked by the session
+    guard), then the provider's (RP-initiated logout)."""
+    from accounts.models import SignOut
+
     id_token = request.session.get("oidc_id_token", "")
     signed_in = request.user.is_authenticated
+    if signed_in:  # the sessions of the other hosts end with this one
+        SignOut.objects.update_or_create(user_id=request.user.pk, defaults={"at": time.time()})
     auth.logout(request)
     back = request.build_absolute_uri("/")
     if not signed_in:
