@@ -243,6 +243,7 @@ def main() -> None:
     from referentiel.loader import ensure_loaded
 
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+    call_command("createcachetable")
     ensure_loaded()
     services.commune_onboard(insee_code=codes(1, set())[0])
     bench_api_payments(args.seconds, args.clients)

@@ -53,6 +53,7 @@ def fresh_registry() -> None:
     connections.close_all()
     reset_database()
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+    call_command("createcachetable")
     ensure_loaded()
 
 
@@ -588,6 +589,7 @@ def main() -> None:
 
     started = time.perf_counter()
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+    call_command("createcachetable")
     ensure_loaded()
     from importlib.metadata import version
 

@@ -58,9 +58,8 @@ def _public_schema_and_settings(settings):
     from communes import routing
 
     routing.forget_all()
-    from django.core.cache import cache
-
-    cache.clear()  # sign-in attempt counters, nonces already seen
+    # The cache (sign-in attempt counters, nonces already seen) is a table: a test's rows
+    # roll back with it; ``committed`` clears it.
     yield
     connection.set_schema_to_public()
 
@@ -75,8 +74,12 @@ def committed(django_db_setup, django_db_blocker, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     with django_db_blocker.unblock():
         assert connection.settings_dict["NAME"].startswith("test_")
+        from django.core.cache import cache
+
+        cache.clear()
         spares = set(SpareSchema.objects.values_list("schema_name", flat=True))
         yield
+        cache.clear()
         connection.set_schema_to_public()
         for commune in Commune.objects.exclude(insee_code__in=SESSION_COMMUNES):
             schemas.drop_schema(commune.schema_name)

@@ -312,3 +312,26 @@ def test_the_local_provider_blocks_a_suspended_communes_agents(venissieux):
     assert store.groups_of(user) == []  # no longer in the tokens
     services.commune_resume(commune=venissieux)
     assert store.groups_of(user) == ["/communes/69259/regisseur"]
+
+
+def test_the_nonces_already_used_are_seen_by_every_process(committed):
+    """A replayed ID token must be refused whichever worker it reaches: the cache that
+    remembers used nonces is shared (a database table by default), not per process."""
+    import os
+    import subprocess
+    import sys
+    from urllib.parse import quote
+
+    from django.core.cache import cache
+    from django.db import connection
+
+    cache.set("opsn-test-nonce", "seen", timeout=60)
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
+    other = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.core.cache import "
+         "cache; print(cache.get('opsn-test-nonce'))"], capture_output=True, text=True,
+        env={**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "opsn.settings"},
+        timeout=60)
+    cache.delete("opsn-test-nonce")
+    assert other.stdout.strip().splitlines()[-1] == "seen", other.stderr[-2000:]

@@ -166,6 +166,10 @@ _db["ENGINE"] = "django_tenants.postgresql_backend"
 # Connections that visit many schemas cache their catalogue entries for life: recycle them.
 _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
+# Shared by every process: the ID tokens' nonces already used (a replay must be refused
+# whichever worker it reaches) and the sign-in rate limits. A table of the public schema by
+# default (created by `opsn migrate_communes`); CACHE_URL=redis://… for Redis.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://opsn_cache")}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -17,6 +17,7 @@ class Command(BaseCommand):
         if not skip_public:
             call_command("migrate_schemas", shared=True, interactive=False,
                          verbosity=max(0, options["verbosity"] - 1))
+            call_command("createcachetable")  # the shared cache (settings.CACHES)
         bars = []
 
         def start(total):
