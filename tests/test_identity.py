@@ -335,3 +335,25 @@ def test_the_nonces_already_used_are_seen_by_every_process(committed):
         timeout=60)
     cache.delete("opsn-test-nonce")
     assert other.stdout.strip().splitlines()[-1] == "seen", other.stderr[-2000:]
+
+
+def test_a_second_factor_code_works_once(venissieux):
+    import pyotp
+
+    make_account("agent@venissieux.fr")
+    grant(venissieux, "agent@venissieux.fr", Role.REGISSEUR)
+    first = Browser()
+    where, _ = first.sign_in(VEN, "agent@venissieux.fr")
+    assert where == VEN
+    identity = Identity.objects.get(user__username="agent@venissieux.fr")
+    used = pyotp.TOTP(identity.totp_secret).at(identity.totp_last_step * 30)
+
+    second = Browser()  # someone who saw the code over the agent's shoulder
+    where, page = second.go("/compte/connexion/", host=VEN)
+    where, page = second.go("/connexion/", host=IDP_HOST, data={
+        "email": "agent@venissieux.fr", "password": PASSWORD, "next": page.context["next"]})
+    where, page = second.go("/connexion/code/", host=IDP_HOST, data={
+        "code": used, "next": page.context["next"]})
+    assert where == IDP_HOST and page.status_code == 400
+    assert "Ce code a déjà servi" in page.content.decode()
+    assert "_auth_user_id" not in second.client(VEN).session

@@ -13,6 +13,8 @@ class Identity(models.Model):
     sub = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     birthdate = models.DateField(null=True, blank=True)
     totp_secret = models.CharField(max_length=64, blank=True)
+    # The last 30-second step whose code was accepted: a code works once.
+    totp_last_step = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.sub})"

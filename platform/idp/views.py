@@ -105,12 +105,21 @@ def second_factor(request: HttpRequest) -> HttpResponse:
             return render(request, "idp/code.html", context, status=429)
         code = "".join(request.POST.get("code", "").split())
         totp = pyotp.TOTP(user.idp_identity.totp_secret)
-        # Accept the current step and its neighbours (clock drift), compared in constant time.
-        now = time.time()
-        candidates = [totp.at(now + 30 * offset) for offset in (-1, 0, 1)]
-        if len(code) == 6 and any(hmac.compare_digest(code, c) for c in candidates):
+        # Accept the current step and its neighbours (clock drift), compared in constant time,
+        # each code once: the step must be later than the last one accepted.
+        now_step = int(time.time() // totp.interval)
+        steps = [step for step in (now_step - 1, now_step, now_step + 1)
+                 if len(code) == 6 and hmac.compare_digest(code, totp.at(step * totp.interval))]
+        if steps and Identity.objects.filter(user=user, totp_last_step__lt=steps[-1]).update(
+                totp_last_step=steps[-1]):
             del request.session[PENDING]
             return _finish(request, user, ["pwd", "otp"], context["next"])
+        if steps:
+            logger.warning("provider second factor replayed for %s", user.get_username())
+            _limited(request, increment=True)
+            context["error"] = "Ce code a déjà servi : attendez le code suivant de votre " \
+                               "application d'authentification."
+            return render(request, "idp/code.html", context, status=400)
         _limited(request, increment=True)
         logger.warning("provider second factor refused for %s", user.get_username())
         context["error"] = "Code incorrect ou expiré. Saisissez le code à 6 chiffres affiché " \
