@@ -49,35 +49,17 @@ def _setup(commune):
 
 
 def _serve(commune, workers: int, threads: int):
-    import http.client
-    import socket
-    import subprocess
     from urllib.parse import quote
 
     from django.db import connection
 
+    from bench.run import start_gunicorn
+
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings",
-           "OPSN_BENCH_DATABASE": db["NAME"], "WEB_WORKERS": str(workers),
-           "WEB_THREADS": str(threads), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "opsn.wsgi:application", "-c",
-                             "python:opsn.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-                             "--access-logfile", "/dev/null"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(150):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/healthz")
-            if c.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start")
+    return start_gunicorn({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings",
+                           "OPSN_BENCH_DATABASE": db["NAME"], "WEB_WORKERS": str(workers),
+                           "WEB_THREADS": str(threads)})
 
 
 def _load(port: int, host: str, secret: str, regie_number: str, clients: int,

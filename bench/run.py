@@ -370,13 +370,39 @@ def bench_ledger(entries: int = 1_000_000) -> None:
     connection.set_schema_to_public()
 
 
+def start_gunicorn(environment: dict[str, str]):
+    """The production server's configuration (opsn.gunicorn_conf) on a free loopback port,
+    with ``environment`` added; returns (process, port) once /healthz answers."""
+    import http.client
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+           **environment}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "opsn.wsgi:application", "-c",
+                             "python:opsn.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+                             "--access-logfile", "/dev/null"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(150):
+        try:
+            client = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            client.request("GET", "/healthz")
+            if client.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"gunicorn did not start ({environment.get('DJANGO_SETTINGS_MODULE')})")
+
+
 def bench_server_load(seconds: float = 10.0, clients: int = 16) -> None:
     """Issue 6: the production server (gunicorn) under load on localhost, against the same
     server without tenant routing."""
     import http.client
     import signal
-    import socket
-    import subprocess
     import threading
 
     from django.db import connection
@@ -392,26 +418,10 @@ def bench_server_load(seconds: float = 10.0, clients: int = 16) -> None:
     print(f"\n6. Production server under load: gunicorn, 2 workers x 4 threads, {clients} "
           f"clients on localhost, {seconds:.0f} s each, GET /_bench/profile on {host}")
 
-    def serve(settings_module: str) -> tuple[subprocess.Popen, int]:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": settings_module,
-               "WEB_WORKERS": "2", "WEB_THREADS": "4", "OPSN_BENCH_FIXED_SCHEMA":
-               commune.schema_name, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "opsn.wsgi:application",
-                                 "-c", "python:opsn.gunicorn_conf", "--bind",
-                                 f"127.0.0.1:{port}", "--access-logfile", "/dev/null"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    return proc, port
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{settings_module} did not start")
+    def serve(settings_module: str):
+        return start_gunicorn({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": settings_module,
+                               "WEB_WORKERS": "2", "WEB_THREADS": "4",
+                               "OPSN_BENCH_FIXED_SCHEMA": commune.schema_name})
 
     def load(port: int) -> tuple[float, float]:
         latencies: list[float] = []

@@ -32,9 +32,17 @@ class SessionGuard:
                 logger.info("session expired on %s", host)
                 auth.logout(request)
                 request.session_expired = True
-            elif SignOut.objects.filter(
-                    user_id=request.user.pk,
-                    at__gte=float(request.session.get(SESSION_SIGNED_IN, 0))).exists():
+            elif signed_out_since(request.user, float(request.session.get(SESSION_SIGNED_IN, 0))):
                 logger.info("session on %s ended by a sign-out elsewhere", host)
                 auth.logout(request)
         return self.get_response(request)
+
+
+def signed_out_since(user, signed_in_at: float) -> bool:
+    """Has the person signed out anywhere since this session began? (The user comes with
+    their last sign-out: ``Backend.get_user``.)"""
+    try:
+        last: SignOut = user.signed_out
+    except SignOut.DoesNotExist:
+        return False
+    return last.at >= signed_in_at

@@ -327,7 +327,8 @@ class Backend(OIDCAuthenticationBackend):
         return user
 
     def get_user(self, user_id):
-        return self.UserModel.objects.filter(pk=user_id).first()
+        # With the last sign-out, which the session guard checks on every request.
+        return self.UserModel.objects.select_related("signed_out").filter(pk=user_id).first()
 
 
 # --- Views --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from regie_pages.views.common import (
     AGENT_ROLES,
     amount_input,
     attach,
+    download,
     page,
     parse_day,
     regie_of,
@@ -136,10 +137,8 @@ def deposit_slip(request: HttpRequest, number: str, year: int, slip: int) -> Htt
     """The bordereau de versement the accountant signs (PDF)."""
     regie = regie_of(request, number)
     deposit = _deposit(regie, year, slip)
-    response = HttpResponse(deposit_slip_pdf(deposit), content_type="application/pdf")
-    response["Content-Disposition"] = (f'attachment; filename="bordereau-{regie.number}-'
-                                       f'{deposit.slip}.pdf"')
-    return response
+    return download(deposit_slip_pdf(deposit), f"bordereau-{regie.number}-{deposit.slip}.pdf",
+                    "application/pdf")
 
 
 @commune_role_required(*AGENT_ROLES)
@@ -148,7 +147,5 @@ def deposit_slip_detail(request: HttpRequest, number: str, year: int,
     """The slip's payments, one line each, for a spreadsheet (CSV)."""
     regie = regie_of(request, number)
     deposit = _deposit(regie, year, slip)
-    response = HttpResponse(deposit_slip_csv(deposit), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (f'attachment; filename="bordereau-{regie.number}-'
-                                       f'{deposit.slip}.csv"')
-    return response
+    return download(deposit_slip_csv(deposit), f"bordereau-{regie.number}-{deposit.slip}.csv",
+                    "text/csv; charset=utf-8")

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from accounts.auth import account_id, commune_roles
 from agents.models import Role
@@ -70,3 +71,11 @@ def parse_day(value: str | None, default: datetime.date | None = None) -> dateti
 def amount_input(value) -> str:
     """An amount as a French agent types it back: 45,00."""
     return f"{value:.2f}".replace(".", ",")
+
+
+def download(content: bytes | str, filename: str, content_type: str) -> HttpResponse:
+    """A document to save (receipt, slip, report). Django writes the Content-Disposition,
+    encoding a file name that is not plain ASCII (a régie's number is free text)."""
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, filename) or ""
+    return response

@@ -13,12 +13,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.auth import account_id, actor_of, commune_role_required
 from regie_pages.forms import CounterForm, ReversalForm, modes_of
-from regie_pages.views.common import AGENT_ROLES, amount_input, attach, page, regie_of, status_of
+from regie_pages.views.common import (
+    AGENT_ROLES,
+    amount_input,
+    attach,
+    download,
+    page,
+    regie_of,
+    status_of,
+)
 from regies import permissions, selectors
 from regies.documents import receipt_pdf
 from regies.errors import RegieError
 from regies.models import Invoice, LedgerEntry, Payer, Regie
 from regies.money import line_amount, parse_amount, parse_quantity
+from regies.services.mailing import receipt_email
 from regies.services.payments import REQUIRED_DETAILS, credit_of, payment_record, payment_reverse
 from regies.words import amount_in_words
 
@@ -142,7 +151,7 @@ def _receipt_page(request: HttpRequest, regie: Regie, entry: LedgerEntry, *,
         "reversal": LedgerEntry.objects.filter(reverses=entry).first(),
         "reversal_form": reversal_form or ReversalForm(),
         "details": sorted(entry.details.items()),
-        "mail": _mailing() is not None, "mail_error": mail_error,
+        "mail_error": mail_error,
         "mail_to": request.POST.get("to") or (entry.payer.email if entry.payer else ""),
     }, status=status, regie=regie, section="journal")
 
@@ -158,10 +167,8 @@ def receipt_download(request: HttpRequest, number: str, year: int,
                      receipt: int) -> HttpResponse:
     regie = regie_of(request, number)
     entry = _entry(regie, year, receipt)
-    response = HttpResponse(receipt_pdf(entry), content_type="application/pdf")
-    response["Content-Disposition"] = (f'attachment; filename="quittance-{regie.number}-'
-                                       f'{entry.receipt}.pdf"')
-    return response
+    return download(receipt_pdf(entry), f"quittance-{regie.number}-{entry.receipt}.pdf",
+                    "application/pdf")
 
 
 @commune_role_required(*AGENT_ROLES)
@@ -183,26 +190,14 @@ def receipt_reverse(request: HttpRequest, number: str, year: int,
     return redirect("regie_pages:receipt", regie.number, reversal.year, reversal.receipt_number)
 
 
-def _mailing():
-    """The e-mail of a receipt, when that piece of the domain is there."""
-    try:
-        from regies.services import mailing
-    except ImportError:
-        return None
-    return getattr(mailing, "receipt_email", None)
-
-
 @commune_role_required(*AGENT_ROLES)
 @require_POST
 def receipt_send(request: HttpRequest, number: str, year: int, receipt: int) -> HttpResponse:
     regie = regie_of(request, number)
     entry = _entry(regie, year, receipt)
-    send = _mailing()
-    if send is None:
-        raise Http404("L'envoi des quittances par courriel n'est pas disponible.")
     to = (request.POST.get("to") or "").strip() or None
     try:
-        address = send(entry=entry, actor=actor_of(request), to=to)
+        address = receipt_email(entry=entry, actor=actor_of(request), to=to)
     except RegieError as exc:
         return _receipt_page(request, regie, entry, mail_error=exc.message,
                              status=status_of(exc))

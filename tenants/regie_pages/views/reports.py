@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.auth import commune_role_required
 from regie_pages.forms import PeriodForm
-from regie_pages.views.common import AGENT_ROLES, attach, page, regie_of
+from regie_pages.views.common import AGENT_ROLES, attach, download, page, regie_of
 from regies.errors import RegieError
 from regies.exports import regie_report_csv
 from regies.models import Regie
@@ -44,9 +44,7 @@ def report_csv(request: HttpRequest, number: str) -> HttpResponse:
     if found is None:
         return page(request, "regie_pages/report.html", {"form": form, "report": None},
                     status=400, regie=regie, section="report")
-    response = HttpResponse(regie_report_csv(found), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="rapport-{regie.number}-{found.start:%Y%m%d}-'
-        f'{found.end:%Y%m%d}.csv"')
-    return response
+    return download(regie_report_csv(found),
+                    f"rapport-{regie.number}-{found.start:%Y%m%d}-{found.end:%Y%m%d}.csv",
+                    "text/csv; charset=utf-8")
 
