@@ -1,0 +1,258 @@
+"""Payments post the short way (checked without a lock, written in one statement that
+first makes sure nothing changed) or the long way (under the régie's lock). Whichever way,
+the books are the same; a change that lands between the checks and the posting is caught,
+and the payment is then checked again and refused, or posted, for what is true now."""
+
+import datetime
+import threading
+from decimal import Decimal
+
+import pytest
+
+from audit.models import AuditEvent
+from communes.models import Commune
+from communes.tenancy import connection
+from regies.chain import verify_chain
+from regies.errors import Refused, RegieError
+from regies.models import Allocation, Holding, Invoice, LedgerEntry, PaymentMode
+from regies.services import founding, payments
+from regies.services.payments import PaymentDraft, payment_record, payments_post
+from tests.conftest import in_schema, wipe_regies
+from tests.regies_helpers import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
+
+CARD = {"terminal_ref": "T-1"}
+
+
+class Ways:
+    """Counts the payments each way posted (the long way also serves the short way's
+    refusals, so it counts the calls that reach it)."""
+
+    def __init__(self, monkeypatch):
+        self.short = self.long = 0
+        short, long = payments._post_short_way, payments._post_under_lock
+
+        def counted_short(*args):
+            entries = short(*args)
+            if entries is not None:
+                self.short += len(entries)
+            return entries
+
+        def counted_long(*args):
+            self.long += 1
+            return long(*args)
+
+        monkeypatch.setattr(payments, "_post_short_way", counted_short)
+        monkeypatch.setattr(payments, "_post_under_lock", counted_long)
+
+
+def _books(regie):
+    """What an auditor reads of a régie, without its ids."""
+    entries = list(LedgerEntry.objects.filter(regie=regie).order_by("receipt_number").values_list(
+        "receipt_number", "amount", "mode", "payer__name", "payer_name", "details", "source",
+        "external_ref", "agent", "agent_name"))
+    allocations = [(n, (invoice or "").replace(regie.number, "R"), *rest)
+                   for n, invoice, *rest in Allocation.objects.filter(entry__regie=regie)
+                   .order_by("entry__receipt_number", "id").values_list(
+                       "entry__receipt_number", "invoice__number", "product__code", "quantity",
+                       "amount")]
+    audit = [(line.summary.replace(regie.number, "R"), {**line.data, "regie": "R"})
+             for line in AuditEvent.objects.filter(code="payment.recorded").order_by("id")
+             if line.data.get("regie") == regie.number]
+    invoices = [(number.replace(regie.number, "R"), paid) for number, paid in
+                Invoice.objects.filter(regie=regie).order_by("number").values_list(
+                    "number", "amount_paid")]
+    holdings = dict(Holding.objects.filter(regie=regie).values_list("mode", "amount"))
+    return entries, allocations, audit, invoices, holdings
+
+
+def _post_the_day(regie):
+    payer = make_payer(regie, external_ref="FAM-1")
+    other = make_payer(regie, name="Famille Diallo")
+    a = make_invoice(regie, payer, "40.00", number=f"{regie.number}-A")
+    b = make_invoice(regie, payer, "25.50", number=f"{regie.number}-B")
+    cake = founding.product_save(regie=regie, actor=ADMIN, code="gouter", name="Goûter",
+                                 unit_price="1.20")
+    payment_record(regie=regie, actor=MANDATAIRE, amount="50.00", mode="card", invoices=[a, b],
+                   details=CARD, external_ref="CB-1")  # a paid, b partly
+    payments_post(regie=regie, actor=MANDATAIRE, drafts=[
+        PaymentDraft(amount="15.50", mode="transfer", invoices=[b], external_ref="VIR-1"),
+        PaymentDraft(amount="3.60", mode="card", payer_name="Passant", sales=[(cake, "3")],
+                     details=CARD),
+        PaymentDraft(amount="7", mode="card", payer=other, details=CARD)])  # credit
+    payment_record(regie=regie, actor=TITULAIRE, amount="20.00", mode="cash", payer=payer)
+
+
+def test_both_ways_write_the_same_books(venissieux, monkeypatch):
+    with in_schema(venissieux):
+        short = make_regie("R-SHORT", accepted_modes=["cash", "card", "transfer"])
+        long = make_regie("R-LONG", accepted_modes=["cash", "card", "transfer"])
+        ways = Ways(monkeypatch)
+        _post_the_day(short)
+        assert (ways.short, ways.long) == (4, 1)  # cash always goes the long way
+        monkeypatch.setattr(payments, "SHORT_WAY_MAX", 0)
+        _post_the_day(long)
+        assert (ways.short, ways.long) == (4, 4)
+
+        assert _books(short) == _books(long)
+        entries, _, audit, invoices, holdings = _books(short)
+        year = datetime.date.today().year
+        assert [e[0] for e in entries] == [1, 2, 3, 4, 5]
+        assert audit[0][0] == (f"Quittance {year}-000001 : 50,00 € (carte bancaire (TPE)) de "
+                               "Famille Martin à la régie R")
+        assert audit[0][1]["receipt"] == f"{year}-000001"
+        assert invoices == [("R-A", Decimal("40.00")), ("R-B", Decimal("25.50"))]
+        assert holdings[PaymentMode.CARD] == Decimal("60.60")
+        assert verify_chain(short) is None and verify_chain(long) is None
+
+
+def test_a_refusal_is_the_same_whichever_way(venissieux, monkeypatch):
+    with in_schema(venissieux):
+        regie = make_regie(accepted_modes=["card"])
+        payer = make_payer(regie)
+        invoice = make_invoice(regie, payer, "10.00")
+        payment_record(regie=regie, actor=MANDATAIRE, amount="10", mode="card",
+                       invoices=[invoice], details=CARD)
+        for limit in (50, 0):
+            monkeypatch.setattr(payments, "SHORT_WAY_MAX", limit)
+            with pytest.raises(Refused, match="déjà payée"):
+                payment_record(regie=regie, actor=MANDATAIRE, amount="10", mode="card",
+                               invoices=[invoice], details=CARD)
+            with pytest.raises(RegieError, match="n'accepte pas ce mode"):
+                payment_record(regie=regie, actor=MANDATAIRE, amount="10", mode="transfer",
+                               payer=payer)
+        assert LedgerEntry.objects.filter(regie=regie).count() == 1
+
+
+def _in_another_transaction(work):
+    """Run ``work`` on another connection, committed before this returns."""
+    failures = []
+
+    def run():
+        try:
+            work()
+        except BaseException as exc:  # reported to the test below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert not failures, failures
+
+
+@pytest.mark.parametrize("change, refusal", [
+    ("invoice paid", "déjà payée"),
+    ("mode withdrawn", "n'accepte pas ce mode"),
+    ("agent's appointment ended", "ni régisseur ni mandataire"),
+])
+def test_a_change_between_the_checks_and_the_posting_is_caught(committed, monkeypatch,
+                                                                change, refusal):
+    commune = Commune.objects.get(insee_code="69259")
+    with in_schema(commune):
+        regie = make_regie("R-RACE", accepted_modes=["card", "transfer"])
+        payer = make_payer(regie)
+        invoice = make_invoice(regie, payer, "30.00")
+    ways = Ways(monkeypatch)
+    check, changed = payments._check_draft, []
+
+    def concurrently():
+        connection.set_tenant(commune)
+        if change == "invoice paid":
+            payment_record(regie=regie, actor=TITULAIRE, amount="30", mode="transfer",
+                           invoices=[invoice], external_ref="VIR-ELSEWHERE")
+        elif change == "mode withdrawn":
+            founding.regie_amend(regie=regie, actor=ADMIN, accepted_modes=["transfer"])
+        else:
+            assignment = regie.assignments.get(account=MANDATAIRE.account)
+            founding.assignment_end(assignment=assignment, actor=ADMIN,
+                                    ends_on=datetime.date.today())
+
+    def check_then_change(*args):
+        checked = check(*args)
+        if not changed:  # once: right after the short way's checks passed
+            changed.append(True)
+            _in_another_transaction(concurrently)
+        return checked
+
+    monkeypatch.setattr(payments, "_check_draft", check_then_change)
+    try:
+        with in_schema(commune):
+            with pytest.raises(RegieError, match=refusal):
+                payment_record(regie=regie, actor=MANDATAIRE, amount="30", mode="card",
+                               invoices=[invoice], details=CARD, external_ref="CB-RACE")
+            assert changed and ways.long == 1  # caught by the guard, refused the long way
+            assert not LedgerEntry.objects.filter(external_ref="CB-RACE").exists()
+            # No number consumed: the next receipt follows the last one posted.
+            posted = LedgerEntry.objects.filter(regie=regie).count()
+            following = payment_record(regie=regie, actor=TITULAIRE, amount="1",
+                                       mode="transfer", payer=payer)
+            assert following.receipt_number == posted + 1
+            invoice.refresh_from_db()
+            assert invoice.amount_paid <= invoice.total
+    finally:
+        with in_schema(commune):
+            wipe_regies()
+
+
+def test_many_clients_paying_the_same_invoices_at_once(committed, monkeypatch):
+    """Eight clients post card payments on five invoices at once, the short way: receipts
+    stay unique and gapless, no invoice is ever paid beyond its total, and what each client
+    was told matches the books."""
+    commune = Commune.objects.get(insee_code="69259")
+    with in_schema(commune):
+        regie = make_regie("R-MANY", accepted_modes=["card", "cash"])
+        payer = make_payer(regie)
+        invoices = [make_invoice(regie, payer, "30.00", number=f"F-{i}") for i in range(5)]
+    ways = Ways(monkeypatch)
+    told: list[tuple[int, str]] = []
+    refused: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        try:
+            connection.set_tenant(commune)
+            for n in range(12):
+                invoice = invoices[(k + n) % 5]
+                try:
+                    if n % 6 == 5:
+                        entry = payment_record(regie=regie, actor=TITULAIRE, amount="2",
+                                               mode="cash", payer=payer)
+                    else:
+                        entry = payment_record(regie=regie, actor=MANDATAIRE, amount="4",
+                                               mode="card", invoices=[invoice],
+                                               details={"terminal_ref": f"T{k}-{n}"},
+                                               external_ref=f"CB-{k}-{n}")
+                except Refused as exc:
+                    with lock:
+                        refused.append(exc.message)
+                    continue
+                with lock:
+                    told.append((entry.receipt_number, entry.external_ref))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    try:
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert ways.short > 0
+        with in_schema(commune):
+            books = dict(LedgerEntry.objects.filter(regie=regie).values_list(
+                "receipt_number", "external_ref"))
+            assert sorted(books) == list(range(1, len(told) + 1))
+            assert dict(told) == books
+            for invoice in Invoice.objects.filter(regie=regie):
+                allocated = sum(a.amount for a in invoice.allocations.all())
+                assert invoice.amount_paid == allocated <= invoice.total
+            assert all("déjà payée" in message for message in refused)
+            assert verify_chain(regie) is None
+    finally:
+        with in_schema(commune):
+            wipe_regies()
