@@ -67,8 +67,8 @@ def _load(port: int, host: str, secret: str, regie_number: str, clients: int,
     """``clients`` threads, each on its own keep-alive connection, post card payments (one
     per request, or ``batch``) for ``seconds``. Returns (payments posted, elapsed, request
     latencies)."""
-    import http.client
     import json
+    import socket
     import threading
 
     latencies: list[float] = []
@@ -76,29 +76,39 @@ def _load(port: int, host: str, secret: str, regie_number: str, clients: int,
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
     path = f"/api/v1/regies/{regie_number}/payments"
-    headers = {"Host": host, "Authorization": f"Bearer {secret}",
-               "Content-Type": "application/json"}
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {secret}\r\n"
+            "Content-Type: application/json\r\n").encode()
 
     def payment(k: int, n: int) -> dict:
         return {"amount": f"{(n % 90) + 10}.50", "mode": "card", "payer": "BENCH-1",
                 "external_ref": f"{tag}-{k}-{n}", "details": {"terminal_ref": f"T-{k}-{n}"}}
 
     def client(k: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        # A lean client (one keep-alive socket, requests written by hand, responses read
+        # by their Content-Length): on a 2-core machine the load generator shares the
+        # cores with the server, and http.client's header parsing costs as much as a
+        # tenth of a request.
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = sock.makefile("rb")
         mine, n = [], 0
         while time.perf_counter() < stop:  # bounded in time, on loopback only
             n += batch
             body = json.dumps(payment(k, n) if batch == 1 else
-                              {"payments": [payment(k, n - i) for i in range(batch)]})
+                              {"payments": [payment(k, n - i) for i in range(batch)]}).encode()
             started = time.perf_counter()
-            conn.request("POST", path, body, headers)
-            response = conn.getresponse()
-            data = response.read()
+            sock.sendall(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            status = int(reader.readline().split()[1])
+            length = 0
+            while (header := reader.readline()) not in (b"\r\n", b""):
+                if header[:15].lower() == b"content-length:":
+                    length = int(header[15:])
+            data = reader.read(length)
             mine.append(time.perf_counter() - started)
-            if response.status != 201:
+            if status != 201:
                 with lock:
-                    errors.append((response.status, data[:300]))
-        conn.close()
+                    errors.append((status, data[:300]))
+        sock.close()
         with lock:
             latencies.extend(mine)
 
@@ -111,6 +121,29 @@ def _load(port: int, host: str, secret: str, regie_number: str, clients: int,
     elapsed = time.perf_counter() - started
     assert not errors, errors[:3]
     return len(latencies) * batch, elapsed, latencies
+
+
+def _cpu_seconds(server_pid: int, database: str) -> tuple[float, float]:
+    """CPU time used so far by the server's workers and by the PostgreSQL backends of
+    ``database`` (from /proc: user + system). The figure a busy, shared machine distorts
+    least: what one payment costs, whoever else runs."""
+    tick = os.sysconf("SC_CLK_TCK")
+    app = db = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        ppid, used = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if ppid == server_pid:
+            app += used
+        elif cmdline.startswith("postgres: ") and f" {database} " in cmdline:
+            db += used
+    return app, db
 
 
 def _check_receipts(commune, regie) -> tuple[int, bool]:
@@ -172,14 +205,19 @@ def bench_api_payments(seconds: float = 10.0, clients: int = 8) -> None:
     print(f"\n9. Régie payments over the commune's API: gunicorn {workers} workers x {threads} "
           f"threads on 127.0.0.1, {clients} clients, {seconds:.0f} s, POST single card "
           f"payments on {host} (target ≥ {TARGET}/s, receipts gapless)")
+    from django.db import connection
+
+    database = connection.settings_dict["NAME"]
     regie, payer, credential, secret = _setup(commune)
     proc, port = _serve(commune, workers, threads)
     try:
         _load(port, host, secret, regie.number, clients, 2.0, "warm")  # every worker, connection
         one, one_elapsed, one_lat = _load(port, host, secret, regie.number, 1,
                                           max(2.0, seconds / 3), "one")
+        cpu_before = _cpu_seconds(proc.pid, database)
         n, elapsed, latencies = _load(port, host, secret, regie.number, clients, seconds,
                                       "load")
+        cpu_after = _cpu_seconds(proc.pid, database)
         batched, b_elapsed, b_lat = _load(port, host, secret, regie.number, clients,
                                           max(2.0, seconds / 3), "batch", batch=10)
     finally:
@@ -191,6 +229,13 @@ def bench_api_payments(seconds: float = 10.0, clients: int = 8) -> None:
     line(f"{clients} clients", f"{rate:.0f} payments/s",
          f"p95 {ms(percentile(latencies, 95))}, median {ms(percentile(latencies, 50))}; "
          f"{verdict}; {rate / one_rate:.2f}x one client")
+    app_ms, db_ms = ((after - before) / n * 1000 for before, after in zip(cpu_before, cpu_after,
+                                                                           strict=True))
+    cores = os.cpu_count() or 1
+    line("CPU per payment (server workers + PostgreSQL)", f"{app_ms + db_ms:.2f} ms",
+         f"{app_ms:.2f} + {db_ms:.2f} ms: {cores} cores could post "
+         f"{cores / (app_ms + db_ms) * 1000:.0f}/s "
+         "with nothing else running")
     line("1 client (baseline)", f"{one_rate:.0f} payments/s",
          f"p95 {ms(percentile(one_lat, 95))}")
     line(f"{clients} clients, 10 payments per request", f"{batched / b_elapsed:.0f} payments/s",

@@ -67,12 +67,15 @@ BEGIN
         RETURNING id, receipt_number)
     SELECT array_agg(id ORDER BY receipt_number) INTO v_ids FROM entries;
 
-    INSERT INTO regies_allocation (entry_id, invoice_id, product_id, quantity, amount,
-                                   created_at, created_by)
-        SELECT v_ids[(a->>'entry')::int + 1], (a->>'invoice')::bigint,
-            (a->>'product')::bigint, (a->>'quantity')::numeric, (a->>'amount')::numeric,
-            (p->>'posted_at')::timestamptz, p->>'account'
-        FROM jsonb_array_elements(p->'allocations') a;
+    -- Only when there are any: the table's statement trigger runs even for no rows.
+    IF jsonb_array_length(p->'allocations') > 0 THEN
+        INSERT INTO regies_allocation (entry_id, invoice_id, product_id, quantity, amount,
+                                       created_at, created_by)
+            SELECT v_ids[(a->>'entry')::int + 1], (a->>'invoice')::bigint,
+                (a->>'product')::bigint, (a->>'quantity')::numeric, (a->>'amount')::numeric,
+                (p->>'posted_at')::timestamptz, p->>'account'
+            FROM jsonb_array_elements(p->'allocations') a;
+    END IF;
 
     -- The audit lines name the receipt, known only now: "<year>-<number, 6 digits>".
     INSERT INTO audit_auditevent (at, code, actor, actor_name, actor_kind, ip, request_id,

@@ -333,16 +333,21 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
     except RegieError:
         return None  # the long way refuses it, with what it reads under the lock
     paid = {invoice.pk for c in checked for invoice, _ in c.pays}
+    entries = [LedgerEntry(regie=regie, year=today.year, amount=c.amount, mode=c.mode,
+                           source=source, payer=c.payer, payer_name=c.payer_name,
+                           details=c.details, external_ref=c.external_ref,
+                           agent=actor.account, agent_name=actor.name[:200], posted_at=now)
+               for c in checked]
     entries_doc = []
-    for c in checked:
-        doc: dict[str, object] = {"amount": str(c.amount), "mode": c.mode,
-               "payer": c.payer.pk if c.payer else None, "payer_name": c.payer_name,
-               "details": c.details, "external_ref": c.external_ref}
+    for entry in entries:
+        doc: dict[str, object] = {
+            "amount": str(entry.amount), "mode": entry.mode, "payer": entry.payer_id,
+            "payer_name": entry.payer_name, "details": entry.details,
+            "external_ref": entry.external_ref}
         if audit_each:
-            line = _recorded(actor, regie, _unnumbered(regie, c, actor, source, today, now), now,
-                             receipt=RECEIPT_MARK)
-            before, after = line.summary.split(RECEIPT_MARK, 1)
-            doc["audit"] = [before, after, line.data]
+            event = _recorded_event(regie, entry, receipt=RECEIPT_MARK)
+            before, after = event.summary().split(RECEIPT_MARK, 1)
+            doc["audit"] = [before, after, event.payload()]
         entries_doc.append(doc)
     document = {
         "regie": regie.pk, "regie_version": version, "day": today.isoformat(),
@@ -364,29 +369,17 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
         return None
     if isinstance(posted, str):
         posted = json.loads(posted)
-    entries = []
-    for i, (c, pk) in enumerate(zip(checked, posted["ids"], strict=True)):
-        entry = _unnumbered(regie, c, actor, source, today, now)
+    for i, (entry, pk) in enumerate(zip(entries, posted["ids"], strict=True)):
         entry.receipt_number = posted["first"] + i
         entry.pk = pk
         entry._state.adding = False
         entry._state.db = connection.alias
-        entries.append(entry)
     _count(entries)
     return entries
 
 
 # Where the receipt number goes in an audit line written before it is known.
 RECEIPT_MARK = "\x1e"
-
-
-def _unnumbered(regie: Regie, c: _Checked, actor: Actor, source: str, today,
-                now) -> LedgerEntry:
-    return LedgerEntry(regie=regie, year=today.year, amount=c.amount, mode=c.mode,
-                       source=source,
-                       payer=c.payer, payer_name=c.payer_name, details=c.details,
-                       external_ref=c.external_ref, agent=actor.account,
-                       agent_name=actor.name[:200], posted_at=now)
 
 
 @transaction.atomic
@@ -509,12 +502,15 @@ def _refuse_known(drafts: Sequence[PaymentDraft], checked: list[_Checked],
               field="external_ref")
 
 
-def _recorded(actor: Actor, regie: Regie, entry: LedgerEntry, at,
-              receipt: str | None = None) -> AuditEvent:
-    event = events.PaymentRecorded(target=f"entry:{entry.pk}", data={
+def _recorded_event(regie: Regie, entry: LedgerEntry, receipt: str | None = None):
+    return events.PaymentRecorded(target=f"entry:{entry.pk}", data={
         "receipt": receipt or entry.receipt, "amount": euros(entry.amount).removesuffix(" €"),
         "mode": PaymentMode(entry.mode).label, "payer": entry.payer_name,
         "regie": regie.number})
+
+
+def _recorded(actor: Actor, regie: Regie, entry: LedgerEntry, at) -> AuditEvent:
+    event = _recorded_event(regie, entry)
     return AuditEvent(at=at, code=event.code, actor=actor.account, actor_name=actor.name,
                       actor_kind=actor.kind, ip=actor.ip or None, target=event.target,
                       summary=event.summary(), data=event.payload())
