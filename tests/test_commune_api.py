@@ -538,3 +538,23 @@ def test_the_openapi_description_and_the_docs_are_served(venissieux):
     assert amount["type"] == "string"
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+def test_the_api_lane_keeps_the_security_headers_and_the_request_context(software):
+    """The API skips what only pages need (sessions, CSRF): a cookie of a signed-in page
+    changes nothing, no cookie is set, the headers a browser would enforce are there."""
+    software.client.cookies["sessionid"] = "a-session-of-a-page"
+    response = software.client.post(
+        "/api/v1/regies/R-001/payments",
+        json.dumps({"amount": "12.50", "mode": "card", "payer": "FAM-0042",
+                    "external_ref": "TPE-LANE", "details": {"terminal_ref": "T-1"}}),
+        content_type="application/json", HTTP_X_REQUEST_ID="req-lane-1")
+    assert response.status_code == 201, response.content
+    assert response["X-Request-ID"] == "req-lane-1"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert not response.cookies
+    # A page of the same commune still has its session and CSRF middlewares.
+    page = Client(HTTP_HOST=software.client.defaults["HTTP_HOST"]).get("/espace/regies/")
+    assert page.status_code in (200, 302)
+    assert page.wsgi_request.session is not None

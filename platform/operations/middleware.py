@@ -93,3 +93,41 @@ class ContentSecurityPolicyMiddleware:
         issuer = urlsplit(settings.OPSN_OIDC_ISSUER)
         provider = f" {issuer.scheme}://{issuer.netloc}" if issuer.netloc else ""
         return f"{self.BASE}; form-action 'self'{provider}"
+
+
+class ApiLaneMiddleware:
+    """The commune API's requests (software calling with a bearer credential, right after
+    routing) take a lane of their own: what only pages need — sessions, CSRF, the signed-in
+    user and its session guard, messages — is skipped; security headers (set outside) and
+    the request context (inside the lane) still apply. About a sixth of the CPU of one
+    payment posted over the API, the figure its benchmark is bound by (docs/benchmarks.md)."""
+
+    PREFIX = "/api/"
+    LANE = ["operations.middleware.RequestContextMiddleware"]
+
+    def __init__(self, get_response):
+        from django.core.exceptions import ImproperlyConfigured
+        from django.core.handlers.base import BaseHandler
+        from django.core.handlers.exception import convert_exception_to_response
+        from django.utils.module_loading import import_string
+
+        self.get_response = get_response
+        # The lane's end is Django's own: resolve the URL (request.urlconf, set by the
+        # routing), call the view. Its middlewares are plain callables (no process_view).
+        end = BaseHandler()
+        end._view_middleware, end._template_response_middleware = [], []
+        end._exception_middleware = []
+        lane = convert_exception_to_response(end._get_response)
+        for path in reversed(self.LANE):
+            middleware = import_string(path)
+            if any(hasattr(middleware, hook) for hook in (
+                    "process_view", "process_exception", "process_template_response")):
+                raise ImproperlyConfigured(f"{path}: the API lane takes plain middlewares")
+            lane = convert_exception_to_response(middleware(lane))
+        self.lane = lane
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (getattr(request, "commune", None) is not None
+                and request.path_info.startswith(self.PREFIX)):
+            return self.lane(request)
+        return self.get_response(request)

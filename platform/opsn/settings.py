@@ -127,6 +127,7 @@ MIDDLEWARE = [
     "operations.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "communes.routing.CommuneRoutingMiddleware",
+    "operations.middleware.ApiLaneMiddleware",  # the commune API: no session, no CSRF
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
