@@ -551,6 +551,7 @@ def test_the_api_lane_keeps_the_security_headers_and_the_request_context(softwar
         content_type="application/json", HTTP_X_REQUEST_ID="req-lane-1")
     assert response.status_code == 201, response.content
     assert response["X-Request-ID"] == "req-lane-1"
+    assert response["Content-Length"] == str(len(response.content))
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
     assert response["X-Content-Type-Options"] == "nosniff"
     assert not response.cookies

@@ -129,5 +129,9 @@ class ApiLaneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if (getattr(request, "commune", None) is not None
                 and request.path_info.startswith(self.PREFIX)):
-            return self.lane(request)
+            response = self.lane(request)
+            # What CommonMiddleware does for pages: a length, not a chunked body.
+            if not response.streaming and not response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+            return response
         return self.get_response(request)

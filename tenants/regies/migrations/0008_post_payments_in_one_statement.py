@@ -21,6 +21,11 @@ DECLARE
     v_day date := (p->>'day')::date;
     v_year int := (p->>'year')::int;
     v_count int := jsonb_array_length(p->'entries');
+    -- Arrays, not subqueries: "= ANY(array)" probes the indexes whatever the statistics
+    -- say (a subquery over the document let the planner scan the régie's entries).
+    v_refs text[] := ARRAY(SELECT jsonb_array_elements_text(p->'refs'));
+    v_invoices bigint[] := ARRAY(SELECT (v->>0)::bigint
+                                 FROM jsonb_array_elements(p->'invoices') v);
     v_first int;
     v_ids bigint[];
 BEGIN
@@ -36,13 +41,11 @@ BEGIN
                       AND (ends_on IS NULL OR ends_on > v_day))
        OR EXISTS (SELECT FROM regies_ledgerentry WHERE regie_id = v_regie
                   AND source = p->>'source' AND external_ref <> ''
-                  AND external_ref IN (SELECT jsonb_array_elements_text(p->'refs'))) THEN
+                  AND external_ref = ANY(v_refs)) THEN
         RETURN NULL;
     END IF;
     -- The invoices paid: locked, then compared with the versions the checks read.
-    PERFORM FROM regies_invoice
-        WHERE id IN (SELECT (v->>0)::bigint FROM jsonb_array_elements(p->'invoices') v)
-        ORDER BY id FOR UPDATE;
+    PERFORM FROM regies_invoice WHERE id = ANY(v_invoices) ORDER BY id FOR UPDATE;
     IF EXISTS (SELECT FROM jsonb_array_elements(p->'invoices') v
                LEFT JOIN regies_invoice i ON i.id = (v->>0)::bigint AND i.xmin::text = v->>1
                WHERE i.id IS NULL) THEN
