@@ -196,7 +196,7 @@ def test_not_yet_known_then_paid_the_return_page_asks_the_provider(shop, citizen
     # A second click while it is pending goes back to the same operation.
     assert start(citizen, shop)[1].pk == payment.pk
 
-    where, outcome = choose(citizen, location, "payer")  # no notification comes
+    _where, outcome = choose(citizen, location, "payer")  # no notification comes
     assert "Paiement accepté" in text(outcome)  # the return page fetched the result
     assert len(online_entries(shop)) == 1
     assert notify(shop, payment.idop).status_code == 200  # then it comes: nothing more
@@ -264,7 +264,7 @@ def test_a_payment_that_succeeds_after_we_expired_it_is_still_recorded(shop, cit
     from online_payments.services import online_payments_reconcile
 
     settings.OPSN_PAYFIP_LOCAL_NOTIFY = False
-    location, payment = start(citizen, shop)
+    _location, payment = start(citizen, shop)
     age(shop, payment, settings.OPSN_PAYFIP_VALIDITY_MINUTES + 1)
     with in_schema(shop.commune):
         online_payments_reconcile()
@@ -291,7 +291,7 @@ def test_a_forged_notification_is_refused_or_leads_nowhere(shop, citizen, caplog
         "/paiement-en-ligne/notification/?idOp=x").status_code == 405
 
     # A known operation the payer has not paid: the provider says so, nothing is recorded.
-    location, payment = start(citizen, shop)
+    _location, payment = start(citizen, shop)
     assert notify(shop, payment.idop).status_code == 200
     assert state_of(shop, payment).state == PaymentState.CREATED
     Operation.objects.filter(idop=payment.idop).update(resultrans="R")  # refused at the bank
@@ -304,7 +304,7 @@ def test_a_tampered_amount_is_not_recorded(shop, citizen, caplog):
     location, payment = start(citizen, shop)
     Operation.objects.filter(idop=payment.idop).update(montant=100)  # 1 € paid for 45 €
     with caplog.at_level(logging.ERROR, logger="opsn.online_payments"):
-        where, outcome = choose(citizen, location, "payer")
+        _where, outcome = choose(citizen, location, "payer")
     assert "Paiement en vérification" in text(outcome)
     anomaly = state_of(shop, payment)
     assert anomaly.state == PaymentState.ANOMALY and anomaly.entry_id is None
@@ -316,7 +316,7 @@ def test_a_tampered_amount_is_not_recorded(shop, citizen, caplog):
 
 
 def test_only_a_citizen_linked_to_the_payer_may_pay_or_see_the_payment(shop, citizen, caplog):
-    location, payment = start(citizen, shop)
+    _location, payment = start(citizen, shop)
     neighbour = signed_in(NEIGHBOUR, shop.host)
     with caplog.at_level(logging.WARNING, logger="opsn.citizens"):
         refused = neighbour.client(shop.host).post(

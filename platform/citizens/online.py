@@ -42,7 +42,6 @@ def online_payment_begin(*, subject: str, commune_id: int, invoice_id: int, emai
     from online_payments.errors import OnlinePaymentError
     from online_payments.payfip import provider
     from online_payments.services import online_payment_start
-
     from regies.models import Invoice
 
     commune, payers = _linked(subject, commune_id)

@@ -10,10 +10,9 @@ class JobsConfig(AppConfig):
 
         broker.configure()
         # Declare every actor now, before any worker starts consuming.
-        import online_payments.tasks  # noqa: F401
-        import payfip_local.tasks  # noqa: F401
-
         import billing.tasks  # noqa: F401
         import communes.tasks  # noqa: F401
+        import online_payments.tasks  # noqa: F401
+        import payfip_local.tasks  # noqa: F401
         import referentiel.tasks  # noqa: F401
         import regies.tasks  # noqa: F401

@@ -8,8 +8,8 @@ import secrets
 from urllib.parse import urlencode
 
 from django.conf import settings
-from online_payments.payfip import Detail, NotYetKnown, Request, UnknownOperation
 
+from online_payments.payfip import Detail, NotYetKnown, Request, UnknownOperation
 from payfip_local.models import Operation
 
 

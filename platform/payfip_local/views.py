@@ -9,7 +9,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -18,11 +18,25 @@ from payfip_local.models import Operation
 CHOICES = {"payer": "P", "refuser": "R", "abandonner": "A"}
 
 
+def _any_return(response: HttpResponse) -> HttpResponse:
+    """The choice's form ends on urlredirect, on whichever commune's domain asked: like
+    PayFiP's own page (and the local identity provider's), no ``form-action`` here."""
+    from operations.middleware import ContentSecurityPolicyMiddleware
+
+    response["Content-Security-Policy"] = ContentSecurityPolicyMiddleware.BASE
+    return response
+
+
 def payment_page(request: HttpRequest) -> HttpResponse:
+    return _any_return(_payment_page(request))
+
+
+def _payment_page(request: HttpRequest) -> HttpResponse:
     idop = request.GET.get("idop") or request.POST.get("idop") or ""
     operation = Operation.objects.filter(idop=idop).first()
     if operation is None:
-        raise Http404("Opération inconnue.")
+        return HttpResponse("Opération inconnue.", status=404,
+                            content_type="text/plain; charset=utf-8")
     lapsed = (timezone.now() - operation.created_at
               > datetime.timedelta(minutes=settings.OPSN_PAYFIP_VALIDITY_MINUTES))
     if request.method == "POST" and not operation.resultrans and not lapsed:
