@@ -448,3 +448,29 @@ def test_the_payfip_account_needs_six_digits_and_an_online_regie(venissieux):
         counter = make_regie("R-002", "Bibliothèque")
         with pytest.raises(RegieError, match="n'accepte pas le paiement en ligne"):
             payfip_configure(regie=counter, actor=ADMIN, numcli="123456")
+
+
+def test_the_operator_opens_online_payment_for_a_regie_from_the_command_line(venissieux):
+    from django.core.management import CommandError, call_command
+
+    from online_payments.models import PayfipAccount
+
+    with in_schema(venissieux):
+        make_regie(accepted_modes=ONLINE_MODES)
+    call_command("payfip_account", "--commune", "69259", "--regie", "R-001",
+                 "--numcli", "049836", "--environment", "X")
+    with in_schema(venissieux):
+        account = PayfipAccount.objects.get()
+        assert (account.numcli, account.environment, account.enabled) == ("049836", "X", True)
+    with pytest.raises(CommandError, match="6 chiffres") as raised:
+        call_command("payfip_account", "--commune", "69259", "--regie", "R-001",
+                     "--numcli", "4983")
+    assert raised.value.returncode == 2
+    with pytest.raises(CommandError, match="Aucune régie R-404") as raised:
+        call_command("payfip_account", "--commune", "69259", "--regie", "R-404",
+                     "--numcli", "049836")
+    assert raised.value.returncode == 3
+    call_command("payfip_account", "--commune", "69259", "--regie", "R-001",
+                 "--numcli", "049836", "--close")
+    with in_schema(venissieux):
+        assert PayfipAccount.objects.get().enabled is False
