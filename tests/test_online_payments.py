@@ -311,6 +311,13 @@ def test_a_tampered_amount_is_not_recorded(shop, citizen, caplog):
     assert "1,00 € payés pour 45,00 € demandés" in anomaly.note
     assert f"online payment {payment.pk} (idop {payment.idop}) tampered" in caplog.text
     assert online_entries(shop) == [] and invoice_status(shop) == "due"
+    with in_schema(shop.commune):  # the régie's agents see it in the commune's audit log
+        from audit.models import AuditEvent
+
+        logged = AuditEvent.objects.get(code="online_payment.anomaly")
+        assert logged.summary == (f"Paiement en ligne {payment.idop} (facture CANT-2026-11) "
+                                  "non enregistré : PayFiP dit 1,00 € payés pour 45,00 € "
+                                  "demandés")
     notify(shop, payment.idop)  # and it stays so
     assert state_of(shop, payment).state == PaymentState.ANOMALY
 
@@ -460,8 +467,13 @@ def test_the_operator_opens_online_payment_for_a_regie_from_the_command_line(ven
     call_command("payfip_account", "--commune", "69259", "--regie", "R-001",
                  "--numcli", "049836", "--environment", "X")
     with in_schema(venissieux):
+        from audit.models import AuditEvent
+
         account = PayfipAccount.objects.get()
         assert (account.numcli, account.environment, account.enabled) == ("049836", "X", True)
+        assert AuditEvent.objects.filter(code="payfip.configured").last().summary == (
+            "Paiement en ligne (PayFiP) ouvert pour la régie R-001 : numéro client 049836, "
+            "environnement activation")
     with pytest.raises(CommandError, match="6 chiffres") as raised:
         call_command("payfip_account", "--commune", "69259", "--regie", "R-001",
                      "--numcli", "4983")

@@ -20,6 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.actors import Actor
+from audit import events
+from audit.services import record
 from online_payments import payfip
 from online_payments.errors import NotPayableOnline, ProviderUnavailable, UnknownPayment
 from online_payments.models import (
@@ -75,6 +77,9 @@ def payfip_configure(*, regie: Regie, actor: Actor, numcli: str,
     if not may_collect(regie, ACTOR.account, timezone.localdate()):
         assignment_grant(regie=regie, actor=actor, account=ACTOR.account,
                          role=AssignmentRole.MANDATAIRE)
+    record(actor, events.PayfipConfigured(target=f"regie:{regie.pk}", data={
+        "state": "ouvert" if enabled else "fermé", "regie": regie.number, "numcli": numcli,
+        "environment": Environment(environment).label}))
     logger.info("régie %s: PayFiP %s (%s) %s by %s", regie.number, numcli, environment,
                 "opened" if enabled else "closed", actor.account)
     return account
@@ -225,6 +230,10 @@ def _apply(payment: OnlinePayment, detail: payfip.Detail, now) -> None:
             payment.save(update_fields=fields)
             logger.error("online payment %s (idop %s) tampered, not recorded: %s", payment.pk,
                          payment.idop, mismatch)
+            record(ACTOR, events.OnlinePaymentAnomaly(
+                target=f"invoice:{payment.invoice.number}",
+                data={"idop": payment.idop, "invoice": payment.invoice.number,
+                      "note": mismatch}))
             return
         if payment.state == PaymentState.EXPIRED:
             logger.warning("online payment %s (idop %s) paid after it had expired: recorded",
