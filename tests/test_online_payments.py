@@ -486,3 +486,39 @@ def test_the_operator_opens_online_payment_for_a_regie_from_the_command_line(ven
                  "--numcli", "049836", "--close")
     with in_schema(venissieux):
         assert PayfipAccount.objects.get().enabled is False
+
+
+def test_a_payment_the_journal_cannot_take_yet_is_recorded_by_the_reconciliation(
+        shop, citizen, caplog):
+    """Paid after the régie closed its day: the journal refuses the entry today; the
+    payment stays paid, not recorded, and the reconciliation records it once it can."""
+    from regies.models import DailyClosing
+    from regies.services import cashdesk
+    from tests.regies_helpers import TITULAIRE
+
+    location, payment = start(citizen, shop)
+    with in_schema(shop.commune):
+        cashdesk.day_close(regie=shop.regie, actor=TITULAIRE, counted={})
+    with caplog.at_level(logging.ERROR, logger="opsn.online_payments"):
+        _where, outcome = choose(citizen, location, "payer")
+    assert "nous attendons la confirmation" in text(outcome).lower()
+    waiting = state_of(shop, payment)
+    assert waiting.state == PaymentState.PAID and waiting.entry_id is None
+    assert "paid but not recorded yet" in caplog.text and "est arrêtée" in caplog.text
+    with in_schema(shop.commune):
+        from online_payments.services import online_payments_reconcile
+
+        assert online_payments_reconcile() == {"paid": 1}  # still closed: still waiting
+        assert online_entries(shop) == []
+        assert DailyClosing.objects.count() == 1
+        from unittest import mock
+
+        from django.utils import timezone
+
+        tomorrow = timezone.now() + datetime.timedelta(days=1)
+        with mock.patch("django.utils.timezone.now", return_value=tomorrow):
+            assert online_payments_reconcile() == {"paid": 1}  # the next day it goes in
+            assert online_payments_reconcile() == {}  # recorded: nothing left to do
+    assert len(online_entries(shop)) == 1 and state_of(shop, payment).entry_id is not None
+    assert "Paiement accepté" in text(citizen.client(shop.host).get(
+        f"/mon-espace/paiement-en-ligne/{shop.commune.pk}/{payment.pk}/"))
