@@ -522,3 +522,49 @@ def test_a_payment_the_journal_cannot_take_yet_is_recorded_by_the_reconciliation
     assert len(online_entries(shop)) == 1 and state_of(shop, payment).entry_id is not None
     assert "Paiement accepté" in text(citizen.client(shop.host).get(
         f"/mon-espace/paiement-en-ligne/{shop.commune.pk}/{payment.pk}/"))
+
+
+def test_a_notification_and_the_return_page_at_the_same_moment_record_one_payment(committed):
+    """Two processes apply the same result at once (PayFiP's notification, the citizen's
+    return page, the reconciliation): the payment's row lock lets one record it."""
+    import threading
+
+    from django.db import connection
+
+    from online_payments.services import online_payment_notified, online_payment_start
+    from tests.conftest import wipe_regies
+
+    commune = Commune.objects.get(insee_code="69259")
+    shop = make_shop(commune)
+    try:
+        with in_schema(commune):
+            payment = online_payment_start(
+                invoice=shop.invoice, email="famille.durand@example.fr", started_by="t",
+                notify_url=f"http://{shop.host}/paiement-en-ligne/notification/",
+                return_url_for=lambda p: f"http://{shop.host}/mon-espace/")
+        Operation.objects.filter(idop=payment.idop).update(resultrans="P")
+        barrier = threading.Barrier(4)
+        errors: list[BaseException] = []
+
+        def notified():
+            try:
+                barrier.wait(10)
+                with in_schema(commune):
+                    online_payment_notified(idop=payment.idop)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=notified) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        assert len(online_entries(shop)) == 1
+        assert state_of(shop, payment).state == PaymentState.PAID
+    finally:
+        with in_schema(commune):
+            wipe_regies()
+        Operation.objects.all().delete()

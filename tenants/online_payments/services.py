@@ -113,8 +113,10 @@ def online_payment_start(*, invoice: Invoice, email: str, started_by: str, notif
     """Start paying what ``invoice`` still owes (computed here, in cents). Returns the
     payment; the payer's browser goes to ``provider().payment_url(payment.idop)``. A
     payment of the same invoice still waiting for its result is reused."""
-    invoice = (Invoice.objects.select_for_update().select_related("regie", "payer")
-               .get(pk=invoice.pk))
+    # The invoice's row only (``of``): the régie's row stays free for its counter while
+    # PayFiP is asked.
+    invoice = (Invoice.objects.select_for_update(of=("self",))
+               .select_related("regie", "payer").get(pk=invoice.pk))
     regie = invoice.regie
     account = account_of(regie)
     if account is None:
