@@ -568,3 +568,11 @@ def test_a_notification_and_the_return_page_at_the_same_moment_record_one_paymen
         with in_schema(commune):
             wipe_regies()
         Operation.objects.all().delete()
+
+
+def test_the_test_provider_is_off_on_a_deployment_on_the_real_payfip(db, settings):
+    from django.test import Client
+
+    settings.OPSN_PAYFIP = "payfip"
+    page = Client(HTTP_HOST=PROVIDER).get("/payfip-local/tpa/paiementws.web?idop=x")
+    assert page.status_code == 404 and "désactivé" in text(page)

@@ -79,7 +79,9 @@ OPSN_JOBS_MODE = env.str("OPSN_JOBS_MODE", default="broker")
 
 # Online payment (PayFiP, DGFiP): "payfip" is the DGFiP's web service (production);
 # "local" the local test provider served on the portal under /payfip-local/ (demo, tests).
-OPSN_PAYFIP = env.str("OPSN_PAYFIP", default="local")
+# The default follows OPSN_ENVIRONMENT: never the test provider in production by mistake.
+OPSN_PAYFIP = env.str("OPSN_PAYFIP", default="local" if env.str(
+    "OPSN_ENVIRONMENT", default="development") == "development" else "payfip")
 OPSN_PAYFIP_SERVICE_URL = env.str("OPSN_PAYFIP_SERVICE_URL",
                                   default="https://www.payfip.gouv.fr/tpa/services/securite")
 OPSN_PAYFIP_PAYMENT_URL = env.str("OPSN_PAYFIP_PAYMENT_URL",

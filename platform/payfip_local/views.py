@@ -28,6 +28,9 @@ def _any_return(response: HttpResponse) -> HttpResponse:
 
 
 def payment_page(request: HttpRequest) -> HttpResponse:
+    if settings.OPSN_PAYFIP != "local":  # a deployment on the real PayFiP serves no test page
+        return HttpResponse("Prestataire de test désactivé.", status=404,
+                            content_type="text/plain; charset=utf-8")
     return _any_return(_payment_page(request))
 
 
