@@ -133,3 +133,82 @@ def test_a_citizen_sees_every_payment_of_two_communes_in_chromium(two_communes):
             browser.close()
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "quarante-cinq euros" in text and entry.receipt in text
+
+
+@pytest.fixture
+def online_invoice(server, settings):  # noqa: F811
+    from django.contrib.auth import get_user_model
+
+    from citizens.models import LinkAttempt, PayerLink
+    from online_payments.services import payfip_configure
+    from payfip_local.models import Operation
+    from tests.regies_helpers import ADMIN
+
+    settings.OPSN_PAYFIP_LOCAL_URL = f"http://localhost:{server}/payfip-local"
+    venissieux = Commune.objects.get(insee_code=VENISSIEUX)
+    with in_schema(venissieux):
+        canteen = make_regie(accepted_modes=["cash", "cheque", "card", "online"])
+        payfip_configure(regie=canteen, actor=ADMIN, numcli="049836")
+        family = make_payer(canteen, "Famille Durand")
+        make_invoice(canteen, family, "30.00", "15.00", number="CANT-2026-11")
+    make_account(CITIZEN)
+    try:
+        yield {"port": server, "venissieux": venissieux, "code": family.link_code}
+    finally:
+        with in_schema(venissieux):
+            wipe_regies()
+        Operation.objects.all().delete()
+        PayerLink.objects.all().delete()
+        LinkAttempt.objects.all().delete()
+        get_user_model().objects.filter(email=CITIZEN).delete()
+
+
+def test_a_citizen_pays_an_invoice_online_and_downloads_its_receipt_in_chromium(
+        online_invoice):
+    from playwright.sync_api import expect, sync_playwright
+    from pypdf import PdfReader
+
+    site = f"http://{online_invoice['venissieux'].primary_domain}:{online_invoice['port']}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--host-resolver-rules=MAP *.localhost 127.0.0.1"])
+        try:
+            context = browser.new_context(accept_downloads=True, locale="fr-FR",
+                                          viewport={"width": 390, "height": 844})  # a phone
+            page = context.new_page()
+            page.goto(f"{site}/mon-espace/rattachements/")
+            page.get_by_label("Adresse électronique").fill(CITIZEN)
+            page.get_by_label("Mot de passe").fill("correct horse battery staple")
+            page.get_by_role("button", name="Se connecter").click()
+            page.get_by_label("Code de rattachement").fill(online_invoice["code"])
+            page.get_by_role("button", name="Rattacher").click()
+            page.get_by_role("link", name="Mes paiements").click()
+
+            pay = page.get_by_role("button",
+                                   name="Payer en ligne la facture n° CANT-2026-11 (45,00 €)")
+            expect(pay).to_be_visible()
+            assert serious_violations(page) == []
+            pay.click()
+
+            # The provider's page (the local PayFiP), on the operator's portal.
+            expect(page.get_by_role("heading", name="Paiement sécurisé")).to_be_visible()
+            assert page.url.startswith(f"http://localhost:{online_invoice['port']}/payfip-local/")
+            assert serious_violations(page) == []
+            page.get_by_role("button", name="Payer 45,00 €").click()
+
+            # Back on the commune's site: the notification has been handled.
+            expect(page.get_by_role("heading", name="Paiement accepté")).to_be_visible()
+            assert page.url.startswith(site)
+            assert serious_violations(page) == []
+            with page.expect_download() as download:
+                page.get_by_role("link", name="Télécharger la quittance").click()
+            pdf = Path(download.value.path()).read_bytes()
+
+            page.get_by_role("link", name="Revenir à mes paiements").click()
+            expect(page.locator("table")).to_contain_text("en ligne")
+            expect(page.get_by_role("status").last).to_contain_text("reste à payer : 0,00 €")
+        finally:
+            browser.close()
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "quarante-cinq euros" in text and "paiement en ligne" in text.lower()

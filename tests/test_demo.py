@@ -25,4 +25,10 @@ def test_the_demo_has_a_regie_ready_for_the_counter_in_each_commune(db, capsys):
         assert LedgerEntry.objects.count() == 2
         assert sum(e.amount for e in LedgerEntry.objects.all()) > Decimal("20")
         assert set(Assignment.objects.values_list("account", "role")) == {
-            ("regisseur@venissieux.demo", "titulaire"), ("caisse@venissieux.demo", "mandataire")}
+            ("regisseur@venissieux.demo", "titulaire"), ("caisse@venissieux.demo", "mandataire"),
+            ("service:payfip", "mandataire")}  # records the online payments
+        from online_payments.models import PayfipAccount
+
+        account = PayfipAccount.objects.get(regie=regie)
+        assert (account.numcli, account.environment, account.enabled) == ("123456", "T", True)
+        assert Payer.objects.filter(email="camille.durand@citoyen.demo").count() == 1

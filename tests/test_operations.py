@@ -140,3 +140,20 @@ def test_forms_post_to_the_site_and_to_the_identity_provider_only(venissieux, se
     provider = Client(HTTP_HOST=settings.OPSN_IDP_HOST).get("/connexion/")
     assert "form-action" not in provider["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in provider["Content-Security-Policy"]
+
+
+def test_forms_may_also_lead_to_the_payment_provider(venissieux, settings):
+    """« Payer en ligne » posts to the site, which sends the browser to PayFiP's page."""
+    settings.OPSN_OIDC_ISSUER = "https://connexion.opsn.example.fr"
+    settings.OPSN_PAYFIP = "payfip"
+    policy = Client(HTTP_HOST="venissieux.localhost").get("/")["Content-Security-Policy"]
+    assert ("form-action 'self' https://connexion.opsn.example.fr https://www.payfip.gouv.fr"
+            in policy)
+    settings.OPSN_PAYFIP = "local"
+    settings.OPSN_PAYFIP_LOCAL_URL = "http://localhost:8000/payfip-local"
+    policy = Client(HTTP_HOST="venissieux.localhost").get("/")["Content-Security-Policy"]
+    assert policy.endswith("form-action 'self' https://connexion.opsn.example.fr "
+                           "http://localhost:8000")
+    # The local provider's page ends on whichever commune's site asked.
+    page = Client(HTTP_HOST="localhost").get("/payfip-local/tpa/paiementws.web?idop=x")
+    assert page.status_code == 404 and "form-action" not in page["Content-Security-Policy"]

@@ -18,13 +18,19 @@ from jobs.periodic import tick
 NOON = timezone.make_aware(datetime.datetime(2026, 11, 22, 12, 0))
 
 
+RECONCILE = "online-payments-reconciliation"  # every five minutes
+
+
 def test_each_job_runs_once_a_period(db):
-    assert tick(NOON) == ["billing-deadlines", "population-release", "regies-warnings"]
-    assert tick(NOON + datetime.timedelta(hours=3)) == []
-    assert tick(NOON + datetime.timedelta(days=1)) == ["billing-deadlines", "regies-warnings"]
+    assert tick(NOON) == ["billing-deadlines", "population-release", "regies-warnings",
+                          RECONCILE]
+    assert tick(NOON + datetime.timedelta(minutes=4)) == []
+    assert tick(NOON + datetime.timedelta(hours=3)) == [RECONCILE]
+    assert tick(NOON + datetime.timedelta(days=1)) == ["billing-deadlines", "regies-warnings",
+                                                       RECONCILE]
     assert tick(NOON + datetime.timedelta(days=10)) == ["billing-deadlines",
                                                         "population-release",
-                                                        "regies-warnings"]
+                                                        "regies-warnings", RECONCILE]
 
 
 def test_several_schedulers_at_once_enqueue_each_job_once(committed):
@@ -42,7 +48,8 @@ def test_several_schedulers_at_once_enqueue_each_job_once(committed):
             t.start()
         for t in threads:
             t.join()
-        assert sorted(started) == ["billing-deadlines", "population-release", "regies-warnings"]
+        assert sorted(started) == ["billing-deadlines", RECONCILE, "population-release",
+                                   "regies-warnings"]
     finally:
         PeriodRun.objects.all().delete()
 

@@ -24,3 +24,10 @@ class TooManyAttempts(CitizenError):
 class NotLinked(CitizenError):
     code = "not_linked"
     http_status = 404
+
+
+class NotYours(CitizenError):
+    """The invoice or payment is not one of a payer linked to the person."""
+
+    code = "not_yours"
+    http_status = 403

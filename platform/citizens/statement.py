@@ -32,7 +32,7 @@ PAYMENTS = """
            r.name AS regie_name, e.posted_at AS at, e.year, e.receipt_number AS receipt,
            NULL::text AS invoice, e.amount, e.mode, NULL::text AS status,
            e.reverses_id IS NOT NULL AS is_reversal, NULL::date AS due_on,
-           NULL::numeric AS remaining, e.payer_name AS payer
+           NULL::numeric AS remaining, e.payer_name AS payer, false AS online
     FROM {schema}.regies_ledgerentry e JOIN {schema}.regies_regie r ON r.id = e.regie_id
     WHERE e.payer_id = ANY({payers}) {where}"""
 INVOICES = """
@@ -43,7 +43,10 @@ INVOICES = """
            false AS is_reversal, i.due_on,
            CASE WHEN i.status IN ('due', 'partly_paid') THEN i.total - i.amount_paid END
                AS remaining,
-           p.name AS payer
+           p.name AS payer,
+           (i.status IN ('due', 'partly_paid') AND 'online' = ANY(r.accepted_modes)
+            AND EXISTS (SELECT FROM {schema}.online_payments_payfipaccount a
+                        WHERE a.regie_id = r.id AND a.enabled)) AS online
     FROM {schema}.regies_invoice i JOIN {schema}.regies_regie r ON r.id = i.regie_id
          JOIN {schema}.regies_payer p ON p.id = i.payer_id
     WHERE i.payer_id = ANY({payers}) {where}"""
@@ -85,6 +88,7 @@ class Item:
     due_on: datetime.date | None
     remaining: Decimal | None
     payer: str
+    payable_online: bool = False  # an open invoice of a régie that takes PayFiP
 
     @property
     def mode_label(self) -> str:
@@ -178,11 +182,11 @@ def statement(subject: str, filters: Filters | None = None, *, limit: int = 200)
             rows = cursor.fetchall()
         known = {pk: commune for pk, (commune, _) in communes.items()}
         for row in rows:
-            result.items.append(Item(row[0], known[row[1]], *row[2:16]))
+            result.items.append(Item(row[0], known[row[1]], *row[2:17]))
         if rows:
-            result.count += rows[0][16]
-            result.paid += rows[0][17] or ZERO
-            result.due += rows[0][18] or ZERO
+            result.count += rows[0][17]
+            result.paid += rows[0][18] or ZERO
+            result.due += rows[0][19] or ZERO
     result.items.sort(key=lambda item: (item.at, item.kind == "invoice", item.id), reverse=True)
     result.truncated = len(result.items) > limit
     del result.items[limit:]

@@ -122,6 +122,52 @@ def unlink(request: HttpRequest, link_id: int) -> HttpResponse:
     return redirect("citizens:links")
 
 
+def _port(request: HttpRequest) -> str:
+    host = request.get_host()
+    return ":" + host.rsplit(":", 1)[1] if ":" in host.rsplit("]", 1)[-1] else ""
+
+
+@signed_in_required
+@require_POST
+def pay_online(request: HttpRequest, commune_id: int, invoice_id: int) -> HttpResponse:
+    """« Payer en ligne »: start the payment, send the browser to PayFiP's page."""
+    from django.urls import reverse
+
+    from citizens.online import online_payment_begin
+
+    def notify_url_for(commune: Commune) -> str:
+        path = reverse("online_payments:notification", urlconf="opsn.urls_commune")
+        return f"{request.scheme}://{commune.primary_domain}{_port(request)}{path}"
+
+    def return_url_for(payment_id: int) -> str:
+        return request.build_absolute_uri(
+            reverse("citizens:online_payment", args=[commune_id, payment_id]))
+
+    try:
+        url = online_payment_begin(subject=subject_of(request), commune_id=commune_id,
+                                   invoice_id=invoice_id, email=_email(request),
+                                   notify_url_for=notify_url_for,
+                                   return_url_for=return_url_for)
+    except CitizenError as exc:
+        return render(request, "citizens/online_payment.html", {"error": exc.message},
+                      status=exc.http_status)
+    return redirect(url)
+
+
+@signed_in_required
+def online_payment(request: HttpRequest, commune_id: int, payment_id: int) -> HttpResponse:
+    """Back from PayFiP: the outcome (paid with its receipt, refused, abandoned, waiting)."""
+    from citizens.online import online_payment_outcome
+
+    try:
+        outcome = online_payment_outcome(subject=subject_of(request), commune_id=commune_id,
+                                         payment_id=payment_id)
+    except CitizenError as exc:
+        return render(request, "citizens/online_payment.html", {"error": exc.message},
+                      status=exc.http_status)
+    return render(request, "citizens/online_payment.html", {"outcome": outcome})
+
+
 @signed_in_required
 def receipt(request: HttpRequest, commune_id: int, entry_id: int) -> FileResponse:
     import io

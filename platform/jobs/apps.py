@@ -12,5 +12,7 @@ class JobsConfig(AppConfig):
         # Declare every actor now, before any worker starts consuming.
         import billing.tasks  # noqa: F401
         import communes.tasks  # noqa: F401
+        import online_payments.tasks  # noqa: F401
+        import payfip_local.tasks  # noqa: F401
         import referentiel.tasks  # noqa: F401
         import regies.tasks  # noqa: F401

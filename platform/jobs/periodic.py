@@ -39,11 +39,17 @@ def monthly(now: datetime.datetime) -> str:
     return now.strftime("%Y-%m")
 
 
+def every_five_minutes(now: datetime.datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:") + f"{now.minute // 5 * 5:02d}"
+
+
 SCHEDULE = [
     PeriodicJob("billing-deadlines", daily, "billing.tasks.remind_billing_deadlines"),
     PeriodicJob("population-release", monthly,
                 "referentiel.tasks.remind_population_release"),
     PeriodicJob("regies-warnings", daily, "regies.tasks.warn_regies"),
+    PeriodicJob("online-payments-reconciliation", every_five_minutes,
+                "online_payments.tasks.reconcile_online_payments"),
 ]
 
 

@@ -1,6 +1,7 @@
 """Demo data for the régies of a commune: a canteen régie as its founding act makes it,
-its titulaire and a mandataire, products, families with invoices, and the day's first
-payments at the counter. Idempotent: a commune that has the régie is left alone."""
+its titulaire and a mandataire, products, families with invoices, the day's first
+payments at the counter, and online payment through the local PayFiP test provider.
+Idempotent: a commune that has the régie is left alone."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ FAMILIES = [
     ("Famille Martin", "12 rue Paul Bert", "martin.famille@example.fr", "Léa", "3"),
     ("Famille Benali", "4 avenue Jean Jaurès", "benali@example.fr", "Yanis", "2"),
     ("Famille Nguyen", "27 boulevard Ambroise Croizat", "", "Emma", "4"),
-    ("Famille Rossi", "8 place Léon Sublet", "rossi.famille@example.fr", "Lucas", "1"),
+    # The demo citizen camille.durand@citoyen.demo links it by e-mail and pays it online.
+    ("Famille Durand", "8 place Léon Sublet", "camille.durand@citoyen.demo", "Lucas", "1"),
 ]
 
 
@@ -28,6 +30,8 @@ def demo_accounts(commune: Commune) -> dict[str, str]:
 
 def regies_demo(commune: Commune) -> dict[str, str]:
     """Returns the demo accounts of the régie (role → account)."""
+    from online_payments.models import Environment, PayfipAccount
+    from online_payments.services import payfip_configure
     from regies.models import AssignmentRole, Regie
     from regies.services import founding, invoicing, payments
 
@@ -37,9 +41,13 @@ def regies_demo(commune: Commune) -> dict[str, str]:
                               (Role.MANDATAIRE, accounts["mandataire"])):
             AgentRole.objects.get_or_create(account=account, role=role,
                                             defaults={"granted_by": "demo"})
-        if Regie.objects.filter(number="R-CANT").exists():
-            return accounts
         admin = Actor.system("démo")
+        if Regie.objects.filter(number="R-CANT").exists():
+            canteen = Regie.objects.get(number="R-CANT")
+            if not PayfipAccount.objects.filter(regie=canteen).exists():
+                payfip_configure(regie=canteen, actor=admin, numcli="123456",
+                                 environment=Environment.TEST)
+            return accounts
         today = timezone.localdate()
         opened = datetime.date(today.year - 1, 9, 1)
         regie = founding.regie_create(
@@ -79,4 +87,7 @@ def regies_demo(commune: Commune) -> dict[str, str]:
                                         mode="cheque", invoices=[invoice],
                                         details={"cheque_number": "4521987",
                                                  "bank": "Caisse d'Épargne"})
+        # Online payment (PayFiP) in its test environment: the local provider in the demo.
+        payfip_configure(regie=regie, actor=admin, numcli="123456",
+                         environment=Environment.TEST)
     return accounts

@@ -66,7 +66,8 @@ class RequestContextMiddleware:
 
 class ContentSecurityPolicyMiddleware:
     """Pages load nothing from elsewhere; no page may be framed; forms post to the site
-    itself — and to the identity provider, where signing out sends the browser.
+    itself — and to the identity provider, where signing out sends the browser, and to
+    the online payment provider (PayFiP), where « Payer en ligne » sends it.
 
     A form's redirects count for ``form-action`` too (browsers enforce it along the
     chain), so the local identity provider's own pages, whose sign-in forms end on the
@@ -92,6 +93,10 @@ class ContentSecurityPolicyMiddleware:
             return self.BASE
         issuer = urlsplit(settings.OPSN_OIDC_ISSUER)
         provider = f" {issuer.scheme}://{issuer.netloc}" if issuer.netloc else ""
+        payfip = urlsplit(settings.OPSN_PAYFIP_PAYMENT_URL if settings.OPSN_PAYFIP == "payfip"
+                          else settings.OPSN_PAYFIP_LOCAL_URL)
+        if payfip.netloc:
+            provider += f" {payfip.scheme}://{payfip.netloc}"
         return f"{self.BASE}; form-action 'self'{provider}"
 
 

@@ -77,6 +77,25 @@ OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
 OPSN_BROKER_URL = env.str("OPSN_BROKER_URL", default="")
 OPSN_JOBS_MODE = env.str("OPSN_JOBS_MODE", default="broker")
 
+# Online payment (PayFiP, DGFiP): "payfip" is the DGFiP's web service (production);
+# "local" the local test provider served on the portal under /payfip-local/ (demo, tests).
+# The default follows OPSN_ENVIRONMENT: never the test provider in production by mistake.
+OPSN_PAYFIP = env.str("OPSN_PAYFIP", default="local" if env.str(
+    "OPSN_ENVIRONMENT", default="development") == "development" else "payfip")
+OPSN_PAYFIP_SERVICE_URL = env.str("OPSN_PAYFIP_SERVICE_URL",
+                                  default="https://www.payfip.gouv.fr/tpa/services/securite")
+OPSN_PAYFIP_PAYMENT_URL = env.str("OPSN_PAYFIP_PAYMENT_URL",
+                                  default="https://www.payfip.gouv.fr/tpa/paiementws.web")
+OPSN_PAYFIP_TIMEOUT = env.float("OPSN_PAYFIP_TIMEOUT", default=15.0)
+# An operation PayFiP has not settled after this long will never be (its own window is
+# about 15 minutes).
+OPSN_PAYFIP_VALIDITY_MINUTES = env.int("OPSN_PAYFIP_VALIDITY_MINUTES", default=20)
+# The reconciliation asks PayFiP about payments still waiting after this long.
+OPSN_PAYFIP_RECONCILE_AFTER_MINUTES = env.int("OPSN_PAYFIP_RECONCILE_AFTER_MINUTES", default=5)
+OPSN_PAYFIP_LOCAL_URL = env.str("OPSN_PAYFIP_LOCAL_URL",
+                                default=f"http://{OPSN_BASE_DOMAIN}:8000/payfip-local")
+OPSN_PAYFIP_LOCAL_NOTIFY = env.bool("OPSN_PAYFIP_LOCAL_NOTIFY", default=True)
+
 # --- Django -------------------------------------------------------------------------------
 # Any host may reach the application: the routing middleware answers only the operator's
 # hosts and the domains in the commune registry, and a clear 404 for the rest.
@@ -99,6 +118,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "oauth2_provider",  # the local OpenID Connect provider (idp) is built on it
     "idp",
+    "payfip_local",  # the local PayFiP test provider (demo, tests), on the portal
     "ninja",  # serves the API docs' Swagger UI from our own static files (no CDN)
 ]
 # Each commune schema holds these. The list is kept short on purpose: every tenant app
@@ -111,6 +131,7 @@ TENANT_APPS = [
     "commune_site",
     "regie_pages",
     "commune_api",
+    "online_payments",
 ]
 INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]
 

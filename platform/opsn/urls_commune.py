@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/v1/", commune_api.urls),
     path("espace/regies/", include("regie_pages.urls")),
     path("mon-espace/", include("citizens.urls")),
+    path("paiement-en-ligne/", include("online_payments.urls")),
     path("", include("commune_site.urls")),
 ]

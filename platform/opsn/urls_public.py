@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("facturation/", include("billing.urls")),
     path("mon-espace/", include("citizens.urls")),
+    path("payfip-local/", include("payfip_local.urls")),
     path("", include("console.urls")),
 ]

@@ -66,3 +66,8 @@ ReceiptEmailed = event("receipt.emailed", "Quittance {receipt} envoyée par cour
 # and day, which is what keeps the daily job from sending it twice.
 WarningSent = event("warning.sent", "Alerte « {label} » de la régie {regie} envoyée à {to} "
                                     "le {day}")
+PayfipConfigured = event("payfip.configured", "Paiement en ligne (PayFiP) {state} pour la "
+                                              "régie {regie} : numéro client {numcli}, "
+                                              "environnement {environment}")
+OnlinePaymentAnomaly = event("online_payment.anomaly", "Paiement en ligne {idop} (facture "
+                                                       "{invoice}) non enregistré : {note}")

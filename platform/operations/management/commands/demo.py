@@ -49,6 +49,10 @@ class Command(BaseCommand):
         if settings.OPSN_IDP == "local" and "OPSN_OIDC_ISSUER" not in os.environ:
             # The browser reaches the local provider on the demo's port.
             settings.OPSN_OIDC_ISSUER = f"http://{settings.OPSN_IDP_HOST}:{port}"
+        if settings.OPSN_PAYFIP == "local" and "OPSN_PAYFIP_LOCAL_URL" not in os.environ:
+            # The browser reaches the local PayFiP test provider on the portal, same port.
+            settings.OPSN_PAYFIP_LOCAL_URL = (f"http://{settings.OPSN_BASE_DOMAIN}:{port}"
+                                              "/payfip-local")
         self._pricing_rules()
         self._accounts()
         rows = []
@@ -82,6 +86,8 @@ class Command(BaseCommand):
         out("  caisse@<commune>.demo              mandataire de cette régie")
         for account, *_ in CITIZENS:
             out(f"  {account:<34} citoyen (sans double authentification)")
+        out("  camille.durand@citoyen.demo se rattache par adresse électronique à la « Famille "
+            "Durand » de chaque commune et paie sa facture en ligne (PayFiP de test).")
         out("Agents et opérateur : double authentification, code TOTP de la clé "
             f"{DEMO_TOTP_SECRET}")
         out("  (application d'authentification, ou : opsn demo_code)")

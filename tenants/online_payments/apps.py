@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OnlinePaymentsConfig(AppConfig):
+    name = "online_payments"
+    verbose_name = "Paiement en ligne (PayFiP)"

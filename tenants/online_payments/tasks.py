@@ -1,0 +1,42 @@
+"""The reconciliation of online payments (``jobs.periodic``, every few minutes): one job
+fans out one job per commune, each of which runs inside its commune's schema (the message
+carries it) and fetches the result of the payments whose notification has not come."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+logger = logging.getLogger("opsn.online_payments")
+
+
+@dramatiq.actor(max_retries=3, min_backoff=60_000)
+def reconcile_online_payments() -> None:
+    """One job per active commune that subscribes to the régies."""
+    from communes.models import Commune, CommuneModule
+    from jobs.broker import send
+
+    subscribed = CommuneModule.objects.current().filter(module_id="regies").values("commune")
+    for commune in Commune.objects.filter(status=Commune.Status.ACTIVE,
+                                          pk__in=subscribed).order_by("pk"):
+        send(reconcile_commune_online_payments, commune=commune)
+
+
+@dramatiq.actor(max_retries=3, min_backoff=60_000)
+def reconcile_commune_online_payments() -> None:
+    """Inside one commune's schema. Idempotent: a payment already settled is not asked
+    again, one recorded is never recorded twice."""
+    from django_tenants.utils import get_public_schema_name
+
+    from communes.tenancy import connection
+    from online_payments.services import online_payments_reconcile
+
+    if connection.schema_name == get_public_schema_name():
+        raise RuntimeError("reconcile_commune_online_payments runs inside a commune: "
+                           "send(…, commune=…)")
+    counts = online_payments_reconcile()
+    if counts:
+        logger.info("online payments reconciled in %s: %s", connection.schema_name, counts)
+    if counts.get("unavailable"):
+        raise RuntimeError(f"PayFiP unavailable for {counts['unavailable']} payments")
