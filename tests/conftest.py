@@ -9,6 +9,7 @@ the shared communes are never rebuilt.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -43,6 +44,9 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
         config = setup_databases(verbosity=0, interactive=False, aliases={"default", EAST})
         assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
         assert connections[EAST].settings_dict["NAME"].startswith("test_"), "not a test database"
+        # Processes the tests start (opsn serve, a killed job) find the same two databases.
+        os.environ["OPSN_COMMUNE_DATABASES"] = f"{EAST}={database_url(EAST)}"
+        os.environ["OPSN_NEW_COMMUNE_DATABASE"] = "default"
         ensure_loaded()
         schemas.fill_spare_pool(4)
         schemas.fill_spare_pool(2, database=EAST)
@@ -53,6 +57,14 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
     with django_db_blocker.unblock():
         connection.close()
         teardown_databases(config, verbosity=0)
+
+
+def database_url(alias: str = "default") -> str:
+    """The URL of a test database, for the processes a test starts."""
+    from urllib.parse import quote
+
+    db = connections[alias].settings_dict
+    return f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.fixture(autouse=True)
