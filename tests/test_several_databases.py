@@ -264,3 +264,36 @@ def test_a_move_that_fails_half_way_leaves_the_commune_as_it_was(committed, monk
 
     with in_schema(after):
         wipe_regies()
+
+
+@BOTH_DATABASES
+def test_a_failed_onboarding_into_the_second_database_leaves_nothing(monkeypatch):
+    from communes.signals import commune_schema_ready
+
+    spares = schemas.spare_count(EAST)
+
+    def fails(**kwargs):
+        raise RuntimeError("branding refused")
+
+    commune_schema_ready.connect(fails, dispatch_uid="test-fails")
+    try:
+        with pytest.raises(RuntimeError, match="branding refused"):
+            services.commune_onboard(insee_code=CORBAS, database=EAST)
+    finally:
+        commune_schema_ready.disconnect(dispatch_uid="test-fails")
+    assert not Commune.objects.filter(insee_code=CORBAS).exists()
+    assert not schemas.schema_exists("c_69273", EAST)
+    assert schemas.spare_count(EAST) == spares  # the spare went back to the pool
+
+
+@BOTH_DATABASES
+def test_a_schema_left_by_an_interrupted_onboarding_is_set_aside_not_reused():
+    """The schema committed, the process died before the registry's commit: no row names
+    it. The next onboarding renames it aside (kept for inspection) and starts clean."""
+    schemas.create_schema_by_sql("c_69273", EAST)
+    commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
+    assert commune.database == EAST
+    with connections[EAST].cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'orphan_%%_c_69273'")
+        assert len(cursor.fetchall()) == 1
+    assert tables_with_rows(EAST, "c_69273", "branding_communeprofile") == 1

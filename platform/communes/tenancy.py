@@ -97,9 +97,16 @@ def inside(commune: Commune | None) -> Iterator[None]:
 
 def check_writable() -> None:
     """Refuse a write to a commune that is being moved between databases (read-only).
-    Read from the registry, not from a cache: the move relies on it."""
+    Read from the registry, not from a cache: the move relies on it. Once per outermost
+    transaction and commune (nested blocks were checked when it began)."""
     commune = _current.get()
     if commune is None:
+        return
+    conn = connection_for(commune.database)
+    outermost = next((block for block in conn.atomic_blocks  # a test case's block aside
+                      if not getattr(block, "_from_testcase", False)), None)
+    checked = getattr(conn, "_opsn_writable", None)
+    if outermost is not None and checked == (commune.pk, outermost):
         return
     from communes.errors import CommuneReadOnly
     from communes.models import Commune
@@ -108,6 +115,7 @@ def check_writable() -> None:
               .values_list("moving_to", flat=True).first())
     if moving:
         raise CommuneReadOnly.for_commune(commune)
+    conn._opsn_writable = (commune.pk, outermost)  # type: ignore[attr-defined]
 
 
 class _CommuneAtomic(ContextDecorator):
