@@ -26,6 +26,7 @@ from django.utils.functional import SimpleLazyObject
 from communes import tenancy
 from communes.errors import CommuneReadOnly
 from communes.models import Commune, Domain
+from communes.tenancy import connection
 
 _MAX_ENTRIES = 10_000
 _cache: dict[str, tuple[float, Commune | None]] = {}
@@ -51,6 +52,8 @@ def commune_for_host(host: str) -> Commune | None:
     hit = _cache.get(host)
     if hit is not None and hit[0] > now:
         return hit[1]
+    if connection.schema_name != "public":
+        connection.set_schema_to_public()
     domain = Domain.objects.select_related("tenant").filter(domain=host).first()
     commune = domain.tenant if domain is not None else None
     with _lock:
@@ -98,9 +101,10 @@ class CommuneRoutingMiddleware:
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             return self.get_response(request)
 
-        tenancy.enter(None)
+        tenancy.leave()
         commune = commune_for_host(host)
         if commune is None:
+            tenancy.enter(None)
             return HttpResponse(
                 render_to_string("communes/unknown_host.html",
                                  {"host": host, "operator": settings.OPSN_OPERATOR,

@@ -72,6 +72,12 @@ def enter(commune: Commune | None) -> None:
         connection.set_schema_to_public()
 
 
+def leave() -> None:
+    """No commune for now, the connections left as they are (the next ``enter`` sets
+    them only if they must change: no ``SET search_path`` per request)."""
+    _current.set(None)
+
+
 @contextmanager
 def inside(commune: Commune | None) -> Iterator[None]:
     """Run a block inside ``commune``'s schema, on its database (or unchanged when
