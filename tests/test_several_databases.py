@@ -77,8 +77,11 @@ def test_a_payment_recorded_there_lands_in_the_second_database():
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     with in_schema(commune):
         regie = make_regie()
-        payment_record(regie=regie, actor=TITULAIRE, amount="12,50", mode="cash")
+        invoice = make_invoice(regie, make_payer(regie), "12.50")
+        payment_record(regie=regie, actor=TITULAIRE, amount="12,50", mode="cash",
+                       invoices=[invoice])
     assert tables_with_rows(EAST, commune.schema_name, "regies_ledgerentry") == 1
+    assert tables_with_rows("default", commune.schema_name, "regies_ledgerentry") is None
 
 
 @BOTH_DATABASES

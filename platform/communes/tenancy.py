@@ -121,7 +121,7 @@ def check_writable() -> None:
               .values_list("moving_to", flat=True).first())
     if moving:
         raise CommuneReadOnly.for_commune(commune)
-    conn._opsn_writable = (commune.pk, outermost)  # type: ignore[attr-defined]
+    conn._opsn_writable = (commune.pk, outermost)
 
 
 class _CommuneAtomic(ContextDecorator):
