@@ -9,10 +9,11 @@ the shared communes are never rebuilt.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
 from communes import schemas
@@ -23,6 +24,9 @@ VENISSIEUX = "69259"
 VAULX = "69256"
 SESSION_COMMUNES = (VENISSIEUX, VAULX)
 PASSWORD = "correct horse battery staple"
+# The second commune database (tests/databases.py): the system PostgreSQL when it answers.
+EAST = "east"
+BOTH_DATABASES = pytest.mark.django_db(databases=["default", EAST])
 
 
 @pytest.fixture(scope="session")
@@ -35,11 +39,17 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
     from communes import services
 
     # No background refill of the spare pool: threads outliving a test see half-torn state.
-    with django_db_blocker.unblock(), override_settings(OPSN_SCHEMA_POOL_SIZE=0):
-        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    with django_db_blocker.unblock(), override_settings(OPSN_SCHEMA_POOL_SIZE=0,
+                                                       OPSN_NEW_COMMUNE_DATABASE="default"):
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default", EAST})
         assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
+        assert connections[EAST].settings_dict["NAME"].startswith("test_"), "not a test database"
+        # Processes the tests start (opsn serve, a killed job) find the same two databases.
+        os.environ["OPSN_COMMUNE_DATABASES"] = f"{EAST}={database_url(EAST)}"
+        os.environ["OPSN_NEW_COMMUNE_DATABASE"] = "default"
         ensure_loaded()
         schemas.fill_spare_pool(4)
+        schemas.fill_spare_pool(2, database=EAST)
         for code in SESSION_COMMUNES:
             services.commune_onboard(insee_code=code)
         connection.set_schema_to_public()
@@ -49,10 +59,23 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
         teardown_databases(config, verbosity=0)
 
 
+def database_url(alias: str = "default") -> str:
+    """The URL of a test database, for the processes a test starts."""
+    from urllib.parse import quote
+
+    db = connections[alias].settings_dict
+    return f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
+
+
 @pytest.fixture(autouse=True)
 def _public_schema_and_settings(settings):
     settings.OPSN_JOBS_MODE = "inline"
     settings.OPSN_SCHEMA_POOL_SIZE = 0  # no background refill threads inside test transactions
+    settings.OPSN_NEW_COMMUNE_DATABASE = "default"  # tests that want another database say so
+    settings.OPSN_MOVE_SETTLE_SECONDS = 0
+    from communes import tenancy
+
+    tenancy.enter(None)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # Password hashing is deliberately slow; the tests sign in often.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -83,11 +106,15 @@ def committed(django_db_setup, django_db_blocker, settings, tmp_path):
         yield
         cache.clear()
         connection.set_schema_to_public()
+        from communes import tenancy
+
+        tenancy.enter(None)
         for commune in Commune.objects.exclude(insee_code__in=SESSION_COMMUNES):
-            schemas.drop_schema(commune.schema_name)
+            for alias in connections:  # a move may have left it in either
+                schemas.drop_schema(commune.schema_name, alias)
             commune.delete()
         for spare in SpareSchema.objects.exclude(schema_name__in=spares):
-            schemas.drop_schema(spare.schema_name)
+            schemas.drop_schema(spare.schema_name, spare.database)
             spare.delete()
         CommuneArchive.objects.all().delete()
 

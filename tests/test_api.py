@@ -4,6 +4,7 @@ import json
 
 from accounts.models import OperatorApiToken
 from communes.models import Commune
+from tests.conftest import BOTH_DATABASES, EAST
 
 
 def post(client, url, payload=None):
@@ -58,6 +59,16 @@ def test_onboard_one_commune(api):
     assert body["modules"] == ["regies"]
     assert {d["domain"] for d in body["domains"]} == {"corbas.localhost", "paiements.corbas.fr"}
     assert body["schema_name"] == "c_69273"
+
+
+@BOTH_DATABASES
+def test_onboard_into_a_chosen_database(api):
+    response = post(api, "/api/v1/communes", {"insee_code": "69273", "database": EAST})
+    assert response.status_code == 201
+    assert response.json()["database"] == EAST
+    unknown = post(api, "/api/v1/communes", {"insee_code": "69091", "database": "west"})
+    assert (unknown.status_code, unknown.json()["code"]) == (400, "unknown_database")
+    assert unknown.json()["field"] == "database"
 
 
 def test_errors_are_json_with_a_code_a_message_and_the_right_status(api):

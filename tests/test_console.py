@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from communes.models import Commune, OnboardingBatch
-from tests.conftest import make_account, sign_in, sign_in_webtest
+from tests.conftest import BOTH_DATABASES, EAST, make_account, sign_in, sign_in_webtest
 
 CONSOLE = {"HTTP_HOST": "console.localhost"}
 
@@ -53,6 +53,17 @@ def test_onboard_a_commune_through_the_form(browser):
     assert "Corbas est accueillie : corbas.localhost." in detail.text
     assert "paiements.corbas.fr" in detail.text
     assert Commune.objects.filter(insee_code="69273").exists()
+
+
+@BOTH_DATABASES
+def test_the_operator_chooses_the_database_of_a_new_commune(browser):
+    page = browser.get("/communes/accueillir/", extra_environ=CONSOLE)
+    form = page.forms[1]
+    form["insee_code"] = "69273"
+    form["database"] = EAST
+    detail = form.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
+    assert "c_69273 (base « east »)" in detail.text
+    assert Commune.objects.get(insee_code="69273").database == EAST
 
 
 def test_a_refused_onboarding_shows_why_and_keeps_what_was_typed(browser):

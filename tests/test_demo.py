@@ -6,9 +6,10 @@ from decimal import Decimal
 from django.core.management import call_command
 
 from communes.models import Commune
-from tests.conftest import in_schema
+from tests.conftest import BOTH_DATABASES, in_schema
 
 
+@BOTH_DATABASES  # the demo migrates every commune database
 def test_the_demo_has_a_regie_ready_for_the_counter_in_each_commune(db, capsys):
     call_command("demo", "--no-serve")
     call_command("demo", "--no-serve")  # idempotent

@@ -110,10 +110,10 @@ class InProcessAdapter(BaseAdapter):
              proxies=None):
         from django.test import RequestFactory
 
-        from communes.tenancy import connection
+        from communes import tenancy
 
         parts = urlsplit(request.url)
-        tenant = getattr(connection, "tenant", None)
+        commune = tenancy.current_commune()
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode()
@@ -128,9 +128,8 @@ class InProcessAdapter(BaseAdapter):
             answer = self.handler().get_response(http_request)
         finally:
             set_urlconf(urlconf)
-            # The provider runs in the public schema: come back to the caller's.
-            if tenant is not None and connection.schema_name != tenant.schema_name:
-                connection.set_tenant(tenant)
+            # The provider runs in the public schema: come back to the caller's commune.
+            tenancy.enter(commune)
         response = requests.Response()
         response.status_code = answer.status_code
         response.reason = answer.reason_phrase

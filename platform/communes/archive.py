@@ -21,7 +21,7 @@ from typing import cast
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from communes import routing, schemas
@@ -29,7 +29,7 @@ from communes.domains import normalise_domain
 from communes.errors import AlreadyOnboarded, DomainTaken, ExportFailed, InvalidState
 from communes.identities import provisioning
 from communes.models import Commune, CommuneArchive, CommuneModule, Domain, Module
-from communes.tenancy import connection
+from communes.tenancy import connection_for
 from opsn.database import libpq_environment, postgres_binary
 
 logger = logging.getLogger("opsn.archive")
@@ -59,6 +59,34 @@ def _run(args: list[str], db_alias: str) -> None:
                             check=False)
     if result.returncode != 0:
         raise ExportFailed(f"{Path(args[0]).name} a échoué : {result.stderr.strip()[:500]}")
+
+
+def restore_dump(dump: Path, database: str) -> None:
+    """Load a ``pg_dump --format=custom`` archive into ``database``, all or nothing.
+
+    The newest pg_restore (18, from the wheel) reads archives of every version and writes
+    them as SQL; psql runs that SQL in one transaction on the target server, whatever its
+    version (15 or later). The only setting an older server does not know
+    (``transaction_timeout``, PostgreSQL 17+) is left out. This is what lets a commune move
+    between servers of different versions (an archive written by pg_dump 18 cannot be read
+    by pg_restore 15)."""
+    script = dump.with_suffix(".sql")
+    db = connections[database].settings_dict
+    env = libpq_environment(db)
+    with script.open("w") as out, subprocess.Popen(
+            [postgres_binary("pg_restore"), "--no-owner", "--no-privileges", "--file=-",
+             str(dump)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env) as reader:
+        assert reader.stdout is not None
+        for line in reader.stdout:
+            if not line.startswith("SET transaction_timeout"):
+                out.write(line)
+        errors = reader.stderr.read() if reader.stderr else ""
+    if reader.returncode != 0:
+        raise ExportFailed(f"pg_restore a échoué : {errors.strip()[:500]}")
+    _run([postgres_binary("psql"), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1",
+          "--single-transaction", f"--dbname={db['NAME']}", f"--file={script}"], database)
+    script.unlink()
 
 
 def commune_export(*, commune: Commune, directory: Path | None = None) -> CommuneArchive:
@@ -139,25 +167,35 @@ def commune_offboard(*, commune: Commune) -> CommuneArchive:
         CommuneModule.objects.filter(commune=commune).delete()
         Domain.objects.filter(tenant=commune).delete()
         Commune.objects.filter(pk=commune.pk).delete()
-        schemas.drop_schema(schema_name)
+        if commune.database == DEFAULT_DB_ALIAS:
+            schemas.drop_schema(schema_name)
         provisioning().commune_removed(commune)
         archive.offboarded_at = timezone.now()
         archive.save(update_fields=["offboarded_at"])
         routing.forget_soon()
+    if commune.database != DEFAULT_DB_ALIAS:
+        # Another database: dropped once the registry no longer names it (a failure here
+        # leaves a schema no row claims, never a row without its schema).
+        schemas.drop_schema(schema_name, commune.database)
     shutil.rmtree(Path(settings.MEDIA_ROOT) / schema_name, ignore_errors=True)
     logger.info("offboarded %s (%s); archive %s", commune.name, commune.insee_code, archive.path)
     return archive
 
 
-def commune_restore(*, path: Path | str) -> Commune:
-    """Bring an offboarded commune back from its archive: schema, registry rows, files."""
+def commune_restore(*, path: Path | str, database: str | None = None) -> Commune:
+    """Bring an offboarded commune back from its archive: schema (in ``database``, by
+    default where a new commune would go), registry rows, files."""
+    from communes.services import check_database, database_for_new_commune
+
     path = Path(path)
     manifest = read_manifest(path)
     info = manifest["commune"]
+    database = check_database(database) if database else database_for_new_commune()
     if Commune.objects.filter(insee_code=info["insee_code"]).exists():
         raise AlreadyOnboarded(f"{info['name']} ({info['insee_code']}) est déjà accueillie.")
-    if schemas.schema_exists(info["schema_name"]):
-        raise InvalidState(f"Le schéma {info['schema_name']} existe déjà.")
+    if schemas.schema_exists(info["schema_name"], database):
+        raise InvalidState(f"Le schéma {info['schema_name']} existe déjà dans la base "
+                           f"{database}.")
     domains = [normalise_domain(d["domain"]) for d in manifest["domains"]]
     taken = list(Domain.objects.filter(domain__in=domains).values_list("domain", flat=True))
     if taken:
@@ -167,18 +205,16 @@ def commune_restore(*, path: Path | str) -> Commune:
     with tempfile.TemporaryDirectory(prefix="opsn-restore-") as tmp:
         with tarfile.open(path, "r") as tar:
             tar.extractall(tmp, filter="data")
-        _run([_client("pg_restore", "default"), "--no-owner", "--no-privileges",
-              "--exit-on-error",
-              f"--dbname={connection.settings_dict['NAME']}", str(Path(tmp) / "schema.dump")],
-             "default")
+        restore_dump(Path(tmp) / "schema.dump", database)
         try:
             # An archive made by an older release is brought up to the current one.
-            call_command("migrate_schemas", schema_name=info["schema_name"],
+            call_command("migrate_schemas", schema_name=info["schema_name"], database=database,
                          interactive=False, verbosity=0)
-            connection.set_schema_to_public()
+            connection_for(database).set_schema_to_public()
             with transaction.atomic():
                 commune = Commune.objects.create(
-                    schema_name=info["schema_name"], insee_code=info["insee_code"],
+                    schema_name=info["schema_name"], database=database,
+                    insee_code=info["insee_code"],
                     name=info["name"], slug=info["slug"], siren=info["siren"],
                     departement_code=info["departement_code"], region_code=info["region_code"],
                     epci_siren=info["epci_siren"])
@@ -196,7 +232,7 @@ def commune_restore(*, path: Path | str) -> Commune:
                         for code in manifest["modules"] if code in known_modules])
                 CommuneArchive.objects.filter(path=str(path)).update(restored_at=timezone.now())
         except Exception:
-            schemas.drop_schema(info["schema_name"])
+            schemas.drop_schema(info["schema_name"], database)
             raise
         media = Path(tmp) / "media"
         if media.is_dir():

@@ -1,6 +1,8 @@
 """Errors the operator can act on. Each has a stable ``code`` (for the API and the exit
 status of the command line) and a French message that says what is wrong."""
 
+from __future__ import annotations
+
 
 class RegistryError(Exception):
     code = "invalid"
@@ -53,3 +55,20 @@ class InvalidState(RegistryError):
 class ExportFailed(RegistryError):
     code = "export_failed"
     http_status = 500
+
+
+class UnknownDatabase(RegistryError):
+    code = "unknown_database"
+
+
+class CommuneReadOnly(RegistryError):
+    """The commune is being moved to another database: pages are read, writes wait."""
+
+    code = "commune_read_only"
+    http_status = 503
+
+    @classmethod
+    def for_commune(cls, commune) -> CommuneReadOnly:
+        return cls(f"{commune.name} est en lecture seule le temps d'une opération de "
+                   "maintenance (déplacement de ses données) : consultation possible, aucune "
+                   "modification n'est enregistrée. Réessayez dans quelques minutes.")

@@ -42,6 +42,8 @@ class Commune(TenantMixin):
     # Registry's commune -> database map. One database to start; nothing may assume that
     # every commune lives in "default" (see docs/architecture.md).
     database = models.CharField(max_length=63, default="default")
+    # Set while the commune moves to that database (communes.moves): read-only meanwhile.
+    moving_to = models.CharField(max_length=63, blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE,
                               db_index=True)
     status_reason = models.CharField(max_length=300, blank=True)
@@ -69,6 +71,10 @@ class Commune(TenantMixin):
     @property
     def is_suspended(self) -> bool:
         return self.status == self.Status.SUSPENDED
+
+    @property
+    def is_read_only(self) -> bool:
+        return bool(self.moving_to)
 
     @property
     def primary_domain(self) -> str | None:
@@ -127,6 +133,7 @@ class SpareSchema(models.Model):
     """
 
     schema_name = models.CharField(max_length=63, unique=True)
+    database = models.CharField(max_length=63, default="default", db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

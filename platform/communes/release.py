@@ -35,7 +35,7 @@ from psycopg import sql
 
 from communes import schemas
 from communes.models import Commune, SpareSchema
-from communes.tenancy import connection
+from communes.tenancy import connection_for
 
 logger = logging.getLogger("opsn.release")
 
@@ -52,21 +52,22 @@ class ReleaseReport:
 
 def tenant_schemas(database: str = "default") -> list[str]:
     communes = Commune.objects.filter(database=database).values_list("schema_name", flat=True)
-    return sorted({*communes, *SpareSchema.objects.values_list("schema_name", flat=True)})
+    spares = SpareSchema.objects.filter(database=database).values_list("schema_name", flat=True)
+    return sorted({*communes, *spares})
 
 
 def graph_nodes() -> set[tuple[str, str]]:
     return set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
 
 
-def find_behind(schema_names: Iterable[str],
-                expected: set[tuple[str, str]]) -> tuple[dict[str, frozenset], list[str]]:
+def find_behind(schema_names: Iterable[str], expected: set[tuple[str, str]],
+                database: str = "default") -> tuple[dict[str, frozenset], list[str]]:
     """One query: which schemas lack which migrations. Returns ({schema: applied set}
     for the schemas behind, [schemas without a migration table])."""
     names = list(schema_names)
     if not names:
         return {}, []
-    with connection.cursor() as cursor:
+    with connection_for(database).cursor() as cursor:
         cursor.execute(
             "SELECT s FROM unnest(%s::text[]) s "
             "WHERE to_regclass(quote_ident(s) || '.django_migrations') IS NULL", [names])
@@ -138,9 +139,10 @@ def _replay(conn: psycopg.Connection, schema: str, plan: schemas.MigrationSQL) -
         schemas.apply_migration_sql(cur, schema, plan)
 
 
-def _django_migrate(schema: str) -> None:
-    call_command("migrate_schemas", schema_name=schema, interactive=False, verbosity=0)
-    connection.set_schema_to_public()
+def _django_migrate(schema: str, database: str) -> None:
+    call_command("migrate_schemas", schema_name=schema, database=database, interactive=False,
+                 verbosity=0)
+    connection_for(database).set_schema_to_public()
 
 
 def migrate_communes(*, workers: int = 4, database: str = "default",
@@ -151,7 +153,7 @@ def migrate_communes(*, workers: int = 4, database: str = "default",
     names = tenant_schemas(database)
     report.schemas = len(names)
     expected = graph_nodes()
-    behind, report.missing = find_behind(names, expected)
+    behind, report.missing = find_behind(names, expected, database)
     report.behind = len(behind)
     if start:
         start(report.behind)
@@ -160,7 +162,7 @@ def migrate_communes(*, workers: int = 4, database: str = "default",
     for schema, applied in behind.items():
         groups[applied].append(schema)
 
-    params = connection.get_connection_params()
+    params = connection_for(database).get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
     params.pop("prepare_threshold", None)
@@ -176,11 +178,11 @@ def migrate_communes(*, workers: int = 4, database: str = "default",
             progress(schema, None if error is None else str(error))
 
     for _, members in groups.items():
-        plan = schemas.migration_sql(members[0])
+        plan = schemas.migration_sql(members[0], database)
         if plan is None:
             for schema in members:
                 try:
-                    _django_migrate(schema)
+                    _django_migrate(schema, database)
                     done(schema, None)
                 except Exception as exc:
                     done(schema, exc)

@@ -19,10 +19,12 @@ import time
 from typing import cast
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 
+from communes import tenancy
+from communes.errors import CommuneReadOnly
 from communes.models import Commune, Domain
 from communes.tenancy import connection
 
@@ -89,22 +91,20 @@ class CommuneRoutingMiddleware:
         host = request_host(request)
         if host == settings.OPSN_IDP_HOST and settings.OPSN_IDP == "local":
             # The local OpenID Connect provider: public schema, its own URL map.
-            if connection.schema_name != "public":
-                connection.set_schema_to_public()
+            tenancy.enter(None)
             request.commune = None
             request.urlconf = "opsn.urls_idp"
             return self.get_response(request)
         if host in settings.OPSN_OPERATOR_HOSTS:
-            if connection.schema_name != "public":
-                connection.set_schema_to_public()
+            tenancy.enter(None)
             request.commune = None
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             return self.get_response(request)
 
+        tenancy.leave()
         commune = commune_for_host(host)
         if commune is None:
-            if connection.schema_name != "public":
-                connection.set_schema_to_public()
+            tenancy.enter(None)
             return HttpResponse(
                 render_to_string("communes/unknown_host.html",
                                  {"host": host, "operator": settings.OPSN_OPERATOR,
@@ -115,11 +115,40 @@ class CommuneRoutingMiddleware:
                 render_to_string("communes/suspended.html",
                                  {"commune": commune, "operator": settings.OPSN_OPERATOR}),
                 status=503, headers={"Retry-After": "86400"})
-        if connection.schema_name != commune.schema_name:
-            connection.set_tenant(commune)
+        if commune.is_read_only and request.method not in SAFE_METHODS and not any(
+                request.path.startswith(p) for p in WRITABLE_WHILE_READ_ONLY):
+            return read_only_response(request, CommuneReadOnly.for_commune(commune))
+        # The commune's database and schema, for the rest of this thread's request (set
+        # again by the next request: nothing of it is reset, as with the search_path).
+        tenancy.enter(commune)
         request.commune = commune
         request.tenant = commune
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        """A write refused by ``tenancy.atomic`` because the commune became read-only
+        while the request ran: the same clear answer as above."""
+        if isinstance(exception, CommuneReadOnly):
+            return read_only_response(request, exception)
+        return None
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Signing in and out writes the platform's sessions, not the commune's data.
+WRITABLE_WHILE_READ_ONLY = ("/compte/",)
+
+
+def read_only_response(request: HttpRequest, error: CommuneReadOnly) -> HttpResponse:
+    """503 with Retry-After: the API's error shape under /api/, a French page elsewhere."""
+    headers = {"Retry-After": "120"}
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": error.code, "message": error.message, "field": None,
+                             "line": None}, status=503, headers=headers)
+    return HttpResponse(
+        render_to_string("communes/read_only.html",
+                         {"message": error.message, "operator": settings.OPSN_OPERATOR,
+                          "back": request.path}),
+        status=503, headers=headers)
 
 
 def branding_context(request: HttpRequest) -> dict:

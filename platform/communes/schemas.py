@@ -12,7 +12,8 @@ as tenant apps grow. Onboarding must be ready in milliseconds, so:
   Django's migrate command.
 
 Spares are ordinary schemas for the release tooling (communes.release): they are
-migrated with the communes.
+migrated with the communes. Each commune database has its own pool (``SpareSchema.database``):
+a commune's schema is made in the database the registry places it in.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations.special import RunPython
 from django.db.migrations.recorder import MigrationRecorder
 
 from communes.models import SpareSchema
-from communes.tenancy import connection
+from communes.tenancy import connection_for
 
 logger = logging.getLogger("opsn.schemas")
 
@@ -50,8 +51,8 @@ def _check(name: str) -> str:
     return name
 
 
-def schema_exists(name: str) -> bool:
-    with connection.cursor() as cursor:
+def schema_exists(name: str, database: str = DEFAULT_DB_ALIAS) -> bool:
+    with connection_for(database).cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [name])
         return cursor.fetchone() is not None
 
@@ -72,9 +73,11 @@ def _tenant_labels() -> set[str]:
     return {cfg.label for cfg in apps.get_app_configs() if cfg.name in settings.TENANT_APPS}
 
 
-def migration_sql(schema: str) -> MigrationSQL | None:
+def migration_sql(schema: str, database: str = DEFAULT_DB_ALIAS) -> MigrationSQL | None:
     """SQL that brings a schema in ``schema``'s migration state to the current release, or
-    None when a pending tenant migration runs Python code (or goes backwards)."""
+    None when a pending tenant migration runs Python code (or goes backwards). Written by
+    that database's connection (its server version may differ from default's)."""
+    connection = connection_for(database)
     connection.set_schema(schema, include_public=False)
     try:
         executor = MigrationExecutor(connection)
@@ -96,12 +99,13 @@ _BLANK = "opsn_blank_schema"
 _full_sql: dict[str, MigrationSQL | None] = {}
 
 
-def full_schema_sql() -> MigrationSQL | None:
+def full_schema_sql(database: str = DEFAULT_DB_ALIAS) -> MigrationSQL | None:
     """The SQL of a whole new schema at the current release. Computed once per process
-    (and per MIGRATION_MODULES, which tests and the benchmark change)."""
-    key = repr(sorted(getattr(settings, "MIGRATION_MODULES", {}).items()))
+    and database (and per MIGRATION_MODULES, which tests and the benchmark change)."""
+    key = database + repr(sorted(getattr(settings, "MIGRATION_MODULES", {}).items()))
     if key not in _full_sql:
-        plan = migration_sql(_BLANK)
+        connection = connection_for(database)
+        plan = migration_sql(_BLANK, database)
         if plan is not None:
             with connection.schema_editor(collect_sql=True, atomic=False) as editor:
                 editor.create_model(MigrationRecorder.Migration)
@@ -120,14 +124,15 @@ def apply_migration_sql(cursor, schema: str, plan: MigrationSQL) -> None:
                        "VALUES (%s, %s, now())", list(plan.nodes))
 
 
-def create_schema_by_sql(name: str) -> bool:
+def create_schema_by_sql(name: str, database: str = DEFAULT_DB_ALIAS) -> bool:
     """CREATE SCHEMA and replay the whole release's SQL in it. False when the release
     cannot be written as SQL (then use create_schema_by_migrations)."""
-    plan = full_schema_sql()
+    plan = full_schema_sql(database)
     if plan is None:
         return False
+    connection = connection_for(database)
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=database), connection.cursor() as cursor:
             cursor.execute(f'CREATE SCHEMA "{_check(name)}"')
             apply_migration_sql(cursor, name, plan)
     finally:
@@ -137,53 +142,66 @@ def create_schema_by_sql(name: str) -> bool:
     return True
 
 
-def create_schema_by_migrations(name: str) -> None:
+def create_schema_by_migrations(name: str, database: str = DEFAULT_DB_ALIAS) -> None:
     """The slow path: CREATE SCHEMA and run every tenant migration in it."""
     _check(name)
+    connection = connection_for(database)
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA "{name}"')
     try:
-        call_command("migrate_schemas", schema_name=name, interactive=False, verbosity=0)
+        call_command("migrate_schemas", schema_name=name, database=database,
+                     interactive=False, verbosity=0)
     except Exception:
-        drop_schema(name)
+        drop_schema(name, database)
         raise
     finally:
         connection.set_schema_to_public()
 
 
-def create_spare() -> str:
+def create_spare(database: str = DEFAULT_DB_ALIAS) -> str:
+    """A spare schema in ``database``, its row in the registry. In another database than
+    the registry's, the schema commits first: a failure after it leaves a schema without a
+    row (harmless), never a row without its schema."""
     name = _check(f"{SPARE_PREFIX}{secrets.token_hex(6)}")
-    with transaction.atomic():
-        if create_schema_by_sql(name):
-            SpareSchema.objects.create(schema_name=name)
-            return name
-    create_schema_by_migrations(name)
-    SpareSchema.objects.create(schema_name=name)
+    if database == DEFAULT_DB_ALIAS:
+        with transaction.atomic():
+            if create_schema_by_sql(name, database):
+                SpareSchema.objects.create(schema_name=name, database=database)
+                return name
+    elif create_schema_by_sql(name, database):
+        SpareSchema.objects.create(schema_name=name, database=database)
+        return name
+    create_schema_by_migrations(name, database)
+    SpareSchema.objects.create(schema_name=name, database=database)
     return name
 
 
-def spare_count() -> int:
-    return SpareSchema.objects.count()
+def spare_count(database: str = DEFAULT_DB_ALIAS) -> int:
+    return SpareSchema.objects.filter(database=database).count()
 
 
-def fill_spare_pool(target: int | None = None) -> int:
-    """Create spare schemas until the pool holds ``target`` (default: the setting)."""
+def fill_spare_pool(target: int | None = None, database: str = DEFAULT_DB_ALIAS) -> int:
+    """Create spare schemas in ``database`` until its pool holds ``target`` (default: the
+    setting)."""
     target = settings.OPSN_SCHEMA_POOL_SIZE if target is None else target
     created = 0
-    while spare_count() < target:
-        create_spare()
+    while spare_count(database) < target:
+        create_spare(database)
         created += 1
     return created
 
 
-def claim_schema(name: str) -> bool:
-    """Turn a spare into schema ``name``. Must run inside the onboarding transaction.
+def claim_schema(name: str, database: str = DEFAULT_DB_ALIAS) -> bool:
+    """Turn a spare of ``database`` into schema ``name``. Must run inside the onboarding's
+    transactions: the registry's (the spare's row) and the database's (the rename).
 
     Returns False when the pool is empty (the caller then builds one the slow way).
     """
     _check(name)
+    connection = connection_for(database)
     assert connection.in_atomic_block, "claim_schema must run inside a transaction"
-    spare = SpareSchema.objects.select_for_update(skip_locked=True).order_by("pk").first()
+    spare = (SpareSchema.objects.select_for_update(skip_locked=True)
+             .filter(database=database).order_by("pk").first())
     if spare is None:
         return False
     with connection.cursor() as cursor:
@@ -192,28 +210,31 @@ def claim_schema(name: str) -> bool:
     return True
 
 
-def provision_schema(name: str) -> None:
-    """Make schema ``name`` exist, migrated, inside the current transaction."""
-    if claim_schema(name) or create_schema_by_sql(name):
+def provision_schema(name: str, database: str = DEFAULT_DB_ALIAS) -> None:
+    """Make schema ``name`` exist in ``database``, migrated, inside the current
+    transactions."""
+    if claim_schema(name, database) or create_schema_by_sql(name, database):
         return
     # A tenant migration needs Python: build a spare with Django's migrate (committed on
     # its own connection), then claim it. If onboarding fails, the spare stays in the pool.
-    _build_spare_outside_transaction()
-    if not claim_schema(name):
+    _build_spare_outside_transaction(database)
+    if not claim_schema(name, database):
         raise RuntimeError("could not provision a schema")
 
 
-def _build_spare_outside_transaction() -> None:
+def _build_spare_outside_transaction(database: str) -> None:
     """Schema creation commits on its own connection so it survives a failed onboarding."""
+    from django.db import connections
+
     error: list[BaseException] = []
 
     def work() -> None:
         try:
-            create_spare()
+            create_spare(database)
         except BaseException as exc:  # re-raised in the caller's thread
             error.append(exc)
         finally:
-            connection.close()
+            connections.close_all()
 
     thread = threading.Thread(target=work, name="opsn-spare-schema")
     thread.start()
@@ -222,18 +243,29 @@ def _build_spare_outside_transaction() -> None:
         raise error[0]
 
 
-def refill_in_background() -> None:
+def refill_in_background(database: str = DEFAULT_DB_ALIAS) -> None:
     """After an onboarding: top the pool up again, as a job, without making anyone wait."""
     if settings.OPSN_SCHEMA_POOL_SIZE <= 0:
         return
     from communes.tasks import refill_spare_pool
     from jobs.broker import send
 
-    send(refill_spare_pool)
+    send(refill_spare_pool, database)
 
 
-def drop_schema(name: str) -> None:
+def drop_schema(name: str, database: str = DEFAULT_DB_ALIAS) -> None:
     _check(name)
-    with connection.cursor() as cursor:
+    with connection_for(database).cursor() as cursor:
         cursor.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def set_aside(name: str, database: str) -> str:
+    """Rename a schema that no registry row claims (what an interrupted onboarding can
+    leave in another database) out of the way, for inspection: never dropped blindly."""
+    aside = _check(f"orphan_{secrets.token_hex(3)}_{name}"[:63])
+    with connection_for(database).cursor() as cursor:
+        cursor.execute(f'ALTER SCHEMA "{_check(name)}" RENAME TO "{aside}"')
+    logger.warning("schema %s of database %s set aside as %s (no registry row)", name,
+                   database, aside)
+    return aside
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from communes import routing, schemas
@@ -17,6 +19,7 @@ from communes.errors import (
     DomainTaken,
     InvalidState,
     UnknownCommune,
+    UnknownDatabase,
     UnknownEpci,
     UnknownInseeCode,
     UnknownModule,
@@ -82,19 +85,69 @@ def _check_domains_free(domains: Iterable[str]) -> None:
                           field="domain")
 
 
+def commune_databases() -> list[str]:
+    """The databases that may hold communes: default and OPSN_COMMUNE_DATABASES."""
+    return list(connections.settings)
+
+
+def check_database(database: str) -> str:
+    known = commune_databases()
+    if database not in known:
+        raise UnknownDatabase(f"La base « {database} » n'est pas déclarée (bases : "
+                              f"{', '.join(known)} ; voir OPSN_COMMUNE_DATABASES).",
+                              field="database")
+    return database
+
+
+def database_for_new_commune() -> str:
+    """OPSN_NEW_COMMUNE_DATABASE when set, else the database holding the fewest communes
+    (default first on a tie)."""
+    if settings.OPSN_NEW_COMMUNE_DATABASE:
+        return check_database(settings.OPSN_NEW_COMMUNE_DATABASE)
+    known = commune_databases()
+    counts = dict(Commune.objects.values_list("database").annotate(n=Count("id")))
+    return min(known, key=lambda alias: (counts.get(alias, 0), known.index(alias)))
+
+
 def commune_onboard(*, insee_code: str, modules: Sequence[str] | None = None,
-                    custom_domains: Sequence[str] = (), admin_email: str | None = None) -> Commune:
-    """Onboard one commune from its INSEE code: schema, domains, branding, modules."""
+                    custom_domains: Sequence[str] = (), admin_email: str | None = None,
+                    database: str | None = None) -> Commune:
+    """Onboard one commune from its INSEE code: schema (in ``database``, by default
+    ``database_for_new_commune()``), domains, branding, modules."""
     from operations.metrics import ONBOARDING
 
     with ONBOARDING.time():
         return _onboard(insee_code=insee_code, modules=modules, custom_domains=custom_domains,
-                        admin_email=admin_email)
+                        admin_email=admin_email, database=database)
 
 
-@transaction.atomic
 def _onboard(*, insee_code: str, modules: Sequence[str] | None,
-             custom_domains: Sequence[str], admin_email: str | None) -> Commune:
+             custom_domains: Sequence[str], admin_email: str | None,
+             database: str | None) -> Commune:
+    """Two transactions when the commune's database is not the registry's: the schema's
+    (commits first) and the registry's. If the registry's fails after the schema's
+    committed, the new schema is set aside (renamed, never dropped): there is never a
+    registry row without its schema."""
+    elsewhere_committed = False
+    try:
+        with transaction.atomic():
+            database = check_database(database) if database else database_for_new_commune()
+            with transaction.atomic(using=database):
+                commune = _onboard_in(insee_code=insee_code, modules=modules,
+                                      custom_domains=custom_domains, admin_email=admin_email,
+                                      database=database)
+            elsewhere_committed = database != DEFAULT_DB_ALIAS
+    except BaseException:
+        if elsewhere_committed:
+            schemas.set_aside(commune.schema_name, commune.database)
+        raise
+    schemas.refill_in_background(commune.database)
+    return commune
+
+
+def _onboard_in(*, insee_code: str, modules: Sequence[str] | None,
+                custom_domains: Sequence[str], admin_email: str | None,
+                database: str) -> Commune:
     insee_code = normalise_insee_code(insee_code)
     official = _official(insee_code)
     existing = Commune.objects.filter(insee_code=insee_code).first()
@@ -109,10 +162,14 @@ def _onboard(*, insee_code: str, modules: Sequence[str] | None,
     _check_domains_free(domains)
 
     schema_name = schemas.schema_name_for(insee_code)
-    schemas.provision_schema(schema_name)
+    if database != DEFAULT_DB_ALIAS and schemas.schema_exists(schema_name, database):
+        # No registry row claims it (checked above): left by an interrupted onboarding.
+        schemas.set_aside(schema_name, database)
+    schemas.provision_schema(schema_name, database)
     try:
         commune = Commune.objects.create(
-            schema_name=schema_name, insee_code=insee_code, name=official.name, slug=slug,
+            schema_name=schema_name, database=database, insee_code=insee_code,
+            name=official.name, slug=slug,
             siren=official.siren, departement_code=official.departement_code,
             region_code=official.region_code,
             epci_siren=official.epci.siren if official.epci else "",
@@ -130,8 +187,8 @@ def _onboard(*, insee_code: str, modules: Sequence[str] | None,
         commune_schema_ready.send(sender=Commune, commune=commune, official=official,
                                   admin_email=admin_email)
     provisioning().commune_provisioned(commune, admin_email)
-    schemas.refill_in_background()  # enqueued when the onboarding commits
-    logger.info("onboarded %s (%s) into schema %s", commune.name, insee_code, schema_name)
+    logger.info("onboarded %s (%s) into schema %s of database %s", commune.name, insee_code,
+                schema_name, database)
     return commune
 
 

@@ -13,8 +13,9 @@ def run_onboarding_batch(batch_id: str) -> None:
 
 
 @dramatiq.actor(max_retries=3, min_backoff=1_000)
-def refill_spare_pool() -> None:
-    """Idempotent: builds only what is missing to reach OPSN_SCHEMA_POOL_SIZE."""
+def refill_spare_pool(database: str = "default") -> None:
+    """Idempotent: builds only what is missing to reach OPSN_SCHEMA_POOL_SIZE in that
+    database's pool."""
     from communes.schemas import fill_spare_pool
 
-    fill_spare_pool()
+    fill_spare_pool(database=database)

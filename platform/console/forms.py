@@ -15,10 +15,22 @@ class OnboardForm(forms.Form):
     custom_domains = forms.CharField(label="Domaines personnalisés (un par ligne)",
                                      required=False, widget=forms.Textarea(attrs={"rows": 2}))
     admin_email = forms.EmailField(label="Courriel du premier administrateur", required=False)
+    database = forms.ChoiceField(
+        label="Base de données", required=False,
+        help_text="Où son schéma est créé. Automatique : le réglage de l'opérateur, sinon la "
+                  "base qui compte le moins de communes.")
 
     def __init__(self, *args, **kwargs):
+        from communes.services import commune_databases
+
         super().__init__(*args, **kwargs)
         self.fields["modules"].choices = module_choices()
+        databases = commune_databases()
+        if len(databases) > 1:
+            self.fields["database"].choices = [("", "Automatique"),
+                                               *((d, d) for d in databases)]
+        else:
+            del self.fields["database"]
         if not self.is_bound:
             self.initial["modules"] = [m.code for m in Module.objects.filter(
                 is_active=True, default_on_onboarding=True)]

@@ -60,7 +60,8 @@ def commune_onboard(request: HttpRequest) -> HttpResponse:
             commune = services.commune_onboard(
                 insee_code=form.cleaned_data["insee_code"],
                 modules=form.cleaned_data["modules"], custom_domains=form.domains(),
-                admin_email=form.cleaned_data["admin_email"] or None)
+                admin_email=form.cleaned_data["admin_email"] or None,
+                database=form.cleaned_data.get("database") or None)
         except RegistryError as exc:
             _fail(request, exc, form)
             return render(request, "console/onboard.html", {"form": form}, status=exc.http_status)

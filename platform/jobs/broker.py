@@ -15,26 +15,43 @@ _lock = threading.Lock()
 
 
 class CommuneSchema(dramatiq.Middleware):
-    """Run a job inside the schema of the commune it carries, and back to public after."""
+    """Run a job inside the commune it carries — its schema, on the database the registry
+    places it in now (not when the job was sent: a commune may have moved) — and back to
+    public after. A job for a commune that is read-only (being moved between databases)
+    is put off before it starts: sent again with a delay (``OPSN_READ_ONLY_JOB_DELAY``
+    seconds; its retries are not used up) and skipped now, so nothing is lost or done
+    twice."""
 
     @property
     def actor_options(self):
         return {"commune_schema"}
 
     def before_process_message(self, broker, message):
-        from communes.tenancy import connection
+        from communes import tenancy
 
         schema = message.options.get("commune_schema")
+        tenancy.enter(None)
         if schema:
+            from communes.errors import CommuneReadOnly
             from communes.models import Commune
 
-            connection.set_schema_to_public()
-            connection.set_tenant(Commune.objects.get(schema_name=schema))
+            commune = Commune.objects.get(schema_name=schema)
+            if commune.is_read_only:
+                later = dramatiq.Message(queue_name=message.queue_name,
+                                         actor_name=message.actor_name, args=message.args,
+                                         kwargs=message.kwargs, options={
+                                             k: v for k, v in message.options.items()
+                                             if k in ("commune_schema", "retries")})
+                broker.enqueue(later, delay=int(settings.OPSN_READ_ONLY_JOB_DELAY * 1000))
+                logger.info("job %s for %s put off: %s", message.actor_name, schema,
+                            CommuneReadOnly.for_commune(commune).message)
+                raise dramatiq.middleware.SkipMessage()
+            tenancy.enter(commune)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        from communes.tenancy import connection
+        from communes import tenancy
 
-        connection.set_schema_to_public()
+        tenancy.enter(None)
 
     after_skip_message = after_process_message
 
@@ -126,15 +143,28 @@ def send(actor, *args, commune=None, **kwargs) -> None:
         return
 
     message = actor.message_with_options(args=args, kwargs=kwargs, **options)
-    OutboxMessage.objects.create(message_id=message.message_id, actor_name=actor.actor_name,
-                                 queue_name=message.queue_name,
-                                 message=message.encode().decode())
 
     def enqueue() -> None:
         ensure_embedded_worker()
         _deliver(actor.broker, message)
 
-    transaction.on_commit(enqueue)
+    def write() -> None:
+        OutboxMessage.objects.create(message_id=message.message_id,
+                                     actor_name=actor.actor_name,
+                                     queue_name=message.queue_name,
+                                     message=message.encode().decode())
+        transaction.on_commit(enqueue)
+
+    from communes.tenancy import commune_connection, current_alias
+
+    if current_alias() != "default" and commune_connection().in_atomic_block:
+        # Sent from a transaction on a commune database other than the registry's: the
+        # outbox row is written once that transaction has committed (a job never looks
+        # for rows that were rolled back). A process that dies between the two commits
+        # loses that job: the commune's work is done, its follow-up job is not sent.
+        transaction.on_commit(write, using=current_alias())
+    else:
+        write()
 
 
 def _deliver(broker: dramatiq.Broker, message: dramatiq.Message) -> bool:

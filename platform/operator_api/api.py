@@ -108,6 +108,7 @@ class OnboardIn(Schema):
     modules: list[str] | None = None
     custom_domains: list[str] = []
     admin_email: str | None = None
+    database: str | None = None  # alias of OPSN_COMMUNE_DATABASES; default: the setting
 
 
 class BatchIn(Schema):
@@ -175,7 +176,8 @@ def list_communes(request, filters: Query[CommuneFilters]):
 def onboard_commune(request, payload: OnboardIn):
     commune = services.commune_onboard(insee_code=payload.insee_code, modules=payload.modules,
                                        custom_domains=payload.custom_domains,
-                                       admin_email=payload.admin_email)
+                                       admin_email=payload.admin_email,
+                                       database=payload.database)
     return Status(201, _one(commune.insee_code))
 
 

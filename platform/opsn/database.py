@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +66,51 @@ def embedded_database_settings(data_dir: Path) -> dict[str, Any]:
     }
 
 
-def _ensure_database(host: str, port: int) -> None:
+def _ensure_database(host: str, port: int, name: str = EMBEDDED_DATABASE_NAME) -> None:
     import psycopg
 
     with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres",
                          autocommit=True) as conn:
         exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [EMBEDDED_DATABASE_NAME]
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
         ).fetchone()
         if not exists:
-            conn.execute(f'CREATE DATABASE "{EMBEDDED_DATABASE_NAME}"')
-            logger.info("created embedded database %s", EMBEDDED_DATABASE_NAME)
+            conn.execute(f'CREATE DATABASE "{name}"')
+            logger.info("created embedded database %s", name)
+
+
+ALIAS = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def commune_databases(spec: str, default: dict[str, Any], data_dir: Path) -> dict[str, dict]:
+    """The extra databases of ``OPSN_COMMUNE_DATABASES`` ("east=postgres://…,west=…"), each
+    with the same engine and connection options as ``default``. ``name=embedded`` is a
+    database ``opsn_<name>`` on the embedded server (the demo and the tests when no second
+    server runs)."""
+    import environ
+
+    found: dict[str, dict] = {}
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        alias, sep, url = item.partition("=")
+        alias, url = alias.strip(), url.strip()
+        if not sep or not ALIAS.match(alias) or alias == "default" or alias in found:
+            raise ValueError(f"OPSN_COMMUNE_DATABASES: {item!r} is not name=postgres://… "
+                             "(a lower-case name other than default, once)")
+        if url == "embedded":
+            db = {**embedded_database_settings(data_dir), "NAME": f"opsn_{alias}"}
+            _ensure_database(db["HOST"], int(db["PORT"]), db["NAME"])
+        else:
+            db = environ.Env.db_url_config(url)
+            db["HOST"] = unquote(str(db.get("HOST") or "")) or db.get("OPTIONS", {}).pop(
+                "host", "")
+        for key in ("ENGINE", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "ATOMIC_REQUESTS",
+                    "AUTOCOMMIT", "TIME_ZONE"):
+            if key in default:
+                db[key] = default[key]
+        found[alias] = db
+    return found
 
 
 def libpq_environment(db: dict[str, Any]) -> dict[str, str]:

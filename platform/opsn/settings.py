@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 import environ
 
-from opsn.database import embedded_database_settings
+from opsn.database import commune_databases, embedded_database_settings
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -138,7 +138,9 @@ INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]
 TENANT_MODEL = "communes.Commune"
 TENANT_DOMAIN_MODEL = "communes.Domain"
 TENANT_LIMIT_SET_CALLS = True  # set search_path once per schema switch, not per cursor
-DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# Commune-schema models go to the database of the commune entered, shared ones to default.
+# django-tenants insists on finding its own router in the list; ours answers first.
+DATABASE_ROUTERS = ["communes.routers.CommuneRouter", "django_tenants.routers.TenantSyncRouter"]
 PUBLIC_SCHEMA_URLCONF = "opsn.urls_public"
 ROOT_URLCONF = "opsn.urls_commune"
 
@@ -193,6 +195,19 @@ _db["CONN_HEALTH_CHECKS"] = True
 # default (created by `opsn migrate_communes`); CACHE_URL=redis://… for Redis.
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://opsn_cache")}
 DATABASES = {"default": _db}
+# More communes than one database holds: extra databases for commune schemas, as
+# "east=postgres://…,west=postgres://…" ("name=embedded": a database on the embedded server).
+# The registry stays in default; Commune.database names the alias (docs/operations.md).
+DATABASES.update(commune_databases(env.str("OPSN_COMMUNE_DATABASES", default=""), _db, DATA_DIR))
+# Where a new commune goes when the operator does not say: an alias, or "" for the database
+# that holds the fewest communes.
+OPSN_NEW_COMMUNE_DATABASE = env.str("OPSN_NEW_COMMUNE_DATABASE", default="")
+# A commune being moved between databases is read-only; the move waits this long for every
+# process to see it (the routing cache) before it copies anything.
+# A job for a read-only commune is sent again this many seconds later.
+OPSN_READ_ONLY_JOB_DELAY = env.float("OPSN_READ_ONLY_JOB_DELAY", default=60.0)
+OPSN_MOVE_SETTLE_SECONDS = env.float("OPSN_MOVE_SETTLE_SECONDS",
+                                     default=OPSN_ROUTING_CACHE_SECONDS + 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Identity: OpenID Connect (docs/identity-setup.md) -------------------------------------

@@ -9,7 +9,7 @@ import datetime
 import re
 import secrets
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from accounts.models import hash_token
@@ -17,6 +17,7 @@ from agents.actors import Actor
 from agents.models import ServiceCredential
 from audit.events import CredentialIssued, CredentialRevoked
 from audit.services import record
+from communes.tenancy import atomic, commune_connection
 
 PREFIX = "opsn_c_"  # tells a commune's secret from an operator token (``opsn_…``) at a glance
 NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?")
@@ -41,7 +42,7 @@ def service_actor(credential: ServiceCredential, ip: str = "") -> Actor:
                  kind="service")
 
 
-@transaction.atomic
+@atomic
 def service_credential_issue(*, name: str, actor: Actor) -> tuple[ServiceCredential, str]:
     """A new credential and its secret, which is not stored and cannot be shown again."""
     name = (name or "").strip().lower()
@@ -55,7 +56,7 @@ def service_credential_issue(*, name: str, actor: Actor) -> tuple[ServiceCredent
                               "choisissez un autre nom.", http_status=409)
     raw = PREFIX + secrets.token_urlsafe(32)
     try:
-        with transaction.atomic():
+        with atomic():
             credential = ServiceCredential.objects.create(name=name, key_hash=hash_token(raw),
                                                           created_by=actor.account)
     except IntegrityError:  # issued at the same moment by someone else
@@ -65,7 +66,7 @@ def service_credential_issue(*, name: str, actor: Actor) -> tuple[ServiceCredent
     return credential, raw
 
 
-@transaction.atomic
+@atomic
 def service_credential_revoke(*, credential: ServiceCredential,
                               actor: Actor) -> ServiceCredential:
     """From now on the secret is refused (401). Its appointments are left as they are:
@@ -88,13 +89,14 @@ def service_credential_authenticate(raw: str) -> ServiceCredential | None:
     if not raw.startswith(PREFIX):
         return None
     # Every call of the API asks: one indexed lookup, without the ORM's query compiler.
-    with connection.cursor() as cursor:
+    with commune_connection().cursor() as cursor:
         cursor.execute("SELECT id, name, last_used_at FROM agents_servicecredential "
                        "WHERE key_hash = %s AND revoked_at IS NULL", [hash_token(raw)])
         row = cursor.fetchone()
     if row is None:
         return None
-    credential = ServiceCredential.from_db(connection.alias, ["id", "name", "last_used_at"], row)
+    credential = ServiceCredential.from_db(commune_connection().alias,
+                                           ["id", "name", "last_used_at"], row)
     now = timezone.now()
     if credential.last_used_at is None or now - credential.last_used_at >= LAST_USED_PRECISION:
         ServiceCredential.objects.filter(pk=credential.pk).update(last_used_at=now)

@@ -24,10 +24,10 @@ def validate_colour(value: str) -> None:
 
 
 def branding_upload_path(instance: CommuneProfile, filename: str) -> str:
-    from communes.tenancy import connection
+    from communes.tenancy import commune_connection
 
     # The schema name in the path keeps each commune's files apart on disk.
-    return f"{connection.schema_name}/branding/{filename}"
+    return f"{commune_connection().schema_name}/branding/{filename}"
 
 
 class CommuneProfile(models.Model):

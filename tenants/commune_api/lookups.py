@@ -8,10 +8,10 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db import connection
 from django.utils import timezone
 
 from agents.actors import Actor
+from communes.tenancy import commune_connection
 from regies import permissions
 from regies.errors import NotFound
 from regies.models import Allocation, Invoice, LedgerEntry, Payer, Product, Regie
@@ -39,20 +39,21 @@ def regie_and_payers(actor: Actor, number: str,
     and its payers whose ``external_ref`` is in ``refs``. The objects carry the fields the
     API and the services read first (the others load if asked for)."""
     today = timezone.localdate()
-    with connection.cursor() as cursor:
+    with commune_connection().cursor() as cursor:
         cursor.execute(REGIE_AND_PAYERS, {"account": actor.account, "today": today,
                                           "refs": sorted({r for r in refs if r}),
                                           "number": number})
         rows = cursor.fetchall()
     if not rows:
         raise NotFound(f"Aucune régie numéro « {number} » dans la commune.", field="number")
-    regie = Regie.from_db(connection.alias, ["id", "number", "name"], rows[0][:3])
+    regie = Regie.from_db(commune_connection().alias, ["id", "number", "name"], rows[0][:3])
     if not rows[0][3]:
         permissions.require_collector(regie, actor, today)  # raises, with the domain's words
     payers = {}
     for row in rows:
         if row[4] is not None:
-            payer = Payer.from_db(connection.alias, ["id", "regie_id", "name", "external_ref"],
+            payer = Payer.from_db(commune_connection().alias,
+                                  ["id", "regie_id", "name", "external_ref"],
                                   (row[4], regie.pk, row[5], row[6]))
             payer.regie = regie
             payers[payer.external_ref] = payer

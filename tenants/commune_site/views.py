@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -10,6 +9,7 @@ from branding.forms import ProfileForm
 from branding.selectors import current_profile
 from communes.models import CommuneModule
 from communes.routing import CommuneRequest
+from communes.tenancy import atomic
 
 
 def home(request: CommuneRequest) -> HttpResponse:
@@ -28,7 +28,7 @@ def edit_profile(request: CommuneRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, request.FILES or None, instance=profile)
     if request.method == "POST":
         if form.is_valid():
-            with transaction.atomic():
+            with atomic():
                 form.save()
             messages.success(request, "L'identité de la commune a été enregistrée.")
             return redirect("commune_site:profile")

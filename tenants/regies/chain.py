@@ -3,7 +3,7 @@ one, recomputed by the database with the function that wrote them (migration 000
 
 from __future__ import annotations
 
-from communes.tenancy import connection
+from communes.tenancy import commune_connection
 from regies.models import LedgerEntry, Regie
 
 GENESIS = "0" * 64
@@ -16,7 +16,7 @@ FINGERPRINT = """regies_entry_hash(previous_hash, regie_id, year, receipt_number
 def verify_chain(regie: Regie) -> LedgerEntry | None:
     """The first entry whose link is broken (altered, removed or inserted), or None. First
     the fingerprints (a plain scan, which PostgreSQL may run in parallel), then the links."""
-    with connection.cursor() as cursor:
+    with commune_connection().cursor() as cursor:
         cursor.execute(f"""
             SELECT min(id) FROM regies_ledgerentry
             WHERE regie_id = %s AND hash <> {FINGERPRINT}""", [regie.pk])

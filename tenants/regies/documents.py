@@ -27,10 +27,11 @@ def _pdf(template: str, context: dict) -> bytes:
 def receipt_pdf(entry: LedgerEntry) -> bytes:
     """Must run inside the commune's schema (its profile and ledger live there). The
     receipt carries the address, code and QR code that let anyone check it."""
-    from communes.tenancy import connection
+    from communes.tenancy import current_commune
     from regies.verification import qr_svg_data_uri, verification_code, verification_url
 
-    domain = connection.tenant.primary_domain or ""
+    commune = current_commune()
+    domain = (commune.primary_domain if commune is not None else None) or ""
     check = verification_url(entry, domain) if domain else ""
     return _pdf("regies/receipt_pdf.html", {
         "entry": entry, "regie": entry.regie, "brand": current_profile(),

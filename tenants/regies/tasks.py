@@ -35,13 +35,12 @@ def warn_commune_regies() -> None:
     the job fails after them, to be retried."""
     from django.db.models import Q
     from django.utils import timezone
-    from django_tenants.utils import get_public_schema_name
 
-    from communes.tenancy import connection
+    from communes.tenancy import current_commune
     from regies.models import Regie
     from regies.services.mailing import regie_warnings_send
 
-    if connection.schema_name == get_public_schema_name():
+    if current_commune() is None:
         raise RuntimeError("warn_commune_regies runs inside a commune: send(…, commune=…)")
     today = timezone.localdate()
     failed = []

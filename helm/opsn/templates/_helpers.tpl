@@ -43,6 +43,8 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   valueFrom: {secretKeyRef: {name: {{ .Values.secrets.existingSecret }}, key: SENTRY_DSN, optional: true}}
 - name: OPSN_METRICS_TOKEN
   valueFrom: {secretKeyRef: {name: {{ .Values.secrets.existingSecret }}, key: OPSN_METRICS_TOKEN, optional: true}}
+- name: OPSN_COMMUNE_DATABASES
+  valueFrom: {secretKeyRef: {name: {{ .Values.secrets.existingSecret }}, key: OPSN_COMMUNE_DATABASES, optional: true}}
 {{- end }}
 
 {{- define "opsn.podSecurity" }}

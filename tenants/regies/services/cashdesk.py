@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.db import transaction
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from agents.actors import Actor
 from audit import events
 from audit.services import record
+from communes.tenancy import atomic
 from regies import permissions, selectors
 from regies.errors import Duplicate, Refused, RegieError
 from regies.models import ClosingLine, DailyClosing, Deposit, DepositLine, PaymentMode, Regie
@@ -22,7 +22,7 @@ from regies.money import euros, parse_amount
 ZERO = Decimal("0.00")
 
 
-@transaction.atomic
+@atomic
 def day_close(*, regie: Regie, actor: Actor, counted: dict[str, object],
               reasons: dict[str, str] | None = None, notes: str = "",
               day: datetime.date | None = None) -> DailyClosing:
@@ -73,7 +73,7 @@ def day_close(*, regie: Regie, actor: Actor, counted: dict[str, object],
     return closing
 
 
-@transaction.atomic
+@atomic
 def deposit_make(*, regie: Regie, actor: Actor) -> Deposit:
     """Deposit everything posted since the previous deposit, every mode, with a numbered
     slip (bordereau). The funds held drop accordingly (database trigger)."""

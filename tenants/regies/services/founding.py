@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.utils import timezone
 
 from agents.actors import Actor
 from agents.selectors import commune_agents
 from audit import events
 from audit.services import record
+from communes.tenancy import atomic
 from regies import selectors
 from regies.errors import Duplicate, NotFound, Refused, RegieError
 from regies.models import (
@@ -70,7 +70,7 @@ def _clean_founding_act(fields: dict) -> dict:
     return clean
 
 
-@transaction.atomic
+@atomic
 def regie_create(*, actor: Actor, number: str, name: str, accepted_modes: Iterable[str],
                  cash_limit, starts_on: datetime.date, cash_float="0",
                  deposit_period_days=30, accountant: str = "", founding_act: str = "",
@@ -93,7 +93,7 @@ def regie_create(*, actor: Actor, number: str, name: str, accepted_modes: Iterab
     return regie
 
 
-@transaction.atomic
+@atomic
 def regie_amend(*, regie: Regie, actor: Actor, **changes) -> Regie:
     """An amendment of the founding act (arrêté modificatif)."""
     unknown = set(changes) - set(AMENDABLE)
@@ -115,7 +115,7 @@ def regie_amend(*, regie: Regie, actor: Actor, **changes) -> Regie:
     return regie
 
 
-@transaction.atomic
+@atomic
 def product_save(*, regie: Regie, actor: Actor, code: str, name: str, unit_price,
                  is_active: bool = True) -> Product:
     """Add a product the régie may collect, or change its name, price or availability.
@@ -147,7 +147,7 @@ def _check_account(account: str) -> str:
     return account
 
 
-@transaction.atomic
+@atomic
 def assignment_grant(*, regie: Regie, actor: Actor, account: str, role: str,
                      starts_on: datetime.date | None = None) -> Assignment:
     """Appoint an agent to a régie. The titulaire changes only by a hand-over."""
@@ -171,7 +171,7 @@ def assignment_grant(*, regie: Regie, actor: Actor, account: str, role: str,
     return assignment
 
 
-@transaction.atomic
+@atomic
 def assignment_end(*, assignment: Assignment, actor: Actor,
                    ends_on: datetime.date | None = None) -> Assignment:
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
@@ -192,7 +192,7 @@ def assignment_end(*, assignment: Assignment, actor: Actor,
     return assignment
 
 
-@transaction.atomic
+@atomic
 def handover_record(*, regie: Regie, actor: Actor, incoming: str,
                     on: datetime.date | None = None, notes: str = "") -> Handover:
     """Remise de service: the titulaire's appointment ends on ``on`` and ``incoming``'s
@@ -228,7 +228,7 @@ def handover_record(*, regie: Regie, actor: Actor, incoming: str,
     return handover
 
 
-@transaction.atomic
+@atomic
 def standin_record(*, regie: Regie, actor: Actor, account: str, starts_on: datetime.date,
                    ends_on: datetime.date, reason: str = "") -> StandIn:
     """The suppléant stands in for the absent titulaire (from ``starts_on`` to ``ends_on``

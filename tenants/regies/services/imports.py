@@ -26,13 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 
 from agents.actors import Actor
 from audit import events
 from audit.services import record
-from communes.tenancy import connection
+from communes.tenancy import atomic, commune_connection
 from regies import permissions
 from regies.errors import Duplicate, Refused, RegieError
 from regies.importers.camt053 import read_camt053
@@ -210,7 +209,7 @@ def invoices_import(*, regie: Regie, actor: Actor, content: bytes, file_name: st
 def _invoices_import(regie: Regie, actor: Actor, content: bytes, file_name: str,
                      encoding: str, digest: str) -> ImportBatch:
     parsed = read_invoices(content, encoding)
-    with transaction.atomic():
+    with atomic():
         regie, batch = _open_batch(regie, actor, ImportKind.INVOICES, digest, file_name,
                                    parsed.rows)
         products = {p.code: p for p in Product.objects.filter(regie=regie)}
@@ -341,7 +340,7 @@ def card_payments_import(*, regie: Regie, actor: Actor, content: bytes, file_nam
 def _payments_import(regie: Regie, actor: Actor, kind: str, digest: str, file_name: str,
                      lines: list[ImportedLine], *, entries: int | None = None,
                      counts: dict | None = None) -> ImportBatch:
-    with transaction.atomic():
+    with atomic():
         regie, batch = _open_batch(regie, actor, kind, digest, file_name,
                                    len(lines) if entries is None else entries)
         outcome = _post_and_queue(regie, actor, batch, lines) | (counts or {})
@@ -436,7 +435,7 @@ def _known_refs(regie: Regie, mode: str, source: str, refs: list[str]) -> set[st
     in the query is searched element by element for each row of the régie."""
     if not refs:
         return set()
-    with connection.cursor() as cursor:
+    with commune_connection().cursor() as cursor:
         cursor.execute(f"""
             WITH refs AS (SELECT unnest(string_to_array(%(refs)s, %(separator)s)) AS ref)
             SELECT e.external_ref FROM {LedgerEntry._meta.db_table} e JOIN refs
@@ -646,7 +645,7 @@ def _resolved(actor: Actor, item: ImportedPayment, resolution: str, **data) -> N
         "external_ref": item.external_ref, **data}))
 
 
-@transaction.atomic
+@atomic
 def queued_payment_post(*, item: ImportedPayment, actor: Actor, payer: Payer | None = None,
                         invoices: Sequence[Invoice] = (),
                         allocations: dict[str, object] | None = None) -> LedgerEntry:
@@ -674,7 +673,7 @@ def queued_payment_post(*, item: ImportedPayment, actor: Actor, payer: Payer | N
     return entry
 
 
-@transaction.atomic
+@atomic
 def queued_payment_dismiss(*, item: ImportedPayment, actor: Actor,
                            reason: str) -> ImportedPayment:
     """Leave a queued payment aside (not for this régie, refunded to the payer…), with the

@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -20,6 +19,7 @@ from agents.actors import Actor
 from audit import events
 from audit.models import AuditEvent
 from audit.services import record
+from communes.tenancy import atomic
 from regies import permissions
 from regies.errors import Duplicate, Refused, RegieError
 from regies.models import (
@@ -67,7 +67,7 @@ def _clean_payer(fields: dict) -> dict:
     return clean
 
 
-@transaction.atomic
+@atomic
 def payer_create(*, regie: Regie, actor: Actor, name: str, kind: str = PayerKind.FAMILY,
                  address_line: str = "", postal_code: str = "", city: str = "",
                  email: str = "", phone: str = "", external_ref: str = "") -> Payer:
@@ -92,7 +92,7 @@ def _free_link_code() -> str:
             return code
 
 
-@transaction.atomic
+@atomic
 def payer_update(*, payer: Payer, actor: Actor, **changes) -> Payer:
     unknown = set(changes) - set(PAYER_FIELDS)
     if unknown:
@@ -184,7 +184,7 @@ def _check(regie: Regie, draft: InvoiceDraft) -> None:
                              field="product", **where)
 
 
-@transaction.atomic
+@atomic
 def invoices_issue(*, regie: Regie, actor: Actor, drafts: Sequence[InvoiceDraft],
                    source: str = InvoiceSource.AGENT,
                    batch: ImportBatch | None = None) -> list[Invoice]:
@@ -264,7 +264,7 @@ def invoice_issue(*, regie: Regie, actor: Actor, payer: Payer, lines: Sequence[L
     return invoices_issue(regie=regie, actor=actor, drafts=[draft], source=source)[0]
 
 
-@transaction.atomic
+@atomic
 def invoice_cancel(*, invoice: Invoice, actor: Actor, reason: str) -> Invoice:
     """Cancel an invoice. What its payments paid on it goes back to the payer's credit
     (negative allocations), where it can pay another invoice or be refunded."""

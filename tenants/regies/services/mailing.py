@@ -18,7 +18,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,7 +27,7 @@ from audit.models import AuditEvent
 from audit.services import record
 from branding.models import CommuneProfile
 from branding.selectors import current_profile
-from communes.tenancy import connection
+from communes.tenancy import atomic, commune_connection
 from regies import selectors
 from regies.errors import RegieError
 from regies.models import Assignment, AssignmentRole, LedgerEntry, PaymentMode, Regie, StandIn
@@ -144,12 +143,12 @@ def regie_warnings_send(*, regie: Regie, actor: Actor,
         logger.warning("régie %s: warnings %s, no titulaire to tell", regie.number,
                        [w.code for w in found])
         return []
-    with transaction.atomic():
+    with atomic():
         # Two runs at once (a retry, a second scheduler) wait for each other here, without
         # holding the régie's row (the counter keeps posting meanwhile).
-        with connection.cursor() as cursor:
+        with commune_connection().cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                           [f"regies.warning:{connection.schema_name}:{regie.pk}"])
+                           [f"regies.warning:{commune_connection().schema_name}:{regie.pk}"])
         sent = set(AuditEvent.objects.filter(
             code=events.WarningSent.code, target=f"regie:{regie.pk}",
             data__day=f"{day:%d/%m/%Y}").values_list("data__warning", flat=True))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 
 from agents.actors import Actor
 from audit import events
 from audit.services import record
+from communes.tenancy import atomic
 from regies import selectors
 from regies.errors import Refused, RegieError
 from regies.models import (
@@ -26,7 +26,7 @@ from regies.models import (
 from regies.money import euros
 
 
-@transaction.atomic
+@atomic
 def regie_merge(*, absorbed: Regie, surviving: Regie, actor: Actor,
                 on: datetime.date | None = None) -> RegieMerge:
     """Close ``absorbed`` into ``surviving`` on ``on`` (today by default).

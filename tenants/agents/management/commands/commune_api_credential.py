@@ -5,14 +5,13 @@
 """
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from agents.actors import Actor
 from agents.models import ServiceCredential
 from agents.services import CredentialError, service_credential_issue, service_credential_revoke
 from communes import services as communes
 from communes.errors import RegistryError
-from communes.tenancy import inside
+from communes.tenancy import atomic, inside
 
 # As the registry's commands: 2 invalid input, 3 not found, 4 conflict.
 EXIT_STATUS = {400: 2, 403: 2, 404: 3, 409: 4}
@@ -44,7 +43,7 @@ class Command(BaseCommand):
         with inside(found):
             existing = ServiceCredential.objects.filter(name=name).first()
             try:
-                with transaction.atomic():  # a bad régie number leaves no credential behind
+                with atomic():  # a bad régie number leaves no credential behind
                     if revoke:
                         if existing is None:
                             raise CommandError(f"Aucun accès « {name} » à {found.name}.",
