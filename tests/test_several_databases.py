@@ -67,9 +67,6 @@ def test_the_regies_write_into_the_communes_own_database():
     assert tables_with_rows("default", commune.schema_name, "regies_invoice") is None
 
 
-@pytest.mark.xfail(strict=True, reason="tenants/regies/services/payments.py still uses "
-                   "transaction.atomic and the default connection: converted by its author "
-                   "(docs/decisions/0007); remove this mark then")
 @BOTH_DATABASES
 def test_a_payment_recorded_there_lands_in_the_second_database():
     from regies.services.payments import payment_record

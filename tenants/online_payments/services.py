@@ -16,12 +16,12 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from agents.actors import Actor
 from audit import events
 from audit.services import record
+from communes.tenancy import atomic
 from online_payments import payfip
 from online_payments.errors import NotPayableOnline, ProviderUnavailable, UnknownPayment
 from online_payments.models import (
@@ -50,7 +50,7 @@ def _cents_text(cents: int) -> str:
 
 # --- Configuration ------------------------------------------------------------------------
 
-@transaction.atomic
+@atomic
 def payfip_configure(*, regie: Regie, actor: Actor, numcli: str,
                      environment: str = Environment.TEST, enabled: bool = True
                      ) -> PayfipAccount:
@@ -107,7 +107,7 @@ def _owed_cents(invoice: Invoice) -> int:
     return cents
 
 
-@transaction.atomic
+@atomic
 def online_payment_start(*, invoice: Invoice, email: str, started_by: str, notify_url: str,
                          return_url_for: Callable[[OnlinePayment], str]) -> OnlinePayment:
     """Start paying what ``invoice`` still owes (computed here, in cents). Returns the
@@ -183,7 +183,7 @@ def online_payment_notified(*, idop: str, ip: str = "") -> OnlinePayment:
     return online_payment_check(payment=payment)
 
 
-@transaction.atomic
+@atomic
 def online_payment_check(*, payment: OnlinePayment) -> OnlinePayment:
     """Fetch ``payment``'s result from PayFiP and apply it (under the payment's lock)."""
     payment = OnlinePayment.objects.select_for_update().get(pk=payment.pk)
@@ -278,7 +278,7 @@ def _record(payment: OnlinePayment) -> None:
     amount = Decimal(payment.amount_cents) / 100
     details = {"idop": payment.idop or "", "numauto": str(payment.result.get("numauto", ""))}
     try:
-        with transaction.atomic():
+        with atomic():
             entry = payment_record(
                 regie=payment.regie, actor=ACTOR, amount=amount, mode=PaymentMode.ONLINE,
                 payer=payment.payer,

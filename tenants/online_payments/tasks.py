@@ -27,16 +27,15 @@ def reconcile_online_payments() -> None:
 def reconcile_commune_online_payments() -> None:
     """Inside one commune's schema. Idempotent: a payment already settled is not asked
     again, one recorded is never recorded twice."""
-    from django_tenants.utils import get_public_schema_name
-
-    from communes.tenancy import connection
+    from communes.tenancy import current_commune
     from online_payments.services import online_payments_reconcile
 
-    if connection.schema_name == get_public_schema_name():
+    commune = current_commune()
+    if commune is None:
         raise RuntimeError("reconcile_commune_online_payments runs inside a commune: "
                            "send(…, commune=…)")
     counts = online_payments_reconcile()
     if counts:
-        logger.info("online payments reconciled in %s: %s", connection.schema_name, counts)
+        logger.info("online payments reconciled in %s: %s", commune.schema_name, counts)
     if counts.get("unavailable"):
         raise RuntimeError(f"PayFiP unavailable for {counts['unavailable']} payments")

@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import NoReturn
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
@@ -28,7 +27,7 @@ from agents.actors import Actor
 from audit import events
 from audit.models import AuditEvent
 from audit.services import record
-from communes.tenancy import connection
+from communes.tenancy import atomic, check_writable, commune_connection, on_commit
 from regies import permissions
 from regies.errors import Duplicate, NotFound, Refused, RegieError
 from regies.models import (
@@ -201,13 +200,13 @@ def _lock_and_check_day(regie: Regie, actor: Actor):
 def _lock(regie: Regie):
     # Read without the ORM's query compiler: every payment of the régie pays for this one.
     fields = Regie._meta.concrete_fields
-    with connection.cursor() as cursor:
+    with commune_connection().cursor() as cursor:
         cursor.execute(f"SELECT {', '.join(f.column for f in fields)} FROM regies_regie "
                        "WHERE id = %s FOR UPDATE", [regie.pk])
         row = cursor.fetchone()
     if row is None:
         raise Regie.DoesNotExist
-    regie = Regie.from_db(connection.alias, [f.attname for f in fields], row)
+    regie = Regie.from_db(commune_connection().alias, [f.attname for f in fields], row)
     now = timezone.now()
     today = timezone.localdate(now)
     if not regie.is_open_on(today):
@@ -255,7 +254,7 @@ NUMBERS_AND_STATE = """
 
 def _take_numbers_and_read(regie: Regie, actor: Actor, today, source: str, count: int,
                            refs: list[str]) -> _State:
-    with connection.cursor() as cursor:
+    with commune_connection().cursor() as cursor:
         cursor.execute(NUMBERS_AND_STATE, {
             "regie": regie.pk, "year": today.year, "count": count, "today": today,
             "account": actor.account, "source": source, "refs": refs})
@@ -264,7 +263,7 @@ def _take_numbers_and_read(regie: Regie, actor: Actor, today, source: str, count
 
 def _take_numbers(regie: Regie, year: int, count: int) -> int:
     """Reserve ``count`` consecutive receipt numbers; returns the first."""
-    with connection.cursor() as cursor:
+    with commune_connection().cursor() as cursor:
         cursor.execute("""
             INSERT INTO regies_receiptcounter AS c (regie_id, year, last_number)
             VALUES (%s, %s, %s)
@@ -311,12 +310,13 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
     now = timezone.now()
     today = timezone.localdate(now)
     fields = Regie._meta.concrete_fields
-    with connection.cursor() as cursor:
+    with commune_connection().cursor() as cursor:
         cursor.execute(REGIE_WITH_VERSION, [regie.pk])
         row = cursor.fetchone()
     if row is None:
         return None
-    version, regie = row[0], Regie.from_db(connection.alias, [f.attname for f in fields], row[1:])
+    version = row[0]
+    regie = Regie.from_db(commune_connection().alias, [f.attname for f in fields], row[1:])
     if not regie.is_open_on(today):
         return None
     wanted = {inv.pk for d in drafts for inv in d.invoices}
@@ -362,7 +362,8 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
             for i, c in enumerate(checked) for invoice, part in c.pays] + [
             {"entry": i, "product": product.pk, "quantity": str(qty), "amount": str(price)}
             for i, c in enumerate(checked) for product, qty, price in c.sales]}
-    with connection.cursor() as cursor:
+    check_writable()  # a commune being moved takes no payment (atomic() checks the long way)
+    with commune_connection().cursor() as cursor:
         cursor.execute("SELECT regies_post_payments(%s::jsonb)", [json.dumps(document)])
         posted = cursor.fetchone()[0]
     if posted is None:
@@ -373,7 +374,7 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
         entry.receipt_number = posted["first"] + i
         entry.pk = pk
         entry._state.adding = False
-        entry._state.db = connection.alias
+        entry._state.db = commune_connection().alias
     _count(entries)
     return entries
 
@@ -382,7 +383,7 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
 RECEIPT_MARK = "\x1e"
 
 
-@transaction.atomic
+@atomic
 def _post_under_lock(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], source: str,
                      audit_each: bool) -> list[LedgerEntry]:
     regie, now, today = _lock(regie)
@@ -473,13 +474,13 @@ def _insert_entries(actor: Actor, regie: Regie, entries: list[LedgerEntry], now,
         "audit_numbers": [e.receipt_number for e in entries] if audit_each else [],
         "summaries": [line.summary for line in lines], "data": [json.dumps(line.data)
                                                               for line in lines]}
-    with connection.cursor() as cursor:
+    with commune_connection().cursor() as cursor:
         cursor.execute(INSERT_ENTRIES, params)
         ids = [row[0] for row in cursor.fetchall()]
     for entry, pk in zip(entries, ids, strict=True):
         entry.pk = pk
         entry._state.adding = False
-        entry._state.db = connection.alias
+        entry._state.db = commune_connection().alias
 
 
 def _refuse_known(drafts: Sequence[PaymentDraft], checked: list[_Checked],
@@ -527,7 +528,7 @@ def _count(entries: list[LedgerEntry]) -> None:
         for (mode, source), n in by_mode.items():
             PAYMENTS.labels(mode, source).inc(n)
 
-    transaction.on_commit(count)
+    on_commit(count)
 
 
 def payment_record(*, regie: Regie, actor: Actor, amount, mode: str,
@@ -542,7 +543,7 @@ def payment_record(*, regie: Regie, actor: Actor, amount, mode: str,
     return payments_post(regie=regie, actor=actor, drafts=[draft], source=source)[0]
 
 
-@transaction.atomic
+@atomic
 def payment_reverse(*, entry: LedgerEntry, actor: Actor, reason: str) -> LedgerEntry:
     """Cancel a posted payment by a new, negative entry that references it; what it paid
     on invoices and sales is released the same way. The titulaire (or the suppléant
@@ -588,7 +589,7 @@ def credit_of(payer: Payer) -> Decimal:
     return paid - used
 
 
-@transaction.atomic
+@atomic
 def credit_apply(*, invoice: Invoice, actor: Actor, amount=None) -> Decimal:
     """Pay ``invoice`` (in full, or ``amount``) from its payer's credit, oldest payments
     first. Returns the amount applied."""
