@@ -45,11 +45,14 @@ BEGIN
         RETURN NULL;
     END IF;
     -- The invoices paid: locked, then compared with the versions the checks read.
-    PERFORM FROM regies_invoice WHERE id = ANY(v_invoices) ORDER BY id FOR UPDATE;
-    IF EXISTS (SELECT FROM jsonb_array_elements(p->'invoices') v
-               LEFT JOIN regies_invoice i ON i.id = (v->>0)::bigint AND i.xmin::text = v->>1
-               WHERE i.id IS NULL) THEN
-        RETURN NULL;
+    IF cardinality(v_invoices) > 0 THEN
+        PERFORM FROM regies_invoice WHERE id = ANY(v_invoices) ORDER BY id FOR UPDATE;
+        IF EXISTS (SELECT FROM jsonb_array_elements(p->'invoices') v
+                   LEFT JOIN regies_invoice i ON i.id = (v->>0)::bigint
+                       AND i.xmin::text = v->>1
+                   WHERE i.id IS NULL) THEN
+            RETURN NULL;
+        END IF;
     END IF;
 
     INSERT INTO regies_receiptcounter AS c (regie_id, year, last_number)
