@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from citizens import services
 from citizens.errors import CitizenError, NotLinked, TooManyAttempts, WrongCode
@@ -133,7 +135,9 @@ def test_guessing_codes_is_paused_then_locked(books, settings):
         services.payer_link_by_code(subject=CITIZEN, commune=venissieux, code=martin.link_code)
     from citizens.models import LinkAttempt
 
-    LinkAttempt.objects.filter(subject=CITIZEN).update(at="2026-12-01T00:01:00+01:00")
+    # An hour ago: past the pause's window, within the day (24 hours) that counts for a lock.
+    LinkAttempt.objects.filter(subject=CITIZEN).update(
+        at=timezone.now() - datetime.timedelta(hours=1))
     for n in range(2):  # the window has passed; two more wrong codes make five in a day
         with pytest.raises(WrongCode):
             services.payer_link_by_code(subject=CITIZEN, commune=venissieux,
