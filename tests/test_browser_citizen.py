@@ -14,7 +14,12 @@ from communes.models import Commune
 from regies.services import payments
 from tests.conftest import VAULX, VENISSIEUX, in_schema, make_account, wipe_regies
 from tests.regies_helpers import MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
-from tests.test_browser_counter import CHROMIUM, serious_violations, server  # noqa: F401
+from tests.test_browser_counter import (  # noqa: F401
+    CHROMIUM,
+    launch,
+    serious_violations,
+    server,
+)
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
 
@@ -85,9 +90,7 @@ def test_a_citizen_sees_every_payment_of_two_communes_in_chromium(two_communes):
     vaulx = f"http://{two_communes['vaulx'].primary_domain}:{port}"
     canteen_code, pool_code = two_communes["codes"]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--host-resolver-rules=MAP *.localhost 127.0.0.1"])
+        browser = launch(playwright)
         try:
             context = browser.new_context(accept_downloads=True, locale="fr-FR",
                                           viewport={"width": 390, "height": 844})  # a phone
@@ -170,9 +173,7 @@ def test_a_citizen_pays_an_invoice_online_and_downloads_its_receipt_in_chromium(
 
     site = f"http://{online_invoice['venissieux'].primary_domain}:{online_invoice['port']}"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--host-resolver-rules=MAP *.localhost 127.0.0.1"])
+        browser = launch(playwright)
         try:
             context = browser.new_context(accept_downloads=True, locale="fr-FR",
                                           viewport={"width": 390, "height": 844})  # a phone

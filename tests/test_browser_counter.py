@@ -37,6 +37,14 @@ SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "images" / "count
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
 
 
+def launch(playwright):
+    """Debian's Chromium, headless; every *.localhost name (the communes' sites, the
+    provider, the portal) resolved to the test server."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=["--no-sandbox", "--host-resolver-rules=MAP *.localhost 127.0.0.1"])
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, format, *args):  # the test's output is enough
         pass
@@ -107,9 +115,7 @@ def test_a_cash_payment_at_the_counter_in_chromium(counter_data):
     base = counter_data["base"]
     authenticator = totp_of(MANDATAIRE.account)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--host-resolver-rules=MAP *.localhost 127.0.0.1"])
+        browser = launch(playwright)
         try:
             context = browser.new_context(accept_downloads=True, locale="fr-FR",
                                           viewport={"width": 1024, "height": 900})

@@ -1,14 +1,10 @@
 """What the citizen's space refuses, with a stable code and a French message."""
 
+from opsn.errors import DomainError
 
-class CitizenError(Exception):
-    code = "invalid"
-    http_status = 400
 
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class CitizenError(DomainError):
+    pass
 
 
 class WrongCode(CitizenError):

@@ -3,15 +3,11 @@ status of the command line) and a French message that says what is wrong."""
 
 from __future__ import annotations
 
+from opsn.errors import DomainError
 
-class RegistryError(Exception):
-    code = "invalid"
-    http_status = 400
 
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class RegistryError(DomainError):
+    pass
 
 
 class UnknownInseeCode(RegistryError):

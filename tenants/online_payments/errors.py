@@ -1,13 +1,10 @@
 """What online payment refuses, with a stable code, an HTTP status and a French message."""
 
+from opsn.errors import DomainError
 
-class OnlinePaymentError(Exception):
-    code = "invalid"
-    http_status = 400
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class OnlinePaymentError(DomainError):
+    pass
 
 
 class NotPayableOnline(OnlinePaymentError):

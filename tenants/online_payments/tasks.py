@@ -14,12 +14,10 @@ logger = logging.getLogger("opsn.online_payments")
 @dramatiq.actor(max_retries=3, min_backoff=60_000)
 def reconcile_online_payments() -> None:
     """One job per active commune that subscribes to the régies."""
-    from communes.models import Commune, CommuneModule
+    from communes.selectors import active_communes_with
     from jobs.broker import send
 
-    subscribed = CommuneModule.objects.current().filter(module_id="regies").values("commune")
-    for commune in Commune.objects.filter(status=Commune.Status.ACTIVE,
-                                          pk__in=subscribed).order_by("pk"):
+    for commune in active_communes_with("regies"):
         send(reconcile_commune_online_payments, commune=commune)
 
 

@@ -4,15 +4,12 @@ at fault, ``line`` the line of an imported file."""
 
 from __future__ import annotations
 
+from opsn.errors import DomainError
 
-class RegieError(ValueError):
-    code = "invalid"
-    http_status = 400
 
+class RegieError(DomainError, ValueError):
     def __init__(self, message: str, *, field: str | None = None, line: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+        super().__init__(message, field=field)
         self.line = line
 
     def __str__(self) -> str:

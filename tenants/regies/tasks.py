@@ -18,12 +18,10 @@ ACTOR = Actor.system("alertes des régies")
 def warn_regies() -> None:
     """Daily: one job per active commune that subscribes to the régies (a commune that
     does not has none to warn about; a suspended one is not served)."""
-    from communes.models import Commune, CommuneModule
+    from communes.selectors import active_communes_with
     from jobs.broker import send
 
-    subscribed = CommuneModule.objects.current().filter(module_id="regies").values("commune")
-    for commune in Commune.objects.filter(status=Commune.Status.ACTIVE,
-                                          pk__in=subscribed).order_by("pk"):
+    for commune in active_communes_with("regies"):
         send(warn_commune_regies, commune=commune)
 
 

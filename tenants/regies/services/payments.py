@@ -368,8 +368,7 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
         posted = cursor.fetchone()[0]
     if posted is None:
         return None
-    if isinstance(posted, str):
-        posted = json.loads(posted)
+    posted = json.loads(posted)  # Django's connections read jsonb as text
     for i, (entry, pk) in enumerate(zip(entries, posted["ids"], strict=True)):
         entry.receipt_number = posted["first"] + i
         entry.pk = pk

@@ -1,0 +1,16 @@
+"""The shape every domain's refusals share: a stable ``code`` (the APIs return it, the
+command line maps it to an exit status), an HTTP status, a French message that says what
+is wrong, and the input at fault (``field``) when there is one. Each domain derives its
+own base (``RegistryError``, ``RegieError``, ``CitizenError``, ``OnlinePaymentError``)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "invalid"
+    http_status = 400
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
