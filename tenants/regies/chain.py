@@ -15,10 +15,14 @@ FINGERPRINT = """regies_entry_hash(previous_hash, regie_id, year, receipt_number
 
 def verify_chain(regie: Regie) -> LedgerEntry | None:
     """The first entry whose link is broken (altered, removed or inserted), or None. First
-    the fingerprints (a plain scan, which PostgreSQL may run in parallel), then the links."""
+    the fingerprints (a plain scan, which PostgreSQL runs in parallel), then the links."""
     with commune_connection().cursor() as cursor:
+        # min(id + 0), not min(id): for min(id) the planner walks the primary key in order
+        # and stops at the first bad row, in one process; every row is read anyway when the
+        # chain is sound, and a parallel scan reads them on every core (1,000,000 entries on
+        # 2 cores: 3.6 s instead of 7.3 s).
         cursor.execute(f"""
-            SELECT min(id) FROM regies_ledgerentry
+            SELECT min(id + 0) FROM regies_ledgerentry
             WHERE regie_id = %s AND hash <> {FINGERPRINT}""", [regie.pk])
         altered = cursor.fetchone()[0]
         cursor.execute("""
