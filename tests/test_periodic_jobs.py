@@ -33,6 +33,21 @@ def test_each_job_runs_once_a_period(db):
                                                         "regies-warnings", RECONCILE]
 
 
+def test_the_record_of_runs_is_kept_ninety_days(db):
+    summer = NOON - datetime.timedelta(days=100)
+    tick(summer)
+    PeriodRun.objects.update(enqueued_at=summer)  # recorded then (the field is auto_now_add)
+    tick(NOON - datetime.timedelta(days=80))
+    PeriodRun.objects.filter(enqueued_at__gt=summer).update(
+        enqueued_at=NOON - datetime.timedelta(days=80))
+    assert tick(NOON) == ["billing-deadlines", "population-release", "regies-warnings",
+                          RECONCILE]
+    periods = list(PeriodRun.objects.values_list("period", flat=True))
+    assert not [p for p in periods if p.startswith("2026-08")]  # 100 days old: forgotten
+    assert len([p for p in periods if p.startswith("2026-09")]) == 4  # 80 days old: kept
+    assert len([p for p in periods if p.startswith("2026-11")]) == 4
+
+
 def test_several_schedulers_at_once_enqueue_each_job_once(committed):
     started: list[str] = []
 

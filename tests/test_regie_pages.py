@@ -725,6 +725,54 @@ def test_merge_two_regies_after_a_confirmation_that_lists_what_moves(venissieux,
         assert Payer.objects.get().regie == piscine
 
 
+def test_the_administrator_opens_and_closes_online_payment_for_a_regie(venissieux, django_app):
+    from online_payments.models import PayfipAccount
+    from online_payments.services import ACTOR as PAYFIP
+
+    with in_schema(venissieux):
+        regie = make_regie(accepted_modes=["cash", "card"])
+    app = browser(django_app, venissieux, ADMIN.account)
+    admin = app.get(f"{BASE}/R-001/administration/")
+    assert "n'accepte pas le paiement en ligne" in text_of(admin)
+    assert not [f for f in admin.forms.values() if f.action.endswith("/paiement-en-ligne/")]
+
+    amend = form_of(admin, "/acte/")
+    tick(amend, "accepted_modes", ["cash", "card", "online"])
+    admin = amend.submit().follow()
+    assert "Pas encore ouvert" in text_of(admin)
+    form = form_of(admin, "/paiement-en-ligne/")
+    form["numcli"] = "04983"
+    refused = form.submit(status=400)
+    assert "Le numéro client PayFiP a 6 chiffres" in text_of(refused)
+    assert refused.html.find(id="payfip_numcli_error") and unique_ids(refused)
+    with in_schema(venissieux):
+        assert not PayfipAccount.objects.exists()
+
+    form = form_of(refused, "/paiement-en-ligne/")
+    assert form["numcli"].value == "04983"  # what was typed comes back
+    form["numcli"] = "049836"
+    form["environment"] = "W"
+    admin = form.submit().follow()
+    assert "Paiement en ligne ouvert" in text_of(admin)
+    assert "Ouvert : PayFiP 049836 (production)" in text_of(admin)
+    with in_schema(venissieux):
+        account = PayfipAccount.objects.get(regie=regie)
+        assert (account.numcli, account.environment, account.enabled) == ("049836", "W", True)
+        assert Assignment.objects.filter(regie=regie, account=PAYFIP.account,
+                                         ends_on__isnull=True).exists()
+        assert AuditEvent.objects.filter(code="payfip.configured",
+                                         actor=ADMIN.account).count() == 1
+
+    form = form_of(admin, "/paiement-en-ligne/")
+    assert (form["numcli"].value, form["environment"].value) == ("049836", "W")
+    form["enabled"] = False
+    admin = form.submit().follow()
+    assert "Paiement en ligne fermé" in text_of(admin)
+    assert "Fermé (PayFiP 049836 (production))" in text_of(admin)
+    with in_schema(venissieux):
+        assert not PayfipAccount.objects.get(regie=regie).enabled
+
+
 def test_administration_is_for_the_administrator_only(venissieux, regie):
     client = agent(venissieux, TITULAIRE.account, Role.REGISSEUR)
     for url in (f"{BASE}/nouvelle/", f"{BASE}/R-001/administration/", f"{BASE}/R-001/fusion/",
@@ -732,6 +780,8 @@ def test_administration_is_for_the_administrator_only(venissieux, regie):
         assert client.get(url).status_code == 403, url
     assert client.post(f"{BASE}/R-001/administration/produits/", {
         "code": "x", "name": "X", "unit_price": "1"}).status_code == 403
+    assert client.post(f"{BASE}/R-001/administration/paiement-en-ligne/", {
+        "numcli": "049836", "environment": "T", "enabled": "on"}).status_code == 403
     with in_schema(venissieux):
         assert not Product.objects.exists()
 

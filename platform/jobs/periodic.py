@@ -53,8 +53,13 @@ SCHEDULE = [
 ]
 
 
+# How long the record of each run is kept (the five-minute job alone writes 288 a day).
+KEPT_FOR = datetime.timedelta(days=90)
+
+
 def tick(now: datetime.datetime | None = None) -> list[str]:
-    """Enqueue the jobs whose period has begun and that no scheduler enqueued yet."""
+    """Enqueue the jobs whose period has begun and that no scheduler enqueued yet; forget
+    the runs older than ``KEPT_FOR`` (a period that old never begins again)."""
     now = timezone.localtime(now or timezone.now())
     started = []
     for job in SCHEDULE:
@@ -65,4 +70,6 @@ def tick(now: datetime.datetime | None = None) -> list[str]:
         except IntegrityError:
             continue  # another scheduler has it
         started.append(job.name)
+    if started:
+        PeriodRun.objects.filter(enqueued_at__lt=now - KEPT_FOR).delete()
     return started

@@ -8,6 +8,7 @@ from typing import cast
 
 from django import forms
 
+from online_payments.models import Environment
 from regies.models import (
     AssignmentRole,
     ImportKind,
@@ -216,6 +217,17 @@ class ProductForm(forms.Form):
     unit_price = _amount("Prix unitaire (€)")
     is_active = forms.BooleanField(label="Proposé au guichet et sur les factures",
                                    required=False, initial=True)
+
+
+class PayfipForm(forms.Form):
+    # No length here: the domain says what a client number is, in its own words.
+    numcli = forms.CharField(label="Numéro client PayFiP",
+                             help_text="6 chiffres, donnés par la DGFiP à l'adhésion à PayFiP")
+    environment = forms.ChoiceField(
+        label="Environnement", choices=Environment.choices,
+        help_text="test, puis activation pour la recette avec la DGFiP, puis production")
+    enabled = forms.BooleanField(label="Proposer le paiement en ligne aux usagers",
+                                 required=False, initial=True)
 
 
 class AssignmentForm(forms.Form):

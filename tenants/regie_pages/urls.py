@@ -60,5 +60,7 @@ urlpatterns = [
          admin.assignment_end, name="appointment_end"),
     path("<str:number>/administration/remise/", admin.handover, name="handover"),
     path("<str:number>/administration/remplacement/", admin.standin, name="standin"),
+    path("<str:number>/administration/paiement-en-ligne/", admin.payfip_save,
+         name="payfip_save"),
     path("<str:number>/fusion/", admin.merge, name="merge"),
 ]

@@ -14,11 +14,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.auth import actor_of, commune_role_required
 from agents.models import Role
 from agents.selectors import commune_agents
+from online_payments.models import Environment, PayfipAccount
+from online_payments.services import payfip_configure
 from regie_pages.forms import (
     AssignmentForm,
     EndForm,
     HandoverForm,
     MergeForm,
+    PayfipForm,
     ProductForm,
     RegieForm,
     StandInForm,
@@ -32,6 +35,7 @@ from regies.models import (
     Invoice,
     InvoiceStatus,
     Payer,
+    PaymentMode,
     Product,
     Regie,
 )
@@ -42,7 +46,7 @@ admin_only = commune_role_required(Role.ADMINISTRATOR)
 # The administration page holds several forms: each its own ids (labels point to the right
 # input); the field names stay the same.
 AUTO_ID = {"amend": "acte_%s", "product": "produit_%s", "appoint": "nomination_%s",
-           "handover": "remise_%s", "standin": "remplacement_%s"}
+           "handover": "remise_%s", "standin": "remplacement_%s", "payfip": "payfip_%s"}
 
 
 def _agents() -> list[tuple[str, str]]:
@@ -86,6 +90,11 @@ def _admin_page(request: HttpRequest, regie: Regie, *, status: int = 200,
                                initial={"starts_on": today, "ends_on": today},
                                auto_id=AUTO_ID["standin"]),
     }
+    payfip = PayfipAccount.objects.filter(regie=regie).first()
+    forms["payfip"] = PayfipForm(
+        initial={"numcli": payfip.numcli, "environment": payfip.environment,
+                 "enabled": payfip.enabled} if payfip else
+        {"environment": Environment.TEST, "enabled": True}, auto_id=AUTO_ID["payfip"])
     forms.update(bound)
     assignments = Assignment.objects.filter(regie=regie).order_by("ends_on", "role", "account")
     current = [a for a in assignments if a.ends_on is None or a.ends_on > today]
@@ -96,6 +105,7 @@ def _admin_page(request: HttpRequest, regie: Regie, *, status: int = 200,
         "end_form": bound.get("end"), "end_id": bound.get("end_id"),
         "default_end": today, "handovers": regie.handovers.order_by("-on", "-id"),
         "stand_ins": regie.stand_ins.all(), "open": regie.is_open_on(today),
+        "payfip": payfip, "accepts_online": PaymentMode.ONLINE in regie.accepted_modes,
         # The refused form's errors are summarised at the top of the page.
         "failed": next((f for f in bound.values() if getattr(f, "errors", None)), None),
     }, status=status, regie=regie, section="admin")
@@ -228,6 +238,19 @@ def standin(request: HttpRequest, number: str) -> HttpResponse:
                                                      **data),
                 "Remplacement enregistré : le suppléant arrête la caisse et verse pendant "
                 "cette période.")
+
+
+@admin_only
+@require_POST
+def payfip_save(request: HttpRequest, number: str) -> HttpResponse:
+    regie = regie_of(request, number)
+    form = PayfipForm(request.POST, auto_id=AUTO_ID["payfip"])
+    done = ("Paiement en ligne ouvert : les usagers paient les factures de la régie depuis "
+            "leur espace, par PayFiP." if request.POST.get("enabled") else
+            "Paiement en ligne fermé : les paiements déjà commencés se terminent.")
+    return _act(request, regie, "payfip", form,
+                lambda data: payfip_configure(regie=regie, actor=actor_of(request), **data),
+                done)
 
 
 def _what_moves(absorbed: Regie) -> dict:
