@@ -154,7 +154,7 @@ def create_payer(request, number: str, payload: PayerIn):
     if existing := lookups.payers_by_ref(regie, [ref]).get(ref):
         return lookups.payer_out(existing)
     try:
-        payer = payer_create(regie=regie, actor=_actor(request), **payload.dict())
+        payer = payer_create(regie=regie, actor=_actor(request), **payload.model_dump())
     except (Duplicate, IntegrityError):  # created meanwhile by a concurrent call
         return lookups.payer_out(lookups.payers_by_ref(regie, [ref])[ref])
     return Status(201, lookups.payer_out(payer))
