@@ -1,0 +1,1 @@
+"""The database backend: django-tenants' (schema routing) with a cheaper health check."""
