@@ -123,6 +123,38 @@ def test_a_refusal_is_the_same_whichever_way(venissieux, monkeypatch):
         assert LedgerEntry.objects.filter(regie=regie).count() == 1
 
 
+def test_a_regie_read_with_its_version_then_changed_is_read_again(venissieux, monkeypatch):
+    """The API reads the régie with its row version and posting trusts that read; when the
+    régie changed since, the guard sends the payment the long way, checked on the régie as
+    it is now."""
+    from regies.selectors import regie_columns, regie_with_version
+
+    with in_schema(venissieux):
+        regie = make_regie(accepted_modes=["card", "transfer"])
+        payer = make_payer(regie)
+
+        def read_with_version():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {regie_columns()} FROM regies_regie WHERE id = %s",
+                               [regie.pk])
+                return regie_with_version(cursor.fetchone(), connection.alias)
+
+        ways = Ways(monkeypatch)
+        read = read_with_version()
+        payment_record(regie=read, actor=MANDATAIRE, amount="5", mode="card", payer=payer,
+                       details=CARD)
+        assert (ways.short, ways.long) == (1, 0)  # the read was trusted, still current
+
+        read = read_with_version()
+        founding.regie_amend(regie=regie, actor=ADMIN, accepted_modes=["transfer"])
+        assert read.accepted_modes == ["card", "transfer"]  # what was read is now stale
+        with pytest.raises(RegieError, match="n'accepte pas ce mode"):
+            payment_record(regie=read, actor=MANDATAIRE, amount="5", mode="card",
+                           payer=payer, details=CARD)
+        assert ways.long == 1
+        assert LedgerEntry.objects.filter(regie=regie).count() == 1
+
+
 def _in_another_transaction(work):
     """Run ``work`` on another connection, committed before this returns."""
     failures = []

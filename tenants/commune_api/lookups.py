@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents.actors import Actor
 from communes.tenancy import commune_connection
-from regies import permissions
+from regies import permissions, selectors
 from regies.errors import NotFound
 from regies.models import Allocation, Invoice, LedgerEntry, Payer, Product, Regie
 
@@ -20,10 +20,12 @@ RECEIPT = re.compile(r"(\d{4})-(\d{1,9})")
 
 
 # Every call of the API starts here: one round trip, without the ORM's query compiler
-# (its cost is paid by every client of a busy régie). The appointment test is
-# ``permissions.active_assignments``'; the services check it again under the régie's lock.
-REGIE_AND_PAYERS = """
-    SELECT r.id, r.number, r.name,
+# (its cost is paid by every client of a busy régie). The régie is read with its row
+# version, as posting checks it (``selectors.regie_columns``): posting then does not read
+# it again. The appointment test is ``permissions.active_assignments``'; the services check
+# it again under the régie's lock.
+REGIE_AND_PAYERS = f"""
+    SELECT {selectors.regie_columns("r")},
         EXISTS (SELECT FROM regies_assignment a WHERE a.regie_id = r.id
                 AND a.account = %(account)s AND a.starts_on <= %(today)s
                 AND (a.ends_on IS NULL OR a.ends_on > %(today)s)),
@@ -36,9 +38,10 @@ REGIE_AND_PAYERS = """
 def regie_and_payers(actor: Actor, number: str,
                      refs: Iterable[str] = ()) -> tuple[Regie, dict[str, Payer]]:
     """The régie ``number`` of the current commune, if ``actor`` collects for it today,
-    and its payers whose ``external_ref`` is in ``refs``. The objects carry the fields the
+    and its payers whose ``external_ref`` is in ``refs``. The payers carry the fields the
     API and the services read first (the others load if asked for)."""
     today = timezone.localdate()
+    db = commune_connection().alias
     with commune_connection().cursor() as cursor:
         cursor.execute(REGIE_AND_PAYERS, {"account": actor.account, "today": today,
                                           "refs": sorted({r for r in refs if r}),
@@ -46,15 +49,16 @@ def regie_and_payers(actor: Actor, number: str,
         rows = cursor.fetchall()
     if not rows:
         raise NotFound(f"Aucune régie numéro « {number} » dans la commune.", field="number")
-    regie = Regie.from_db(commune_connection().alias, ["id", "number", "name"], rows[0][:3])
-    if not rows[0][3]:
+    regie = selectors.regie_with_version(rows[0], db)
+    collects, *_ = rows[0][selectors.REGIE_WIDTH:]
+    if not collects:
         permissions.require_collector(regie, actor, today)  # raises, with the domain's words
     payers = {}
     for row in rows:
-        if row[4] is not None:
-            payer = Payer.from_db(commune_connection().alias,
-                                  ["id", "regie_id", "name", "external_ref"],
-                                  (row[4], regie.pk, row[5], row[6]))
+        payer_id, name, ref = row[selectors.REGIE_WIDTH + 1:]
+        if payer_id is not None:
+            payer = Payer.from_db(db, ["id", "regie_id", "name", "external_ref"],
+                                  (payer_id, regie.pk, name, ref))
             payer.regie = regie
             payers[payer.external_ref] = payer
     return regie, payers

@@ -27,6 +27,30 @@ from regies.money import euros
 ZERO = Decimal("0.00")
 
 
+# --- The régie as posting checks it ---------------------------------------------------------
+# Payments are checked on the régie read without a lock, then posted by one statement that
+# first makes sure the régie's row has not changed since (services.payments, the short way).
+# A reader that already reads the régie's row (the API's first query) reads it this way,
+# and posting need not read it again.
+
+def regie_columns(table: str = "regies_regie") -> str:
+    """The régie's row version, then its columns, for a SELECT from ``table``."""
+    return ", ".join([f"{table}.xmin::text",
+                      *(f"{table}.{f.column}" for f in Regie._meta.concrete_fields)])
+
+
+REGIE_WIDTH = 1 + len(Regie._meta.concrete_fields)
+
+
+def regie_with_version(row, db: str) -> Regie:
+    """The régie of a row read with ``regie_columns``; ``row_version`` says which version
+    of the row it is."""
+    regie = Regie.from_db(db, [f.attname for f in Regie._meta.concrete_fields],
+                          row[1:REGIE_WIDTH])
+    regie.row_version = row[0]  # type: ignore[attr-defined]
+    return regie
+
+
 def holdings(regie: Regie) -> dict[str, Decimal]:
     """Collected and not yet deposited, per mode (kept by the database)."""
     return dict(Holding.objects.filter(regie=regie).values_list("mode", "amount"))

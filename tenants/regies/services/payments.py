@@ -44,7 +44,7 @@ from regies.models import (
     Regie,
 )
 from regies.money import euros, line_amount, parse_amount, parse_quantity
-from regies.selectors import held_in_hand
+from regies.selectors import held_in_hand, regie_columns, regie_with_version
 
 # What the agent must note for each mode (the receipt and the deposit slip show them).
 REQUIRED_DETAILS = {
@@ -298,10 +298,7 @@ def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
 # tuned for large batches, serves it.
 SHORT_WAY_MAX = 50
 
-# The régie as the checks read it, with its row version for the guard.
-REGIE_WITH_VERSION = ("SELECT xmin::text, "
-                      + ", ".join(f.column for f in Regie._meta.concrete_fields)
-                      + " FROM regies_regie WHERE id = %s")
+REGIE_WITH_VERSION = f"SELECT {regie_columns()} FROM regies_regie WHERE id = %s"
 
 
 def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], source: str,
@@ -309,14 +306,14 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
     """The drafts posted by ``regies_post_payments``, or None for the long way."""
     now = timezone.now()
     today = timezone.localdate(now)
-    fields = Regie._meta.concrete_fields
-    with commune_connection().cursor() as cursor:
-        cursor.execute(REGIE_WITH_VERSION, [regie.pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    version = row[0]
-    regie = Regie.from_db(commune_connection().alias, [f.attname for f in fields], row[1:])
+    if getattr(regie, "row_version", None) is None:  # not read with its version yet
+        with commune_connection().cursor() as cursor:
+            cursor.execute(REGIE_WITH_VERSION, [regie.pk])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        regie = regie_with_version(row, commune_connection().alias)
+    version = regie.row_version  # type: ignore[attr-defined]
     if not regie.is_open_on(today):
         return None
     wanted = {inv.pk for d in drafts for inv in d.invoices}
