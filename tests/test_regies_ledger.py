@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, InternalError, transaction
+from django.utils import timezone
 
 from communes.models import Commune
 from communes.tenancy import connection
@@ -205,3 +206,29 @@ def test_each_regie_chains_to_its_own_last_entry_when_others_post_in_between(ven
         first, second = (LedgerEntry.objects.get(pk=e.pk) for e in (first, second))
         assert second.previous_hash == first.hash
         assert verify_chain(canteen) is None and verify_chain(pool) is None
+
+
+def test_the_first_receipt_of_a_year_chains_to_the_last_entry_of_the_year_before(venissieux):
+    with in_schema(venissieux):
+        regie = make_regie()
+        payer = make_payer(regie)
+        last_year = timezone.localdate().year - 1
+        with connection.cursor() as cursor:  # entries of last year, as they were posted then
+            for n in (1, 2, 3):
+                cursor.execute("""
+                    INSERT INTO regies_ledgerentry (regie_id, year, receipt_number, amount, mode,
+                        payer_name, details, source, external_ref, agent, agent_name,
+                        posted_at, reason, previous_hash, hash)
+                    VALUES (%s, %s, %s, 10, 'cash', 'Famille Martin', '{}', 'counter', '',
+                            %s, '', %s, '', '', '')""",
+                               [regie.pk, last_year, n, TITULAIRE.account,
+                                datetime.datetime(last_year, 6, n, 10, tzinfo=datetime.UTC)])
+        december = LedgerEntry.objects.get(regie=regie, year=last_year, receipt_number=3)
+        first = payment_record(regie=regie, actor=TITULAIRE, amount="5.00", mode="cash",
+                               payer=payer)
+        second = payment_record(regie=regie, actor=TITULAIRE, amount="6.00", mode="cash",
+                                payer=payer)
+        first, second = (LedgerEntry.objects.get(pk=e.pk) for e in (first, second))
+        assert first.receipt_number == 1 and first.previous_hash == december.hash
+        assert second.previous_hash == first.hash
+        assert verify_chain(regie) is None

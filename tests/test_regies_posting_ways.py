@@ -155,6 +155,44 @@ def test_a_regie_read_with_its_version_then_changed_is_read_again(venissieux, mo
         assert LedgerEntry.objects.filter(regie=regie).count() == 1
 
 
+def test_a_payment_reads_a_few_entries_however_many_the_regie_has(venissieux):
+    """Posting reads a few rows of the journal at 2,000 entries, even when the plans were
+    first made for a journal of 20 and the statistics were taken then (a new régie, an
+    import the autovacuum has not analysed yet)."""
+
+    def ledger_rows_read() -> int:
+        with connection.cursor() as cursor:  # this transaction's reads so far
+            cursor.execute("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+                           "FROM pg_stat_xact_user_tables WHERE relname = 'regies_ledgerentry' "
+                           "AND schemaname = current_schema()")
+            return cursor.fetchone()[0]
+
+    def read_by_one_payment(regie, payer, ref) -> int:
+        before = ledger_rows_read()
+        payment_record(regie=regie, actor=MANDATAIRE, amount="2", mode="card", payer=payer,
+                       details=CARD, external_ref=ref)
+        return ledger_rows_read() - before
+
+    with in_schema(venissieux):
+        regie = make_regie(accepted_modes=["card"])
+        payer = make_payer(regie)
+        reads = {}
+        for size in (20, 2000):
+            while (posted := LedgerEntry.objects.filter(regie=regie).count()) < size:
+                payments_post(regie=regie, actor=MANDATAIRE, drafts=[
+                    PaymentDraft(amount="1", mode="card", payer=payer, details=CARD,
+                                 external_ref=f"CB-{posted + i}")
+                    for i in range(min(50, size - posted))])
+            if size == 20:  # what the autovacuum does once a new journal has some rows
+                with connection.cursor() as cursor:
+                    cursor.execute("ANALYZE regies_ledgerentry")
+            for i in range(6):  # past PL/pgSQL's first calls: it keeps a generic plan
+                read_by_one_payment(regie, payer, f"WARM-{size}-{i}")
+            reads[size] = read_by_one_payment(regie, payer, f"MEASURED-{size}")
+        # A small journal may be read whole (one page); a large one never is.
+        assert reads[2000] <= 10, reads
+
+
 def _in_another_transaction(work):
     """Run ``work`` on another connection, committed before this returns."""
     failures = []

@@ -1,0 +1,138 @@
+"""The posting statement (0008) and the chain trigger (0007) plan their statements for
+the journal as it is, at every call.
+
+PL/pgSQL keeps a generic plan of each statement after its first calls, for the life of the
+connection: a plan made while a régie's journal was one page (a sequential scan) was still
+used at thousands of entries, reading the whole journal for every payment (1 ms at 2,600
+entries, growing with them). ``force_custom_plan`` plans each statement with its values
+and the table's current size (a few hundredths of a millisecond each). The reference check
+now probes the unique index (régie, source, reference) with all its columns, one reference
+at a time, and the trigger reads the entry with the previous receipt number (receipts are
+gapless, numbered under the régie's lock), the régie's last entry only for the first
+receipt of a year."""
+
+from django.db import migrations
+
+SQL = r"""
+CREATE OR REPLACE FUNCTION regies_post_payments(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_regie bigint := (p->>'regie')::bigint;
+    v_day date := (p->>'day')::date;
+    v_year int := (p->>'year')::int;
+    v_count int := jsonb_array_length(p->'entries');
+    v_source text := p->>'source';
+    v_refs text[] := ARRAY(SELECT jsonb_array_elements_text(p->'refs'));
+    v_ref text;
+    v_invoices bigint[] := ARRAY(SELECT (v->>0)::bigint
+                                 FROM jsonb_array_elements(p->'invoices') v);
+    v_first int;
+    v_ids bigint[];
+BEGIN
+    -- In READ COMMITTED each statement below sees what committed while this one waited.
+    PERFORM FROM regies_regie WHERE id = v_regie AND xmin::text = p->>'regie_version'
+        FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF EXISTS (SELECT FROM regies_dailyclosing WHERE regie_id = v_regie AND day = v_day)
+       OR NOT EXISTS (SELECT FROM regies_assignment WHERE regie_id = v_regie
+                      AND account = p->>'account' AND starts_on <= v_day
+                      AND (ends_on IS NULL OR ends_on > v_day)) THEN
+        RETURN NULL;
+    END IF;
+    -- One probe per reference, every column of the unique index given: the plan is that
+    -- index whatever the statistics say.
+    FOREACH v_ref IN ARRAY v_refs LOOP
+        IF EXISTS (SELECT FROM regies_ledgerentry WHERE regie_id = v_regie
+                   AND source = v_source AND external_ref = v_ref AND external_ref <> '') THEN
+            RETURN NULL;
+        END IF;
+    END LOOP;
+    -- The invoices paid: locked, then compared with the versions the checks read.
+    IF cardinality(v_invoices) > 0 THEN
+        PERFORM FROM regies_invoice WHERE id = ANY(v_invoices) ORDER BY id FOR UPDATE;
+        IF EXISTS (SELECT FROM jsonb_array_elements(p->'invoices') v
+                   LEFT JOIN regies_invoice i ON i.id = (v->>0)::bigint
+                       AND i.xmin::text = v->>1
+                   WHERE i.id IS NULL) THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    INSERT INTO regies_receiptcounter AS c (regie_id, year, last_number)
+        VALUES (v_regie, v_year, v_count)
+        ON CONFLICT (regie_id, year) DO UPDATE SET last_number = c.last_number + v_count
+        RETURNING last_number - v_count + 1 INTO v_first;
+
+    WITH entries AS (
+        INSERT INTO regies_ledgerentry (regie_id, year, receipt_number, amount, mode,
+            payer_id, payer_name, details, source, external_ref, agent, agent_name,
+            posted_at, reason, previous_hash, hash)
+        SELECT v_regie, v_year, v_first + (e.i - 1)::int, (e.doc->>'amount')::numeric,
+            e.doc->>'mode', (e.doc->>'payer')::bigint, e.doc->>'payer_name', e.doc->'details',
+            v_source, e.doc->>'external_ref', p->>'account', p->>'agent_name',
+            (p->>'posted_at')::timestamptz, '', '', ''
+        FROM jsonb_array_elements(p->'entries') WITH ORDINALITY AS e(doc, i)
+        ORDER BY e.i
+        RETURNING id, receipt_number)
+    SELECT array_agg(id ORDER BY receipt_number) INTO v_ids FROM entries;
+
+    -- Only when there are any: the table's statement trigger runs even for no rows.
+    IF jsonb_array_length(p->'allocations') > 0 THEN
+        INSERT INTO regies_allocation (entry_id, invoice_id, product_id, quantity, amount,
+                                       created_at, created_by)
+            SELECT v_ids[(a->>'entry')::int + 1], (a->>'invoice')::bigint,
+                (a->>'product')::bigint, (a->>'quantity')::numeric, (a->>'amount')::numeric,
+                (p->>'posted_at')::timestamptz, p->>'account'
+            FROM jsonb_array_elements(p->'allocations') a;
+    END IF;
+
+    -- The audit lines name the receipt, known only now: "<year>-<number, 6 digits>".
+    INSERT INTO audit_auditevent (at, code, actor, actor_name, actor_kind, ip, request_id,
+                                  target, summary, data)
+        SELECT (p->>'posted_at')::timestamptz, p->>'code', p->>'account', p->>'actor_name',
+            p->>'actor_kind', (p->>'ip')::inet, '', 'entry:' || v_ids[e.i::int],
+            (e.doc->'audit'->>0) || r.receipt || (e.doc->'audit'->>1),
+            jsonb_set(e.doc->'audit'->2, '{receipt}', to_jsonb(r.receipt))
+        FROM jsonb_array_elements(p->'entries') WITH ORDINALITY AS e(doc, i),
+            LATERAL (SELECT v_year || '-' || lpad((v_first + e.i - 1)::text,
+                greatest(6, length((v_first + e.i - 1)::text)), '0') AS receipt) r
+        WHERE e.doc ? 'audit';
+
+    RETURN jsonb_build_object('first', v_first, 'ids', to_jsonb(v_ids));
+END $$;
+
+CREATE OR REPLACE FUNCTION regies_ledger_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    last_hash text;
+BEGIN
+    IF NEW.receipt_number > 1 THEN
+        SELECT hash INTO last_hash FROM regies_ledgerentry
+            WHERE regie_id = NEW.regie_id AND year = NEW.year
+            AND receipt_number = NEW.receipt_number - 1;
+    END IF;
+    IF last_hash IS NULL THEN  -- the first receipt of its year: the régie's last entry
+        SELECT hash INTO last_hash FROM regies_ledgerentry
+            WHERE regie_id = NEW.regie_id ORDER BY year DESC, receipt_number DESC LIMIT 1;
+    END IF;
+    NEW.previous_hash := coalesce(last_hash, repeat('0', 64));
+    NEW.hash := regies_entry_hash(NEW.previous_hash, NEW.regie_id, NEW.year,
+        NEW.receipt_number, NEW.amount, NEW.mode, NEW.payer_id, NEW.payer_name, NEW.details,
+        NEW.source, NEW.external_ref, NEW.agent, NEW.agent_name, NEW.posted_at,
+        NEW.reverses_id, NEW.reason);
+    RETURN NEW;
+END $$;
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [("regies", "0008_post_payments_in_one_statement")]
+    # Going back keeps these versions: they do what the earlier ones did.
+    operations = [
+        migrations.RunSQL(SQL, migrations.RunSQL.noop),
+        migrations.RunSQL(
+            "ALTER FUNCTION regies_post_payments(jsonb) SET plan_cache_mode = force_custom_plan;"
+            "ALTER FUNCTION regies_ledger_chain() SET plan_cache_mode = force_custom_plan;",
+            "ALTER FUNCTION regies_post_payments(jsonb) RESET plan_cache_mode;"
+            "ALTER FUNCTION regies_ledger_chain() RESET plan_cache_mode;"),
+    ]
