@@ -232,3 +232,28 @@ def test_the_first_receipt_of_a_year_chains_to_the_last_entry_of_the_year_before
         assert first.receipt_number == 1 and first.previous_hash == december.hash
         assert second.previous_hash == first.hash
         assert verify_chain(regie) is None
+
+
+def test_regies_of_two_communes_with_the_same_id_keep_their_own_chains(venissieux, vaulx):
+    """The chain trigger carries the last entry from one insert to the next within a
+    transaction: the same régie id in another commune's schema is another régie."""
+    regies, payers = {}, {}
+    for commune in (vaulx, venissieux):
+        with in_schema(commune):
+            with connection.cursor() as cursor:  # the same id in both communes
+                cursor.execute("SELECT setval(pg_get_serial_sequence('regies_regie', 'id'), "
+                               "999)")
+            regies[commune] = make_regie()
+            payers[commune] = make_payer(regies[commune])
+    assert regies[venissieux].pk == regies[vaulx].pk
+
+    def pay(commune):
+        with in_schema(commune):
+            return payment_record(regie=regies[commune], actor=TITULAIRE, amount="5.00",
+                                  mode="cash", payer=payers[commune])
+
+    with transaction.atomic():  # one transaction, as a job touching two communes could be
+        pay(vaulx), pay(venissieux), pay(vaulx)
+    for commune in (venissieux, vaulx):
+        with in_schema(commune):
+            assert verify_chain(regies[commune]) is None

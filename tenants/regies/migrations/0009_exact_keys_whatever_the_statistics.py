@@ -1,14 +1,16 @@
-"""The posting statement (0008) and the chain trigger (0007) plan their statements for
-the journal as it is, at every call.
+"""The posting statement (0008) and the chain trigger (0007) no longer use plans made for
+a journal smaller than it is.
 
 PL/pgSQL keeps a generic plan of each statement after its first calls, for the life of the
 connection: a plan made while a régie's journal was one page (a sequential scan) was still
 used at thousands of entries, reading the whole journal for every payment (1 ms at 2,600
-entries, growing with them). ``force_custom_plan`` plans each statement with its values
-and the table's current size (a few hundredths of a millisecond each). The reference check
-now probes the unique index (régie, source, reference) with all its columns, one reference
-at a time, and the trigger reads the entry with the previous receipt number (receipts are
-gapless, numbered under the régie's lock), the régie's last entry only for the first
+entries, growing with them). The posting statement now plans each statement with its
+values and the tables' current size (``force_custom_plan``, a few hundredths of a
+millisecond each), and its reference check probes the unique index (régie, source,
+reference) with all its columns, one reference at a time. The trigger, run for every
+entry, carries the last entry the transaction inserted to the next one (a transaction-local
+setting) and reads the table only for the first entry of a transaction, by the previous
+receipt's key, planned for the table as it is; the régie's last entry only for the first
 receipt of a year."""
 
 from django.db import migrations
@@ -104,22 +106,35 @@ END $$;
 
 CREATE OR REPLACE FUNCTION regies_ledger_chain() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
+    -- The entry this transaction inserted last: "<schema>:<régie>:<year>:<receipt>:<hash>"
+    -- (régie ids repeat from one commune's schema to another). The next receipt of the
+    -- same régie and year follows it; receipts are unique per régie and year, so it is the
+    -- entry of the previous receipt, found without reading the table.
+    head text[] := string_to_array(current_setting('opsn.chain_head', true), ':');
     last_hash text;
 BEGIN
-    IF NEW.receipt_number > 1 THEN
-        SELECT hash INTO last_hash FROM regies_ledgerentry
-            WHERE regie_id = NEW.regie_id AND year = NEW.year
-            AND receipt_number = NEW.receipt_number - 1;
-    END IF;
-    IF last_hash IS NULL THEN  -- the first receipt of its year: the régie's last entry
-        SELECT hash INTO last_hash FROM regies_ledgerentry
-            WHERE regie_id = NEW.regie_id ORDER BY year DESC, receipt_number DESC LIMIT 1;
+    IF head[1] = TG_TABLE_SCHEMA AND head[2] = NEW.regie_id::text
+       AND head[3] = NEW.year::text AND head[4] = (NEW.receipt_number - 1)::text THEN
+        last_hash := head[5];
+    ELSE
+        -- EXECUTE: planned at each call for the journal as it is now (a plan kept from
+        -- when the journal was one page would read all of it).
+        EXECUTE 'SELECT hash FROM regies_ledgerentry WHERE regie_id = $1 AND year = $2
+                 AND receipt_number = $3' INTO last_hash
+            USING NEW.regie_id, NEW.year, NEW.receipt_number - 1;
+        IF last_hash IS NULL THEN  -- the first receipt of its year: the régie's last entry
+            EXECUTE 'SELECT hash FROM regies_ledgerentry WHERE regie_id = $1
+                     ORDER BY year DESC, receipt_number DESC LIMIT 1' INTO last_hash
+                USING NEW.regie_id;
+        END IF;
     END IF;
     NEW.previous_hash := coalesce(last_hash, repeat('0', 64));
     NEW.hash := regies_entry_hash(NEW.previous_hash, NEW.regie_id, NEW.year,
         NEW.receipt_number, NEW.amount, NEW.mode, NEW.payer_id, NEW.payer_name, NEW.details,
         NEW.source, NEW.external_ref, NEW.agent, NEW.agent_name, NEW.posted_at,
         NEW.reverses_id, NEW.reason);
+    PERFORM set_config('opsn.chain_head', concat_ws(':', TG_TABLE_SCHEMA, NEW.regie_id,
+                       NEW.year, NEW.receipt_number, NEW.hash), true);  -- this transaction
     RETURN NEW;
 END $$;
 """
@@ -131,8 +146,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(SQL, migrations.RunSQL.noop),
         migrations.RunSQL(
-            "ALTER FUNCTION regies_post_payments(jsonb) SET plan_cache_mode = force_custom_plan;"
-            "ALTER FUNCTION regies_ledger_chain() SET plan_cache_mode = force_custom_plan;",
-            "ALTER FUNCTION regies_post_payments(jsonb) RESET plan_cache_mode;"
-            "ALTER FUNCTION regies_ledger_chain() RESET plan_cache_mode;"),
+            "ALTER FUNCTION regies_post_payments(jsonb) SET plan_cache_mode = force_custom_plan",
+            "ALTER FUNCTION regies_post_payments(jsonb) RESET plan_cache_mode"),
     ]
