@@ -4,10 +4,10 @@ a journal smaller than it is.
 PL/pgSQL keeps a generic plan of each statement after its first calls, for the life of the
 connection: a plan made while a régie's journal was one page (a sequential scan) was still
 used at thousands of entries, reading the whole journal for every payment (1 ms at 2,600
-entries, growing with them). The posting statement now plans each statement with its
-values and the tables' current size (``force_custom_plan``, a few hundredths of a
-millisecond each), and its reference check probes the unique index (régie, source,
-reference) with all its columns, one reference at a time. The trigger, run for every
+entries, growing with them). The posting statement now runs its reads of tables that grow
+(closings, journal, invoices) through EXECUTE, planned at each call for the tables as they
+are (a few hundredths of a millisecond each); its reference check probes the unique index
+(régie, source, reference) with all its columns, one reference at a time. The trigger, run for every
 entry, carries the last entry the transaction inserted to the next one (a transaction-local
 setting) and reads the table only for the first entry of a transaction, by the previous
 receipt's key, planned for the table as it is; the régie's last entry only for the first
@@ -27,6 +27,7 @@ DECLARE
     v_ref text;
     v_invoices bigint[] := ARRAY(SELECT (v->>0)::bigint
                                  FROM jsonb_array_elements(p->'invoices') v);
+    v_refused boolean;
     v_first int;
     v_ids bigint[];
 BEGIN
@@ -36,27 +37,33 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    IF EXISTS (SELECT FROM regies_dailyclosing WHERE regie_id = v_regie AND day = v_day)
-       OR NOT EXISTS (SELECT FROM regies_assignment WHERE regie_id = v_regie
-                      AND account = p->>'account' AND starts_on <= v_day
-                      AND (ends_on IS NULL OR ends_on > v_day)) THEN
+    -- The reads below go through EXECUTE: planned at each call for the tables as they are
+    -- (a plan kept from when a table was one page would read all of it).
+    EXECUTE 'SELECT EXISTS (SELECT FROM regies_dailyclosing WHERE regie_id = $1 AND day = $2)
+             OR NOT EXISTS (SELECT FROM regies_assignment WHERE regie_id = $1
+                            AND account = $3 AND starts_on <= $2
+                            AND (ends_on IS NULL OR ends_on > $2))'
+        INTO v_refused USING v_regie, v_day, p->>'account';
+    IF v_refused THEN
         RETURN NULL;
     END IF;
-    -- One probe per reference, every column of the unique index given: the plan is that
-    -- index whatever the statistics say.
+    -- One probe per reference, every column of the unique index given.
     FOREACH v_ref IN ARRAY v_refs LOOP
-        IF EXISTS (SELECT FROM regies_ledgerentry WHERE regie_id = v_regie
-                   AND source = v_source AND external_ref = v_ref AND external_ref <> '') THEN
+        EXECUTE $q$SELECT EXISTS (SELECT FROM regies_ledgerentry WHERE regie_id = $1
+                 AND source = $2 AND external_ref = $3 AND external_ref <> '')$q$
+            INTO v_refused USING v_regie, v_source, v_ref;
+        IF v_refused THEN
             RETURN NULL;
         END IF;
     END LOOP;
     -- The invoices paid: locked, then compared with the versions the checks read.
     IF cardinality(v_invoices) > 0 THEN
-        PERFORM FROM regies_invoice WHERE id = ANY(v_invoices) ORDER BY id FOR UPDATE;
-        IF EXISTS (SELECT FROM jsonb_array_elements(p->'invoices') v
-                   LEFT JOIN regies_invoice i ON i.id = (v->>0)::bigint
-                       AND i.xmin::text = v->>1
-                   WHERE i.id IS NULL) THEN
+        EXECUTE 'SELECT count(*) FROM (SELECT FROM regies_invoice WHERE id = ANY($1)
+                 ORDER BY id FOR UPDATE) locked' USING v_invoices;
+        EXECUTE 'SELECT EXISTS (SELECT FROM jsonb_array_elements($1) v
+                 LEFT JOIN regies_invoice i ON i.id = (v->>0)::bigint AND i.xmin::text = v->>1
+                 WHERE i.id IS NULL)' INTO v_refused USING p->'invoices';
+        IF v_refused THEN
             RETURN NULL;
         END IF;
     END IF;
@@ -143,9 +150,4 @@ END $$;
 class Migration(migrations.Migration):
     dependencies = [("regies", "0008_post_payments_in_one_statement")]
     # Going back keeps these versions: they do what the earlier ones did.
-    operations = [
-        migrations.RunSQL(SQL, migrations.RunSQL.noop),
-        migrations.RunSQL(
-            "ALTER FUNCTION regies_post_payments(jsonb) SET plan_cache_mode = force_custom_plan",
-            "ALTER FUNCTION regies_post_payments(jsonb) RESET plan_cache_mode"),
-    ]
+    operations = [migrations.RunSQL(SQL, migrations.RunSQL.noop)]
