@@ -1,6 +1,8 @@
-"""The database backend's health check: a connection cut while idle is replaced before
-the next request uses it; one that served a request a moment ago is not asked again."""
+"""The database backend's health check: a connection the server ended, or that idled, is
+replaced before the next request uses it; one that served a request a moment ago, and on
+which the server said nothing since, is not asked again."""
 
+import time
 from unittest import mock
 
 from django.db import connection, connections
@@ -28,6 +30,22 @@ def test_a_connection_cut_while_idle_is_replaced_before_the_next_request(db):
             cursor.execute("SELECT pg_terminate_backend(%s)", [cut])
         conn._request_ended_at -= base.RECENTLY + 1  # idle since
         with conn.cursor() as cursor:  # the next request's first query
+            cursor.execute("SELECT 41 + 1")
+            assert cursor.fetchone() == (42,)
+        assert conn.connection.info.backend_pid != cut
+    finally:
+        conn.close()
+
+
+def test_a_connection_the_server_ended_a_moment_ago_is_replaced_at_once(db):
+    conn = fresh_connection()
+    try:
+        request_ends(conn)
+        cut = conn.connection.info.backend_pid
+        with connection.cursor() as cursor:  # a failover, right after a request
+            cursor.execute("SELECT pg_terminate_backend(%s)", [cut])
+        time.sleep(0.05)  # the server's farewell reaches the socket
+        with conn.cursor() as cursor:  # the next request, within the second
             cursor.execute("SELECT 41 + 1")
             assert cursor.fetchone() == (42,)
         assert conn.connection.info.backend_pid != cut
