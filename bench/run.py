@@ -352,6 +352,11 @@ def bench_ledger(entries: int = 1_000_000) -> None:
     started = time.perf_counter()
     assert verify_chain(regie) is None
     ours = time.perf_counter() - started
+    # Again: the first read of freshly written rows also marks each as committed (hint
+    # bits, written back to the pages); a journal verified later is read only.
+    started = time.perf_counter()
+    assert verify_chain(regie) is None
+    again = time.perf_counter() - started
     # Baseline: the same check entry by entry, one query each.
     sample = 20_000
     started = time.perf_counter()
@@ -366,6 +371,8 @@ def bench_ledger(entries: int = 1_000_000) -> None:
     naive = (time.perf_counter() - started) / sample * entries
     line("verify_chain (parallel fingerprint scan, then the links)", f"{ours:.1f} s",
          f"target ≤ 10 s; {naive / ours:.0f}x faster than entry by entry")
+    line("verify_chain again, the journal read once already", f"{again:.1f} s",
+         f"{naive / again:.0f}x faster than entry by entry")
     line(f"entry by entry ({sample:,} timed, scaled)", f"{naive:.1f} s", "baseline")
     connection.set_schema_to_public()
 
