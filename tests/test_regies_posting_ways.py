@@ -193,6 +193,49 @@ def test_a_payment_reads_a_few_entries_however_many_the_regie_has(venissieux):
         assert reads[2000] <= 10, reads
 
 
+def test_paying_an_invoice_reads_a_few_invoices_however_many_the_commune_has(venissieux):
+    """The allocations' trigger settles the invoices paid by their key, at 2,000 invoices
+    with plans first made at 20, as posting reads the journal (above)."""
+
+    def invoice_rows_read() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+                           "FROM pg_stat_xact_user_tables WHERE relname = 'regies_invoice' "
+                           "AND schemaname = current_schema()")
+            return cursor.fetchone()[0]
+
+    with in_schema(venissieux):
+        regie = make_regie(accepted_modes=["card", "transfer"])
+        payer = make_payer(regie)
+        invoices = [make_invoice(regie, payer, "10.00") for _ in range(20)]
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE regies_invoice")
+        for invoice in invoices[:7]:  # past PL/pgSQL's first calls: it keeps a generic plan
+            payment_record(regie=regie, actor=MANDATAIRE, amount="10", mode="transfer",
+                           invoices=[invoice])
+        with connection.cursor() as cursor:  # the commune's other invoices, in bulk
+            cursor.execute("""
+                WITH copies AS (
+                    INSERT INTO regies_invoice (regie_id, payer_id, number, label, issued_on,
+                        due_on, total, amount_paid, cancelled_by, cancel_reason, source,
+                        created_at, created_by)
+                    SELECT regie_id, payer_id, number || '-' || n, label, issued_on, due_on,
+                           total, 0, '', '', source, created_at, created_by
+                    FROM regies_invoice, generate_series(1, 100) n WHERE id = ANY(%s)
+                    RETURNING id, total)
+                INSERT INTO regies_invoiceline (invoice_id, label, quantity, unit_price, amount,
+                                                beneficiary)
+                SELECT id, 'Repas', 1, total, total, '' FROM copies""",
+                           [[i.pk for i in invoices]])
+        assert Invoice.objects.count() >= 2000
+        before = invoice_rows_read()
+        payment_record(regie=regie, actor=MANDATAIRE, amount="10", mode="transfer",
+                       invoices=[invoices[10]])
+        assert invoice_rows_read() - before <= 20
+        invoices[10].refresh_from_db()
+        assert invoices[10].status == "paid"
+
+
 def _in_another_transaction(work):
     """Run ``work`` on another connection, committed before this returns."""
     failures = []
