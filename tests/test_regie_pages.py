@@ -186,6 +186,26 @@ def test_a_cash_payment_at_the_counter_in_a_few_keystrokes(venissieux, regie,
         assert (entry.agent, entry.amount) == (MANDATAIRE.account, Decimal("45.00"))
 
 
+def test_invoices_numbered_past_a_thousand_are_paid_at_the_counter(venissieux, regie,
+                                                                    django_app):
+    """Ids are written as they are in the page's fields: French number formatting would
+    give « 1 000 », which no form takes back."""
+    with in_schema(venissieux):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setval(pg_get_serial_sequence('regies_invoice', 'id'), "
+                           "12344)")
+        payer = make_payer(regie, "Famille Martin")
+        invoice = make_invoice(regie, payer, "45.00")
+    assert invoice.pk == 12345
+    app = browser(django_app, venissieux, MANDATAIRE.account)
+    pay = form_of(app.get(f"{BASE}/R-001/guichet/?payer={payer.pk}"), "/guichet/")
+    assert ticked(pay) == ["12345"]
+    assert "Quittance n°" in text_of(pay.submit().follow())
+    with in_schema(venissieux):
+        invoice.refresh_from_db()
+        assert invoice.status == "paid"
+
+
 def test_searching_an_invoice_number_ticks_that_invoice_only(venissieux, regie, django_app):
     with in_schema(venissieux):
         payer = make_payer(regie, "Association Les Minguettes")
