@@ -5,6 +5,7 @@ which the server said nothing since, is not asked again."""
 import time
 from unittest import mock
 
+import pytest
 from django.db import connection, connections
 
 from opsn.postgresql import base
@@ -21,31 +22,19 @@ def request_ends(conn) -> None:
     conn.close_if_unusable_or_obsolete()  # what Django does when a request finishes
 
 
-def test_a_connection_cut_while_idle_is_replaced_before_the_next_request(db):
+@pytest.mark.parametrize("when", ["after a second idle", "a moment after a request"])
+def test_a_connection_the_server_ended_is_replaced_before_the_next_request(db, when):
     conn = fresh_connection()
     try:
         request_ends(conn)
         cut = conn.connection.info.backend_pid
-        with connection.cursor() as cursor:  # the server ends it (a restart, an idle timeout)
+        with connection.cursor() as cursor:  # a restart, a failover, an idle timeout
             cursor.execute("SELECT pg_terminate_backend(%s)", [cut])
-        conn._request_ended_at -= base.RECENTLY + 1  # idle since
+        if when == "after a second idle":
+            conn._request_ended_at -= base.RECENTLY + 1
+        else:
+            time.sleep(0.05)  # the server's farewell reaches the socket
         with conn.cursor() as cursor:  # the next request's first query
-            cursor.execute("SELECT 41 + 1")
-            assert cursor.fetchone() == (42,)
-        assert conn.connection.info.backend_pid != cut
-    finally:
-        conn.close()
-
-
-def test_a_connection_the_server_ended_a_moment_ago_is_replaced_at_once(db):
-    conn = fresh_connection()
-    try:
-        request_ends(conn)
-        cut = conn.connection.info.backend_pid
-        with connection.cursor() as cursor:  # a failover, right after a request
-            cursor.execute("SELECT pg_terminate_backend(%s)", [cut])
-        time.sleep(0.05)  # the server's farewell reaches the socket
-        with conn.cursor() as cursor:  # the next request, within the second
             cursor.execute("SELECT 41 + 1")
             assert cursor.fetchone() == (42,)
         assert conn.connection.info.backend_pid != cut

@@ -155,23 +155,25 @@ def test_a_regie_read_with_its_version_then_changed_is_read_again(venissieux, mo
         assert LedgerEntry.objects.filter(regie=regie).count() == 1
 
 
+def rows_read(table: str) -> int:
+    """The rows of ``table`` this transaction has read so far (scans and index fetches)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+                       "FROM pg_stat_xact_user_tables WHERE relname = %s "
+                       "AND schemaname = current_schema()", [table])
+        return cursor.fetchone()[0]
+
+
 def test_a_payment_reads_a_few_entries_however_many_the_regie_has(venissieux):
     """Posting reads a few rows of the journal at 2,000 entries, even when the plans were
     first made for a journal of 20 and the statistics were taken then (a new régie, an
     import the autovacuum has not analysed yet)."""
 
-    def ledger_rows_read() -> int:
-        with connection.cursor() as cursor:  # this transaction's reads so far
-            cursor.execute("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-                           "FROM pg_stat_xact_user_tables WHERE relname = 'regies_ledgerentry' "
-                           "AND schemaname = current_schema()")
-            return cursor.fetchone()[0]
-
     def read_by_one_payment(regie, payer, ref) -> int:
-        before = ledger_rows_read()
+        before = rows_read("regies_ledgerentry")
         payment_record(regie=regie, actor=MANDATAIRE, amount="2", mode="card", payer=payer,
                        details=CARD, external_ref=ref)
-        return ledger_rows_read() - before
+        return rows_read("regies_ledgerentry") - before
 
     with in_schema(venissieux):
         regie = make_regie(accepted_modes=["card"])
@@ -197,13 +199,6 @@ def test_paying_an_invoice_reads_a_few_invoices_however_many_the_commune_has(ven
     """The allocations' trigger settles the invoices paid by their key, at 2,000 invoices
     with plans first made at 20, as posting reads the journal (above)."""
 
-    def invoice_rows_read() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-                           "FROM pg_stat_xact_user_tables WHERE relname = 'regies_invoice' "
-                           "AND schemaname = current_schema()")
-            return cursor.fetchone()[0]
-
     with in_schema(venissieux):
         regie = make_regie(accepted_modes=["card", "transfer"])
         payer = make_payer(regie)
@@ -228,10 +223,10 @@ def test_paying_an_invoice_reads_a_few_invoices_however_many_the_commune_has(ven
                 SELECT id, 'Repas', 1, total, total, '' FROM copies""",
                            [[i.pk for i in invoices]])
         assert Invoice.objects.count() >= 2000
-        before = invoice_rows_read()
+        before = rows_read("regies_invoice")
         payment_record(regie=regie, actor=MANDATAIRE, amount="10", mode="transfer",
                        invoices=[invoices[10]])
-        assert invoice_rows_read() - before <= 20
+        assert rows_read("regies_invoice") - before <= 20
         invoices[10].refresh_from_db()
         assert invoices[10].status == "paid"
 
