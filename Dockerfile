@@ -6,7 +6,7 @@ RUN apt-get update \
        libharfbuzz0b fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY platform platform
 COPY tenants tenants
 RUN pip install --no-cache-dir . \

@@ -29,9 +29,9 @@ def _percentile(values: list[float], p: float) -> float:
 
 
 def _onboard_up_to(n: int) -> list:
-    from communes import services
-    from communes.models import Commune
-    from referentiel.models import OfficialCommune
+    from opsn.communes import services
+    from opsn.communes.models import Commune
+    from opsn.referentiel.models import OfficialCommune
 
     have = Commune.objects.count()
     if have < n:
@@ -50,9 +50,9 @@ def _fill(commune, entries: int, linked: bool) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from citizens.models import LinkMethod, PayerLink
-    from communes.tenancy import connection
-    from regies.models import Payer, Regie
+    from opsn.citizens.models import LinkMethod, PayerLink
+    from opsn.communes.tenancy import connection
+    from opsn.regies.models import Payer, Regie
 
     connection.set_tenant(commune)
     if Regie.objects.filter(number="BENCH").exists():
@@ -86,7 +86,7 @@ def _fill(commune, entries: int, linked: bool) -> None:
 
 
 def _invoices(regie, family, now) -> None:
-    from regies.models import Invoice, InvoiceLine
+    from opsn.regies.models import Invoice, InvoiceLine
 
     invoices = Invoice.objects.bulk_create([
         Invoice(regie=regie, payer=family, number=f"F-{m:03d}", total=Decimal("42.50"),
@@ -100,9 +100,9 @@ def _invoices(regie, family, now) -> None:
 
 def _naive(subject: str) -> list:
     """The baseline: each linked commune's schema in turn, through the ORM."""
-    from citizens.models import PayerLink
-    from communes.tenancy import inside
-    from regies.models import Invoice, LedgerEntry
+    from opsn.citizens.models import PayerLink
+    from opsn.communes.tenancy import inside
+    from opsn.regies.models import Invoice, LedgerEntry
 
     rows: list = []
     for link in PayerLink.objects.filter(subject=subject, unlinked_at__isnull=True
@@ -128,7 +128,7 @@ def _time(fn, rounds: int) -> list[float]:
 
 def bench_citizen_statement(stages=(10, 100, 1000), entries: int = 1000,
                             rounds: int = 200) -> None:
-    from citizens.statement import Filters, statement
+    from opsn.citizens.statement import Filters, statement
 
     print(f"\n10. « Mes paiements »: a citizen linked to payers in {LINKED} communes, "
           f"{entries:,} payments per commune")

@@ -38,7 +38,7 @@ class FixedCommuneFromEnvMiddleware:
         from django.db import connection
 
         if self.commune is None:
-            from communes.models import Commune
+            from opsn.communes.models import Commune
 
             connection.set_schema_to_public()
             self.commune = Commune.objects.get(schema_name=settings.OPSN_BENCH_FIXED_SCHEMA)

@@ -27,11 +27,11 @@ def _setup(commune):
     """A régie taking card payments, a payer, and a credential appointed to the régie."""
     import datetime
 
-    from agents.actors import Actor
-    from agents.services import service_credential_issue
-    from communes.tenancy import inside
-    from regies.models import AssignmentRole, Regie
-    from regies.services import founding, invoicing
+    from opsn.agents.actors import Actor
+    from opsn.agents.services import service_credential_issue
+    from opsn.communes.tenancy import inside
+    from opsn.regies.models import AssignmentRole, Regie
+    from opsn.regies.services import founding, invoicing
 
     actor = Actor.system("benchmark")
     with inside(commune):
@@ -150,8 +150,8 @@ def _check_receipts(commune, regie) -> tuple[int, bool]:
     """Receipt numbers of the year: exactly 1..N, no gap, no double; the chain verifies."""
     from django.utils import timezone
 
-    from communes.tenancy import connection, inside
-    from regies.chain import verify_chain
+    from opsn.communes.tenancy import connection, inside
+    from opsn.regies.chain import verify_chain
 
     with inside(commune), connection.cursor() as cursor:
         cursor.execute("""
@@ -170,10 +170,10 @@ def _check_receipts(commune, regie) -> tuple[int, bool]:
 
 def _in_process(commune, regie, payer, credential, seconds: float) -> float:
     """Baseline: ``payment_record`` called in this process, one at a time, no HTTP."""
-    from agents.services import service_actor
-    from communes.tenancy import inside
-    from regies.models import EntrySource
-    from regies.services.payments import payment_record
+    from opsn.agents.services import service_actor
+    from opsn.communes.tenancy import inside
+    from opsn.regies.models import EntrySource
+    from opsn.regies.services.payments import payment_record
 
     actor = service_actor(credential, ip="127.0.0.1")
     n = 0
@@ -192,7 +192,7 @@ def bench_api_payments(seconds: float = 10.0, clients: int = 8) -> None:
     import signal
 
     from bench.run import line, ms, percentile
-    from communes.models import Commune
+    from opsn.communes.models import Commune
 
     commune = Commune.objects.order_by("pk").first()
     host = commune.primary_domain
@@ -266,8 +266,8 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from communes import services
-    from referentiel.loader import ensure_loaded
+    from opsn.communes import services
+    from opsn.referentiel.loader import ensure_loaded
 
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
     call_command("createcachetable")

@@ -35,7 +35,7 @@ def _open_invoices(regie, count: int, number: str) -> None:
 
 
 def _insert(regie, count: int, number: str, now) -> None:
-    from regies.models import Invoice, InvoiceLine, Payer
+    from opsn.regies.models import Invoice, InvoiceLine, Payer
 
     payers = Payer.objects.bulk_create([
         Payer(regie=regie, name=f"Famille {number}{n}", external_ref=f"{number}-FAM-{n}",
@@ -83,13 +83,13 @@ def camt053_statement(entries: int, number: str) -> bytes:
 
 
 def bench_bank_import(entries: int = 100_000) -> None:
-    from agents.actors import Actor
-    from communes.models import Commune
-    from communes.tenancy import connection
-    from regies.importers.camt053 import read_camt053
-    from regies.models import Assignment, ImportedPayment, Invoice, LedgerEntry, Regie
-    from regies.services.imports import bank_statement_import
-    from regies.services.payments import payment_record
+    from opsn.agents.actors import Actor
+    from opsn.communes.models import Commune
+    from opsn.communes.tenancy import connection
+    from opsn.regies.importers.camt053 import read_camt053
+    from opsn.regies.models import Assignment, ImportedPayment, Invoice, LedgerEntry, Regie
+    from opsn.regies.services.imports import bank_statement_import
+    from opsn.regies.services.payments import payment_record
 
     commune = Commune.objects.order_by("pk").first()
     connection.set_tenant(commune)

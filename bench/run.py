@@ -48,7 +48,7 @@ def fresh_registry() -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    from referentiel.loader import ensure_loaded
+    from opsn.referentiel.loader import ensure_loaded
 
     connections.close_all()
     reset_database()
@@ -77,7 +77,7 @@ def line(label: str, value: str, ratio: str = "") -> None:
 
 
 def codes(n: int, skip: set[str]) -> list[str]:
-    from referentiel.models import OfficialCommune
+    from opsn.referentiel.models import OfficialCommune
 
     qs = OfficialCommune.objects.filter(is_current=True).order_by("insee_code")
     return [c for c in qs.values_list("insee_code", flat=True)[: n + len(skip) + 10]
@@ -87,8 +87,8 @@ def codes(n: int, skip: set[str]) -> list[str]:
 def bench_onboarding_one(samples: int, stock_samples: int) -> dict[str, float]:
     from django.db import connection
 
-    from communes import schemas, services
-    from communes.models import Commune
+    from opsn.communes import schemas, services
+    from opsn.communes.models import Commune
 
     print("\n1. Onboarding one commune, ready to serve its first request")
     used: set[str] = set(Commune.objects.values_list("insee_code", flat=True))
@@ -138,8 +138,8 @@ def bench_onboarding_one(samples: int, stock_samples: int) -> dict[str, float]:
 def bench_onboarding_many(n: int) -> None:
     from django.db import connection
 
-    from communes import services
-    from communes.models import Commune
+    from opsn.communes import services
+    from opsn.communes.models import Commune
 
     print(f"\n2. Onboarding {n} communes into one database (empty pool: SQL replay)")
     used = set(Commune.objects.values_list("insee_code", flat=True))
@@ -183,8 +183,8 @@ def bench_migrations(stock_sample: int) -> None:
     from django.db import connection
     from django.test import override_settings
 
-    from communes import release
-    from communes.models import Commune
+    from opsn.communes import release
+    from opsn.communes.models import Commune
 
     names = release.tenant_schemas()
     n = len(names)
@@ -242,8 +242,8 @@ def bench_requests(requests: int) -> None:
     from django.db import connection
     from django.test import override_settings
 
-    from communes import routing
-    from communes.models import Commune
+    from opsn.communes import routing
+    from opsn.communes.models import Commune
 
     commune = Commune.objects.order_by("pk").first()
     host = commune.primary_domain
@@ -252,9 +252,9 @@ def bench_requests(requests: int) -> None:
     from django.conf import settings
 
     ours_mw = list(settings.MIDDLEWARE)
-    plain_mw = [m if m != "communes.routing.CommuneRoutingMiddleware"
+    plain_mw = [m if m != "opsn.communes.routing.CommuneRoutingMiddleware"
                 else "bench.middleware.FixedCommuneMiddleware" for m in ours_mw]
-    i = ours_mw.index("communes.routing.CommuneRoutingMiddleware")
+    i = ours_mw.index("opsn.communes.routing.CommuneRoutingMiddleware")
     stock_mw = [*ours_mw[:i], "django_tenants.middleware.main.TenantMainMiddleware",
                 "bench.middleware.CommuneFromTenant", *ours_mw[i + 1:]]
     from bench.middleware import FixedCommuneMiddleware
@@ -325,10 +325,10 @@ def bench_ledger(entries: int = 1_000_000) -> None:
 
     from django.utils import timezone
 
-    from communes.models import Commune
-    from communes.tenancy import connection
-    from regies.chain import FINGERPRINT, verify_chain
-    from regies.models import Regie
+    from opsn.communes.models import Commune
+    from opsn.communes.tenancy import connection
+    from opsn.regies.chain import FINGERPRINT, verify_chain
+    from opsn.regies.models import Regie
 
     commune = Commune.objects.order_by("pk").first()
     connection.set_tenant(commune)
@@ -414,7 +414,7 @@ def bench_server_load(seconds: float = 10.0, clients: int = 16) -> None:
 
     from django.db import connection
 
-    from communes.models import Commune
+    from opsn.communes.models import Commune
 
     commune = Commune.objects.order_by("pk").first()
     host = commune.primary_domain
@@ -482,10 +482,10 @@ def bench_billing(repeat: int = 3) -> None:
     """Issue 5: the yearly preview for every commune of France, six applications."""
     import datetime
 
-    from billing import services
-    from billing.computation import compute_year
-    from communes.models import Commune, CommuneModule, Module
-    from referentiel.models import OfficialCommune
+    from opsn.billing import services
+    from opsn.billing.computation import compute_year
+    from opsn.communes.models import Commune, CommuneModule, Module
+    from opsn.referentiel.models import OfficialCommune
 
     modules = list(Module.objects.values_list("code", flat=True))
     print(f"\n5. Billing: yearly preview for every current commune, {len(modules)} applications")
@@ -530,7 +530,7 @@ def bench_billing(repeat: int = 3) -> None:
     # share rounded on its own (it also loses cents: the shares no longer add up).
     from decimal import ROUND_HALF_UP, Decimal
 
-    from referentiel.models import Population
+    from opsn.referentiel.models import Population
 
     sample = ids[:300]
     started = time.perf_counter()
@@ -554,8 +554,8 @@ def bench_billing(repeat: int = 3) -> None:
 
     from django.conf import settings
 
-    from billing import documents, issuing
-    from billing.models import Invoice
+    from opsn.billing import documents, issuing
+    from opsn.billing.models import Invoice
 
     started = time.perf_counter()
     run = issuing.billing_issue(year=2025)
@@ -602,7 +602,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from referentiel.loader import ensure_loaded
+    from opsn.referentiel.loader import ensure_loaded
 
     started = time.perf_counter()
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)

@@ -3,7 +3,7 @@
 from django.http import HttpResponse
 from django.urls import path
 
-from branding.selectors import current_profile
+from opsn.branding.selectors import current_profile
 from opsn.urls_commune import urlpatterns as commune_urlpatterns
 
 

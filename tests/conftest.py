@@ -16,9 +16,9 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from communes import schemas
-from communes.models import Commune
-from referentiel.loader import ensure_loaded
+from opsn.communes import schemas
+from opsn.communes.models import Commune
+from opsn.referentiel.loader import ensure_loaded
 
 VENISSIEUX = "69259"
 VAULX = "69256"
@@ -36,7 +36,7 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
     from django.test import override_settings
     from django.test.utils import setup_databases, teardown_databases
 
-    from communes import services
+    from opsn.communes import services
 
     # No background refill of the spare pool: threads outliving a test see half-torn state.
     with django_db_blocker.unblock(), override_settings(OPSN_SCHEMA_POOL_SIZE=0,
@@ -73,14 +73,14 @@ def _public_schema_and_settings(settings):
     settings.OPSN_SCHEMA_POOL_SIZE = 0  # no background refill threads inside test transactions
     settings.OPSN_NEW_COMMUNE_DATABASE = "default"  # tests that want another database say so
     settings.OPSN_MOVE_SETTLE_SECONDS = 0
-    from communes import tenancy
+    from opsn.communes import tenancy
 
     tenancy.enter(None)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # Password hashing is deliberately slow; the tests sign in often.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     connection.set_schema_to_public()
-    from communes import routing
+    from opsn.communes import routing
 
     routing.forget_all()
     # The cache (sign-in attempt counters, nonces already seen) is a table: a test's rows
@@ -93,7 +93,7 @@ def _public_schema_and_settings(settings):
 def committed(django_db_setup, django_db_blocker, settings, tmp_path):
     """For tests whose work is seen by other connections or processes (pg_dump, parallel
     migrations): no wrapping transaction. Cleans up what the test added."""
-    from communes.models import CommuneArchive, SpareSchema
+    from opsn.communes.models import CommuneArchive, SpareSchema
 
     settings.OPSN_EXPORT_DIR = tmp_path / "exports"
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -106,7 +106,7 @@ def committed(django_db_setup, django_db_blocker, settings, tmp_path):
         yield
         cache.clear()
         connection.set_schema_to_public()
-        from communes import tenancy
+        from opsn.communes import tenancy
 
         tenancy.enter(None)
         for commune in Commune.objects.exclude(insee_code__in=SESSION_COMMUNES):
@@ -209,7 +209,7 @@ class Browser:
                 second_factor: bool = True):
         """The whole flow; returns the last response (on ``host`` when it succeeded)."""
 
-        from idp import store
+        from opsn.idp import store
 
         where, page = self.go("/compte/connexion/", host=host)
         if where == IDP_HOST and 'name="password"' in page.content.decode():
@@ -239,7 +239,7 @@ def fresh_code(user) -> str:
 def make_account(email: str, *, operator: bool = False):
     """A person who can sign in at the local provider with ``PASSWORD`` (the operator's
     staff hold the staff membership and a second factor)."""
-    from idp import store
+    from opsn.idp import store
 
     user = store.account_ensure(email, password=PASSWORD)
     if operator:
@@ -251,8 +251,8 @@ def grant(commune: Commune, account: str, *roles: str) -> None:
     """``account`` holds ``roles`` in ``commune`` (administrator, régisseur…): memberships
     at the provider (what the next sign-in synchronises) and the commune's rows (for tests
     that call services directly)."""
-    from agents.models import AgentRole
-    from idp import store
+    from opsn.agents.models import AgentRole
+    from opsn.idp import store
 
     user = store.account(account) or store.account_ensure(account, password=PASSWORD)
     for role in roles:
@@ -275,7 +275,7 @@ def sign_in_webtest(app, host: str, account: str):
     """The same, for a WebTest browser (``django_app``) that then drives real forms."""
     from urllib.parse import urlsplit
 
-    from idp import store
+    from opsn.idp import store
 
     def follow(page, current):
         while page.status_int in (301, 302, 303):
@@ -320,7 +320,7 @@ def console(operator) -> Client:
 
 @pytest.fixture
 def api_token(db) -> str:
-    from accounts.models import OperatorApiToken
+    from opsn.accounts.models import OperatorApiToken
 
     _, raw = OperatorApiToken.issue("tests")
     return raw
@@ -333,6 +333,6 @@ def api(api_token) -> Client:
 
 def in_schema(commune: Commune):
     """Context manager: run ORM code inside a commune's schema."""
-    from communes.tenancy import inside
+    from opsn.communes.tenancy import inside
 
     return inside(commune)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from agents.actors import Actor
-from agents.models import AgentRole, Role
-from regies.models import AssignmentRole, Regie
-from regies.services import founding, invoicing
+from opsn.agents.actors import Actor
+from opsn.agents.models import AgentRole, Role
+from opsn.regies.models import AssignmentRole, Regie
+from opsn.regies.services import founding, invoicing
 
 ADMIN = Actor(account="admin@venissieux.fr", name="Awa Diallo (administratrice)",
               ip="192.0.2.10")

@@ -2,8 +2,8 @@
 
 import json
 
-from accounts.models import OperatorApiToken
-from communes.models import Commune
+from opsn.accounts.models import OperatorApiToken
+from opsn.communes.models import Commune
 from tests.conftest import BOTH_DATABASES, EAST
 
 

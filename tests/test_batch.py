@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from communes import errors, services
-from communes.models import Commune, OnboardingBatch
+from opsn.communes import errors, services
+from opsn.communes.models import Commune, OnboardingBatch
 
 SITIV = ["69273", "69091", "69096", "69149", "42186", "42207", "69256", "69259"]
 

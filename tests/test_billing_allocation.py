@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.allocation import largest_remainder
+from opsn.billing.allocation import largest_remainder
 
 populations = st.dictionaries(
     keys=st.from_regex(r"[0-9]{5}", fullmatch=True),

@@ -8,9 +8,9 @@ import pytest
 from lxml import etree
 from pypdf import PdfReader
 
-from billing import documents, issuing, services
-from billing.models import Invoice
-from communes.models import CommuneModule
+from opsn.billing import documents, issuing, services
+from opsn.billing.models import Invoice
+from opsn.communes.models import CommuneModule
 from tests.conftest import wipe_billing
 
 NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -89,7 +89,7 @@ def test_documents_are_written_by_several_processes(committed, settings, tmp_pat
 def test_a_service_carries_vat_on_a_line_of_its_own(db, venissieux, vaulx, settings, tmp_path):
     from decimal import Decimal
 
-    from billing.models import ServiceCharge
+    from opsn.billing.models import ServiceCharge
 
     settings.MEDIA_ROOT = tmp_path
     CommuneModule.objects.update(starts_on=datetime.date(2024, 1, 1))

@@ -9,10 +9,10 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, InternalError, connection, transaction
 from django.utils import timezone
 
-from billing import issuing, services
-from billing.computation import BillingError
-from billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence
-from communes.models import CommuneModule
+from opsn.billing import issuing, services
+from opsn.billing.computation import BillingError
+from opsn.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence
+from opsn.communes.models import CommuneModule
 from tests.conftest import wipe_billing
 
 
@@ -121,7 +121,7 @@ def test_contest_needs_a_reason_and_a_sent_invoice(rules_2024):
 
 
 def test_two_runs_at_once_issue_the_year_once(committed):
-    from communes.models import Commune
+    from opsn.communes.models import Commune
 
     CommuneModule.objects.update(starts_on=datetime.date(2031, 1, 1))
     services.rule_set(module="regies", year=2031, kind="flat", flat_amount="10")

@@ -6,10 +6,10 @@ import datetime
 import pytest
 from django.test import Client
 
-from agents.models import AgentRole, Role
-from billing import issuing, services
-from billing.models import Invoice
-from communes.models import CommuneModule
+from opsn.agents.models import AgentRole, Role
+from opsn.billing import issuing, services
+from opsn.billing.models import Invoice
+from opsn.communes.models import CommuneModule
 from tests.conftest import agent, in_schema
 
 

@@ -6,11 +6,11 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
-from billing import services
-from billing.computation import BillingError, compute_year
-from billing.models import Discount
-from communes import services as communes
-from communes.models import Commune, CommuneModule
+from opsn.billing import services
+from opsn.billing.computation import BillingError, compute_year
+from opsn.billing.models import Discount
+from opsn.communes import services as communes
+from opsn.communes.models import Commune, CommuneModule
 
 MONTPELLIER_METROPOLE = "243400017"
 LAVERUNE = "34134"
@@ -139,7 +139,7 @@ def test_only_communes_subscribed_that_year_are_billed(db, venissieux, vaulx):
     ({"kind": "flat"}, "forfait manque"),
 ])
 def test_bad_rules_are_refused_and_nothing_is_saved(db, kwargs, message):
-    from billing.models import PricingRule
+    from opsn.billing.models import PricingRule
 
     with pytest.raises(BillingError, match=message):
         services.rule_set(module="regies", year=2024, **kwargs)

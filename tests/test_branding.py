@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 from PIL import Image
 
-from agents.models import Role
-from branding.contrast import contrast_ratio, passes_aa
-from branding.models import CommuneProfile
+from opsn.agents.models import Role
+from opsn.branding.contrast import contrast_ratio, passes_aa
+from opsn.branding.models import CommuneProfile
 from tests.conftest import agent, in_schema, sign_in
 
 

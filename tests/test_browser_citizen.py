@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from communes.models import Commune
-from regies.services import payments
+from opsn.communes.models import Commune
+from opsn.regies.services import payments
 from tests.conftest import VAULX, VENISSIEUX, in_schema, make_account, wipe_regies
 from tests.regies_helpers import MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
 from tests.test_browser_counter import (  # noqa: F401
@@ -30,7 +30,7 @@ CITIZEN = "camille.durand@citoyen.test"
 def two_communes(server):  # noqa: F811
     from django.contrib.auth import get_user_model
 
-    from citizens.models import LinkAttempt, PayerLink
+    from opsn.citizens.models import LinkAttempt, PayerLink
 
     venissieux = Commune.objects.get(insee_code=VENISSIEUX)
     vaulx = Commune.objects.get(insee_code=VAULX)
@@ -142,9 +142,9 @@ def test_a_citizen_sees_every_payment_of_two_communes_in_chromium(two_communes):
 def online_invoice(server, settings):  # noqa: F811
     from django.contrib.auth import get_user_model
 
-    from citizens.models import LinkAttempt, PayerLink
-    from online_payments.services import payfip_configure
-    from payfip_local.models import Operation
+    from opsn.citizens.models import LinkAttempt, PayerLink
+    from opsn.online_payments.services import payfip_configure
+    from opsn.payfip_local.models import Operation
     from tests.regies_helpers import ADMIN
 
     settings.OPSN_PAYFIP_LOCAL_URL = f"http://localhost:{server}/payfip-local"

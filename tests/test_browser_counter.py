@@ -18,8 +18,8 @@ import pytest
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.core.wsgi import get_wsgi_application
 
-from agents.models import Role
-from communes.models import Commune
+from opsn.agents.models import Role
+from opsn.communes.models import Commune
 from tests.conftest import (
     IDP_HOST,
     PASSWORD,
@@ -54,7 +54,7 @@ class QuietHandler(WSGIRequestHandler):
 def server(committed, settings):
     """The whole application on 127.0.0.1, on a free port, in a thread; the browser
     reaches the local identity provider on the same port."""
-    from accounts.oidc import forget_provider
+    from opsn.accounts.oidc import forget_provider
 
     httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
     httpd.set_app(get_wsgi_application())
@@ -95,7 +95,7 @@ def totp_of(account: str):
     inside Playwright's event loop)."""
     import pyotp
 
-    from idp import store
+    from opsn.idp import store
 
     return pyotp.TOTP(store.totp_enrol(store.account(account)))
 

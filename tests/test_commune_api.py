@@ -15,11 +15,15 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from agents.models import ServiceCredential
-from agents.services import CredentialError, service_credential_issue, service_credential_revoke
-from audit.models import AuditEvent
-from regies.models import Invoice, LedgerEntry, Payer, Regie
-from regies.services import cashdesk, founding
+from opsn.agents.models import ServiceCredential
+from opsn.agents.services import (
+    CredentialError,
+    service_credential_issue,
+    service_credential_revoke,
+)
+from opsn.audit.models import AuditEvent
+from opsn.regies.models import Invoice, LedgerEntry, Payer, Regie
+from opsn.regies.services import cashdesk, founding
 from tests.conftest import host_of, in_schema
 from tests.regies_helpers import (
     ADMIN,
@@ -509,7 +513,7 @@ def test_a_payment_is_reversed_by_a_new_receipt(software, venissieux):
 
 
 def test_the_software_cannot_reverse_an_agents_payment(software, venissieux):
-    from regies.services.payments import payment_record
+    from opsn.regies.services.payments import payment_record
 
     with in_schema(venissieux):
         payment_record(regie=software.regie, actor=TITULAIRE, amount="5", mode="cash",

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from communes.models import Commune, OnboardingBatch
+from opsn.communes.models import Commune, OnboardingBatch
 from tests.conftest import BOTH_DATABASES, EAST, make_account, sign_in, sign_in_webtest
 
 CONSOLE = {"HTTP_HOST": "console.localhost"}

@@ -24,11 +24,11 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
-from communes.models import Commune, OnboardingBatch
-from communes.services import batch_create
-from communes.tasks import run_onboarding_batch
-from jobs.broker import deliver_pending, make_broker, send
-from jobs.models import OutboxMessage
+from opsn.communes.models import Commune, OnboardingBatch
+from opsn.communes.services import batch_create
+from opsn.communes.tasks import run_onboarding_batch
+from opsn.jobs.broker import deliver_pending, make_broker, send
+from opsn.jobs.models import OutboxMessage
 from tests.test_production_server import free_port, get, production_server
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
@@ -150,8 +150,8 @@ KILLED_AFTER_TWO = textwrap.dedent("""
     import os, sys
     import django
     django.setup()
-    from communes.models import OnboardingBatch
-    from communes.services import batch_run
+    from opsn.communes.models import OnboardingBatch
+    from opsn.communes.services import batch_run
 
     def die_after_two(batch, code):
         if len(batch.outcomes) == 2:

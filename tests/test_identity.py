@@ -13,10 +13,10 @@ from django.conf import settings
 from django.test import Client
 from jwcrypto import jwk, jwt
 
-from accounts import oidc
-from agents.models import AgentRole, Role
-from idp import store
-from idp.models import Identity
+from opsn.accounts import oidc
+from opsn.agents.models import AgentRole, Role
+from opsn.idp import store
+from opsn.idp.models import Identity
 from tests.conftest import IDP_HOST, PASSWORD, Browser, agent, grant, in_schema, make_account
 
 VEN = "venissieux.localhost"
@@ -303,7 +303,7 @@ def test_a_session_is_valid_only_on_its_own_host(venissieux, vaulx):
 
 
 def test_the_local_provider_blocks_a_suspended_communes_agents(venissieux):
-    from communes import services
+    from opsn.communes import services
 
     make_account("agent@venissieux.fr")
     grant(venissieux, "agent@venissieux.fr", Role.REGISSEUR)

@@ -9,13 +9,13 @@ import dramatiq
 import pytest
 from django.db import connection
 
-from billing import services
-from billing.models import BillingJob, BillingRun, Invoice
-from billing.tasks import issue_year
-from communes.models import Commune, CommuneModule, OnboardingBatch
-from communes.services import batch_create
-from communes.tasks import run_onboarding_batch
-from jobs.broker import make_broker, send
+from opsn.billing import services
+from opsn.billing.models import BillingJob, BillingRun, Invoice
+from opsn.billing.tasks import issue_year
+from opsn.communes.models import Commune, CommuneModule, OnboardingBatch
+from opsn.communes.services import batch_create
+from opsn.communes.tasks import run_onboarding_batch
+from opsn.jobs.broker import make_broker, send
 
 
 def test_a_billing_job_that_fails_issues_nothing_and_says_why(db, venissieux):

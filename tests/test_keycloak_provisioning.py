@@ -11,11 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from accounts import keycloak
-from accounts.identity import ProvisioningError
-from communes import services
-from communes.identities import _implementation
-from communes.models import Commune
+from opsn.accounts import keycloak
+from opsn.accounts.identity import ProvisioningError
+from opsn.communes import services
+from opsn.communes.identities import _implementation
+from opsn.communes.models import Commune
 
 KC = "https://sso.opsn.test"
 ADMIN = f"{KC}/admin/realms/opsn"
@@ -110,7 +110,7 @@ class FakeKeycloak:
 
 @pytest.fixture
 def fake(settings):
-    settings.OPSN_IDENTITY_PROVISIONING = "accounts.keycloak.KeycloakProvisioning"
+    settings.OPSN_IDENTITY_PROVISIONING = "opsn.accounts.keycloak.KeycloakProvisioning"
     settings.OPSN_KEYCLOAK_SERVER_URL = KC
     settings.OPSN_KEYCLOAK_REALM = "opsn"
     settings.OPSN_KEYCLOAK_ADMIN_CLIENT_SECRET = "s3cret"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from accounts import keycloak, oidc
-from agents.models import Role
+from opsn.accounts import keycloak, oidc
+from opsn.agents.models import Role
 
 REALM = json.loads((Path(__file__).parents[1] / "infra/keycloak/realm-opsn.json").read_text())
 

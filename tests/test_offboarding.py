@@ -11,11 +11,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from agents.models import AgentRole, Role
-from branding.models import CommuneProfile
-from communes import archive, schemas, services
-from communes.errors import ExportFailed, InvalidState
-from communes.models import Commune, CommuneArchive, Domain
+from opsn.agents.models import AgentRole, Role
+from opsn.branding.models import CommuneProfile
+from opsn.communes import archive, schemas, services
+from opsn.communes.errors import ExportFailed, InvalidState
+from opsn.communes.models import Commune, CommuneArchive, Domain
 from tests.conftest import in_schema
 
 

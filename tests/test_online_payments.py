@@ -17,12 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.db import IntegrityError, transaction
 
-from communes.models import Commune
-from online_payments.models import OnlinePayment, PaymentState
-from online_payments.services import payfip_configure
-from payfip_local.models import Operation
-from regies.models import EntrySource, Invoice, LedgerEntry
-from regies.services import payments
+from opsn.communes.models import Commune
+from opsn.online_payments.models import OnlinePayment, PaymentState
+from opsn.online_payments.services import payfip_configure
+from opsn.payfip_local.models import Operation
+from opsn.regies.models import EntrySource, Invoice, LedgerEntry
+from opsn.regies.services import payments
 from tests.conftest import Browser, host_of, in_schema, make_account
 from tests.regies_helpers import ADMIN, MANDATAIRE, make_invoice, make_payer, make_regie
 
@@ -204,7 +204,7 @@ def test_not_yet_known_then_paid_the_return_page_asks_the_provider(shop, citizen
 
 
 def test_a_payment_never_made_expires(shop, citizen, settings):
-    from online_payments.services import online_payments_reconcile
+    from opsn.online_payments.services import online_payments_reconcile
 
     location, payment = start(citizen, shop)
     age(shop, payment, 10)
@@ -228,7 +228,7 @@ def test_a_replayed_notification_changes_nothing(shop, citizen, caplog):
     location, payment = start(citizen, shop)
     choose(citizen, location, "payer")
     with in_schema(shop.commune):
-        from audit.models import AuditEvent
+        from opsn.audit.models import AuditEvent
 
         events = AuditEvent.objects.count()
     for _ in range(3):
@@ -261,7 +261,7 @@ def test_a_late_or_stale_result_never_undoes_a_final_state(shop, citizen, settin
 
 def test_a_payment_that_succeeds_after_we_expired_it_is_still_recorded(shop, citizen, settings,
                                                                        caplog):
-    from online_payments.services import online_payments_reconcile
+    from opsn.online_payments.services import online_payments_reconcile
 
     settings.OPSN_PAYFIP_LOCAL_NOTIFY = False
     _location, payment = start(citizen, shop)
@@ -312,7 +312,7 @@ def test_a_tampered_amount_is_not_recorded(shop, citizen, caplog):
     assert f"online payment {payment.pk} (idop {payment.idop}) tampered" in caplog.text
     assert online_entries(shop) == [] and invoice_status(shop) == "due"
     with in_schema(shop.commune):  # the régie's agents see it in the commune's audit log
-        from audit.models import AuditEvent
+        from opsn.audit.models import AuditEvent
 
         logged = AuditEvent.objects.get(code="online_payment.anomaly")
         assert logged.summary == (f"Paiement en ligne {payment.idop} (facture CANT-2026-11) "
@@ -362,9 +362,9 @@ def test_a_regie_without_online_payment_offers_no_button(venissieux, citizen, sh
 
 def test_the_reconciliation_job_records_a_payment_whose_notification_never_came(
         shop, citizen, settings):
-    from jobs.broker import send
-    from online_payments.tasks import reconcile_online_payments
-    from payfip_local.tasks import notify as provider_notifies
+    from opsn.jobs.broker import send
+    from opsn.online_payments.tasks import reconcile_online_payments
+    from opsn.payfip_local.tasks import notify as provider_notifies
 
     settings.OPSN_PAYFIP_LOCAL_NOTIFY = False  # PayFiP's notification is lost
     location, payment = start(citizen, shop)
@@ -386,8 +386,8 @@ def test_the_reconciliation_job_records_a_payment_whose_notification_never_came(
 
 
 def test_the_reconciliation_job_touches_only_its_commune(shop, citizen, vaulx, settings):
-    from jobs.broker import send
-    from online_payments.tasks import reconcile_commune_online_payments
+    from opsn.jobs.broker import send
+    from opsn.online_payments.tasks import reconcile_commune_online_payments
 
     settings.OPSN_PAYFIP_LOCAL_NOTIFY = False
     there = make_shop(vaulx, number="PISC-2026-7")
@@ -415,7 +415,7 @@ def test_the_journal_takes_an_online_payment_once_whatever_the_code_does(shop, c
     choose(citizen, location, "payer")
     paid = state_of(shop, payment)
     with in_schema(shop.commune):
-        from online_payments.services import ACTOR
+        from opsn.online_payments.services import ACTOR
 
         with pytest.raises(IntegrityError), transaction.atomic():
             LedgerEntry.objects.create(
@@ -432,8 +432,8 @@ def test_the_journal_takes_an_online_payment_once_whatever_the_code_does(shop, c
 
 
 def test_the_reconciliation_is_a_periodic_job_run_once_per_period(db):
-    from jobs import periodic
-    from jobs.models import PeriodRun
+    from opsn.jobs import periodic
+    from opsn.jobs.models import PeriodRun
 
     at = datetime.datetime(2026, 12, 1, 14, 37, tzinfo=datetime.UTC)
     assert "online-payments-reconciliation" in periodic.tick(at)
@@ -444,7 +444,7 @@ def test_the_reconciliation_is_a_periodic_job_run_once_per_period(db):
 
 
 def test_the_payfip_account_needs_six_digits_and_an_online_regie(venissieux):
-    from regies.errors import RegieError
+    from opsn.regies.errors import RegieError
 
     with in_schema(venissieux):
         regie = make_regie(accepted_modes=ONLINE_MODES)
@@ -460,14 +460,14 @@ def test_the_payfip_account_needs_six_digits_and_an_online_regie(venissieux):
 def test_the_operator_opens_online_payment_for_a_regie_from_the_command_line(venissieux):
     from django.core.management import CommandError, call_command
 
-    from online_payments.models import PayfipAccount
+    from opsn.online_payments.models import PayfipAccount
 
     with in_schema(venissieux):
         make_regie(accepted_modes=ONLINE_MODES)
     call_command("payfip_account", "--commune", "69259", "--regie", "R-001",
                  "--numcli", "049836", "--environment", "X")
     with in_schema(venissieux):
-        from audit.models import AuditEvent
+        from opsn.audit.models import AuditEvent
 
         account = PayfipAccount.objects.get()
         assert (account.numcli, account.environment, account.enabled) == ("049836", "X", True)
@@ -492,8 +492,8 @@ def test_a_payment_the_journal_cannot_take_yet_is_recorded_by_the_reconciliation
         shop, citizen, caplog):
     """Paid after the régie closed its day: the journal refuses the entry today; the
     payment stays paid, not recorded, and the reconciliation records it once it can."""
-    from regies.models import DailyClosing
-    from regies.services import cashdesk
+    from opsn.regies.models import DailyClosing
+    from opsn.regies.services import cashdesk
     from tests.regies_helpers import TITULAIRE
 
     location, payment = start(citizen, shop)
@@ -506,7 +506,7 @@ def test_a_payment_the_journal_cannot_take_yet_is_recorded_by_the_reconciliation
     assert waiting.state == PaymentState.PAID and waiting.entry_id is None
     assert "paid but not recorded yet" in caplog.text and "est arrêtée" in caplog.text
     with in_schema(shop.commune):
-        from online_payments.services import online_payments_reconcile
+        from opsn.online_payments.services import online_payments_reconcile
 
         assert online_payments_reconcile() == {"paid": 1}  # still closed: still waiting
         assert online_entries(shop) == []
@@ -531,7 +531,7 @@ def test_a_notification_and_the_return_page_at_the_same_moment_record_one_paymen
 
     from django.db import connection
 
-    from online_payments.services import online_payment_notified, online_payment_start
+    from opsn.online_payments.services import online_payment_notified, online_payment_start
     from tests.conftest import wipe_regies
 
     commune = Commune.objects.get(insee_code="69259")

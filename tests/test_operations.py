@@ -6,8 +6,8 @@ import logging
 
 from django.test import Client
 
-from operations import context, errors, probes
-from operations.logs import ContextFilter, Formatter
+from opsn.operations import context, errors, probes
+from opsn.operations.logs import ContextFilter, Formatter
 
 
 def test_probes_answer_on_any_host_without_a_commune(db):
@@ -29,7 +29,7 @@ def test_readiness_fails_when_the_database_is_gone(db, monkeypatch):
 def test_readiness_reports_a_real_broker_that_is_down(db, settings):
     import dramatiq
 
-    from jobs.broker import make_broker
+    from opsn.jobs.broker import make_broker
 
     settings.OPSN_BROKER_URL = "redis://127.0.0.1:6379/15"
     previous = dramatiq.get_broker()
@@ -107,7 +107,7 @@ def test_error_reports_are_tagged_with_the_commune_and_role(venissieux, settings
     import sentry_sdk
     from django.contrib.auth.models import AnonymousUser
 
-    from operations.middleware import RequestContextMiddleware
+    from opsn.operations.middleware import RequestContextMiddleware
 
     captured = []
     settings.SENTRY_DSN = "https://key@errors.invalid/1"

@@ -9,7 +9,7 @@ import pytest
 import responses
 from lxml import etree
 
-from online_payments.payfip import (
+from opsn.online_payments.payfip import (
     NS_SERVICE,
     NotYetKnown,
     PayfipError,

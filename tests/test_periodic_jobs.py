@@ -9,11 +9,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from billing import issuing, services
-from billing.models import Invoice
-from communes.models import CommuneModule
-from jobs.models import PeriodRun
-from jobs.periodic import tick
+from opsn.billing import issuing, services
+from opsn.billing.models import Invoice
+from opsn.communes.models import CommuneModule
+from opsn.jobs.models import PeriodRun
+from opsn.jobs.periodic import tick
 
 NOON = timezone.make_aware(datetime.datetime(2026, 11, 22, 12, 0))
 
@@ -87,7 +87,7 @@ def test_the_operator_hears_of_overdue_and_contested_invoices(venissieux, vaulx)
 
 def test_the_operator_is_reminded_of_a_new_insee_release(db, settings):
     # The shipped figures are of 2023: in 2027 those of 2024 apply.
-    from referentiel.tasks import remind_population_release
+    from opsn.referentiel.tasks import remind_population_release
 
     with mock.patch("django.utils.timezone.localdate", return_value=datetime.date(2027, 2, 1)):
         remind_population_release.fn()

@@ -7,9 +7,9 @@ import io
 
 from django.test import Client
 
-from regies.models import LedgerEntry
-from regies.services import payments
-from regies.verification import receipt_verified, verification_code, verification_url
+from opsn.regies.models import LedgerEntry
+from opsn.regies.services import payments
+from opsn.regies.verification import receipt_verified, verification_code, verification_url
 from tests.conftest import host_of, in_schema
 from tests.regies_helpers import TITULAIRE, make_payer, make_regie
 
@@ -67,7 +67,7 @@ def test_a_reversed_receipt_says_so(venissieux):
 def test_the_receipt_pdf_carries_the_address_and_code_to_check_it(venissieux):
     from pypdf import PdfReader
 
-    from regies.documents import receipt_pdf
+    from opsn.regies.documents import receipt_pdf
 
     with in_schema(venissieux):
         regie = make_regie()

@@ -7,8 +7,8 @@ import shutil
 import pytest
 from django.core.management import CommandError, call_command
 
-from referentiel.loader import SHIPPED_RELEASE, ReferenceDataError, load_release
-from referentiel.models import DataRelease, Epci, OfficialCommune, Population
+from opsn.referentiel.loader import SHIPPED_RELEASE, ReferenceDataError, load_release
+from opsn.referentiel.models import DataRelease, Epci, OfficialCommune, Population
 
 
 def test_the_shipped_release_describes_every_current_commune(db):

@@ -12,10 +12,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from agents.models import Role
-from audit.models import AuditEvent
-from communes.tenancy import connection
-from regies.models import (
+from opsn.agents.models import Role
+from opsn.audit.models import AuditEvent
+from opsn.communes.tenancy import connection
+from opsn.regies.models import (
     Allocation,
     Assignment,
     DailyClosing,
@@ -28,9 +28,9 @@ from regies.models import (
     Regie,
     StandIn,
 )
-from regies.selectors import held_in_hand
-from regies.services import cashdesk, founding
-from regies.services.payments import payment_record
+from opsn.regies.selectors import held_in_hand
+from opsn.regies.services import cashdesk, founding
+from opsn.regies.services.payments import payment_record
 from tests.conftest import agent, grant, host_of, in_schema, make_account, sign_in, sign_in_webtest
 from tests.regies_helpers import (
     ADMIN,
@@ -63,7 +63,7 @@ def payer_with_invoice(venissieux, regie):
 def provider_knows(commune, account: str) -> None:
     """Roles come from the identity provider at sign-in: give it the roles the test's
     set-up wrote in the commune (regies_helpers.make_agents)."""
-    from agents.models import AgentRole
+    from opsn.agents.models import AgentRole
 
     make_account(account)
     with in_schema(commune):
@@ -429,7 +429,7 @@ def test_the_journal_lists_newest_first_with_reversals_under_their_original(
                                payer=payer)
         payment_record(regie=regie, actor=TITULAIRE, amount="20", mode="cheque", payer=payer,
                        details={"cheque_number": "77", "bank": "CIC"})
-        from regies.services.payments import payment_reverse
+        from opsn.regies.services.payments import payment_reverse
 
         payment_reverse(entry=first, actor=TITULAIRE, reason="erreur")
     app = browser(django_app, venissieux, TITULAIRE.account)
@@ -746,8 +746,8 @@ def test_merge_two_regies_after_a_confirmation_that_lists_what_moves(venissieux,
 
 
 def test_the_administrator_opens_and_closes_online_payment_for_a_regie(venissieux, django_app):
-    from online_payments.models import PayfipAccount
-    from online_payments.services import ACTOR as PAYFIP
+    from opsn.online_payments.models import PayfipAccount
+    from opsn.online_payments.services import ACTOR as PAYFIP
 
     with in_schema(venissieux):
         regie = make_regie(accepted_modes=["cash", "card"])
@@ -840,7 +840,7 @@ def test_the_audit_log_shows_who_did_what_when_and_from_where(venissieux, regie,
 
 def test_a_regie_of_another_commune_does_not_exist_here(venissieux, vaulx, regie):
     with in_schema(vaulx):
-        from agents.models import AgentRole
+        from opsn.agents.models import AgentRole
 
         AgentRole.objects.create(account=ADMIN.account, role=Role.ADMINISTRATOR)
         other = founding.regie_create(actor=ADMIN, number="R-VX", name="Vaulx cantine",

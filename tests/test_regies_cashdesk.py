@@ -9,12 +9,12 @@ from django.db import IntegrityError, InternalError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from regies import selectors
-from regies.chain import verify_chain
-from regies.errors import Duplicate, Refused, RegieError
-from regies.models import ClosingLine, Deposit, Invoice, LedgerEntry, Payer, Product, Regie
-from regies.services import cashdesk, founding, merge
-from regies.services.payments import payment_record, payment_reverse
+from opsn.regies import selectors
+from opsn.regies.chain import verify_chain
+from opsn.regies.errors import Duplicate, Refused, RegieError
+from opsn.regies.models import ClosingLine, Deposit, Invoice, LedgerEntry, Payer, Product, Regie
+from opsn.regies.services import cashdesk, founding, merge
+from opsn.regies.services.payments import payment_record, payment_reverse
 from tests.conftest import in_schema
 from tests.regies_helpers import (
     ADMIN,
@@ -173,7 +173,7 @@ def test_a_merge_keeps_the_surviving_titulaire_and_refuses_clashing_products(ven
     with in_schema(venissieux):
         surviving = make_regie("R-A", "Enfance", staff=False)
         absorbed = make_regie("R-B", "Cantine", staff=False)
-        from regies.models import Assignment
+        from opsn.regies.models import Assignment
 
         Assignment.objects.filter(regie=absorbed).delete()  # a titulaire of its own
         founding.assignment_grant(regie=absorbed, actor=ADMIN, account=SUPPLEANT.account,

@@ -7,12 +7,12 @@ import io
 import pytest
 from django.utils import timezone
 
-from regies import reports
-from regies.documents import deposit_slip_pdf
-from regies.errors import RegieError
-from regies.exports import deposit_slip_csv
-from regies.services import cashdesk
-from regies.services.payments import payment_record, payment_reverse
+from opsn.regies import reports
+from opsn.regies.documents import deposit_slip_pdf
+from opsn.regies.errors import RegieError
+from opsn.regies.exports import deposit_slip_csv
+from opsn.regies.services import cashdesk
+from opsn.regies.services.payments import payment_record, payment_reverse
 from tests.conftest import in_schema
 from tests.regies_helpers import MANDATAIRE, TITULAIRE, make_payer, make_regie
 
@@ -52,7 +52,7 @@ def takings(regie):
 
 
 def test_the_slip_pdf_lists_modes_totals_payments_and_reversals(venissieux):
-    from branding.models import CommuneProfile
+    from opsn.branding.models import CommuneProfile
 
     with in_schema(venissieux):
         CommuneProfile.objects.update(official_name="Ville de Vénissieux",
@@ -147,9 +147,9 @@ def test_the_register_lists_receipts_newest_first_with_their_reversals(venissieu
 def test_the_receipt_goes_by_email_to_the_payer_with_its_pdf(venissieux):
     from django.core import mail
 
-    from audit.models import AuditEvent
-    from branding.models import CommuneProfile
-    from regies.services.mailing import receipt_email
+    from opsn.audit.models import AuditEvent
+    from opsn.branding.models import CommuneProfile
+    from opsn.regies.services.mailing import receipt_email
 
     with in_schema(venissieux):
         CommuneProfile.objects.update(email="regies@ville-venissieux.fr")
@@ -182,8 +182,8 @@ def test_the_receipt_goes_by_email_to_the_payer_with_its_pdf(venissieux):
 def test_a_receipt_without_a_valid_address_is_not_sent(venissieux):
     from django.core import mail
 
-    from audit.models import AuditEvent
-    from regies.services.mailing import receipt_email
+    from opsn.audit.models import AuditEvent
+    from opsn.regies.services.mailing import receipt_email
 
     with in_schema(venissieux):
         regie = make_regie()
@@ -207,7 +207,7 @@ def test_the_slip_carries_the_communes_logo(venissieux, settings, tmp_path):
     from PIL import Image
     from pypdf import PdfReader
 
-    from branding.models import CommuneProfile
+    from opsn.branding.models import CommuneProfile
 
     settings.MEDIA_ROOT = tmp_path
     image = io.BytesIO()

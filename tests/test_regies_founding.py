@@ -5,12 +5,12 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from audit.models import AuditEvent
-from regies.errors import Duplicate, NotAllowed, NotFound, Refused, RegieError
-from regies.models import Assignment, AssignmentRole, Handover, Regie
-from regies.permissions import may_collect, may_keep
-from regies.services import cashdesk, founding
-from regies.services.payments import payment_record
+from opsn.audit.models import AuditEvent
+from opsn.regies.errors import Duplicate, NotAllowed, NotFound, Refused, RegieError
+from opsn.regies.models import Assignment, AssignmentRole, Handover, Regie
+from opsn.regies.permissions import may_collect, may_keep
+from opsn.regies.services import cashdesk, founding
+from opsn.regies.services.payments import payment_record
 from tests.conftest import in_schema
 from tests.regies_helpers import (
     ADMIN,

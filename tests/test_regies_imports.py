@@ -12,9 +12,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from audit.models import AuditEvent
-from regies.errors import Duplicate, NotAllowed, Refused, RegieError
-from regies.models import (
+from opsn.audit.models import AuditEvent
+from opsn.regies.errors import Duplicate, NotAllowed, Refused, RegieError
+from opsn.regies.models import (
     ImportBatch,
     ImportedPayment,
     Invoice,
@@ -23,8 +23,8 @@ from regies.models import (
     Payer,
     ReceiptCounter,
 )
-from regies.services import founding, invoicing
-from regies.services.imports import (
+from opsn.regies.services import founding, invoicing
+from opsn.regies.services.imports import (
     bank_statement_import,
     card_payments_import,
     invoices_import,

@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, InternalError, connection, transaction
 
-from regies.errors import Duplicate, RegieError
-from regies.models import Invoice, InvoiceLine, Payer
-from regies.selectors import payers_search
-from regies.services import founding, invoicing
-from regies.services.payments import credit_of, payment_record
+from opsn.regies.errors import Duplicate, RegieError
+from opsn.regies.models import Invoice, InvoiceLine, Payer
+from opsn.regies.selectors import payers_search
+from opsn.regies.services import founding, invoicing
+from opsn.regies.services.payments import credit_of, payment_record
 from tests.conftest import in_schema
 from tests.regies_helpers import ADMIN, TITULAIRE, make_invoice, make_payer, make_regie
 
@@ -164,8 +164,8 @@ def test_cancelling_an_invoice_returns_what_was_paid_to_the_payers_credit(veniss
 
 
 def test_only_the_regies_agents_and_the_communes_managers_keep_payers_and_invoices(venissieux):
-    from regies.errors import NotAllowed
-    from regies.services.payments import credit_apply
+    from opsn.regies.errors import NotAllowed
+    from opsn.regies.services.payments import credit_apply
     from tests.regies_helpers import MANDATAIRE, STRANGER
 
     with in_schema(venissieux):

@@ -9,12 +9,12 @@ import pytest
 from django.db import IntegrityError, InternalError, transaction
 from django.utils import timezone
 
-from communes.models import Commune
-from communes.tenancy import connection
-from regies.chain import verify_chain
-from regies.errors import RegieError
-from regies.models import LedgerEntry, Payer
-from regies.services.payments import payment_record, payment_reverse
+from opsn.communes.models import Commune
+from opsn.communes.tenancy import connection
+from opsn.regies.chain import verify_chain
+from opsn.regies.errors import RegieError
+from opsn.regies.models import LedgerEntry, Payer
+from opsn.regies.services.payments import payment_record, payment_reverse
 from tests.conftest import in_schema, wipe_regies
 from tests.regies_helpers import TITULAIRE, make_payer, make_regie
 
@@ -165,7 +165,7 @@ def test_the_command_line_verifies_and_names_the_broken_link(venissieux, capsys)
     (Decimal("-40"), "moins quarante euros"),
 ])
 def test_amounts_in_words(amount, words):
-    from regies.words import amount_in_words
+    from opsn.regies.words import amount_in_words
 
     assert amount_in_words(amount) == words
 
@@ -175,8 +175,8 @@ def test_the_receipt_pdf_has_the_commune_the_amount_in_words_and_the_agent(venis
 
     from pypdf import PdfReader
 
-    from branding.models import CommuneProfile
-    from regies.documents import receipt_pdf
+    from opsn.branding.models import CommuneProfile
+    from opsn.regies.documents import receipt_pdf
 
     with in_schema(venissieux):
         CommuneProfile.objects.update(official_name="Ville de Vénissieux")

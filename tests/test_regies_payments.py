@@ -5,12 +5,12 @@ from decimal import Decimal
 
 import pytest
 
-from audit.models import AuditEvent
-from regies.errors import Duplicate, NotFound, Refused, RegieError
-from regies.models import Allocation, Invoice, LedgerEntry
-from regies.selectors import holdings
-from regies.services import founding
-from regies.services.payments import (
+from opsn.audit.models import AuditEvent
+from opsn.regies.errors import Duplicate, NotFound, Refused, RegieError
+from opsn.regies.models import Allocation, Invoice, LedgerEntry
+from opsn.regies.selectors import holdings
+from opsn.regies.services import founding
+from opsn.regies.services.payments import (
     PaymentDraft,
     credit_apply,
     credit_of,

@@ -9,14 +9,14 @@ from decimal import Decimal
 
 import pytest
 
-from audit.models import AuditEvent
-from communes.models import Commune
-from communes.tenancy import connection
-from regies.chain import verify_chain
-from regies.errors import Refused, RegieError
-from regies.models import Allocation, Holding, Invoice, LedgerEntry, PaymentMode
-from regies.services import founding, payments
-from regies.services.payments import PaymentDraft, payment_record, payments_post
+from opsn.audit.models import AuditEvent
+from opsn.communes.models import Commune
+from opsn.communes.tenancy import connection
+from opsn.regies.chain import verify_chain
+from opsn.regies.errors import Refused, RegieError
+from opsn.regies.models import Allocation, Holding, Invoice, LedgerEntry, PaymentMode
+from opsn.regies.services import founding, payments
+from opsn.regies.services.payments import PaymentDraft, payment_record, payments_post
 from tests.conftest import in_schema, wipe_regies
 from tests.regies_helpers import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
 
@@ -127,7 +127,7 @@ def test_a_regie_read_with_its_version_then_changed_is_read_again(venissieux, mo
     """The API reads the régie with its row version and posting trusts that read; when the
     régie changed since, the guard sends the payment the long way, checked on the régie as
     it is now."""
-    from regies.selectors import regie_columns, regie_with_version
+    from opsn.regies.selectors import regie_columns, regie_with_version
 
     with in_schema(venissieux):
         regie = make_regie(accepted_modes=["card", "transfer"])

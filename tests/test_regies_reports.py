@@ -8,11 +8,11 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from regies.errors import RegieError
-from regies.exports import regie_report_csv
-from regies.reports import NO_PRODUCT, SEVERAL_PRODUCTS, UNALLOCATED, regie_report
-from regies.services import founding, invoicing
-from regies.services.payments import credit_apply, payment_record, payment_reverse
+from opsn.regies.errors import RegieError
+from opsn.regies.exports import regie_report_csv
+from opsn.regies.reports import NO_PRODUCT, SEVERAL_PRODUCTS, UNALLOCATED, regie_report
+from opsn.regies.services import founding, invoicing
+from opsn.regies.services.payments import credit_apply, payment_record, payment_reverse
 from tests.conftest import in_schema
 from tests.regies_helpers import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
 

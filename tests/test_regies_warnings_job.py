@@ -8,15 +8,15 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from agents.actors import Actor
-from agents.models import AgentRole, Role
-from audit.models import AuditEvent
-from jobs.broker import send
-from jobs.periodic import tick
-from regies import tasks
-from regies.models import AssignmentRole
-from regies.services import cashdesk, founding
-from regies.services.payments import payment_record
+from opsn.agents.actors import Actor
+from opsn.agents.models import AgentRole, Role
+from opsn.audit.models import AuditEvent
+from opsn.jobs.broker import send
+from opsn.jobs.periodic import tick
+from opsn.regies import tasks
+from opsn.regies.models import AssignmentRole
+from opsn.regies.services import cashdesk, founding
+from opsn.regies.services.payments import payment_record
 from tests.conftest import in_schema
 from tests.regies_helpers import (
     ADMIN,

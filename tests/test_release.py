@@ -4,8 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from agents.models import AgentRole, Role
-from communes import release, schemas
+from opsn.agents.models import AgentRole, Role
+from opsn.communes import release, schemas
 from tests.conftest import in_schema
 
 
@@ -18,7 +18,7 @@ def unapply_agents(schema: str) -> None:
 
 
 def test_a_release_with_nothing_to_migrate_touches_no_schema(committed, capsys):
-    from communes.models import Commune, SpareSchema
+    from opsn.communes.models import Commune, SpareSchema
 
     report = release.migrate_communes()
     assert report.schemas == (Commune.objects.filter(database="default").count()
@@ -67,11 +67,11 @@ def test_a_schema_that_fails_is_rolled_back_and_reported_the_others_go_on(commit
 
 
 def test_commune_data_survives_a_migration(committed):
-    from communes import services
+    from opsn.communes import services
 
     commune = services.commune_onboard(insee_code="69273")
     with in_schema(commune):
-        from branding.models import CommuneProfile
+        from opsn.branding.models import CommuneProfile
 
         CommuneProfile.objects.update(official_name="Ville de Corbas")
     unapply_agents(commune.schema_name)

@@ -6,8 +6,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from branding.models import CommuneProfile
-from communes import services
+from opsn.branding.models import CommuneProfile
+from opsn.communes import services
 from tests.conftest import in_schema
 
 
@@ -97,7 +97,7 @@ def test_a_suspended_commune_answers_service_suspended_and_keeps_its_data(veniss
 def test_suspending_twice_or_resuming_an_active_commune_is_refused(venissieux):
     import pytest
 
-    from communes.errors import InvalidState
+    from opsn.communes.errors import InvalidState
 
     with pytest.raises(InvalidState, match="n'est pas suspendue"):
         services.commune_resume(commune=venissieux)

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing import issuing, services
-from billing.computation import BillingError, compute_year
-from communes import services as communes
-from communes.models import CommuneModule
+from opsn.billing import issuing, services
+from opsn.billing.computation import BillingError, compute_year
+from opsn.communes import services as communes
+from opsn.communes.models import CommuneModule
 
 
 def since(year, commune=None):

@@ -103,35 +103,35 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 
 SHARED_APPS = [
     "django_tenants",
-    "communes",
-    "referentiel",
-    "accounts",
-    "console",
-    "billing",
-    "citizens",
-    "jobs",
-    "operations",
+    "opsn.communes",
+    "opsn.referentiel",
+    "opsn.accounts",
+    "opsn.console",
+    "opsn.billing",
+    "opsn.citizens",
+    "opsn.jobs",
+    "opsn.operations",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "oauth2_provider",  # the local OpenID Connect provider (idp) is built on it
-    "idp",
-    "payfip_local",  # the local PayFiP test provider (demo, tests), on the portal
+    "opsn.idp",
+    "opsn.payfip_local",  # the local PayFiP test provider (demo, tests), on the portal
     "ninja",  # serves the API docs' Swagger UI from our own static files (no CDN)
 ]
 # Each commune schema holds these. The list is kept short on purpose: every tenant app
 # costs DDL at schema creation and migration work on every release.
 TENANT_APPS = [
-    "branding",
-    "agents",
-    "audit",
-    "regies",
-    "commune_site",
-    "regie_pages",
-    "commune_api",
-    "online_payments",
+    "opsn.branding",
+    "opsn.agents",
+    "opsn.audit",
+    "opsn.regies",
+    "opsn.commune_site",
+    "opsn.regie_pages",
+    "opsn.commune_api",
+    "opsn.online_payments",
 ]
 INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]
 
@@ -140,23 +140,24 @@ TENANT_DOMAIN_MODEL = "communes.Domain"
 TENANT_LIMIT_SET_CALLS = True  # set search_path once per schema switch, not per cursor
 # Commune-schema models go to the database of the commune entered, shared ones to default.
 # django-tenants insists on finding its own router in the list; ours answers first.
-DATABASE_ROUTERS = ["communes.routers.CommuneRouter", "django_tenants.routers.TenantSyncRouter"]
+DATABASE_ROUTERS = ["opsn.communes.routers.CommuneRouter",
+                    "django_tenants.routers.TenantSyncRouter"]
 PUBLIC_SCHEMA_URLCONF = "opsn.urls_public"
 ROOT_URLCONF = "opsn.urls_commune"
 
 MIDDLEWARE = [
-    "operations.middleware.ProbeMiddleware",  # /healthz, /readyz, /metrics: before routing
+    "opsn.operations.middleware.ProbeMiddleware",  # /healthz, /readyz, /metrics: before routing
     "django.middleware.security.SecurityMiddleware",
-    "operations.middleware.ContentSecurityPolicyMiddleware",
+    "opsn.operations.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "communes.routing.CommuneRoutingMiddleware",
-    "operations.middleware.ApiLaneMiddleware",  # the commune API: no session, no CSRF
+    "opsn.communes.routing.CommuneRoutingMiddleware",
+    "opsn.operations.middleware.ApiLaneMiddleware",  # the commune API: no session, no CSRF
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.middleware.SessionGuard",  # a session is valid on its own host, until it expires
-    "operations.middleware.RequestContextMiddleware",  # knows the commune and the user
+    "opsn.accounts.middleware.SessionGuard",  # a session is valid on its own host, until it expires
+    "opsn.operations.middleware.RequestContextMiddleware",  # knows the commune and the user
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -171,7 +172,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "communes.routing.branding_context",
+                "opsn.communes.routing.branding_context",
             ],
         },
     },
@@ -227,8 +228,8 @@ OPSN_IDP_REDIRECT_SCHEMES = env.list("OPSN_IDP_REDIRECT_SCHEMES", default=["http
 # Provisioning of communes' identities (accounts.identity): local store or Keycloak.
 OPSN_IDENTITY_PROVISIONING = env.str(
     "OPSN_IDENTITY_PROVISIONING",
-    default="accounts.keycloak.KeycloakProvisioning" if OPSN_IDP == "keycloak"
-    else "idp.provisioning.LocalProvisioning")
+    default="opsn.accounts.keycloak.KeycloakProvisioning" if OPSN_IDP == "keycloak"
+    else "opsn.idp.provisioning.LocalProvisioning")
 OPSN_KEYCLOAK_SERVER_URL = env.str("OPSN_KEYCLOAK_SERVER_URL", default="")
 OPSN_KEYCLOAK_REALM = env.str("OPSN_KEYCLOAK_REALM", default="opsn")
 OPSN_KEYCLOAK_ADMIN_CLIENT_ID = env.str("OPSN_KEYCLOAK_ADMIN_CLIENT_ID",
@@ -270,7 +271,7 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
     "PKCE_REQUIRED": True,
-    "OAUTH2_VALIDATOR_CLASS": "idp.validators.Validator",
+    "OAUTH2_VALIDATOR_CLASS": "opsn.idp.validators.Validator",
     "SCOPES": {"openid": "Identité", "email": "Adresse électronique",
                "profile": "Nom, prénom, date de naissance"},
     "DEFAULT_SCOPES": ["openid"],
@@ -280,7 +281,7 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": 300,
 }
 AUTHENTICATION_BACKENDS = [
-    "accounts.oidc.Backend",  # every host of the platform
+    "opsn.accounts.oidc.Backend",  # every host of the platform
     "django.contrib.auth.backends.ModelBackend",  # the local provider's own accounts only
 ]
 OIDC_RP_CLIENT_ID = OPSN_OIDC_CLIENT_ID
@@ -348,8 +349,8 @@ OPSN_METRICS_TOKEN = secret("OPSN_METRICS_TOKEN") or ""
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "operations.logs.ContextFilter"}},
-    "formatters": {"json": {"()": "operations.logs.Formatter"},
+    "filters": {"context": {"()": "opsn.operations.logs.ContextFilter"}},
+    "formatters": {"json": {"()": "opsn.operations.logs.Formatter"},
                    "text": {"format": "%(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
                              "formatter": env.str("LOG_FORMAT", default="json")}},

@@ -2,13 +2,13 @@
 
 from django.urls import include, path
 
-from commune_api.api import api as commune_api
+from opsn.commune_api.api import api as commune_api
 
 urlpatterns = [
-    path("compte/", include("accounts.urls")),
+    path("compte/", include("opsn.accounts.urls")),
     path("api/v1/", commune_api.urls),
-    path("espace/regies/", include("regie_pages.urls")),
-    path("mon-espace/", include("citizens.urls")),
-    path("paiement-en-ligne/", include("online_payments.urls")),
-    path("", include("commune_site.urls")),
+    path("espace/regies/", include("opsn.regie_pages.urls")),
+    path("mon-espace/", include("opsn.citizens.urls")),
+    path("paiement-en-ligne/", include("opsn.online_payments.urls")),
+    path("", include("opsn.commune_site.urls")),
 ]

@@ -2,9 +2,9 @@
 
 from django.urls import include, path
 
-from idp.urls import oauth_urlpatterns
+from opsn.idp.urls import oauth_urlpatterns
 
 urlpatterns = [
     path("", include((oauth_urlpatterns, "oauth2_provider"))),
-    path("", include("idp.urls")),
+    path("", include("opsn.idp.urls")),
 ]

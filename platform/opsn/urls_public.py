@@ -2,13 +2,13 @@
 
 from django.urls import include, path
 
-from operator_api.api import api
+from opsn.operator_api.api import api
 
 urlpatterns = [
-    path("compte/", include("accounts.urls")),
+    path("compte/", include("opsn.accounts.urls")),
     path("api/v1/", api.urls),
-    path("facturation/", include("billing.urls")),
-    path("mon-espace/", include("citizens.urls")),
-    path("payfip-local/", include("payfip_local.urls")),
-    path("", include("console.urls")),
+    path("facturation/", include("opsn.billing.urls")),
+    path("mon-espace/", include("opsn.citizens.urls")),
+    path("payfip-local/", include("opsn.payfip_local.urls")),
+    path("", include("opsn.console.urls")),
 ]

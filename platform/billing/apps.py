@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class BillingConfig(AppConfig):
-    name = "billing"
-    verbose_name = "Facturation des communes"

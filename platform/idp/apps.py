@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class IdpConfig(AppConfig):
-    name = "idp"
-    verbose_name = "Fournisseur d'identité local"

@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from opsn.accounts.models import OperatorApiToken
+
+
+class Command(BaseCommand):
+    help = "Create a token for the operator's HTTP API. The token is shown once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="who or what uses it, e.g. 'billing-scripts'")
+
+    def handle(self, *args, name, **options):
+        if OperatorApiToken.objects.filter(name=name).exists():
+            raise CommandError(f"a token named {name!r} already exists", returncode=4)
+        _, raw = OperatorApiToken.issue(name)
+        self.stdout.write(raw)

@@ -1,0 +1,411 @@
+"""The platform signs in through OpenID Connect (mozilla-django-oidc, subclassed).
+
+Every host of the platform runs the authorization code flow itself (state, nonce, PKCE
+S256), with its own callback, so a session is bound to the host it was made on; the
+provider's own session makes the next host silent. ID tokens are checked here, not
+trusted: RS256 signature against the provider's JWKS (from its discovery document),
+issuer, audience, expiry, the nonce of this browser's request, and a nonce never
+accepted before. Agents and the operator's staff must have signed in with two factors
+(``acr``). Each refusal shows a French page and writes one log line.
+
+The provider is reached over HTTP in production (Keycloak). With the local provider
+(``OPSN_IDP=local``) the same deployment serves it, and the server-to-server calls
+(discovery, token, JWKS, userinfo) are handed to the WSGI application in-process by a
+``requests`` transport adapter: the same messages, signatures and checks, without a
+second server or name resolution of ``connexion.localhost``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+import requests
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.exceptions import SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import get_urlconf, reverse, set_urlconf
+from django.views.decorators.http import require_POST
+from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+from mozilla_django_oidc.views import (
+    OIDCAuthenticationCallbackView,
+    OIDCAuthenticationRequestView,
+)
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+
+logger = logging.getLogger("opsn.accounts")
+
+STAFF_GROUP = "/operator/staff"
+COMMUNE_PREFIX = "/communes/"
+SESSION_HOST = "opsn_signed_in_host"
+SESSION_EXPIRES = "opsn_session_expires_at"
+SESSION_SIGNED_IN = "opsn_signed_in_at"
+
+
+class SignInRefused(Exception):
+    """A sign-in the platform refuses: ``code`` for the log, ``message`` for people."""
+
+    def __init__(self, code: str, message: str, detail: str = ""):
+        super().__init__(code)
+        self.code, self.message, self.detail = code, message, detail
+
+
+RETRY = " Reconnectez-vous ; si le problème persiste, contactez le support de l'opérateur."
+MESSAGES = {
+    "bad_signature": "La réponse du service de connexion n'est pas authentique (signature "
+                     "invalide)." + RETRY,
+    "wrong_audience": "La réponse du service de connexion était destinée à un autre site."
+                      + RETRY,
+    "wrong_issuer": "La réponse ne vient pas du service de connexion de la plateforme." + RETRY,
+    "expired_token": "La réponse du service de connexion a expiré." + RETRY,
+    "nonce_mismatch": "La réponse du service de connexion ne correspond pas à votre demande."
+                      + RETRY,
+    "nonce_reused": "Cette réponse de connexion a déjà été utilisée." + RETRY,
+    "state_unknown": "Cette connexion a expiré ou a déjà été utilisée." + RETRY,
+    "provider_error": "Le service de connexion a refusé la demande." + RETRY,
+    "provider_unreachable": "Le service de connexion ne répond pas. Réessayez dans quelques "
+                            "minutes.",
+    "weak_authentication": "Les agents des communes et l'équipe de l'opérateur doivent se "
+                           "connecter avec la double authentification (mot de passe et code "
+                           "à usage unique). Activez-la sur votre compte puis reconnectez-vous.",
+    "incomplete_claims": "Le service de connexion n'a pas transmis votre identité complète."
+                         + RETRY,
+}
+
+
+def refuse(code: str, detail: str = "") -> SignInRefused:
+    return SignInRefused(code, MESSAGES[code], detail)
+
+
+# --- Talking to the provider ------------------------------------------------------------
+
+class InProcessAdapter(BaseAdapter):
+    """A ``requests`` transport that hands the request to this deployment's own WSGI
+    application (the local provider), through Django's request handler."""
+
+    _handler = None
+
+    @classmethod
+    def handler(cls):
+        # Django's request handler without the WSGI server's request_started/finished
+        # signals: the caller's request (and its database connection) is still running.
+        if cls._handler is None:
+            from django.core.handlers.base import BaseHandler
+
+            handler = BaseHandler()
+            handler.load_middleware()
+            cls._handler = handler
+        return cls._handler
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None,
+             proxies=None):
+        from django.test import RequestFactory
+
+        from opsn.communes import tenancy
+
+        parts = urlsplit(request.url)
+        commune = tenancy.current_commune()
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        headers = {k: v for k, v in request.headers.items()
+                   if k.lower() not in ("host", "content-length", "content-type")}
+        http_request = RequestFactory(HTTP_HOST=parts.netloc).generic(
+            request.method, parts.path + (f"?{parts.query}" if parts.query else ""),
+            data=body, content_type=request.headers.get("Content-Type", ""),
+            secure=parts.scheme == "https", headers=headers)
+        urlconf = get_urlconf()
+        try:
+            answer = self.handler().get_response(http_request)
+        finally:
+            set_urlconf(urlconf)
+            # The provider runs in the public schema: come back to the caller's commune.
+            tenancy.enter(commune)
+        response = requests.Response()
+        response.status_code = answer.status_code
+        response.reason = answer.reason_phrase
+        response.headers = CaseInsensitiveDict(dict(answer.headers.items()))
+        response._content = answer.content
+        response.encoding = "utf-8"
+        response.url = request.url
+        response.request = request
+        return response
+
+    def close(self):
+        pass
+
+
+def http() -> requests.Session:
+    session = requests.Session()
+    if settings.OPSN_IDP == "local":
+        origin = urlsplit(settings.OPSN_OIDC_ISSUER)
+        session.mount(f"{origin.scheme}://{origin.netloc}/", InProcessAdapter())
+    return session
+
+
+_cache_lock = threading.Lock()
+_documents: dict[str, tuple[float, dict]] = {}
+DOCUMENT_SECONDS = 300
+
+
+def _fetch(url: str, *, fresh: bool = False) -> dict:
+    now = time.monotonic()
+    hit = _documents.get(url)
+    if hit and hit[0] > now and not fresh:
+        return hit[1]
+    try:
+        response = http().get(url, timeout=settings.OPSN_OIDC_TIMEOUT)
+        response.raise_for_status()
+        document = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        logger.error("identity provider unreachable at %s: %s", url, exc)
+        raise refuse("provider_unreachable", str(exc)) from exc
+    with _cache_lock:
+        _documents[url] = (now + DOCUMENT_SECONDS, document)
+    return document
+
+
+def forget_provider() -> None:
+    with _cache_lock:
+        _documents.clear()
+
+
+def provider() -> dict:
+    """The provider's discovery document (cached). Its issuer must be the configured one."""
+    issuer = settings.OPSN_OIDC_ISSUER
+    document = _fetch(f"{issuer}/.well-known/openid-configuration")
+    if document.get("issuer", "").rstrip("/") != issuer:
+        logger.error("discovery document of %s names issuer %r", issuer, document.get("issuer"))
+        raise refuse("wrong_issuer", "discovery")
+    return document
+
+
+def signing_key(token: str):
+    header = jwt.get_unverified_header(token)
+    if header.get("alg") != "RS256":
+        raise refuse("bad_signature", f"alg {header.get('alg')!r}")
+    for fresh in (False, True):  # the provider may have rotated its keys
+        for jwk in _fetch(provider()["jwks_uri"], fresh=fresh).get("keys", []):
+            if jwk.get("kid") == header.get("kid") and jwk.get("kty") == "RSA":
+                return jwt.PyJWK(jwk, algorithm="RS256")
+    raise refuse("bad_signature", f"unknown kid {header.get('kid')!r}")
+
+
+# --- Checking the ID token and making the session ---------------------------------------
+
+def verify_id_token(token: str, *, nonce: str | None) -> dict:
+    key = signing_key(token)
+    try:
+        claims = jwt.decode(token, key, algorithms=["RS256"],
+                            audience=settings.OPSN_OIDC_CLIENT_ID,
+                            issuer=settings.OPSN_OIDC_ISSUER,
+                            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+                            leeway=30)
+    except jwt.InvalidSignatureError as exc:
+        raise refuse("bad_signature", str(exc)) from exc
+    except jwt.InvalidAudienceError as exc:
+        raise refuse("wrong_audience", str(exc)) from exc
+    except jwt.InvalidIssuerError as exc:
+        raise refuse("wrong_issuer", str(exc)) from exc
+    except jwt.ExpiredSignatureError as exc:
+        raise refuse("expired_token", str(exc)) from exc
+    except jwt.InvalidTokenError as exc:
+        raise refuse("bad_signature", str(exc)) from exc
+    token_nonce = str(claims.get("nonce") or "")
+    seen = "oidc-nonce:" + hashlib.sha256(token_nonce.encode()).hexdigest()
+    if token_nonce and cache.get(seen):
+        raise refuse("nonce_reused", f"sub {claims.get('sub')}")
+    import hmac
+
+    if not nonce or not hmac.compare_digest(token_nonce, nonce):
+        raise refuse("nonce_mismatch", f"sub {claims.get('sub')}")
+    # Never accept this nonce again while a token carrying it could be valid.
+    cache.set(seen, True, timeout=max(60, int(claims["exp"] - time.time()) + 60))
+    return claims
+
+
+def is_strong(claims: dict) -> bool:
+    return (str(claims.get("acr", "")) in settings.OPSN_OIDC_STRONG_ACR
+            or bool({"otp", "mfa", "hwk"} & set(claims.get("amr") or [])))
+
+
+def needs_two_factors(groups: list[str]) -> bool:
+    return any(g == STAFF_GROUP or g.startswith(COMMUNE_PREFIX) for g in groups)
+
+
+def commune_roles_in(groups: list[str], insee_code: str) -> set[str]:
+    from opsn.agents.models import Role
+
+    prefix = f"{COMMUNE_PREFIX}{insee_code}/"
+    return {g[len(prefix):] for g in groups if g.startswith(prefix)} & set(Role.values)
+
+
+def sync_commune_roles(account: str, roles: set[str]) -> None:
+    """The current commune's roles of ``account`` become those of the token."""
+    from opsn.agents.models import AgentRole
+
+    held = set(AgentRole.objects.filter(account=account).values_list("role", flat=True))
+    AgentRole.objects.filter(account=account, role__in=held - roles).delete()
+    for role in roles - held:
+        AgentRole.objects.create(account=account, role=role, granted_by="fournisseur d'identité")
+    if held != roles:
+        logger.info("roles of %s synchronised from the identity provider: %s",
+                    account, ",".join(sorted(roles)) or "none")
+
+
+class Backend(OIDCAuthenticationBackend):
+    """Users are keyed by ``sub`` (the Django username), never by e-mail alone."""
+
+    def __init__(self, *args, **kwargs):
+        self.UserModel = get_user_model()
+
+    def authenticate(self, request, **kwargs):
+        if request is None or "code" not in request.GET:
+            return None
+        self.request = request
+        endpoints = provider()
+        payload = {"grant_type": "authorization_code", "code": request.GET["code"],
+                   "redirect_uri": request.build_absolute_uri(
+                       reverse(settings.OIDC_AUTHENTICATION_CALLBACK_URL)),
+                   "code_verifier": kwargs.get("code_verifier") or ""}
+        try:
+            response = http().post(endpoints["token_endpoint"], data=payload,
+                                   auth=(settings.OPSN_OIDC_CLIENT_ID,
+                                         settings.OPSN_OIDC_CLIENT_SECRET),
+                                   timeout=settings.OPSN_OIDC_TIMEOUT)
+        except requests.RequestException as exc:
+            logger.error("identity provider's token endpoint unreachable: %s", exc)
+            raise refuse("provider_unreachable", str(exc)) from exc
+        if response.status_code != 200:
+            raise refuse("provider_error", f"token endpoint {response.status_code}: "
+                                           f"{response.text[:200]}")
+        tokens = response.json()
+        claims = verify_id_token(tokens.get("id_token", ""), nonce=kwargs.get("nonce"))
+        userinfo = {}
+        if endpoints.get("userinfo_endpoint") and tokens.get("access_token"):
+            answer = http().get(endpoints["userinfo_endpoint"], timeout=settings.OPSN_OIDC_TIMEOUT,
+                                headers={"Authorization": f"Bearer {tokens['access_token']}"})
+            if answer.status_code == 200:
+                userinfo = answer.json()
+                if userinfo.get("sub") != claims["sub"]:
+                    raise refuse("incomplete_claims", "userinfo sub differs")
+        identity = {**userinfo, **claims}
+        request.session["oidc_id_token"] = tokens.get("id_token", "")
+        return self.sign_in(request, identity)
+
+    def sign_in(self, request, claims: dict):
+        email = str(claims.get("email") or "").strip().lower()
+        if not email:
+            raise refuse("incomplete_claims", f"no e-mail for sub {claims['sub']}")
+        groups = [str(g) for g in claims.get("groups") or []]
+        if needs_two_factors(groups) and not is_strong(claims):
+            raise refuse("weak_authentication",
+                         f"{email} acr={claims.get('acr')!r} amr={claims.get('amr')!r}")
+        user, created = self.UserModel.objects.get_or_create(username=str(claims["sub"]))
+        if created:
+            # Never a password here (and never reset it: the sessions on the other hosts
+            # are bound to it).
+            user.set_unusable_password()
+        user.email = email
+        user.first_name = str(claims.get("given_name") or "")[:150]
+        user.last_name = str(claims.get("family_name") or "")[:150]
+        user.is_staff = STAFF_GROUP in groups
+        user.save()
+        commune = getattr(request, "commune", None)
+        if commune is not None:
+            sync_commune_roles(email, commune_roles_in(groups, commune.insee_code))
+        return user
+
+    def get_user(self, user_id):
+        # With the last sign-out, which the session guard checks on every request.
+        return self.UserModel.objects.select_related("signed_out").filter(pk=user_id).first()
+
+
+# --- Views --------------------------------------------------------------------------------
+
+def refused_page(request: HttpRequest, error: SignInRefused, status: int = 403) -> HttpResponse:
+    logger.warning("sign-in refused on %s: %s (%s)", request.get_host(), error.code,
+                   error.detail)
+    return render(request, "accounts/refused.html",
+                  {"message": error.message, "code": error.code}, status=status)
+
+
+class SignIn(OIDCAuthenticationRequestView):
+    """``/compte/connexion/``: off to the provider's authorization endpoint."""
+
+    def __init__(self, *args, **kwargs):
+        self.OIDC_RP_CLIENT_ID = settings.OPSN_OIDC_CLIENT_ID
+
+    def get(self, request):
+        try:
+            self.OIDC_OP_AUTH_ENDPOINT = provider()["authorization_endpoint"]
+        except SignInRefused as error:
+            return refused_page(request, error, status=503)
+        return super().get(request)
+
+
+class Callback(OIDCAuthenticationCallbackView):
+    def get(self, request):
+        if request.GET.get("error"):
+            error = refuse("provider_error", request.GET.get("error", ""))
+            return refused_page(request, error)
+        state = request.GET.get("state", "")
+        if "code" in request.GET and state not in request.session.get("oidc_states", {}):
+            return refused_page(request, refuse("state_unknown", "state not in session"),
+                                status=400)
+        try:
+            return super().get(request)
+        except SignInRefused as error:
+            return refused_page(request, error)
+        except SuspiciousOperation as exc:
+            return refused_page(request, refuse("provider_error", str(exc)), status=400)
+
+    def login_success(self):
+        id_token = self.request.session.get("oidc_id_token", "")
+        auth.login(self.request, self.user, backend="opsn.accounts.oidc.Backend")
+        self.request.session["oidc_id_token"] = id_token
+        self.request.session[SESSION_HOST] = request_host(self.request)
+        self.request.session[SESSION_SIGNED_IN] = time.time()
+        self.request.session[SESSION_EXPIRES] = time.time() + settings.SESSION_COOKIE_AGE
+        logger.info("signed in on %s (%s)", request_host(self.request),
+                    "operator" if self.user.is_staff else "person")
+        return HttpResponseRedirect(self.success_url)
+
+
+def request_host(request: HttpRequest) -> str:
+    return request.get_host().rsplit(":", 1)[0].lower().rstrip(".")
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    """Ends the platform's sessions on every host (``SignOut``, checked by the session
+    guard), then the provider's (RP-initiated logout)."""
+    from opsn.accounts.models import SignOut
+
+    id_token = request.session.get("oidc_id_token", "")
+    signed_in = request.user.is_authenticated
+    if signed_in:  # the sessions of the other hosts end with this one
+        SignOut.objects.update_or_create(user_id=request.user.pk, defaults={"at": time.time()})
+    auth.logout(request)
+    back = request.build_absolute_uri("/")
+    if not signed_in:
+        return HttpResponseRedirect("/")
+    try:
+        end_session = provider().get("end_session_endpoint")
+    except SignInRefused:
+        end_session = None
+    if not end_session:
+        return HttpResponseRedirect("/")
+    query = {"post_logout_redirect_uri": back, "client_id": settings.OPSN_OIDC_CLIENT_ID}
+    if id_token:
+        query["id_token_hint"] = id_token
+    return HttpResponseRedirect(f"{end_session}?{urlencode(query)}")

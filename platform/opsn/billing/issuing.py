@@ -1,0 +1,266 @@
+"""Issuing the year's invoices and moving them through their life: sent, contested,
+corrected (credit note + new invoice), paid. Each function is one transaction."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from opsn.billing.computation import BillingError, Line, cents, compute_year, euros, format_euros
+from opsn.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence, ServiceCharge
+from opsn.communes.models import Commune, Module
+
+
+def vat_breakdown(lines) -> dict[Decimal, tuple[Decimal, Decimal]]:
+    """rate -> (basis, VAT) for the lines of one invoice. VAT is computed on each rate's
+    basis and rounded half up to the cent (EN 16931, BR-CO-17), not line by line."""
+    basis: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        basis[line.vat_rate] += line.amount
+    return {rate: (amount, (amount * rate / 100).quantize(Decimal("0.01"), ROUND_HALF_UP))
+            for rate, amount in sorted(basis.items())}
+
+
+def _set_totals(invoice: Invoice, lines) -> None:
+    breakdown = vat_breakdown(lines)
+    invoice.total_excl_vat = sum((b for b, _ in breakdown.values()), Decimal("0.00"))
+    invoice.vat_total = sum((v for _, v in breakdown.values()), Decimal("0.00"))
+    invoice.total = invoice.total_excl_vat + invoice.vat_total
+
+
+def _numbers(year: int, count: int) -> list[str]:
+    """Take ``count`` consecutive numbers; the sequence row stays locked until commit."""
+    sequence, _ = InvoiceSequence.objects.get_or_create(year=year)
+    sequence = InvoiceSequence.objects.select_for_update().get(pk=sequence.pk)
+    first = sequence.last_number + 1
+    sequence.last_number += count
+    sequence.save(update_fields=["last_number"])
+    return [f"{year}-{n:06d}" for n in range(first, first + count)]
+
+
+def billing_issue(*, year: int) -> BillingRun:
+    """Issue one invoice per commune for ``year``: all of them, or none."""
+    from opsn.operations.metrics import BILLING_RUN
+
+    with BILLING_RUN.time():
+        return _issue(year)
+
+
+@transaction.atomic
+def _issue(year: int) -> BillingRun:
+    if BillingRun.objects.filter(year=year).exists():
+        run = BillingRun.objects.get(year=year)
+        raise BillingError(f"Les contributions {year} ont déjà été émises le "
+                           f"{timezone.localtime(run.issued_at):%d/%m/%Y à %H:%M} "
+                           f"({run.invoices} titres) : rien n'a été émis une seconde fois.")
+    preview = compute_year(year)
+    by_commune: dict[str, list[Line]] = defaultdict(list)
+    for line in preview.lines:
+        by_commune[line.insee_code].append(line)
+    charges: dict[str, list[ServiceCharge]] = defaultdict(list)
+    for charge in ServiceCharge.objects.filter(year=year).select_related("commune"):
+        charges[charge.commune.insee_code].append(charge)
+        by_commune.setdefault(charge.commune.insee_code, [])
+    if not by_commune:
+        raise BillingError(f"Aucune commune abonnée en {year} : rien à émettre.")
+    try:
+        with transaction.atomic():
+            run = BillingRun.objects.create(year=year)
+    except IntegrityError:  # another run for the same year committed meanwhile
+        raise BillingError(f"Les contributions {year} viennent d'être émises par une autre "
+                           "opération.") from None
+    communes = {c.insee_code: c for c in Commune.objects.filter(insee_code__in=by_commune)}
+    modules = dict(Module.objects.values_list("code", "name"))
+    now = timezone.now()
+    codes = sorted(by_commune)
+    lines: dict[str, list[InvoiceLine]] = {}
+    for code in codes:
+        contributions = [
+            InvoiceLine(position=i, module_id=line.module,
+                        label=f"Contribution {year} — {modules.get(line.module, line.module)}",
+                        rule_kind=line.rule_kind, population=line.population,
+                        population_label=line.population_label, explanation=line.explanation,
+                        amount_before_discount=euros(line.base_cents),
+                        discount_percent=line.discount_percent, amount=line.amount)
+            for i, line in enumerate(sorted(by_commune[code], key=lambda item: item.module),
+                                     start=1)]
+        services = [
+            InvoiceLine(position=len(contributions) + i, module_id=None, label=charge.label,
+                        rule_kind="service", explanation=f"prestation, TVA {charge.vat_rate} %",
+                        amount_before_discount=charge.amount_excl_vat,
+                        amount=charge.amount_excl_vat, vat_rate=charge.vat_rate)
+            for i, charge in enumerate(charges.get(code, []), start=1)]
+        lines[code] = contributions + services
+    invoices = []
+    for code, number in zip(codes, _numbers(year, len(codes)), strict=True):
+        invoice = Invoice(number=number, year=year, run=run, commune=communes.get(code),
+                          insee_code=code, commune_name=communes[code].name,
+                          commune_siren=communes[code].siren, issued_at=now)
+        _set_totals(invoice, lines[code])
+        invoices.append(invoice)
+    Invoice.objects.bulk_create(invoices, batch_size=5000)
+    for invoice in invoices:
+        for invoice_line in lines[invoice.insee_code]:
+            invoice_line.invoice = invoice
+    InvoiceLine.objects.bulk_create([line for code in codes for line in lines[code]],
+                                    batch_size=10_000)
+    run.invoices = len(invoices)
+    run.total = sum((i.total for i in invoices), Decimal("0.00"))
+    run.save(update_fields=["invoices", "total"])
+    return run
+
+
+def _locked(invoice: Invoice) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=invoice.pk)
+
+
+@transaction.atomic
+def invoice_send(*, invoice: Invoice, when: datetime.datetime | None = None) -> Invoice:
+    invoice = _locked(invoice)
+    if invoice.status != Invoice.Status.ISSUED:
+        raise BillingError(f"Le titre {invoice.number} est {invoice.get_status_display()} : "
+                           "seul un titre émis peut être transmis.")
+    invoice.sent_at = when or timezone.now()
+    invoice.due_on = (timezone.localtime(invoice.sent_at).date()
+                      + datetime.timedelta(days=settings.OPSN_INVOICE_PAYMENT_DAYS))
+    invoice.status = Invoice.Status.SENT
+    invoice.save(update_fields=["sent_at", "due_on", "status"])
+    transaction.on_commit(lambda: _mail_invoice(invoice.pk))
+    return invoice
+
+
+def _administrators(commune: Commune) -> list[str]:
+    """E-mail addresses of the commune's administrators (roles live in its schema)."""
+    from opsn.agents.models import AgentRole, Role
+    from opsn.communes.tenancy import inside
+
+    with inside(commune):
+        return list(AgentRole.objects.filter(role__in=[Role.ADMINISTRATOR, Role.FINANCE])
+                    .values_list("account", flat=True).distinct())
+
+
+def _mail_invoice(invoice_id: int) -> None:
+    from django.core.mail import EmailMessage
+
+    from opsn.billing.documents import ensure_document
+
+    invoice = Invoice.objects.select_related("commune").get(pk=invoice_id)
+    if invoice.commune is None:
+        return
+    recipients = _administrators(invoice.commune)
+    if not recipients:
+        return
+    operator = settings.OPSN_OPERATOR
+    message = EmailMessage(
+        subject=f"{invoice.get_kind_display().capitalize()} {invoice.number} — "
+                f"{operator['short_name']}",
+        body=(f"Bonjour,\n\nVeuillez trouver ci-joint le {invoice.get_kind_display()} "
+              f"n° {invoice.number} de {format_euros(cents(invoice.total))} ({invoice.year}), "
+              f"à régler avant le "
+              f"{invoice.due_on:%d/%m/%Y}. Il est aussi transmis par Chorus Pro.\n"
+              f"Vous pouvez le contester jusqu'au {contest_deadline(invoice):%d/%m/%Y} depuis "
+              f"l'espace de la commune, rubrique « Titres de l'opérateur ».\n\n"
+              f"{operator['name']}\n"),
+        from_email=settings.DEFAULT_FROM_EMAIL, to=recipients)
+    message.attach_file(str(ensure_document(invoice)), "application/pdf")
+    message.send()
+
+
+def contest_deadline(invoice: Invoice) -> datetime.date | None:
+    if invoice.sent_at is None:
+        return None
+    return (timezone.localtime(invoice.sent_at).date()
+            + datetime.timedelta(days=settings.OPSN_INVOICE_CONTEST_DAYS))
+
+
+@transaction.atomic
+def invoice_contest(*, invoice: Invoice, reason: str,
+                    today: datetime.date | None = None) -> Invoice:
+    """The commune contests within the deadline (8 days after sending by default)."""
+    invoice = _locked(invoice)
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError("Donnez le motif de la contestation.")
+    if invoice.status != Invoice.Status.SENT:
+        raise BillingError(f"Le titre {invoice.number} est {invoice.get_status_display()} : "
+                           "seul un titre transmis peut être contesté.")
+    today = today or timezone.localdate()
+    deadline = contest_deadline(invoice)
+    if deadline is None or today > deadline:
+        raise BillingError(f"Le délai de contestation du titre {invoice.number} a expiré le "
+                           f"{deadline:%d/%m/%Y} ({settings.OPSN_INVOICE_CONTEST_DAYS} jours "
+                           "après sa transmission).")
+    invoice.status = Invoice.Status.CONTESTED
+    invoice.contested_at = timezone.now()
+    invoice.contest_reason = reason[:2000]
+    invoice.save(update_fields=["status", "contested_at", "contest_reason"])
+    return invoice
+
+
+@transaction.atomic
+def invoice_correct(*, invoice: Invoice, lines: list[tuple[str, str, str | Decimal]]) -> tuple[
+        Invoice, Invoice]:
+    """Cancel ``invoice`` by a credit note and issue a new invoice with ``lines``
+    [(module code, label, amount)]. Never an edit."""
+    from opsn.billing.services import parse_amount
+
+    invoice = _locked(invoice)
+    if invoice.kind != Invoice.Kind.INVOICE or invoice.status in (Invoice.Status.CORRECTED,
+                                                                 Invoice.Status.PAID):
+        raise BillingError(f"Le titre {invoice.number} ({invoice.get_status_display()}) ne peut "
+                           "pas être corrigé.")
+    amounts = [(module, label, parse_amount(amount, label)) for module, label, amount in lines]
+    credit_number, new_number = _numbers(invoice.year, 2)
+    now = timezone.now()
+    common = {"year": invoice.year, "commune": invoice.commune, "insee_code": invoice.insee_code,
+              "commune_name": invoice.commune_name, "commune_siren": invoice.commune_siren,
+              "issued_at": now, "corrects": invoice}
+    credit = Invoice.objects.create(
+        number=credit_number, kind=Invoice.Kind.CREDIT_NOTE, total=-invoice.total,
+        total_excl_vat=-invoice.total_excl_vat, vat_total=-invoice.vat_total, **common)
+    InvoiceLine.objects.bulk_create([
+        InvoiceLine(invoice=credit, position=line.position, module_id=line.module_id,
+                    label=f"Annulation — {line.label}", rule_kind=line.rule_kind,
+                    population=line.population, population_label=line.population_label,
+                    explanation=f"annule la ligne {line.position} du titre {invoice.number}",
+                    amount_before_discount=-line.amount_before_discount,
+                    discount_percent=line.discount_percent, amount=-line.amount,
+                    vat_rate=line.vat_rate)
+        for line in invoice.lines.all()])
+    new_lines = [
+        InvoiceLine(position=i, module_id=module, label=label, rule_kind="correction",
+                    explanation=f"remplace le titre {invoice.number}",
+                    amount_before_discount=amount, amount=amount)
+        for i, (module, label, amount) in enumerate(amounts, start=1)]
+    replacement = Invoice(number=new_number, **common)
+    _set_totals(replacement, new_lines)
+    replacement.save()
+    for line in new_lines:
+        line.invoice = replacement
+    InvoiceLine.objects.bulk_create(new_lines)
+    invoice.status = Invoice.Status.CORRECTED
+    invoice.save(update_fields=["status"])
+    return credit, replacement
+
+
+@transaction.atomic
+def invoice_mark_paid(*, invoice: Invoice) -> Invoice:
+    invoice = _locked(invoice)
+    if invoice.status not in (Invoice.Status.SENT, Invoice.Status.ISSUED):
+        raise BillingError(f"Le titre {invoice.number} est {invoice.get_status_display()} : "
+                           "il ne peut pas être marqué payé.")
+    invoice.status = Invoice.Status.PAID
+    invoice.paid_at = timezone.now()
+    invoice.save(update_fields=["status", "paid_at"])
+    return invoice
+
+
+def is_overdue(invoice: Invoice, today: datetime.date | None = None) -> bool:
+    today = today or timezone.localdate()
+    return (invoice.status == Invoice.Status.SENT and invoice.due_on is not None
+            and today > invoice.due_on)

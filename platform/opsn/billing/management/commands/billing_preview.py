@@ -1,0 +1,40 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from opsn.billing.computation import BillingError, compute_year, format_euros
+from opsn.billing.exports import write_preview_csv
+
+
+class Command(BaseCommand):
+    help = ("Compute every commune's contribution for a year, without issuing anything: "
+            "totals per application, or every line as CSV.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("year", type=int)
+        parser.add_argument("--csv", dest="csv_path", default=None,
+                            help="write every line to this file ('-': standard output)")
+        parser.add_argument("--commune", default=None, help="show one commune's lines")
+
+    def handle(self, *args, year, csv_path, commune, **options):
+        try:
+            preview = compute_year(year)
+        except BillingError as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        if csv_path == "-":
+            write_preview_csv(preview, sys.stdout)
+            return
+        if csv_path:
+            with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+                write_preview_csv(preview, handle)
+            return
+        out = self.stdout.write
+        for module, total in sorted(preview.by_module().items()):
+            out(f"{module:<22} {format_euros(total):>16}")
+        out(f"{'total':<22} {format_euros(preview.total_cents()):>16}  "
+            f"({len(preview.by_commune())} communes)")
+        if commune:
+            for line in preview.lines:
+                if line.insee_code == commune:
+                    out(f"  {line.module:<20} {format_euros(line.amount_cents):>12}  "
+                        f"{line.explanation}")

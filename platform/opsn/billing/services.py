@@ -1,0 +1,130 @@
+"""Writes of billing data: every change goes through here (command line, console, API)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from opsn.billing.computation import BillingError, check_rule
+from opsn.billing.models import PopulationBracket, PopulationKind, PricingRule, SubscriptionRequest
+from opsn.communes.models import Commune, CommuneModule, Module
+
+
+def parse_amount(value: str | Decimal | int, what: str) -> Decimal:
+    try:
+        amount = Decimal(str(value).replace("\u202f", "").replace(" ", "").replace(",", "."))
+    except InvalidOperation:
+        raise BillingError(f"{what} : « {value} » n'est pas un montant.") from None
+    if amount < 0:
+        raise BillingError(f"{what} : montant négatif ({amount} €).")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise BillingError(f"{what} : {amount} € a plus de deux décimales.")
+    return amount.quantize(Decimal("0.01"))
+
+
+@transaction.atomic
+def rule_set(*, module: str, year: int, kind: str, annual_cost=None,
+             operator_share_amount=None, operator_share_fraction=None, flat_amount=None,
+             population_kind: str = PopulationKind.MUNICIPALE, population_year: int | None = None,
+             brackets: Sequence[tuple[int, int | None, str | Decimal]] = (),
+             newcomer_double: bool = False) -> PricingRule:
+    """Create or replace the pricing rule of ``module`` for ``year``."""
+    if not Module.objects.filter(code=module).exists():
+        raise BillingError(f"Application inconnue : « {module} ».")
+    if kind not in PricingRule.Kind.values:
+        known = ", ".join(PricingRule.Kind.values)
+        raise BillingError(f"Type de règle inconnu : « {kind} » ({known}).")
+    if population_kind not in PopulationKind.values:
+        raise BillingError(f"Population inconnue : « {population_kind} » (municipale ou totale).")
+    fraction = None
+    if operator_share_fraction is not None:
+        try:
+            fraction = Decimal(str(operator_share_fraction))
+        except InvalidOperation:
+            raise BillingError(f"Part de l'opérateur : « {operator_share_fraction} » n'est pas "
+                               "une fraction.") from None
+        if not Decimal(0) <= fraction <= Decimal(1):
+            raise BillingError("La part de l'opérateur en fraction est entre 0 et 1 (0,5 = la "
+                               "moitié).")
+    PricingRule.objects.filter(module_id=module, year=year).delete()
+    rule = PricingRule.objects.create(
+        module_id=module, year=year, kind=kind,
+        annual_cost=None if annual_cost is None else parse_amount(annual_cost, "Coût annuel"),
+        operator_share_amount=(None if operator_share_amount is None
+                               else parse_amount(operator_share_amount, "Part de l'opérateur")),
+        operator_share_fraction=fraction,
+        flat_amount=None if flat_amount is None else parse_amount(flat_amount, "Forfait"),
+        population_kind=population_kind, population_year=population_year,
+        newcomer_double=newcomer_double)
+    PopulationBracket.objects.bulk_create([
+        PopulationBracket(rule=rule, lower=lower, upper=upper,
+                          amount=parse_amount(amount, "Strate"))
+        for lower, upper, amount in brackets])
+    check_rule(rule)  # refused -> the transaction rolls back: nothing saved
+    return rule
+
+
+def parse_brackets(text: str) -> list[tuple[int, int | None, str]]:
+    """``0-500000:7500,500000-1000000:15000,1000000-:22500`` -> brackets."""
+    brackets = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            bounds, amount = part.split(":")
+            lower, upper = bounds.split("-")
+            brackets.append((int(lower), int(upper) if upper else None, amount))
+        except ValueError:
+            raise BillingError(f"Strate « {part} » illisible : écrivez min-max:montant, par "
+                               "exemple 0-500000:7500 (max vide pour la dernière).") from None
+    return brackets
+
+
+def change_deadline(year: int) -> datetime.date:
+    """Last day to request a change that takes effect on 1 January of ``year`` + 1: the
+    convention's "at least N months before the end of the year" (30 September for 3)."""
+    month = 12 - settings.OPSN_SUBSCRIPTION_NOTICE_MONTHS
+    return datetime.date(year, month + 1, 1) - datetime.timedelta(days=1)
+
+
+@transaction.atomic
+def subscription_request(*, commune: Commune, action: str, module: str | None = None,
+                         requested_on: datetime.date | None = None,
+                         accept_late: bool = False) -> SubscriptionRequest:
+    """Record a commune's request and schedule its effect under the convention's calendar."""
+    requested_on = requested_on or timezone.localdate()
+    if action not in SubscriptionRequest.Action.values:
+        raise BillingError(f"Demande inconnue : « {action} ».")
+    if action != SubscriptionRequest.Action.LEAVE and (
+            not module or not Module.objects.filter(code=module, is_active=True).exists()):
+        raise BillingError(f"Application inconnue : « {module} ».")
+    deadline = change_deadline(requested_on.year)
+    late = requested_on > deadline
+    effective = datetime.date(requested_on.year + (2 if late else 1), 1, 1)
+    label = SubscriptionRequest.Action(action).label
+    if late and not accept_late:
+        raise BillingError(
+            f"Demande de {label} reçue le {requested_on:%d/%m/%Y}, après la date limite du "
+            f"{deadline:%d/%m/%Y} : elle ne peut pas prendre effet au 1er janvier "
+            f"{requested_on.year + 1}. Elle peut être acceptée pour le 1er janvier "
+            f"{effective.year}.")
+    subs = CommuneModule.objects.filter(commune=commune).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gt=effective))
+    if action == SubscriptionRequest.Action.ADD:
+        assert module is not None  # checked above
+        if subs.filter(module_id=module).exists():
+            raise BillingError(f"{commune.name} est déjà abonnée à « {module} ».")
+        CommuneModule.objects.create(commune=commune, module_id=module, starts_on=effective)
+    else:
+        ending = subs.filter(module_id=module) if action == "remove" else subs
+        if not ending.exists():
+            raise BillingError(f"{commune.name} n'a pas d'abonnement en cours à retirer.")
+        ending.filter(starts_on__gte=effective).delete()  # never started: nothing to bill
+        ending.filter(starts_on__lt=effective).update(ends_on=effective)
+    return SubscriptionRequest.objects.create(
+        commune=commune, module_id=module, action=action, requested_on=requested_on,
+        deadline=deadline, effective_on=effective, late=late)

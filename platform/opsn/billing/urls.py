@@ -1,0 +1,17 @@
+from django.urls import path
+
+from opsn.billing import views
+
+app_name = "billing"
+
+urlpatterns = [
+    path("", views.years, name="years"),
+    path("<int:year>/", views.preview, name="preview"),
+    path("<int:year>.csv", views.preview_csv, name="preview_csv"),
+    path("<int:year>/emettre/", views.issue, name="issue"),
+    path("travaux/<int:pk>/", views.job, name="job"),
+    path("<int:year>/titres/", views.invoices, name="invoices"),
+    path("<int:year>/tableau/", views.dashboard, name="dashboard"),
+    path("titres/<str:number>.pdf", views.invoice_pdf, name="invoice_pdf"),
+    path("titres/<str:number>/<str:action>/", views.invoice_action, name="invoice_action"),
+]

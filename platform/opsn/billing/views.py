@@ -1,0 +1,170 @@
+"""The operator's billing pages (console host)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from opsn.accounts.auth import operator_required
+from opsn.billing import documents, issuing
+from opsn.billing.computation import BillingError, compute_year, format_euros
+from opsn.billing.exports import write_preview_csv
+from opsn.billing.models import BillingJob, BillingRun, Invoice, PricingRule, SubscriptionRequest
+from opsn.billing.tasks import issue_year
+from opsn.communes.models import Module
+from opsn.jobs.broker import send
+
+
+@operator_required
+def years(request: HttpRequest) -> HttpResponse:
+    rules = PricingRule.objects.select_related("module").prefetch_related("brackets")
+    by_year: dict[int, list[PricingRule]] = {}
+    for rule in rules.order_by("-year", "module__position"):
+        by_year.setdefault(rule.year, []).append(rule)
+    runs = {run.year: run for run in BillingRun.objects.all()}
+    requests = SubscriptionRequest.objects.select_related("commune", "module")[:50]
+    return render(request, "billing/years.html", {"by_year": by_year, "runs": runs,
+                                                  "requests": requests})
+
+
+@operator_required
+def preview(request: HttpRequest, year: int) -> HttpResponse:
+    try:
+        result = compute_year(year)
+    except BillingError as exc:
+        return render(request, "billing/preview.html", {"year": year, "error": str(exc)},
+                      status=400)
+    q = request.GET.get("q", "").strip().lower()
+    by_commune: dict[str, dict] = {}
+    for line in result.lines:
+        row = by_commune.setdefault(line.insee_code, {"insee_code": line.insee_code,
+                                                      "name": line.commune, "lines": [],
+                                                      "total": 0})
+        row["lines"].append(line)
+        row["total"] += line.amount_cents
+    rows = [r for r in by_commune.values()
+            if not q or q in r["name"].lower() or q == r["insee_code"].lower()]
+    rows.sort(key=lambda r: r["name"])
+    for row in rows:
+        row["total_label"] = format_euros(row["total"])
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    names = dict(Module.objects.values_list("code", "name"))
+    return render(request, "billing/preview.html", {
+        "year": year, "q": q, "page": page,
+        "modules": [(names.get(m, m), format_euros(t))
+                    for m, t in sorted(result.by_module().items())],
+        "total": format_euros(result.total_cents()), "communes": len(by_commune),
+    })
+
+
+@operator_required
+def preview_csv(request: HttpRequest, year: int) -> HttpResponse:
+    try:
+        result = compute_year(year)
+    except BillingError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="contributions-{year}.csv"'
+    write_preview_csv(result, response)
+    return response
+
+
+@operator_required
+@require_POST
+def issue(request: HttpRequest, year: int) -> HttpResponse:
+    """Start the yearly run in the background; the job page shows its progress."""
+    if BillingRun.objects.filter(year=year).exists():
+        messages.error(request, f"Rien n'a été émis : les contributions {year} ont déjà été "
+                                "émises.")
+        return redirect("billing:invoices", year=year)
+    job = BillingJob.objects.create(year=year)
+    send(issue_year, job.pk)
+    return redirect("billing:job", pk=job.pk)
+
+
+@operator_required
+def job(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(BillingJob.objects.select_related("run"), pk=pk)
+    return render(request, "billing/job.html", {"job": job})
+
+
+@operator_required
+def invoices(request: HttpRequest, year: int) -> HttpResponse:
+    qs = Invoice.objects.filter(year=year).order_by("number")
+    status = request.GET.get("status", "")
+    if status and status != "overdue":
+        qs = qs.filter(status=status)
+    shown = [i for i in qs if i.is_overdue] if status == "overdue" else qs
+    page = Paginator(shown, 100).get_page(request.GET.get("page"))
+    return render(request, "billing/invoices.html", {
+        "year": year, "page": page, "status": status, "statuses": Invoice.Status.choices,
+        "run": BillingRun.objects.filter(year=year).first()})
+
+
+@operator_required
+@require_POST
+def invoice_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, number=number)
+    try:
+        if action == "send":
+            invoice = issuing.invoice_send(invoice=invoice)
+        elif action == "paid":
+            invoice = issuing.invoice_mark_paid(invoice=invoice)
+        messages.success(request, f"Titre {invoice.number} : {invoice.get_status_display()}.")
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    return redirect("billing:invoices", year=invoice.year)
+
+
+def invoice_file(invoice: Invoice) -> FileResponse:
+    path = documents.ensure_document(invoice)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name,
+                        content_type="application/pdf")
+
+
+@operator_required
+def invoice_pdf(request: HttpRequest, number: str) -> FileResponse:
+    return invoice_file(get_object_or_404(Invoice, number=number))
+
+
+@operator_required
+def dashboard(request: HttpRequest, year: int) -> HttpResponse:
+    """Expected revenue of the year, paid and unpaid, by application and by commune."""
+    from collections import defaultdict
+
+    from django.db.models import Sum
+    from django.utils.safestring import mark_safe
+
+    from opsn.billing.charts import Bar, bar_chart
+    from opsn.billing.models import InvoiceLine
+
+    current = (InvoiceLine.objects.filter(invoice__year=year)
+               .exclude(invoice__status=Invoice.Status.CORRECTED)
+               .values_list("module__name", "invoice__status").annotate(total=Sum("amount")))
+    by_module: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for module, status, total in current:
+        by_module[module][0 if status == Invoice.Status.PAID else 1] += int(total * 100)
+    communes = (Invoice.objects.filter(year=year).exclude(status=Invoice.Status.CORRECTED)
+                .values_list("commune_name", "status").annotate(total=Sum("total")))
+    by_commune: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for name, status, total in communes:
+        by_commune[name][0 if status == Invoice.Status.PAID else 1] += int(total * 100)
+    module_bars = sorted((Bar(m, *v) for m, v in by_module.items()), key=lambda b: -b.total_cents)
+    commune_bars = sorted((Bar(c, *v) for c, v in by_commune.items()),
+                          key=lambda b: -b.total_cents)[:20]
+    paid = sum(b.paid_cents for b in module_bars)
+    unpaid = sum(b.unpaid_cents for b in module_bars)
+    return render(request, "billing/dashboard.html", {
+        "year": year, "paid": format_euros(paid), "unpaid": format_euros(unpaid),
+        "expected": format_euros(paid + unpaid),
+        "module_chart": mark_safe(bar_chart(f"Recettes {year} par application", module_bars)),  # noqa: S308 - built from escaped values
+        "commune_chart": mark_safe(bar_chart(f"Recettes {year} : les 20 premières communes",  # noqa: S308
+                                             commune_bars)),
+        "module_rows": [(b.label, format_euros(b.paid_cents), format_euros(b.unpaid_cents))
+                        for b in module_bars],
+        "commune_rows": [(b.label, format_euros(b.paid_cents), format_euros(b.unpaid_cents))
+                         for b in commune_bars],
+    })

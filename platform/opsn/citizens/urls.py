@@ -1,0 +1,16 @@
+from django.urls import path
+
+from opsn.citizens import views
+
+app_name = "citizens"
+
+urlpatterns = [
+    path("", views.payments, name="payments"),
+    path("rattachements/", views.links, name="links"),
+    path("rattachements/courriel/", views.link_by_email, name="link_by_email"),
+    path("rattachements/<int:link_id>/retirer/", views.unlink, name="unlink"),
+    path("payer/<int:commune_id>/<int:invoice_id>/", views.pay_online, name="pay_online"),
+    path("paiement-en-ligne/<int:commune_id>/<int:payment_id>/", views.online_payment,
+         name="online_payment"),
+    path("quittances/<int:commune_id>/<int:entry_id>.pdf", views.receipt, name="receipt"),
+]

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+from tqdm import tqdm
+
+from opsn.communes import services
+from opsn.communes.management.commands._base import RegistryCommand
+from opsn.communes.models import OnboardingBatch
+
+
+class Command(RegistryCommand):
+    help = ("Onboard many communes: a whole EPCI (--epci SIREN) or INSEE codes (arguments or "
+            "--file). Idempotent and resumable (--resume BATCH_ID), with a progress bar.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("insee_codes", nargs="*")
+        parser.add_argument("--epci", default=None, help="SIREN of an EPCI")
+        parser.add_argument("--file", default=None, help="file of INSEE codes, one per line")
+        parser.add_argument("--module", action="append", dest="modules", default=None)
+        parser.add_argument("--resume", default=None, help="id of a batch to finish")
+
+    def handle(self, *args, insee_codes, epci, file, modules, resume, **options):
+        if resume:
+            batch = OnboardingBatch.objects.get(pk=resume)
+        else:
+            codes = list(insee_codes)
+            if file:
+                codes += Path(file).read_text(encoding="utf-8").split()
+            batch = services.batch_prepare(epci_siren=epci, insee_codes=codes, modules=modules)
+        bar = tqdm(total=batch.total, desc=batch.label[:40], unit="commune",
+                   file=self.stderr._out, disable=options["verbosity"] == 0)
+
+        def progress(b, code):
+            bar.update(1)
+            bar.set_postfix_str(code)
+
+        batch = services.batch_run(batch, progress=progress)
+        bar.close()
+        created = sum(1 for v in batch.outcomes.values() if v == "created")
+        already = sum(1 for v in batch.outcomes.values() if v == "already onboarded")
+        self.stdout.write(f"batch {batch.pk}: {created} created, {already} already onboarded, "
+                          f"{len(batch.errors)} errors")
+        for code, message in batch.errors.items():
+            self.stderr.write(f"  {code}: {message}")
+        if batch.errors:
+            from django.core.management.base import CommandError
+
+            raise CommandError(f"{len(batch.errors)} commune(s) not onboarded; fix and run "
+                               f"again with --resume {batch.pk}", returncode=2)

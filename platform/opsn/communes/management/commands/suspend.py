@@ -1,0 +1,14 @@
+from opsn.communes import services
+from opsn.communes.management.commands._base import RegistryCommand
+
+
+class Command(RegistryCommand):
+    help = "Suspend a commune: its sites answer « service suspendu »; data untouched."
+
+    def add_arguments(self, parser):
+        parser.add_argument("commune", help="INSEE code or slug")
+        parser.add_argument("--reason", default="")
+
+    def handle(self, *args, commune, reason, **options):
+        found = services.commune_suspend(commune=services.get_commune(commune), reason=reason)
+        self.stdout.write(self.style.WARNING(f"{found.name} suspended"))

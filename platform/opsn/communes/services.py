@@ -1,0 +1,338 @@
+"""Every change to the commune registry goes through these functions: the console, the
+API and the command line call them and nothing else. Each is atomic: a failure leaves no
+schema, no domain, no row."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from opsn.communes import routing, schemas
+from opsn.communes.domains import commune_subdomain, normalise_domain, slug_candidates
+from opsn.communes.errors import (
+    AlreadyOnboarded,
+    DomainTaken,
+    InvalidState,
+    UnknownCommune,
+    UnknownDatabase,
+    UnknownEpci,
+    UnknownInseeCode,
+    UnknownModule,
+)
+from opsn.communes.identities import provisioning
+from opsn.communes.models import Commune, CommuneModule, Domain, Module, OnboardingBatch
+from opsn.communes.signals import commune_schema_ready
+from opsn.communes.tenancy import inside
+from opsn.referentiel.models import Epci, OfficialCommune
+
+logger = logging.getLogger("opsn.communes")
+
+
+def normalise_insee_code(value: str) -> str:
+    code = (value or "").strip().upper()
+    if len(code) == 4 and code.isdigit():
+        code = "0" + code  # spreadsheets drop the leading zero of Ain, Aisne…
+    return code
+
+
+def _official(insee_code: str) -> OfficialCommune:
+    official = (OfficialCommune.objects.filter(insee_code=insee_code, is_current=True)
+                .select_related("epci").first())
+    if official is None:
+        successor = OfficialCommune.objects.filter(former_codes__contains=[insee_code],
+                                                   is_current=True).first()
+        if successor is not None:
+            raise UnknownInseeCode(
+                f"Le code INSEE « {insee_code} » n'est plus celui d'une commune actuelle : il "
+                f"fait désormais partie de {successor.name} ({successor.insee_code}). "
+                f"Accueillez {successor.insee_code}.", field="insee_code")
+        raise UnknownInseeCode(
+            f"Aucune commune actuelle n'a le code INSEE « {insee_code} » dans le référentiel "
+            "officiel (5 caractères, par exemple 69259 pour Vénissieux).", field="insee_code")
+    return official
+
+
+def _modules(codes: Sequence[str] | None) -> list[Module]:
+    if codes is None:
+        return list(Module.objects.filter(is_active=True, default_on_onboarding=True))
+    wanted = list(dict.fromkeys(codes))
+    found = {m.code: m for m in Module.objects.filter(code__in=wanted, is_active=True)}
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        known = ", ".join(Module.objects.filter(is_active=True).values_list("code", flat=True))
+        raise UnknownModule(f"Module(s) inconnu(s) : {', '.join(missing)}. Modules du "
+                            f"catalogue : {known}.", field="modules")
+    return [found[c] for c in wanted]
+
+
+def _free_slug(official: OfficialCommune) -> str:
+    for slug in slug_candidates(official.name, official.departement_code, official.insee_code):
+        if not Commune.objects.filter(slug=slug).exists() and not Domain.objects.filter(
+                domain=commune_subdomain(slug)).exists():
+            return slug
+    raise DomainTaken(f"Aucune adresse libre pour {official.name}.")
+
+
+def _check_domains_free(domains: Iterable[str]) -> None:
+    taken = list(Domain.objects.filter(domain__in=list(domains)).values_list("domain", flat=True))
+    if taken:
+        raise DomainTaken(f"Le domaine « {taken[0]} » est déjà attribué à une commune.",
+                          field="domain")
+
+
+def commune_databases() -> list[str]:
+    """The databases that may hold communes: default and OPSN_COMMUNE_DATABASES."""
+    return list(connections.settings)
+
+
+def check_database(database: str) -> str:
+    known = commune_databases()
+    if database not in known:
+        raise UnknownDatabase(f"La base « {database} » n'est pas déclarée (bases : "
+                              f"{', '.join(known)} ; voir OPSN_COMMUNE_DATABASES).",
+                              field="database")
+    return database
+
+
+def database_for_new_commune() -> str:
+    """OPSN_NEW_COMMUNE_DATABASE when set, else the database holding the fewest communes
+    (default first on a tie)."""
+    if settings.OPSN_NEW_COMMUNE_DATABASE:
+        return check_database(settings.OPSN_NEW_COMMUNE_DATABASE)
+    known = commune_databases()
+    counts = dict(Commune.objects.values_list("database").annotate(n=Count("id")))
+    return min(known, key=lambda alias: (counts.get(alias, 0), known.index(alias)))
+
+
+def commune_onboard(*, insee_code: str, modules: Sequence[str] | None = None,
+                    custom_domains: Sequence[str] = (), admin_email: str | None = None,
+                    database: str | None = None) -> Commune:
+    """Onboard one commune from its INSEE code: schema (in ``database``, by default
+    ``database_for_new_commune()``), domains, branding, modules."""
+    from opsn.operations.metrics import ONBOARDING
+
+    with ONBOARDING.time():
+        return _onboard(insee_code=insee_code, modules=modules, custom_domains=custom_domains,
+                        admin_email=admin_email, database=database)
+
+
+def _onboard(*, insee_code: str, modules: Sequence[str] | None,
+             custom_domains: Sequence[str], admin_email: str | None,
+             database: str | None) -> Commune:
+    """Two transactions when the commune's database is not the registry's: the schema's
+    (commits first) and the registry's. If the registry's fails after the schema's
+    committed, the new schema is set aside (renamed, never dropped): there is never a
+    registry row without its schema."""
+    elsewhere_committed = False
+    try:
+        with transaction.atomic():
+            database = check_database(database) if database else database_for_new_commune()
+            with transaction.atomic(using=database):
+                commune = _onboard_in(insee_code=insee_code, modules=modules,
+                                      custom_domains=custom_domains, admin_email=admin_email,
+                                      database=database)
+            elsewhere_committed = database != DEFAULT_DB_ALIAS
+    except BaseException:
+        if elsewhere_committed:
+            schemas.set_aside(commune.schema_name, commune.database)
+        raise
+    schemas.refill_in_background(commune.database)
+    return commune
+
+
+def _onboard_in(*, insee_code: str, modules: Sequence[str] | None,
+                custom_domains: Sequence[str], admin_email: str | None,
+                database: str) -> Commune:
+    insee_code = normalise_insee_code(insee_code)
+    official = _official(insee_code)
+    existing = Commune.objects.filter(insee_code=insee_code).first()
+    if existing is not None:
+        raise AlreadyOnboarded(f"{existing.name} ({insee_code}) est déjà accueillie sur la "
+                               f"plateforme depuis le {existing.onboarded_at:%d/%m/%Y}.",
+                               field="insee_code")
+    chosen_modules = _modules(modules)
+    extra = [normalise_domain(d) for d in custom_domains]
+    slug = _free_slug(official)
+    domains = [commune_subdomain(slug), *dict.fromkeys(d for d in extra)]
+    _check_domains_free(domains)
+
+    schema_name = schemas.schema_name_for(insee_code)
+    if database != DEFAULT_DB_ALIAS and schemas.schema_exists(schema_name, database):
+        # No registry row claims it (checked above): left by an interrupted onboarding.
+        schemas.set_aside(schema_name, database)
+    schemas.provision_schema(schema_name, database)
+    try:
+        commune = Commune.objects.create(
+            schema_name=schema_name, database=database, insee_code=insee_code,
+            name=official.name, slug=slug,
+            siren=official.siren, departement_code=official.departement_code,
+            region_code=official.region_code,
+            epci_siren=official.epci.siren if official.epci else "",
+        )
+        Domain.objects.bulk_create([
+            Domain(domain=d, tenant=commune, is_primary=(i == 0)) for i, d in enumerate(domains)
+        ])
+    except IntegrityError as exc:  # a concurrent onboarding of the same commune or domain
+        raise AlreadyOnboarded(f"{official.name} ({insee_code}) vient d'être accueillie par "
+                               "une autre opération.") from exc
+    CommuneModule.objects.bulk_create(
+        [CommuneModule(commune=commune, module=m) for m in chosen_modules])
+
+    with inside(commune):
+        commune_schema_ready.send(sender=Commune, commune=commune, official=official,
+                                  admin_email=admin_email)
+    provisioning().commune_provisioned(commune, admin_email)
+    logger.info("onboarded %s (%s) into schema %s of database %s", commune.name, insee_code,
+                schema_name, database)
+    return commune
+
+
+def epci_members(siren: str) -> tuple[Epci, list[str]]:
+    siren = (siren or "").strip().replace(" ", "")
+    epci = Epci.objects.filter(siren=siren).first()
+    if epci is None:
+        raise UnknownEpci(f"Aucun EPCI n'a le SIREN « {siren} » dans le référentiel officiel "
+                          "(9 chiffres, par exemple 243400017 pour Montpellier Méditerranée "
+                          "Métropole).", field="siren")
+    codes = list(epci.communes.filter(is_current=True).order_by("insee_code")
+                 .values_list("insee_code", flat=True))
+    return epci, codes
+
+
+def batch_create(*, label: str, insee_codes: Sequence[str],
+                 modules: Sequence[str] | None = None) -> OnboardingBatch:
+    codes = list(dict.fromkeys(normalise_insee_code(c) for c in insee_codes if c.strip()))
+    if not codes:
+        raise UnknownInseeCode("La liste de codes INSEE est vide.", field="insee_codes")
+    if modules is not None:
+        _modules(modules)  # refuse an unknown module before anything starts
+    return OnboardingBatch.objects.create(label=label, insee_codes=codes,
+                                          modules=list(modules) if modules is not None else None)
+
+
+def batch_prepare(*, epci_siren: str | None = None, insee_codes: Sequence[str] = (),
+                  modules: Sequence[str] | None = None) -> OnboardingBatch:
+    """A batch for the members of an EPCI (by SIREN) and/or a list of INSEE codes."""
+    codes, label = list(insee_codes), "Liste de communes"
+    if epci_siren:
+        epci, members = epci_members(epci_siren)
+        codes, label = members + codes, epci.name
+    return batch_create(label=label, insee_codes=codes, modules=modules)
+
+
+def batch_run(batch: OnboardingBatch, *,
+              progress: Callable[[OnboardingBatch, str], None] | None = None) -> OnboardingBatch:
+    """Onboard what is left of a batch. Resumable: a code already processed is skipped;
+    idempotent: a commune already onboarded is recorded as such, never created twice."""
+    batch.status = OnboardingBatch.Status.RUNNING
+    batch.save(update_fields=["status"])
+    for code in batch.insee_codes:
+        if code in batch.outcomes and batch.outcomes[code] in ("created", "already onboarded"):
+            if progress:
+                progress(batch, code)
+            continue
+        try:
+            commune_onboard(insee_code=code, modules=batch.modules)
+            outcome = "created"
+        except AlreadyOnboarded:
+            outcome = "already onboarded"
+        except (UnknownInseeCode, UnknownModule, DomainTaken) as exc:
+            outcome = exc.message
+        batch.outcomes[code] = outcome
+        batch.save(update_fields=["outcomes"])
+        if progress:
+            progress(batch, code)
+    batch.status = OnboardingBatch.Status.FAILED if batch.errors else OnboardingBatch.Status.DONE
+    batch.finished_at = timezone.now()
+    batch.save(update_fields=["status", "finished_at"])
+    return batch
+
+
+def get_commune(key: str) -> Commune:
+    """Find a commune by INSEE code, slug or schema name."""
+    key = (key or "").strip()
+    commune = (Commune.objects.filter(insee_code=normalise_insee_code(key)).first()
+               or Commune.objects.filter(slug=key.lower()).first()
+               or Commune.objects.filter(schema_name=key.lower()).first())
+    if commune is None:
+        raise UnknownCommune(f"Aucune commune accueillie ne correspond à « {key} ».")
+    return commune
+
+
+@transaction.atomic
+def commune_suspend(*, commune: Commune, reason: str = "") -> Commune:
+    commune = Commune.objects.select_for_update().get(pk=commune.pk)
+    if commune.is_suspended:
+        raise InvalidState(f"{commune.name} est déjà suspendue.")
+    commune.status = Commune.Status.SUSPENDED
+    commune.status_reason = reason.strip()[:300]
+    commune.status_changed_at = timezone.now()
+    commune.save(update_fields=["status", "status_reason", "status_changed_at"])
+    provisioning().commune_suspended(commune)
+    routing.forget_soon()
+    return commune
+
+
+@transaction.atomic
+def commune_resume(*, commune: Commune) -> Commune:
+    commune = Commune.objects.select_for_update().get(pk=commune.pk)
+    if not commune.is_suspended:
+        raise InvalidState(f"{commune.name} n'est pas suspendue.")
+    commune.status = Commune.Status.ACTIVE
+    commune.status_reason = ""
+    commune.status_changed_at = timezone.now()
+    commune.save(update_fields=["status", "status_reason", "status_changed_at"])
+    provisioning().commune_resumed(commune)
+    routing.forget_soon()
+    return commune
+
+
+@transaction.atomic
+def domain_add(*, commune: Commune, domain: str) -> Domain:
+    name = normalise_domain(domain)
+    _check_domains_free([name])
+    try:
+        with transaction.atomic():
+            created = Domain.objects.create(domain=name, tenant=commune, is_primary=False)
+    except IntegrityError as exc:
+        raise DomainTaken(f"Le domaine « {name} » est déjà attribué.", field="domain") from exc
+    routing.forget_soon()
+    return created
+
+
+@transaction.atomic
+def domain_remove(*, commune: Commune, domain: str) -> None:
+    found = Domain.objects.filter(tenant=commune, domain=domain.strip().lower()).first()
+    if found is None:
+        raise InvalidState(f"{commune.name} n'a pas le domaine « {domain} ».", field="domain")
+    if found.is_primary:
+        raise InvalidState("Le domaine principal d'une commune ne peut pas être retiré.",
+                           field="domain")
+    found.delete()
+    routing.forget_soon()
+
+
+@transaction.atomic
+def commune_set_modules(*, commune: Commune, modules: Sequence[str]) -> list[Module]:
+    """The operator's immediate change of a commune's modules (from today). Ended
+    subscriptions are kept for billing; requests under the convention's calendar go
+    through billing.services.subscription_request."""
+    chosen = _modules(modules)
+    today = timezone.localdate()
+    current = CommuneModule.objects.current(today).filter(commune=commune)
+    for sub in current.exclude(module__in=chosen):
+        if sub.starts_on == today:
+            sub.delete()  # taken and left the same day: no period to bill
+        else:
+            sub.ends_on = today
+            sub.save(update_fields=["ends_on"])
+    have = set(current.values_list("module_id", flat=True))
+    CommuneModule.objects.bulk_create(
+        [CommuneModule(commune=commune, module=m, starts_on=today)
+         for m in chosen if m.code not in have])
+    return chosen

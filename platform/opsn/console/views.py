@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from opsn.accounts.auth import operator_required
+from opsn.communes import archive, services
+from opsn.communes.errors import RegistryError
+from opsn.communes.models import Commune, CommuneArchive, Module, OnboardingBatch
+from opsn.communes.routing import request_host
+from opsn.communes.selectors import communes_search, latest_population, registry_totals
+from opsn.communes.tasks import run_onboarding_batch
+from opsn.console.forms import (
+    BatchForm,
+    DomainForm,
+    ModulesForm,
+    OffboardForm,
+    OnboardForm,
+    SuspendForm,
+)
+from opsn.jobs.broker import send
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The console on the console host; the operator's public portal on the others."""
+    if request_host(request) == settings.OPSN_CONSOLE_HOST:
+        return redirect("console:communes")
+    communes = Commune.objects.filter(status=Commune.Status.ACTIVE).prefetch_related("domains")
+    return render(request, "console/portal.html", {"communes": communes})
+
+
+@operator_required
+def commune_list(request: HttpRequest) -> HttpResponse:
+    filters = {k: request.GET.get(k, "") for k in ("q", "status", "module", "departement",
+                                                   "epci")}
+    page = Paginator(communes_search(**filters), 50).get_page(request.GET.get("page"))
+    return render(request, "console/communes.html", {
+        "page": page, "filters": filters, "modules": Module.objects.all(),
+        "statuses": Commune.Status.choices, "totals": registry_totals(),
+        "querystring": "&".join(f"{k}={v}" for k, v in filters.items() if v),
+    })
+
+
+def _fail(request: HttpRequest, exc: RegistryError, form=None) -> None:
+    messages.error(request, exc.message)
+    if form is not None:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def commune_onboard(request: HttpRequest) -> HttpResponse:
+    form = OnboardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            commune = services.commune_onboard(
+                insee_code=form.cleaned_data["insee_code"],
+                modules=form.cleaned_data["modules"], custom_domains=form.domains(),
+                admin_email=form.cleaned_data["admin_email"] or None,
+                database=form.cleaned_data.get("database") or None)
+        except RegistryError as exc:
+            _fail(request, exc, form)
+            return render(request, "console/onboard.html", {"form": form}, status=exc.http_status)
+        messages.success(request, f"{commune.name} est accueillie : {commune.primary_domain}.")
+        return redirect("console:commune", insee_code=commune.insee_code)
+    return render(request, "console/onboard.html", {"form": form},
+                  status=400 if form.errors else 200)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def batch_new(request: HttpRequest) -> HttpResponse:
+    form = BatchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            epci_siren = form.cleaned_data["epci_siren"].strip()
+            batch = services.batch_prepare(epci_siren=epci_siren,
+                                           insee_codes=[] if epci_siren else form.codes(),
+                                           modules=form.cleaned_data["modules"])
+        except RegistryError as exc:
+            _fail(request, exc, form)
+            return render(request, "console/batch_new.html", {"form": form},
+                          status=exc.http_status)
+        send(run_onboarding_batch, str(batch.pk))
+        return redirect("console:batch", pk=batch.pk)
+    return render(request, "console/batch_new.html", {"form": form},
+                  status=400 if form.errors else 200)
+
+
+@operator_required
+def batch_detail(request: HttpRequest, pk) -> HttpResponse:
+    batch = get_object_or_404(OnboardingBatch, pk=pk)
+    return render(request, "console/batch.html", {"batch": batch})
+
+
+@operator_required
+@require_POST
+def batch_resume(request: HttpRequest, pk) -> HttpResponse:
+    batch = get_object_or_404(OnboardingBatch, pk=pk)
+    send(run_onboarding_batch, str(batch.pk))
+    messages.success(request, "Reprise de l'accueil des communes restantes.")
+    return redirect("console:batch", pk=batch.pk)
+
+
+def _commune(insee_code: str) -> Commune:
+    return get_object_or_404(
+        Commune.objects.annotate(population=latest_population()), insee_code=insee_code)
+
+
+@operator_required
+def commune_detail(request: HttpRequest, insee_code: str) -> HttpResponse:
+    commune = _commune(insee_code)
+    return render(request, "console/commune.html", {
+        "c": commune, "suspend_form": SuspendForm(), "domain_form": DomainForm(),
+        "offboard_form": OffboardForm(commune=commune),
+        "modules_form": ModulesForm(initial={"modules": list(
+            commune.communemodule_set.current().values_list("module_id", flat=True))}),
+        "archives": CommuneArchive.objects.filter(insee_code=insee_code),
+    })
+
+
+def _action(request: HttpRequest, insee_code: str, action, success: str) -> HttpResponse:
+    commune = _commune(insee_code)
+    try:
+        action(commune)
+    except RegistryError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success.format(name=commune.name))
+    return redirect("console:commune", insee_code=insee_code)
+
+
+@operator_required
+@require_POST
+def commune_suspend(request: HttpRequest, insee_code: str) -> HttpResponse:
+    form = SuspendForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    return _action(request, insee_code,
+                   lambda c: services.commune_suspend(commune=c, reason=reason),
+                   "{name} est suspendue : ses sites affichent « service suspendu ».")
+
+
+@operator_required
+@require_POST
+def commune_resume(request: HttpRequest, insee_code: str) -> HttpResponse:
+    return _action(request, insee_code, lambda c: services.commune_resume(commune=c),
+                   "{name} est de nouveau en service.")
+
+
+@operator_required
+@require_POST
+def domain_add(request: HttpRequest, insee_code: str) -> HttpResponse:
+    form = DomainForm(request.POST)
+    domain = form.cleaned_data["domain"] if form.is_valid() else ""
+    return _action(request, insee_code, lambda c: services.domain_add(commune=c, domain=domain),
+                   f"Domaine « {domain.strip().lower()} » ajouté à {{name}}.")
+
+
+@operator_required
+@require_POST
+def domain_remove(request: HttpRequest, insee_code: str) -> HttpResponse:
+    domain = request.POST.get("domain", "")
+    return _action(request, insee_code,
+                   lambda c: services.domain_remove(commune=c, domain=domain),
+                   f"Domaine « {domain} » retiré de {{name}}.")
+
+
+@operator_required
+@require_POST
+def modules_set(request: HttpRequest, insee_code: str) -> HttpResponse:
+    form = ModulesForm(request.POST)
+    chosen = form.cleaned_data["modules"] if form.is_valid() else []
+    return _action(request, insee_code,
+                   lambda c: services.commune_set_modules(commune=c, modules=chosen),
+                   "Modules de {name} enregistrés.")
+
+
+@operator_required
+@require_POST
+def commune_offboard(request: HttpRequest, insee_code: str) -> HttpResponse:
+    commune = _commune(insee_code)
+    form = OffboardForm(request.POST, commune=commune)
+    if not form.is_valid():
+        messages.error(request, "Départ non confirmé : "
+                       + " ".join(str(e) for e in form.errors["confirm"]))
+        return redirect("console:commune", insee_code=insee_code)
+    try:
+        record = archive.commune_offboard(commune=commune)
+    except RegistryError as exc:
+        messages.error(request, f"Départ annulé, rien n'a été supprimé : {exc.message}")
+        return redirect("console:commune", insee_code=insee_code)
+    messages.success(request, f"{commune.name} a quitté la plateforme. Archive : {record.path}")
+    return redirect("console:archives")
+
+
+@operator_required
+def archives(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/archives.html",
+                  {"archives": CommuneArchive.objects.all()[:200]})
+
+
+def statistics(request: HttpRequest) -> HttpResponse:
+    """Public impact indicators (no sign-in), as the digital commons publish them."""
+    from django.db.models import Count
+
+    from opsn.communes.models import CommuneModule
+
+    active = Commune.objects.filter(status=Commune.Status.ACTIVE)
+    population = sum(p or 0 for p in active.annotate(population=latest_population())
+                     .values_list("population", flat=True))
+    modules = (CommuneModule.objects.current().filter(commune__status=Commune.Status.ACTIVE)
+               .values_list("module__name").annotate(n=Count("id")).order_by("-n"))
+    return render(request, "console/statistics.html", {
+        "communes": active.count(), "population": population, "modules": list(modules)})

@@ -1,0 +1,56 @@
+"""The provisioning interface (accounts.identity) over the local provider's store."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from opsn.idp import store
+
+logger = logging.getLogger("opsn.idp")
+
+
+class LocalProvisioning:
+    def commune_provisioned(self, commune, admin_email: str | None) -> None:
+        if not admin_email:
+            return
+        user = store.account_ensure(admin_email)
+        store.membership_add(user, store.commune_group(commune.insee_code, "administrator"))
+        if user.has_usable_password():
+            return  # already has an account (an agent elsewhere): no activation needed
+
+        def send() -> None:
+            uid = urlsafe_base64_encode(force_bytes(user.pk))
+            token = default_token_generator.make_token(user)
+            link = f"{settings.OPSN_OIDC_ISSUER}/activer/{uid}/{token}/"
+            send_mail(
+                subject=(f"Votre espace {commune.name} sur la plateforme "
+                         f"{settings.OPSN_OPERATOR['short_name']}"),
+                message=(f"Bonjour,\n\nVous êtes administrateur de l'espace de {commune.name}"
+                         f" (http://{commune.primary_domain}/espace/).\n"
+                         f"Activez votre compte et choisissez votre mot de passe : {link}\n"
+                         "La double authentification est obligatoire pour les agents : "
+                         "gardez votre application d'authentification à portée de main.\n\n"
+                         f"{settings.OPSN_OPERATOR['name']}\n"),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[user.email],
+            )
+            logger.info("invitation sent to the administrator of %s", commune.insee_code)
+
+        transaction.on_commit(send)
+
+    def commune_suspended(self, commune) -> None:
+        count = store.commune_block(commune.insee_code, blocked=True)
+        logger.info("local provider: %d memberships of %s blocked", count, commune.insee_code)
+
+    def commune_resumed(self, commune) -> None:
+        store.commune_block(commune.insee_code, blocked=False)
+
+    def commune_removed(self, commune) -> None:
+        store.commune_forget(commune.insee_code)

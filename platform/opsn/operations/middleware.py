@@ -1,0 +1,142 @@
+"""Middlewares of operations. ``ProbeMiddleware`` goes first (before host routing);
+``RequestContextMiddleware`` right after routing, so that it knows the commune."""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from opsn.operations import context, metrics, probes
+
+
+class ProbeMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if path == "/healthz":
+            return probes.liveness()
+        if path == "/readyz":
+            return probes.readiness()
+        if path == "/metrics":
+            token = settings.OPSN_METRICS_TOKEN
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if token and not hmac.compare_digest(given.encode(), token.encode()):
+                return HttpResponse("unauthorized", status=401, content_type="text/plain")
+            data, content_type = metrics.exposition()
+            return HttpResponse(data, content_type=content_type)
+        return self.get_response(request)
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        rid = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        commune = getattr(request, "commune", None)
+        tokens = (context.request_id.set(rid),
+                  context.commune.set(commune.insee_code if commune else "-"))
+        if settings.SENTRY_DSN:
+            import sentry_sdk
+
+            sentry_sdk.set_tag("commune", commune.insee_code if commune else "operator")
+            user = request.user if hasattr(request, "user") else None
+            role = ("operator" if user and user.is_staff else
+                    "signed-in" if user and user.is_authenticated else "anonymous")
+            sentry_sdk.set_tag("role", role)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            context.request_id.reset(tokens[0])
+            context.commune.reset(tokens[1])
+        match = getattr(request, "resolver_match", None)
+        view = match.view_name if match and match.view_name else "unmatched"
+        metrics.REQUESTS.labels(view, request.method, f"{response.status_code // 100}xx").inc()
+        metrics.LATENCY.labels(view).observe(time.perf_counter() - started)
+        response["X-Request-ID"] = rid
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Pages load nothing from elsewhere; no page may be framed; forms post to the site
+    itself — and to the identity provider, where signing out sends the browser, and to
+    the online payment provider (PayFiP), where « Payer en ligne » sends it.
+
+    A form's redirects count for ``form-action`` too (browsers enforce it along the
+    chain), so the local identity provider's own pages, whose sign-in forms end on the
+    callback of whichever site asked (any commune's domain), do without it."""
+
+    BASE = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'; base-uri 'self'")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", self.policy(request))
+        return response
+
+    def policy(self, request: HttpRequest) -> str:
+        from urllib.parse import urlsplit
+
+        from django.conf import settings
+
+        if request.get_host().rsplit(":", 1)[0].lower() == settings.OPSN_IDP_HOST:
+            return self.BASE
+        issuer = urlsplit(settings.OPSN_OIDC_ISSUER)
+        provider = f" {issuer.scheme}://{issuer.netloc}" if issuer.netloc else ""
+        payfip = urlsplit(settings.OPSN_PAYFIP_PAYMENT_URL if settings.OPSN_PAYFIP == "payfip"
+                          else settings.OPSN_PAYFIP_LOCAL_URL)
+        if payfip.netloc:
+            provider += f" {payfip.scheme}://{payfip.netloc}"
+        return f"{self.BASE}; form-action 'self'{provider}"
+
+
+class ApiLaneMiddleware:
+    """The commune API's requests (software calling with a bearer credential, right after
+    routing) take a lane of their own: what only pages need — sessions, CSRF, the signed-in
+    user and its session guard, messages — is skipped; security headers (set outside) and
+    the request context (inside the lane) still apply. About a sixth of the CPU of one
+    payment posted over the API, the figure its benchmark is bound by (docs/benchmarks.md)."""
+
+    PREFIX = "/api/"
+    LANE = ["opsn.operations.middleware.RequestContextMiddleware"]
+
+    def __init__(self, get_response):
+        from django.core.exceptions import ImproperlyConfigured
+        from django.core.handlers.base import BaseHandler
+        from django.core.handlers.exception import convert_exception_to_response
+        from django.utils.module_loading import import_string
+
+        self.get_response = get_response
+        # The lane's end is Django's own: resolve the URL (request.urlconf, set by the
+        # routing), call the view. Its middlewares are plain callables (no process_view).
+        end = BaseHandler()
+        end._view_middleware, end._template_response_middleware = [], []
+        end._exception_middleware = []
+        lane = convert_exception_to_response(end._get_response)
+        for path in reversed(self.LANE):
+            middleware = import_string(path)
+            if any(hasattr(middleware, hook) for hook in (
+                    "process_view", "process_exception", "process_template_response")):
+                raise ImproperlyConfigured(f"{path}: the API lane takes plain middlewares")
+            lane = convert_exception_to_response(middleware(lane))
+        self.lane = lane
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (getattr(request, "commune", None) is not None
+                and request.path_info.startswith(self.PREFIX)):
+            response = self.lane(request)
+            # What CommonMiddleware does for pages: a length, not a chunked body.
+            if not response.streaming and not response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+            return response
+        return self.get_response(request)

@@ -1,9 +1,0 @@
-from django.urls import path
-
-from payfip_local import views
-
-app_name = "payfip_local"
-
-urlpatterns = [
-    path("tpa/paiementws.web", views.payment_page, name="payment"),
-]

@@ -1,8 +1,0 @@
-from branding.models import CommuneProfile
-
-
-def current_profile() -> CommuneProfile:
-    """The profile of the commune whose schema the connection is set to."""
-    profile = CommuneProfile.objects.filter(pk=1).first()
-    # A schema restored from an archive made before branding existed has no row yet.
-    return profile or CommuneProfile(pk=1, official_name="Commune")

@@ -1,9 +1,0 @@
-from django.urls import path
-
-from online_payments import views
-
-app_name = "online_payments"
-
-urlpatterns = [
-    path("notification/", views.notification, name="notification"),
-]

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import siret
+
+from opsn.branding.contrast import AA_NORMAL_TEXT, HEX_COLOUR, contrast_ratio
+
+
+def validate_siret(value: str) -> None:
+    try:
+        siret.validate(value)
+    except StdnumError as exc:
+        raise ValidationError(
+            "SIRET invalide : 14 chiffres dont le dernier est une clé de contrôle "
+            "(exemple : 21690259300005).", code="invalid_siret") from exc
+
+
+def validate_colour(value: str) -> None:
+    if not HEX_COLOUR.match(value or ""):
+        raise ValidationError("Couleur attendue au format #RRVVBB (exemple : #1F4E79).",
+                              code="invalid_colour")
+
+
+def branding_upload_path(instance: CommuneProfile, filename: str) -> str:
+    from opsn.communes.tenancy import commune_connection
+
+    # The schema name in the path keeps each commune's files apart on disk.
+    return f"{commune_connection().schema_name}/branding/{filename}"
+
+
+class CommuneProfile(models.Model):
+    """The commune's identity, used by every page (and later every PDF and e-mail) served
+    under its domains. Exactly one row per commune schema."""
+
+    official_name = models.CharField("nom officiel", max_length=200)
+    address_line = models.CharField("adresse", max_length=200, blank=True)
+    postal_code = models.CharField("code postal", max_length=5, blank=True)
+    city = models.CharField("ville", max_length=100, blank=True)
+    phone = models.CharField("téléphone", max_length=30, blank=True)
+    email = models.EmailField("courriel de contact", blank=True)
+    website = models.URLField("site web", blank=True)
+    siret = models.CharField("SIRET de la mairie", max_length=14, blank=True,
+                             validators=[validate_siret])
+    logo = models.ImageField("logo", upload_to=branding_upload_path, blank=True)
+    emblem = models.ImageField("blason", upload_to=branding_upload_path, blank=True)
+    primary_color = models.CharField("couleur principale", max_length=7, default="#1F4E79",
+                                     validators=[validate_colour])
+    primary_text_color = models.CharField("texte sur la couleur principale", max_length=7,
+                                          default="#FFFFFF", validators=[validate_colour])
+    secondary_color = models.CharField("couleur secondaire", max_length=7, default="#8A3B12",
+                                       validators=[validate_colour])
+    secondary_text_color = models.CharField("texte sur la couleur secondaire", max_length=7,
+                                            default="#FFFFFF", validators=[validate_colour])
+    email_sender_name = models.CharField("nom d'expéditeur des courriels", max_length=100,
+                                         blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="commune_profile_singleton"),
+        ]
+
+    def __str__(self) -> str:
+        return self.official_name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        for background, text, label in (
+            ("primary_color", "primary_text_color", "principale"),
+            ("secondary_color", "secondary_text_color", "secondaire"),
+        ):
+            bg, fg = getattr(self, background), getattr(self, text)
+            if not (HEX_COLOUR.match(bg or "") and HEX_COLOUR.match(fg or "")):
+                continue
+            ratio = contrast_ratio(fg, bg)
+            if ratio < AA_NORMAL_TEXT:
+                errors[background] = (
+                    f"Contraste insuffisant entre la couleur {label} {bg} et son texte {fg} : "
+                    f"{ratio:.2f}:1, il faut au moins 4,5:1 (RGAA / WCAG 2.1 AA). "
+                    "Foncez la couleur ou changez la couleur du texte."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def display_name(self) -> str:
+        return self.official_name
+
+    @property
+    def has_logo(self) -> bool:
+        return bool(self.logo)
+
+    @property
+    def is_operator(self) -> bool:
+        return False

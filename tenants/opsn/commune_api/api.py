@@ -1,0 +1,303 @@
+"""The commune's HTTP API for its business software: invoices and payments pushed into
+its régies, with per-commune service credentials. Thin endpoints over
+``regies.services``: what a payment must satisfy is decided there, for the counter and
+the API alike.
+
+Served under each commune's own domain (the routing middleware has already set the
+commune's schema): a credential is looked up in that schema only, so the secret of one
+commune is unknown under another's domain."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import NinjaAPI, Query, Status
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from opsn.accounts.auth import client_ip
+from opsn.agents.actors import Actor
+from opsn.agents.services import service_actor, service_credential_authenticate
+from opsn.commune_api import lookups
+from opsn.commune_api.schemas import (
+    ErrorOut,
+    InvoiceOut,
+    InvoicesIn,
+    InvoicesOut,
+    PayerIn,
+    PayerOut,
+    PaymentOut,
+    PaymentsIn,
+    PaymentsOut,
+    RegieOut,
+    ReversalIn,
+)
+from opsn.regies.documents import receipt_pdf
+from opsn.regies.errors import Duplicate, NotFound, RegieError
+from opsn.regies.models import EntrySource, InvoiceSource
+from opsn.regies.selectors import payers_search, regies_of
+from opsn.regies.services.invoicing import InvoiceDraft, invoices_issue, line_draft, payer_create
+from opsn.regies.services.payments import PaymentDraft, payment_reverse, payments_post
+
+
+class CommuneCredential(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        if getattr(request, "commune", None) is None:  # only under a commune's domain
+            return None
+        credential = service_credential_authenticate(token)
+        if credential is not None:
+            request.actor = service_actor(credential, ip=client_ip(request))  # type: ignore[attr-defined]
+        return credential
+
+
+api = NinjaAPI(
+    title="opsn — API de la commune",
+    version="1",
+    description=(
+        "Les logiciels métier de la commune (restauration scolaire, petite enfance, "
+        "location de salles…) y publient leurs payeurs et leurs factures et y enregistrent "
+        "les paiements qu'ils encaissent, avec leurs quittances, dans les régies où ils sont "
+        "nommés mandataires. Authentification : `Authorization: Bearer opsn_c_…` (accès "
+        "délivré par `opsn commune_api_credential`). Montants en texte (\"12.50\"). Erreurs : "
+        "`{code, message, field, line}`."),
+    auth=[CommuneCredential()],
+    urls_namespace="commune_api",
+)
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
+          422: ErrorOut}
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, field=None, line=None):
+    return api.create_response(request, {"code": code, "message": message, "field": field,
+                                         "line": line}, status=status)
+
+
+@api.exception_handler(RegieError)
+def regie_error(request: HttpRequest, exc: RegieError):
+    return _error(request, exc.http_status, exc.code, exc.message, exc.field, exc.line)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError):
+    return _error(request, 401, "unauthenticated",
+                  "Accès refusé : présentez le secret de l'accès délivré à votre logiciel par "
+                  "cette commune (en-tête « Authorization: Bearer opsn_c_… »). Un secret "
+                  "révoqué, ou délivré par une autre commune, n'est pas reconnu ici.")
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError):
+    if exc.status_code == 400:  # ninja could not read the body
+        return _error(request, 400, "malformed",
+                      "Le corps de la requête n'est pas un document JSON valide.")
+    return _error(request, exc.status_code, "error", str(exc))
+
+
+# What pydantic says, in French, for the mistakes a client makes.
+PROBLEMS = {
+    "missing": "manque", "extra_forbidden": "champ inconnu", "string_type": "doit être un texte",
+    "list_type": "doit être une liste", "dict_type": "doit être un objet",
+    "model_type": "doit être un objet", "model_attributes_type": "doit être un objet",
+    "date_from_datetime_parsing": "doit être une date AAAA-MM-JJ",
+    "date_parsing": "doit être une date AAAA-MM-JJ", "date_type": "doit être une date AAAA-MM-JJ",
+    "string_too_long": "trop long", "string_too_short": "ne peut pas être vide",
+    "too_short": "ne peut pas être vide", "too_long": "trop d'éléments (5 000 au plus)",
+}
+BATCHES = ("payments", "invoices")
+
+
+@api.exception_handler(ValidationError)
+def invalid(request: HttpRequest, exc: ValidationError):
+    """The first problem, in the error shape of the domain: ``field`` is its path inside
+    the payment or invoice, ``line`` the position of that payment or invoice."""
+    first = exc.errors[0]
+    loc = [p for p in first.get("loc", ()) if not (isinstance(p, str) and "[" in p)]
+    if loc[:1] in (["body"], ["query"], ["path"]):
+        loc = loc[2:] if len(loc) > 1 and loc[1] in ("payload", "filters") else loc[1:]
+    line = None
+    if len(loc) >= 2 and loc[0] in BATCHES and isinstance(loc[1], int):
+        line, loc = loc[1] + 1, loc[2:]
+    problem = PROBLEMS.get(first.get("type", ""), "valeur incorrecte")
+    if len(loc) > 1 and loc[-1] in ("str", "int", "float"):
+        # pydantic names the branch of the union an amount may be: name the amount
+        loc, problem = loc[:-1], "doit être un montant en texte, par exemple « 12.50 »"
+    field = ".".join(str(p) for p in loc) or None
+    where = f"{field} : " if field else ""
+    return _error(request, 422, "invalid", f"{where}{problem}.", field, line)
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return request.actor  # type: ignore[attr-defined]
+
+
+# --- Régies --------------------------------------------------------------------------------
+
+@api.get("/regies", response=list[RegieOut], tags=["régies"])
+def list_regies(request):
+    """Les régies pour lesquelles ce logiciel encaisse aujourd'hui."""
+    return [lookups.regie_out(r) for r in regies_of(_actor(request).account).order_by("number")]
+
+
+# --- Payers --------------------------------------------------------------------------------
+
+@api.post("/regies/{number}/payers", response={200: PayerOut, 201: PayerOut, **ERRORS},
+          tags=["payeurs"])
+def create_payer(request, number: str, payload: PayerIn):
+    """Crée le payeur, ou renvoie (200) celui qui a déjà cette `external_ref`, inchangé :
+    l'appel peut être répété sans créer de doublon."""
+    regie = lookups.regie_for(_actor(request), number)
+    ref = payload.external_ref.strip()
+    if existing := lookups.payers_by_ref(regie, [ref]).get(ref):
+        return lookups.payer_out(existing)
+    try:
+        payer = payer_create(regie=regie, actor=_actor(request), **payload.model_dump())
+    except (Duplicate, IntegrityError):  # created meanwhile by a concurrent call
+        return lookups.payer_out(lookups.payers_by_ref(regie, [ref])[ref])
+    return Status(201, lookups.payer_out(payer))
+
+
+@api.get("/regies/{number}/payers", response={200: list[PayerOut], **ERRORS}, tags=["payeurs"])
+def search_payers(request, number: str, q: Query[str] = "", limit: Query[int] = 20):
+    """Par nom (une partie), code de rattachement, `external_ref` ou numéro de facture."""
+    regie = lookups.regie_for(_actor(request), number)
+    return [lookups.payer_out(p) for p in payers_search(regie, q, max(1, min(limit, 100)))]
+
+
+# --- Invoices ------------------------------------------------------------------------------
+
+def _invoice_drafts(regie, payload: InvoicesIn) -> list[InvoiceDraft]:
+    payers = lookups.payers_by_ref(regie, (i.payer.strip() for i in payload.invoices))
+    products = lookups.products_by_code(regie, (line.product for i in payload.invoices
+                                                for line in i.lines))
+    drafts = []
+    today = timezone.localdate()
+    for n, given in enumerate(payload.invoices, start=1):
+        payer = payers.get(given.payer.strip())
+        if payer is None:
+            raise NotFound(f"Aucun payeur de référence « {given.payer} » dans la régie "
+                           f"{regie.name} : créez-le d'abord.", field="payer", line=n)
+        lines = []
+        for line in given.lines:
+            product = None
+            if line.product.strip():
+                product = products.get(line.product.strip().lower())
+                if product is None:
+                    raise NotFound(f"La régie {regie.name} n'a pas de produit "
+                                   f"« {line.product} ».", field="product", line=n)
+            try:
+                lines.append(line_draft(label=line.label, quantity=line.quantity,
+                                        unit_price=line.unit_price, product=product,
+                                        period_start=line.period_start,
+                                        period_end=line.period_end,
+                                        beneficiary=line.beneficiary))
+            except RegieError as exc:
+                exc.line = n
+                raise
+        issued_on = given.issued_on or today
+        drafts.append(InvoiceDraft(payer=payer, issued_on=issued_on,
+                                   due_on=given.due_on or issued_on + datetime.timedelta(days=30),
+                                   lines=lines, number=given.number, label=given.label,
+                                   line=n))
+    return drafts
+
+
+@api.post("/regies/{number}/invoices", response={201: InvoicesOut, **ERRORS},
+          tags=["factures"])
+def issue_invoices(request, number: str, payload: InvoicesIn):
+    """Émet les factures, toutes ou aucune. Un numéro donné doit être nouveau dans la
+    commune (une facture envoyée deux fois est refusée : 409 `duplicate`)."""
+    regie = lookups.regie_for(_actor(request), number)
+    issued = invoices_issue(regie=regie, actor=_actor(request),
+                            drafts=_invoice_drafts(regie, payload), source=InvoiceSource.API)
+    return Status(201, {"invoices": [lookups.invoice_out(inv)
+                                     for inv in lookups.invoices([i.pk for i in issued])]})
+
+
+@api.get("/regies/{number}/invoices/{invoice_number}", response={200: InvoiceOut, **ERRORS},
+         tags=["factures"])
+def get_invoice(request, number: str, invoice_number: str):
+    regie = lookups.regie_for(_actor(request), number)
+    return lookups.invoice_out(lookups.invoice(regie, invoice_number))
+
+
+# --- Payments ------------------------------------------------------------------------------
+
+def _payment_drafts(regie, payers, payload: PaymentsIn) -> list[PaymentDraft]:
+    invoices = lookups.invoices_by_number(regie, (n.strip() for p in payload.payments
+                                                  for n in p.invoices))
+    drafts = []
+    for n, given in enumerate(payload.payments, start=1):
+        if not given.external_ref.strip():
+            raise RegieError("Indiquez la référence du paiement dans votre logiciel "
+                             "(external_ref) : elle garantit qu'un paiement envoyé deux fois "
+                             "n'est encaissé qu'une fois.", field="external_ref", line=n)
+        payer = None
+        if given.payer.strip():
+            payer = payers.get(given.payer.strip())
+            if payer is None:
+                raise NotFound(f"Aucun payeur de référence « {given.payer} » dans la régie "
+                               f"{regie.name}.", field="payer", line=n)
+        paid = []
+        for wanted in given.invoices:
+            if wanted.strip() not in invoices:
+                raise NotFound(f"Aucune facture {wanted} dans la régie {regie.name}.",
+                               field="invoices", line=n)
+            paid.append(invoices[wanted.strip()])
+        drafts.append(PaymentDraft(amount=given.amount, mode=given.mode, payer=payer,
+                                   payer_name=given.payer_name, invoices=paid,
+                                   allocations=dict(given.allocations) or None,
+                                   details=given.details, external_ref=given.external_ref,
+                                   line=n))
+    return drafts
+
+
+@api.post("/regies/{number}/payments", response={201: PaymentOut | PaymentsOut, **ERRORS},
+          tags=["paiements"])
+def post_payments(request, number: str, payload: PaymentsIn):
+    """Enregistre un paiement (un objet) ou plusieurs (`{"payments": [...]}`), tous ou
+    aucun, chacun avec sa quittance. Une `external_ref` déjà enregistrée est refusée
+    (409 `duplicate`, le message donne la quittance) : renvoyer un paiement après une
+    coupure ne l'encaisse pas deux fois."""
+    regie, payers = lookups.regie_and_payers(_actor(request), number,
+                                             (p.payer.strip() for p in payload.payments))
+    drafts = _payment_drafts(regie, payers, payload)
+    entries = payments_post(regie=regie, actor=_actor(request), drafts=drafts,
+                            source=EntrySource.API)
+    # Without invoices a payment allocates nothing: no query to read allocations back.
+    allocated = (lookups.allocations_of(entries)
+                 if any(d.invoices or d.allocations for d in drafts) else {})
+    out = [lookups.entry_out(regie, e, allocated.get(e.pk, [])) for e in entries]
+    return Status(201, out[0] if payload.single else {"payments": out})
+
+
+@api.get("/regies/{number}/payments/{receipt}", response={200: PaymentOut, **ERRORS},
+         tags=["paiements"])
+def get_payment(request, number: str, receipt: str):
+    regie = lookups.regie_for(_actor(request), number)
+    return lookups.stored_entry_out(lookups.entry(regie, receipt))
+
+
+@api.get("/regies/{number}/payments/{receipt}/pdf", response={200: None, **ERRORS},
+         tags=["paiements"])
+def get_receipt_pdf(request, number: str, receipt: str):
+    """La quittance en PDF (PDF/UA), aux couleurs de la commune."""
+    regie = lookups.regie_for(_actor(request), number)
+    entry = lookups.entry(regie, receipt)
+    return HttpResponse(receipt_pdf(entry), content_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="quittance-{regie.number}-{entry.receipt}.pdf"'})
+
+
+@api.post("/regies/{number}/payments/{receipt}/reversal", response={201: PaymentOut, **ERRORS},
+          tags=["paiements"])
+def reverse_payment(request, number: str, receipt: str, payload: ReversalIn):
+    """Annule une quittance par une écriture négative (sa propre quittance) : le jour même
+    pour un paiement de ce logiciel ; sinon seul le régisseur titulaire annule."""
+    regie = lookups.regie_for(_actor(request), number)
+    reversal = payment_reverse(entry=lookups.entry(regie, receipt), actor=_actor(request),
+                               reason=payload.reason)
+    return Status(201, lookups.stored_entry_out(lookups.entry(regie, reversal.receipt)))
+

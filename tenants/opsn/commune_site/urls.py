@@ -1,0 +1,17 @@
+from django.urls import path
+
+from opsn.commune_site import views
+
+app_name = "commune_site"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("espace/identite/", views.edit_profile, name="profile"),
+    path("espace/agents/", views.agents, name="agents"),
+    path("espace/titres-operateur/", views.operator_invoices, name="operator_invoices"),
+    path("espace/titres-operateur/<str:number>.pdf", views.operator_invoice_pdf,
+         name="operator_invoice_pdf"),
+    path("quittances/verifier/", views.verify_receipt, name="verify_receipt"),
+    path("identite/logo", views.logo, name="logo"),
+    path("identite/blason", views.emblem, name="emblem"),
+]

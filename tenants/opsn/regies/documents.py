@@ -1,0 +1,78 @@
+"""The régies' documents as PDF/UA, in the commune's colours: the receipt (quittance) and
+the deposit slip (bordereau de versement)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from opsn.branding.models import CommuneProfile
+from opsn.branding.selectors import current_profile
+from opsn.regies.exports import cheque_of, slip_order
+from opsn.regies.models import Deposit, LedgerEntry, PaymentMode
+from opsn.regies.money import euros
+from opsn.regies.reports import deposit_entries
+from opsn.regies.words import amount_in_words
+
+
+def _pdf(template: str, context: dict) -> bytes:
+    from weasyprint import HTML
+
+    html = render_to_string(template, context)
+    return HTML(string=html).write_pdf(pdf_variant="pdf/ua-1")
+
+
+def receipt_pdf(entry: LedgerEntry) -> bytes:
+    """Must run inside the commune's schema (its profile and ledger live there). The
+    receipt carries the address, code and QR code that let anyone check it."""
+    from opsn.communes.tenancy import current_commune
+    from opsn.regies.verification import qr_svg_data_uri, verification_code, verification_url
+
+    commune = current_commune()
+    domain = (commune.primary_domain if commune is not None else None) or ""
+    check = verification_url(entry, domain) if domain else ""
+    return _pdf("regies/receipt_pdf.html", {
+        "entry": entry, "regie": entry.regie, "brand": current_profile(),
+        "amount": euros(entry.amount), "words": amount_in_words(entry.amount),
+        "mode": entry.get_mode_display(), "code": verification_code(entry),
+        "check_url": check, "qr": qr_svg_data_uri(check) if check else ""})
+
+
+def _logo_uri(brand: CommuneProfile) -> str:
+    """The logo as a file the renderer reads (files are stored under MEDIA_ROOT)."""
+    image = brand.logo or brand.emblem
+    if not image:
+        return ""
+    try:
+        path = Path(image.path)
+    except NotImplementedError:  # a storage without local files
+        return ""
+    return path.as_uri() if path.is_file() else ""
+
+
+def deposit_slip_pdf(deposit: Deposit) -> bytes:
+    """The bordereau de versement: per mode the count and total recorded with the
+    deposit, then every payment it covers grouped by mode (reversals negative), the total
+    in figures and in words, and a box for each signature. Inside the commune's schema."""
+    by_mode: dict[str, list[dict]] = {}
+    for entry in slip_order(deposit_entries(deposit)):
+        cheque, bank = cheque_of(entry)
+        by_mode.setdefault(entry.mode, []).append({
+            "receipt": entry.receipt, "date": timezone.localtime(entry.posted_at),
+            "payer": entry.payer_name, "amount": euros(entry.amount), "cheque": cheque,
+            "bank": bank, "note": getattr(entry, "note", ""),  # annotated by deposit_entries
+            "reversal": entry.reverses_id is not None})
+    lines = list(deposit.lines.all())
+    groups = [{"mode": line.mode, "label": PaymentMode(line.mode).label,
+               "entries": line.entries, "total": euros(line.amount),
+               "rows": by_mode.get(line.mode, []), "cheques": line.mode == PaymentMode.CHEQUE}
+              for line in sorted(lines, key=lambda x: PaymentMode.values.index(x.mode))]
+    brand = current_profile()
+    return _pdf("regies/deposit_slip_pdf.html", {
+        "deposit": deposit, "regie": deposit.regie, "brand": brand, "logo": _logo_uri(brand),
+        "groups": groups, "count": sum(line.entries for line in lines),
+        "total": euros(deposit.total), "words": amount_in_words(deposit.total),
+        "made_at": timezone.localtime(deposit.made_at),
+        "first": deposit.first_entry.receipt, "last": deposit.last_entry.receipt})

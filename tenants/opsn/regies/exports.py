@@ -1,0 +1,93 @@
+"""CSV files of the régies, as a French spreadsheet opens them: ';' between fields, a
+decimal comma, UTF-8 with a byte-order mark (without it, Excel reads the accents as
+Windows-1252), CRLF line ends."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.utils import timezone
+
+from opsn.regies.models import Deposit, LedgerEntry, PaymentMode
+from opsn.regies.reports import RegieReport, deposit_entries
+
+BOM = "\ufeff"
+SLIP_HEADER = ["quittance", "date", "mode", "payeur", "montant", "cheque", "banque",
+               "reference"]
+REPORT_HEADER = ["rubrique", "cle", "libelle", "ecritures", "montant"]
+
+
+def decimal_fr(value: Decimal) -> str:
+    """-1234.5 → « -1234,50 » (no thousands separator: a spreadsheet reads it a number)."""
+    return f"{value:.2f}".replace(".", ",")
+
+
+def text(value: str) -> str:
+    """A spreadsheet runs a cell that starts with = + - @ as a formula: a payer named
+    « =HYPERLINK(…) » must stay text (OWASP, CSV injection)."""
+    value = str(value or "")
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def csv_text(header: list[str], rows: Iterable[list[str]]) -> str:
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def slip_order(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
+    """By mode, in the order the modes are declared, then in posting order (the slip
+    lists them so)."""
+    order = {mode: i for i, mode in enumerate(PaymentMode.values)}
+    return sorted(entries, key=lambda e: (order[e.mode], e.pk))
+
+
+def cheque_of(entry: LedgerEntry) -> tuple[str, str]:
+    """Number and bank of the cheque; a reversal shows those of the payment it cancels."""
+    details = (entry.reverses.details if entry.reverses_id and entry.reverses else
+               entry.details) or {}
+    return details.get("cheque_number", ""), details.get("bank", "")
+
+
+def reference_of(entry: LedgerEntry) -> str:
+    """Where the payment came from: « annule … » for a reversal, else its external
+    reference (terminal, bank, software, PayFiP), the terminal's ticket or the agent's
+    note."""
+    if entry.reverses_id:
+        return f"annule {entry.reverses.receipt}" if entry.reverses else "annulation"
+    details = entry.details or {}
+    return entry.external_ref or details.get("terminal_ref", "") or details.get("note", "")
+
+
+def deposit_slip_csv(deposit: Deposit) -> str:
+    """One line per payment the deposit covers (reversals negative), in the slip's order."""
+    rows = []
+    for entry in slip_order(deposit_entries(deposit)):
+        cheque, bank = cheque_of(entry)
+        rows.append([entry.receipt, f"{timezone.localtime(entry.posted_at):%d/%m/%Y}",
+                     PaymentMode(entry.mode).label, text(entry.payer_name),
+                     decimal_fr(entry.amount), text(cheque), text(bank),
+                     text(reference_of(entry))])
+    return csv_text(SLIP_HEADER, rows)
+
+
+def regie_report_csv(report: RegieReport) -> str:
+    """The report's lines: by mode, by product, by agent, then the totals."""
+    rows = []
+    for section, lines in (("mode", report.by_mode), ("produit", report.by_product),
+                           ("agent", report.by_agent)):
+        rows += [[section, text(line.key), text(line.label), str(line.entries),
+                  decimal_fr(line.total)] for line in lines]
+    rows += [["total", "paiements", "Paiements", str(report.payments),
+              decimal_fr(report.collected)],
+             ["total", "annulations", "Annulations", str(report.reversals),
+              decimal_fr(report.reversed)],
+             ["total", "net", "Total net", str(report.payments + report.reversals),
+              decimal_fr(report.net_total)]]
+    return csv_text(REPORT_HEADER, rows)

@@ -1,0 +1,134 @@
+"""The régie's journal: posted payments and reversals, numbered receipts, what each
+payment paid, and the funds held. Append-only, chained by the database."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from opsn.regies.models.founding import PaymentMode, Product, Regie
+from opsn.regies.models.payers import Invoice, Payer
+
+
+class ReceiptCounter(models.Model):
+    """Receipt numbers of one régie and year, taken under a row lock: no gap, no double."""
+
+    regie = models.ForeignKey(Regie, on_delete=models.PROTECT)
+    year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["regie", "year"],
+                                               name="one_counter_per_regie_year")]
+
+    def __str__(self) -> str:
+        return f"{self.regie_id} {self.year}: {self.last_number}"
+
+
+class EntrySource(models.TextChoices):
+    COUNTER = "counter", "guichet"
+    API = "api", "logiciel métier (API)"
+    CARD_IMPORT = "card_import", "import TPE"
+    BANK_IMPORT = "bank_import", "relevé bancaire"
+    ONLINE = "online", "paiement en ligne"
+
+
+class LedgerEntry(models.Model):
+    """A posted payment (or the reversal of one), with its receipt number. Never updated or
+    deleted (database triggers); each entry's hash covers the previous one's."""
+
+    regie = models.ForeignKey(Regie, on_delete=models.PROTECT, related_name="entries")
+    year = models.PositiveSmallIntegerField()
+    receipt_number = models.PositiveIntegerField()
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    mode = models.CharField(max_length=20, choices=PaymentMode.choices)
+    payer = models.ForeignKey(Payer, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="entries")
+    payer_name = models.CharField(max_length=200)
+    details = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=12, choices=EntrySource.choices,
+                              default=EntrySource.COUNTER, db_default=EntrySource.COUNTER)
+    # The payment's identifier where it came from (terminal transaction, bank entry,
+    # business software, PayFiP operation): the same payment is never posted twice.
+    external_ref = models.CharField(max_length=100, blank=True, db_default="")
+    agent = models.CharField(max_length=254)
+    agent_name = models.CharField(max_length=200, blank=True, db_default="")
+    posted_at = models.DateTimeField()
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="reversed_by")
+    reason = models.CharField(max_length=300, blank=True)
+    # Both written by the database on insert (migration 0003), never by the application.
+    previous_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, unique=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["regie", "year", "receipt_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["regie", "year", "receipt_number"],
+                                    name="receipt_number_once"),
+            models.UniqueConstraint(fields=["regie", "source", "external_ref"],
+                                    condition=~Q(external_ref=""),
+                                    name="entry_external_ref_once"),
+            models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero"),
+            models.CheckConstraint(condition=Q(reverses__isnull=True, amount__gt=0)
+                                   | Q(reverses__isnull=False, amount__lt=0),
+                                   name="entry_sign_matches_kind"),
+        ]
+        indexes = [models.Index(fields=["regie", "posted_at"], name="entry_regie_day")]
+
+    def __str__(self) -> str:
+        return f"{self.regie_id}/{self.year}-{self.receipt_number} {self.amount} €"
+
+    @property
+    def receipt(self) -> str:
+        return f"{self.year}-{self.receipt_number:06d}"
+
+    @property
+    def is_reversal(self) -> bool:
+        return self.reverses_id is not None
+
+
+class Allocation(models.Model):
+    """What a payment paid: part of an invoice, or a sale at the counter (a product and a
+    quantity, no invoice). What is not allocated is the payer's credit. Append-only: a
+    cancelled invoice or a reversed payment releases its allocations by negative rows; the
+    database keeps each invoice's ``amount_paid`` from these rows."""
+
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="allocations")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="allocations")
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT)
+    quantity = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=254)
+
+    class Meta:
+        ordering = ["entry", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="allocation_not_zero"),
+            models.CheckConstraint(condition=Q(invoice__isnull=False, product__isnull=True,
+                                               quantity__isnull=True)
+                                   | Q(invoice__isnull=True, product__isnull=False,
+                                       quantity__gt=0),
+                                   name="allocation_invoice_or_sale"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} → {self.invoice_id or self.product_id}: {self.amount}"
+
+
+class Holding(models.Model):
+    """Funds collected and not yet deposited, per mode: kept by the database (ledger
+    inserts add, deposits subtract), so the cash position is known at any moment."""
+
+    regie = models.ForeignKey(Regie, on_delete=models.PROTECT, related_name="holdings")
+    mode = models.CharField(max_length=20, choices=PaymentMode.choices)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["regie", "mode"],
+                                               name="one_holding_per_mode")]
+
+    def __str__(self) -> str:
+        return f"{self.regie_id} {self.mode}: {self.amount}"

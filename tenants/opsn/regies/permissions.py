@@ -1,0 +1,71 @@
+"""Who may do what in a régie, from its assignments (commune data, kept in the commune's
+schema). Roles across the commune (administrator, finance) come with the signed-in
+person and are checked by the views; what depends on a régie's own appointments is
+checked here, by the services, whatever the interface.
+
+- collect: any agent assigned to the régie on that day (titulaire, suppléant, mandataire,
+  or a service credential assigned as mandataire);
+- close the day, deposit, reverse anyone's payment: the titulaire, or the suppléant while
+  a recorded stand-in covers the day;
+- reverse one's own payment of the same day: the agent who posted it;
+- keep payers and invoices (create, change, cancel, apply a credit): the régie's
+  appointed agents, and the commune's administrator and finance staff (who manage the
+  régies without collecting).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Q
+
+from opsn.agents.actors import Actor
+from opsn.agents.models import Role
+from opsn.agents.selectors import roles_of
+from opsn.regies.errors import NotAllowed
+from opsn.regies.models import Assignment, AssignmentRole, Regie, StandIn
+
+
+def active_assignments(regie: Regie, day: datetime.date):
+    return Assignment.objects.filter(regie=regie, starts_on__lte=day).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gt=day))
+
+
+def assignment_of(regie: Regie, account: str, day: datetime.date) -> Assignment | None:
+    return active_assignments(regie, day).filter(account=account).first()
+
+
+def may_collect(regie: Regie, account: str, day: datetime.date) -> bool:
+    return assignment_of(regie, account, day) is not None
+
+
+def may_keep(regie: Regie, account: str, day: datetime.date) -> bool:
+    """Titulaire, or suppléant standing in on ``day``."""
+    assignment = assignment_of(regie, account, day)
+    if assignment is None:
+        return False
+    if assignment.role == AssignmentRole.TITULAIRE:
+        return True
+    return (assignment.role == AssignmentRole.SUPPLEANT and StandIn.objects.filter(
+        regie=regie, account=account, starts_on__lte=day, ends_on__gte=day).exists())
+
+
+def require_collector(regie: Regie, actor: Actor, day: datetime.date) -> None:
+    if not may_collect(regie, actor.account, day):
+        raise NotAllowed(f"{actor} n'est ni régisseur ni mandataire de la régie {regie.name} "
+                         f"au {day:%d/%m/%Y} : seuls les agents nommés encaissent pour elle.")
+
+
+def require_keeper(regie: Regie, actor: Actor, day: datetime.date, what: str) -> None:
+    if not may_keep(regie, actor.account, day):
+        raise NotAllowed(f"Seul le régisseur titulaire de la régie {regie.name} (ou son "
+                         f"suppléant pendant un remplacement enregistré) peut {what}.")
+
+
+def require_invoicer(regie: Regie, actor: Actor, day: datetime.date, what: str) -> None:
+    if actor.kind == "system" or may_collect(regie, actor.account, day):
+        return
+    if roles_of(actor.account) & {Role.ADMINISTRATOR, Role.FINANCE}:
+        return
+    raise NotAllowed(f"{actor} n'est pas nommé dans la régie {regie.name}, ni administrateur "
+                     f"ou agent du service financier de la commune : il ne peut pas {what}.")

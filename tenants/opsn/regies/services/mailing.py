@@ -1,0 +1,176 @@
+"""The régies' e-mails: a receipt to its payer, and the warnings of the daily job to
+whoever keeps a régie. Run inside the commune's schema.
+
+They leave from the platform's address (``DEFAULT_FROM_EMAIL``, as billing sends its
+invoices: the one address the operator's mail domain authenticates), under the commune's
+sender name, and replies go to the commune's contact address: the payer hears from their
+commune, and no commune can send as another."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import smtplib
+from email.headerregistry import Address
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.core.validators import validate_email
+from django.db.models import Q
+from django.utils import timezone
+
+from opsn.agents.actors import Actor
+from opsn.audit import events
+from opsn.audit.models import AuditEvent
+from opsn.audit.services import record
+from opsn.branding.models import CommuneProfile
+from opsn.branding.selectors import current_profile
+from opsn.communes.tenancy import atomic, commune_connection
+from opsn.regies import selectors
+from opsn.regies.errors import RegieError
+from opsn.regies.models import Assignment, AssignmentRole, LedgerEntry, PaymentMode, Regie, StandIn
+from opsn.regies.money import euros
+
+logger = logging.getLogger("opsn.regies")
+
+# The warnings worth an e-mail: both stop or endanger the régie until a deposit is made.
+# (« cash_limit_near » stays on the agents' pages.)
+MAILED_WARNINGS = {"deposit_overdue": "versement en retard",
+                   "cash_limit_reached": "encaisse maximale atteinte"}
+
+
+def _sender(brand: CommuneProfile) -> str:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+    return str(Address(display_name=brand.email_sender_name or brand.display_name,
+                       addr_spec=address))
+
+
+def _signature(brand: CommuneProfile) -> str:
+    contact = " · ".join(x for x in (brand.email, brand.phone) if x)
+    return brand.display_name + (f"\n{contact}" if contact else "")
+
+
+def _send(message: EmailMessage, to: str) -> None:
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("mail to %s not sent: %s", to, exc)
+        raise RegieError(f"Le courriel à {to} n'a pas pu être envoyé (serveur de messagerie "
+                         "indisponible) : réessayez plus tard.", field="to") from exc
+
+
+def _checked_address(value: str, who: str) -> str:
+    address = (value or "").strip()
+    if not address:
+        raise RegieError(f"{who} n'a pas d'adresse électronique : indiquez celle où envoyer "
+                         "la quittance.", field="to")
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise RegieError(f"« {address} » n'est pas une adresse électronique valide.",
+                         field="to") from None
+    return address
+
+
+def receipt_email(*, entry: LedgerEntry, actor: Actor, to: str | None = None) -> str:
+    """E-mail the receipt PDF to ``to``, by default to the payer's address; returns the
+    address it went to. Which agents may send it is for the interfaces to check (the
+    receipt is theirs to hand over already)."""
+    from opsn.regies.documents import receipt_pdf
+
+    if to is None:
+        to = entry.payer.email if entry.payer_id and entry.payer else ""
+    address = _checked_address(to, entry.payer_name or "Le payeur")
+    brand = current_profile()
+    regie = entry.regie
+    posted = timezone.localtime(entry.posted_at)
+    if entry.reverses_id:
+        what = (f"la quittance d'annulation n° {entry.receipt} (annule la quittance "
+                f"{entry.reverses.receipt if entry.reverses else ''}), de {euros(entry.amount)}")
+    else:
+        what = f"la quittance n° {entry.receipt} de {euros(entry.amount)}"
+    body = (f"Bonjour,\n\n"
+            f"Veuillez trouver ci-joint {what} ({PaymentMode(entry.mode).label}), du "
+            f"{posted:%d/%m/%Y}, au nom de {entry.payer_name}, de la régie "
+            f"« {regie.name} » de {brand.display_name}.\n\n"
+            f"Conservez-la : elle fait foi de votre paiement.\n\n"
+            f"{_signature(brand)}\n")
+    message = EmailMessage(subject=f"Quittance n° {entry.receipt} — {brand.display_name}",
+                           body=body, from_email=_sender(brand), to=[address],
+                           reply_to=[brand.email] if brand.email else None)
+    message.attach(f"quittance-{entry.receipt}.pdf", receipt_pdf(entry), "application/pdf")
+    _send(message, address)
+    record(actor, events.ReceiptEmailed(target=f"entry:{entry.pk}", data={
+        "receipt": entry.receipt, "to": address, "regie": regie.number}))
+    return address
+
+
+def keepers(regie: Regie, day: datetime.date) -> list[str]:
+    """Who answers for the régie's cash on ``day``: its titulaire, and the suppléant while
+    a recorded stand-in covers the day. Their accounts are their e-mail addresses;
+    service credentials are left out."""
+    titulaires = Assignment.objects.filter(
+        regie=regie, role=AssignmentRole.TITULAIRE, starts_on__lte=day).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gt=day)).values_list("account", flat=True)
+    standing_in = StandIn.objects.filter(regie=regie, starts_on__lte=day,
+                                         ends_on__gte=day).values_list("account", flat=True)
+    found = []
+    for account in [*titulaires, *standing_in]:
+        try:
+            validate_email(account)
+        except ValidationError:
+            continue
+        if account not in found:
+            found.append(account)
+    return found
+
+
+def regie_warnings_send(*, regie: Regie, actor: Actor,
+                        now: datetime.datetime | None = None) -> list[str]:
+    """E-mail the keepers of ``regie`` its warnings that call for a deposit now (overdue,
+    maximum cash reached), each at most once a day: a warning sent is recorded
+    (``warning.sent``), and a second run of the same day sends nothing more. Returns the
+    codes of the warnings sent."""
+    now = now or timezone.now()
+    day = timezone.localdate(now)
+    found = [w for w in selectors.warnings(regie, now) if w.code in MAILED_WARNINGS]
+    if not found:
+        return []
+    to = keepers(regie, day)
+    if not to:
+        logger.warning("régie %s: warnings %s, no titulaire to tell", regie.number,
+                       [w.code for w in found])
+        return []
+    with atomic():
+        # Two runs at once (a retry, a second scheduler) wait for each other here, without
+        # holding the régie's row (the counter keeps posting meanwhile).
+        with commune_connection().cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                           [f"regies.warning:{commune_connection().schema_name}:{regie.pk}"])
+        sent = set(AuditEvent.objects.filter(
+            code=events.WarningSent.code, target=f"regie:{regie.pk}",
+            data__day=f"{day:%d/%m/%Y}").values_list("data__warning", flat=True))
+        new = [w for w in found if w.code not in sent]
+        if not new:
+            return []
+        brand = current_profile()
+        labels = ", ".join(MAILED_WARNINGS[w.code] for w in new)
+        body = (f"Bonjour,\n\nLa régie « {regie.name} » (n° {regie.number}) de "
+                f"{brand.display_name} demande un versement au comptable public"
+                f"{f' ({regie.accountant})' if regie.accountant else ''} :\n\n"
+                + "".join(f"- {w.message}\n" for w in new)
+                + "\nFaites le versement depuis l'espace des agents, rubrique de la régie, "
+                  "puis remettez le bordereau au comptable. Ce message est envoyé une fois par "
+                  f"jour tant que la situation dure.\n\n{_signature(brand)}\n")
+        message = EmailMessage(subject=f"Régie {regie.number} {regie.name} : {labels}",
+                               body=body, from_email=_sender(brand), to=to,
+                               reply_to=[brand.email] if brand.email else None)
+        _send(message, ", ".join(to))
+        for warning in new:
+            record(actor, events.WarningSent(target=f"regie:{regie.pk}", data={
+                "regie": regie.number, "warning": warning.code,
+                "label": MAILED_WARNINGS[warning.code], "to": ", ".join(to),
+                "day": f"{day:%d/%m/%Y}"}))
+    return [w.code for w in new]

@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class RegiesConfig(AppConfig):
-    name = "regies"
-    verbose_name = "Régies"
