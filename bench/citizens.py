@@ -51,7 +51,7 @@ def _fill(commune, entries: int, linked: bool) -> None:
     from django.utils import timezone
 
     from opsn.citizens.models import LinkMethod, PayerLink
-    from opsn.communes.tenancy import connection
+    from opsn.kernel.tenancy import connection
     from opsn.regies.models import Payer, Regie
 
     connection.set_tenant(commune)
@@ -101,7 +101,7 @@ def _invoices(regie, family, now) -> None:
 def _naive(subject: str) -> list:
     """The baseline: each linked commune's schema in turn, through the ORM."""
     from opsn.citizens.models import PayerLink
-    from opsn.communes.tenancy import inside
+    from opsn.kernel.tenancy import inside
     from opsn.regies.models import Invoice, LedgerEntry
 
     rows: list = []

@@ -27,9 +27,9 @@ def _setup(commune):
     """A régie taking card payments, a payer, and a credential appointed to the régie."""
     import datetime
 
-    from opsn.agents.actors import Actor
     from opsn.agents.services import service_credential_issue
-    from opsn.communes.tenancy import inside
+    from opsn.kernel.actors import Actor
+    from opsn.kernel.tenancy import inside
     from opsn.regies.models import AssignmentRole, Regie
     from opsn.regies.services import founding, invoicing
 
@@ -150,7 +150,7 @@ def _check_receipts(commune, regie) -> tuple[int, bool]:
     """Receipt numbers of the year: exactly 1..N, no gap, no double; the chain verifies."""
     from django.utils import timezone
 
-    from opsn.communes.tenancy import connection, inside
+    from opsn.kernel.tenancy import connection, inside
     from opsn.regies.chain import verify_chain
 
     with inside(commune), connection.cursor() as cursor:
@@ -171,7 +171,7 @@ def _check_receipts(commune, regie) -> tuple[int, bool]:
 def _in_process(commune, regie, payer, credential, seconds: float) -> float:
     """Baseline: ``payment_record`` called in this process, one at a time, no HTTP."""
     from opsn.agents.services import service_actor
-    from opsn.communes.tenancy import inside
+    from opsn.kernel.tenancy import inside
     from opsn.regies.models import EntrySource
     from opsn.regies.services.payments import payment_record
 

@@ -83,9 +83,9 @@ def camt053_statement(entries: int, number: str) -> bytes:
 
 
 def bench_bank_import(entries: int = 100_000) -> None:
-    from opsn.agents.actors import Actor
     from opsn.communes.models import Commune
-    from opsn.communes.tenancy import connection
+    from opsn.kernel.actors import Actor
+    from opsn.kernel.tenancy import connection
     from opsn.regies.importers.camt053 import read_camt053
     from opsn.regies.models import Assignment, ImportedPayment, Invoice, LedgerEntry, Regie
     from opsn.regies.services.imports import bank_statement_import

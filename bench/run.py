@@ -326,7 +326,7 @@ def bench_ledger(entries: int = 1_000_000) -> None:
     from django.utils import timezone
 
     from opsn.communes.models import Commune
-    from opsn.communes.tenancy import connection
+    from opsn.kernel.tenancy import connection
     from opsn.regies.chain import FINGERPRINT, verify_chain
     from opsn.regies.models import Regie
 

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import os
 import time
+from urllib.parse import quote, urlsplit
 
+import pyotp
 import pytest
+from django.core.cache import cache
 from django.db import connection, connections
-from django.test import Client
+from django.test import Client, override_settings
+from django.test.utils import setup_databases, teardown_databases
 
-from opsn.communes import schemas
-from opsn.communes.models import Commune
+from opsn.accounts.models import OperatorApiToken
+from opsn.agents.models import AgentRole
+from opsn.communes import routing, schemas, services
+from opsn.communes.models import Commune, CommuneArchive, SpareSchema
+from opsn.idp import store
+from opsn.kernel import tenancy
+from opsn.kernel.tenancy import inside
 from opsn.referentiel.loader import ensure_loaded
 
 VENISSIEUX = "69259"
@@ -33,10 +42,7 @@ BOTH_DATABASES = pytest.mark.django_db(databases=["default", EAST])
 def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
     """Always create the test database, even for a run whose tests only use ``committed``
     (pytest-django would otherwise leave the connection on the real database)."""
-    from django.test import override_settings
-    from django.test.utils import setup_databases, teardown_databases
 
-    from opsn.communes import services
 
     # No background refill of the spare pool: threads outliving a test see half-torn state.
     with django_db_blocker.unblock(), override_settings(OPSN_SCHEMA_POOL_SIZE=0,
@@ -61,7 +67,6 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
 
 def database_url(alias: str = "default") -> str:
     """The URL of a test database, for the processes a test starts."""
-    from urllib.parse import quote
 
     db = connections[alias].settings_dict
     return f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
@@ -73,14 +78,11 @@ def _public_schema_and_settings(settings):
     settings.OPSN_SCHEMA_POOL_SIZE = 0  # no background refill threads inside test transactions
     settings.OPSN_NEW_COMMUNE_DATABASE = "default"  # tests that want another database say so
     settings.OPSN_MOVE_SETTLE_SECONDS = 0
-    from opsn.communes import tenancy
-
     tenancy.enter(None)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # Password hashing is deliberately slow; the tests sign in often.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     connection.set_schema_to_public()
-    from opsn.communes import routing
 
     routing.forget_all()
     # The cache (sign-in attempt counters, nonces already seen) is a table: a test's rows
@@ -93,21 +95,17 @@ def _public_schema_and_settings(settings):
 def committed(django_db_setup, django_db_blocker, settings, tmp_path):
     """For tests whose work is seen by other connections or processes (pg_dump, parallel
     migrations): no wrapping transaction. Cleans up what the test added."""
-    from opsn.communes.models import CommuneArchive, SpareSchema
 
     settings.OPSN_EXPORT_DIR = tmp_path / "exports"
     settings.MEDIA_ROOT = tmp_path / "media"
     with django_db_blocker.unblock():
         assert connection.settings_dict["NAME"].startswith("test_")
-        from django.core.cache import cache
 
         cache.clear()
         spares = set(SpareSchema.objects.values_list("schema_name", flat=True))
         yield
         cache.clear()
         connection.set_schema_to_public()
-        from opsn.communes import tenancy
-
         tenancy.enter(None)
         for commune in Commune.objects.exclude(insee_code__in=SESSION_COMMUNES):
             for alias in connections:  # a move may have left it in either
@@ -191,7 +189,6 @@ class Browser:
     def go(self, url: str, *, host: str, data: dict | None = None):
         """GET (or POST ``data``) ``url`` on ``host`` and follow redirects across hosts;
         returns (final host, response)."""
-        from urllib.parse import urlsplit
 
         response = (self.client(host).post(url, data) if data is not None
                     else self.client(host).get(url))
@@ -209,7 +206,6 @@ class Browser:
                 second_factor: bool = True):
         """The whole flow; returns the last response (on ``host`` when it succeeded)."""
 
-        from opsn.idp import store
 
         where, page = self.go("/compte/connexion/", host=host)
         if where == IDP_HOST and 'name="password"' in page.content.decode():
@@ -228,7 +224,6 @@ def fresh_code(user) -> str:
     """The authenticator's code a person would type: each code works once, so a test that
     signs the same agent in twice within 30 seconds types the next one (the provider
     accepts one step ahead, for clock drift)."""
-    import pyotp
 
     user.idp_identity.refresh_from_db()
     totp = pyotp.TOTP(user.idp_identity.totp_secret)
@@ -239,7 +234,6 @@ def fresh_code(user) -> str:
 def make_account(email: str, *, operator: bool = False):
     """A person who can sign in at the local provider with ``PASSWORD`` (the operator's
     staff hold the staff membership and a second factor)."""
-    from opsn.idp import store
 
     user = store.account_ensure(email, password=PASSWORD)
     if operator:
@@ -251,8 +245,6 @@ def grant(commune: Commune, account: str, *roles: str) -> None:
     """``account`` holds ``roles`` in ``commune`` (administrator, régisseur…): memberships
     at the provider (what the next sign-in synchronises) and the commune's rows (for tests
     that call services directly)."""
-    from opsn.agents.models import AgentRole
-    from opsn.idp import store
 
     user = store.account(account) or store.account_ensure(account, password=PASSWORD)
     for role in roles:
@@ -273,9 +265,7 @@ def sign_in(host: str, account: str) -> Client:
 
 def sign_in_webtest(app, host: str, account: str):
     """The same, for a WebTest browser (``django_app``) that then drives real forms."""
-    from urllib.parse import urlsplit
 
-    from opsn.idp import store
 
     def follow(page, current):
         while page.status_int in (301, 302, 303):
@@ -320,7 +310,6 @@ def console(operator) -> Client:
 
 @pytest.fixture
 def api_token(db) -> str:
-    from opsn.accounts.models import OperatorApiToken
 
     _, raw = OperatorApiToken.issue("tests")
     return raw
@@ -333,6 +322,5 @@ def api(api_token) -> Client:
 
 def in_schema(commune: Commune):
     """Context manager: run ORM code inside a commune's schema."""
-    from opsn.communes.tenancy import inside
 
     return inside(commune)

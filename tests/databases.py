@@ -18,6 +18,8 @@ import os
 import re
 from pathlib import Path
 
+import psycopg
+
 SYSTEM = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 
 
@@ -25,7 +27,6 @@ def system_postgres_reachable() -> bool:
     if os.environ.get("OPSN_TEST_SYSTEM_POSTGRES", "1") == "0":
         return False
     try:
-        import psycopg
 
         with psycopg.connect(**SYSTEM, connect_timeout=2):
             return True

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from opsn.agents.actors import Actor
 from opsn.agents.models import AgentRole, Role
+from opsn.kernel.actors import Actor
 from opsn.regies.models import AssignmentRole, Regie
 from opsn.regies.services import founding, invoicing
 

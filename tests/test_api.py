@@ -2,6 +2,9 @@
 
 import json
 
+from django.test import Client
+from django.utils import timezone
+
 from opsn.accounts.models import OperatorApiToken
 from opsn.communes.models import Commune
 from tests.conftest import BOTH_DATABASES, EAST
@@ -12,7 +15,6 @@ def post(client, url, payload=None):
 
 
 def test_the_api_requires_a_token(db):
-    from django.test import Client
 
     anonymous = Client(HTTP_HOST="console.localhost")
     assert anonymous.get("/api/v1/communes").status_code == 401
@@ -21,14 +23,12 @@ def test_the_api_requires_a_token(db):
 
 
 def test_a_revoked_token_is_refused(api, api_token):
-    from django.utils import timezone
 
     OperatorApiToken.objects.update(revoked_at=timezone.now())
     assert api.get("/api/v1/communes").status_code == 401
 
 
 def test_the_api_is_only_served_on_the_operator_hosts(api_token):
-    from django.test import Client
 
     commune_host = Client(HTTP_HOST="venissieux.localhost",
                           HTTP_AUTHORIZATION=f"Bearer {api_token}")

@@ -2,6 +2,7 @@
 
 import datetime
 import io
+from decimal import Decimal
 
 import facturx
 import pytest
@@ -9,7 +10,7 @@ from lxml import etree
 from pypdf import PdfReader
 
 from opsn.billing import documents, issuing, services
-from opsn.billing.models import Invoice
+from opsn.billing.models import Invoice, ServiceCharge
 from opsn.communes.models import CommuneModule
 from tests.conftest import wipe_billing
 
@@ -87,9 +88,7 @@ def test_documents_are_written_by_several_processes(committed, settings, tmp_pat
 
 
 def test_a_service_carries_vat_on_a_line_of_its_own(db, venissieux, vaulx, settings, tmp_path):
-    from decimal import Decimal
 
-    from opsn.billing.models import ServiceCharge
 
     settings.MEDIA_ROOT = tmp_path
     CommuneModule.objects.update(starts_on=datetime.date(2024, 1, 1))

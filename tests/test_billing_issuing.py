@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from opsn.billing import issuing, services
 from opsn.billing.computation import BillingError
-from opsn.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence
-from opsn.communes.models import CommuneModule
+from opsn.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence, is_overdue
+from opsn.communes.models import Commune, CommuneModule
 from tests.conftest import wipe_billing
 
 
@@ -102,10 +102,10 @@ def test_send_contest_within_eight_days_correct_and_pay(rules_2024):
 
     replacement = issuing.invoice_send(invoice=replacement,
                                        when=sent_at + datetime.timedelta(days=10))
-    assert issuing.is_overdue(replacement, today=datetime.date(2024, 11, 1))
+    assert is_overdue(replacement, today=datetime.date(2024, 11, 1))
     paid = issuing.invoice_mark_paid(invoice=replacement)
     assert paid.status == Invoice.Status.PAID
-    assert not issuing.is_overdue(paid, today=datetime.date(2024, 11, 1))
+    assert not is_overdue(paid, today=datetime.date(2024, 11, 1))
     with pytest.raises(BillingError, match="ne peut pas être corrigé"):
         issuing.invoice_correct(invoice=paid, lines=[])
 
@@ -121,7 +121,6 @@ def test_contest_needs_a_reason_and_a_sent_invoice(rules_2024):
 
 
 def test_two_runs_at_once_issue_the_year_once(committed):
-    from opsn.communes.models import Commune
 
     CommuneModule.objects.update(starts_on=datetime.date(2031, 1, 1))
     services.rule_set(module="regies", year=2031, kind="flat", flat_amount="10")

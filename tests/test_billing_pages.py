@@ -4,7 +4,9 @@ space and sees only its own invoices."""
 import datetime
 
 import pytest
+from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from opsn.agents.models import AgentRole, Role
 from opsn.billing import issuing, services
@@ -71,7 +73,6 @@ def test_the_commune_contests_its_own_invoice_only(rules, venissieux):
 def test_a_late_contest_is_refused_with_the_deadline(rules, venissieux):
     issuing.billing_issue(year=2024)
     own = Invoice.objects.get(insee_code="69259")
-    from django.utils import timezone
 
     issuing.invoice_send(invoice=own, when=timezone.now() - datetime.timedelta(days=9))
     client = admin_of(venissieux)
@@ -104,7 +105,6 @@ def test_public_statistics_need_no_sign_in(db):
 
 def test_sending_an_invoice_mails_it_to_the_commune(rules, venissieux,
                                                     django_capture_on_commit_callbacks):
-    from django.core import mail
 
     with in_schema(venissieux):
         AgentRole.objects.create(account="finances@venissieux.fr", role=Role.FINANCE)

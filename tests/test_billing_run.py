@@ -5,10 +5,11 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from opsn.billing import services
 from opsn.billing.computation import BillingError, compute_year
-from opsn.billing.models import Discount
+from opsn.billing.models import Discount, PricingRule
 from opsn.communes import services as communes
 from opsn.communes.models import Commune, CommuneModule
 
@@ -139,7 +140,6 @@ def test_only_communes_subscribed_that_year_are_billed(db, venissieux, vaulx):
     ({"kind": "flat"}, "forfait manque"),
 ])
 def test_bad_rules_are_refused_and_nothing_is_saved(db, kwargs, message):
-    from opsn.billing.models import PricingRule
 
     with pytest.raises(BillingError, match=message):
         services.rule_set(module="regies", year=2024, **kwargs)
@@ -204,7 +204,6 @@ def test_the_console_shows_the_preview_and_its_csv(metropole, console):
 
 
 def test_billing_pages_are_for_the_operator_only(db):
-    from django.test import Client
 
     assert Client(HTTP_HOST="console.localhost").get("/facturation/2022/").status_code == 302
     assert Client(HTTP_HOST="venissieux.localhost").get("/facturation/").status_code == 404

@@ -6,14 +6,22 @@ finds no serious accessibility violation on the citizen's pages (phone-sized scr
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from playwright.sync_api import expect, sync_playwright
+from pypdf import PdfReader
 
+from opsn.citizens.models import LinkAttempt, PayerLink
 from opsn.communes.models import Commune
+from opsn.online_payments.services import payfip_configure
+from opsn.payfip_local.models import Operation
 from opsn.regies.services import payments
 from tests.conftest import VAULX, VENISSIEUX, in_schema, make_account, wipe_regies
-from tests.regies_helpers import MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
+from tests.regies_helpers import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
 from tests.test_browser_counter import (  # noqa: F401
     CHROMIUM,
     launch,
@@ -28,9 +36,7 @@ CITIZEN = "camille.durand@citoyen.test"
 
 @pytest.fixture
 def two_communes(server):  # noqa: F811
-    from django.contrib.auth import get_user_model
 
-    from opsn.citizens.models import LinkAttempt, PayerLink
 
     venissieux = Commune.objects.get(insee_code=VENISSIEUX)
     vaulx = Commune.objects.get(insee_code=VAULX)
@@ -60,9 +66,7 @@ def two_communes(server):  # noqa: F811
 def at_the_counter(data):
     """An agent records a cash payment, from another thread: the ORM does not run inside
     Playwright's event loop."""
-    import threading
 
-    from django.db import connection
 
     posted = []
 
@@ -82,8 +86,6 @@ def at_the_counter(data):
 
 
 def test_a_citizen_sees_every_payment_of_two_communes_in_chromium(two_communes):
-    from playwright.sync_api import expect, sync_playwright
-    from pypdf import PdfReader
 
     port = two_communes["port"]
     venissieux = f"http://{two_communes['venissieux'].primary_domain}:{port}"
@@ -140,12 +142,7 @@ def test_a_citizen_sees_every_payment_of_two_communes_in_chromium(two_communes):
 
 @pytest.fixture
 def online_invoice(server, settings):  # noqa: F811
-    from django.contrib.auth import get_user_model
 
-    from opsn.citizens.models import LinkAttempt, PayerLink
-    from opsn.online_payments.services import payfip_configure
-    from opsn.payfip_local.models import Operation
-    from tests.regies_helpers import ADMIN
 
     settings.OPSN_PAYFIP_LOCAL_URL = f"http://localhost:{server}/payfip-local"
     venissieux = Commune.objects.get(insee_code=VENISSIEUX)
@@ -168,8 +165,6 @@ def online_invoice(server, settings):  # noqa: F811
 
 def test_a_citizen_pays_an_invoice_online_and_downloads_its_receipt_in_chromium(
         online_invoice):
-    from playwright.sync_api import expect, sync_playwright
-    from pypdf import PdfReader
 
     site = f"http://{online_invoice['venissieux'].primary_domain}:{online_invoice['port']}"
     with sync_playwright() as playwright:

@@ -14,12 +14,19 @@ import os
 import threading
 from pathlib import Path
 
+import pyotp
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.contrib.auth import get_user_model
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.core.wsgi import get_wsgi_application
+from playwright.sync_api import expect, sync_playwright
+from pypdf import PdfReader
 
+from opsn.accounts.oidc import forget_provider
 from opsn.agents.models import Role
 from opsn.communes.models import Commune
+from opsn.idp import store
 from tests.conftest import (
     IDP_HOST,
     PASSWORD,
@@ -54,7 +61,6 @@ class QuietHandler(WSGIRequestHandler):
 def server(committed, settings):
     """The whole application on 127.0.0.1, on a free port, in a thread; the browser
     reaches the local identity provider on the same port."""
-    from opsn.accounts.oidc import forget_provider
 
     httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
     httpd.set_app(get_wsgi_application())
@@ -73,7 +79,6 @@ def server(committed, settings):
 
 @pytest.fixture
 def counter_data(server):
-    from django.contrib.auth import get_user_model
 
     commune = Commune.objects.get(insee_code=VENISSIEUX)
     with in_schema(commune):
@@ -93,15 +98,12 @@ def counter_data(server):
 def totp_of(account: str):
     """The account's authenticator (read before the browser starts: the ORM does not run
     inside Playwright's event loop)."""
-    import pyotp
 
-    from opsn.idp import store
 
     return pyotp.TOTP(store.totp_enrol(store.account(account)))
 
 
 def serious_violations(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
     return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]
@@ -109,8 +111,6 @@ def serious_violations(page) -> list[str]:
 
 
 def test_a_cash_payment_at_the_counter_in_chromium(counter_data):
-    from playwright.sync_api import expect, sync_playwright
-    from pypdf import PdfReader
 
     base = counter_data["base"]
     authenticator = totp_of(MANDATAIRE.account)

@@ -7,7 +7,10 @@ from __future__ import annotations
 import html
 
 import pytest
+from django.test import Client
 
+from opsn.citizens.models import PayerLink
+from opsn.regies.models import LedgerEntry
 from opsn.regies.services import payments
 from tests.conftest import Browser, host_of, in_schema, make_account
 from tests.regies_helpers import MANDATAIRE
@@ -83,7 +86,6 @@ def test_a_wrong_code_says_so_and_guessing_is_stopped(books, citizen, settings):
 def test_nobody_downloads_the_receipt_of_a_payer_not_linked(books, citizen):  # noqa: F811
     venissieux = books["venissieux"][0]
     with in_schema(venissieux):
-        from opsn.regies.models import LedgerEntry
 
         durand = LedgerEntry.objects.get(payer__name="Famille Durand")
     answer = citizen.client(host_of(venissieux)).get(
@@ -103,7 +105,6 @@ def test_linking_by_the_verified_email_and_unlinking(books, settings):  # noqa: 
                        {"payer": martin.pk}).status_code == 302
     page = page_text(client.get("/mon-espace/rattachements/"))
     assert "Famille Martin — Vénissieux" in page
-    from opsn.citizens.models import PayerLink
 
     link_id = PayerLink.objects.get(payer_id=martin.pk, unlinked_at__isnull=True).pk
     assert client.post(f"/mon-espace/rattachements/{link_id}/retirer/").status_code == 302
@@ -111,7 +112,6 @@ def test_linking_by_the_verified_email_and_unlinking(books, settings):  # noqa: 
 
 
 def test_the_space_asks_to_sign_in(books):  # noqa: F811
-    from django.test import Client
 
     answer = Client(HTTP_HOST=host_of(books["venissieux"][0])).get("/mon-espace/")
     assert answer.status_code == 302 and "/compte/connexion/" in answer["Location"]

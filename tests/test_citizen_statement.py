@@ -10,7 +10,10 @@ from django.utils import timezone
 
 from opsn.citizens import services
 from opsn.citizens.errors import CitizenError, NotLinked, TooManyAttempts, WrongCode
+from opsn.citizens.models import LinkAttempt
 from opsn.citizens.statement import Filters, receipt_pdf_for, statement
+from opsn.communes.services import commune_suspend
+from opsn.regies.models import LedgerEntry
 from opsn.regies.services import payments
 from tests.conftest import in_schema
 from tests.regies_helpers import MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
@@ -133,7 +136,6 @@ def test_guessing_codes_is_paused_then_locked(books, settings):
                                         code=f"ZZZZ-ZZZZ-ZZZ{n + 2}")
     with pytest.raises(TooManyAttempts, match="réessayez après"):  # even the right code
         services.payer_link_by_code(subject=CITIZEN, commune=venissieux, code=martin.link_code)
-    from opsn.citizens.models import LinkAttempt
 
     # An hour ago: past the pause's window, within the day (24 hours) that counts for a lock.
     LinkAttempt.objects.filter(subject=CITIZEN).update(
@@ -168,7 +170,6 @@ def test_a_receipt_of_a_payer_not_linked_is_refused(books):
     link_both(books)
     venissieux = books["venissieux"][0]
     with in_schema(venissieux):
-        from opsn.regies.models import LedgerEntry
 
         durand = LedgerEntry.objects.get(payer__name="Famille Durand")
     with pytest.raises(NotLinked):
@@ -178,7 +179,6 @@ def test_a_receipt_of_a_payer_not_linked_is_refused(books):
 
 
 def test_a_suspended_commune_is_left_out(books):
-    from opsn.communes.services import commune_suspend
 
     link_both(books)
     commune_suspend(commune=books["vaulx"][0], reason="impayés")

@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from pypdf import PdfReader
 
 from opsn.agents.models import ServiceCredential
 from opsn.agents.services import (
@@ -24,6 +25,7 @@ from opsn.agents.services import (
 from opsn.audit.models import AuditEvent
 from opsn.regies.models import Invoice, LedgerEntry, Payer, Regie
 from opsn.regies.services import cashdesk, founding
+from opsn.regies.services.payments import payment_record
 from tests.conftest import host_of, in_schema
 from tests.regies_helpers import (
     ADMIN,
@@ -356,7 +358,6 @@ def test_the_receipt_pdf(software):
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == (
         f'inline; filename="quittance-R-001-{receipt(1)}.pdf"')
-    from pypdf import PdfReader
 
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
     assert f"Quittance n° {receipt(1)}" in text and "Logiciel métier cantine-ecoles" in text
@@ -513,7 +514,6 @@ def test_a_payment_is_reversed_by_a_new_receipt(software, venissieux):
 
 
 def test_the_software_cannot_reverse_an_agents_payment(software, venissieux):
-    from opsn.regies.services.payments import payment_record
 
     with in_schema(venissieux):
         payment_record(regie=software.regie, actor=TITULAIRE, amount="5", mode="cash",

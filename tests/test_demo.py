@@ -6,6 +6,8 @@ from decimal import Decimal
 from django.core.management import call_command
 
 from opsn.communes.models import Commune
+from opsn.online_payments.models import PayfipAccount
+from opsn.regies.models import Assignment, Invoice, LedgerEntry, Payer, Regie
 from tests.conftest import BOTH_DATABASES, in_schema
 
 
@@ -16,7 +18,6 @@ def test_the_demo_has_a_regie_ready_for_the_counter_in_each_commune(db, capsys):
     out = capsys.readouterr().out
     assert "regisseur@<commune>.demo           titulaire de la régie" in out
     assert Commune.objects.filter(insee_code__in=["69259", "69256", "42207"]).count() == 3
-    from opsn.regies.models import Assignment, Invoice, LedgerEntry, Payer, Regie
 
     with in_schema(Commune.objects.get(insee_code="69259")):
         regie = Regie.objects.get(number="R-CANT")
@@ -28,7 +29,6 @@ def test_the_demo_has_a_regie_ready_for_the_counter_in_each_commune(db, capsys):
         assert set(Assignment.objects.values_list("account", "role")) == {
             ("regisseur@venissieux.demo", "titulaire"), ("caisse@venissieux.demo", "mandataire"),
             ("service:payfip", "mandataire")}  # records the online payments
-        from opsn.online_payments.models import PayfipAccount
 
         account = PayfipAccount.objects.get(regie=regie)
         assert (account.numcli, account.environment, account.enabled) == ("123456", "T", True)

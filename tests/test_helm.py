@@ -1,6 +1,7 @@
 """The Helm chart: its values are checked by their schema, its manifests by Kubernetes'."""
 
 import copy
+import json
 from pathlib import Path
 
 import jsonschema
@@ -26,7 +27,6 @@ def values(**changes) -> dict:
 
 
 def schema() -> dict:
-    import json
 
     return json.loads((CHART / "values.schema.json").read_text())
 

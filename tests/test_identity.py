@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
+import pyotp
 import pytest
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from jwcrypto import jwk, jwt
 
 from opsn.accounts import oidc
 from opsn.agents.models import AgentRole, Role
+from opsn.communes import services
 from opsn.idp import store
 from opsn.idp.models import Identity
 from tests.conftest import IDP_HOST, PASSWORD, Browser, agent, grant, in_schema, make_account
@@ -303,7 +310,6 @@ def test_a_session_is_valid_only_on_its_own_host(venissieux, vaulx):
 
 
 def test_the_local_provider_blocks_a_suspended_communes_agents(venissieux):
-    from opsn.communes import services
 
     make_account("agent@venissieux.fr")
     grant(venissieux, "agent@venissieux.fr", Role.REGISSEUR)
@@ -317,13 +323,7 @@ def test_the_local_provider_blocks_a_suspended_communes_agents(venissieux):
 def test_the_nonces_already_used_are_seen_by_every_process(committed):
     """A replayed ID token must be refused whichever worker it reaches: the cache that
     remembers used nonces is shared (a database table by default), not per process."""
-    import os
-    import subprocess
-    import sys
-    from urllib.parse import quote
 
-    from django.core.cache import cache
-    from django.db import connection
 
     cache.set("opsn-test-nonce", "seen", timeout=60)
     db = connection.settings_dict
@@ -338,7 +338,6 @@ def test_the_nonces_already_used_are_seen_by_every_process(committed):
 
 
 def test_a_second_factor_code_works_once(venissieux):
-    import pyotp
 
     make_account("agent@venissieux.fr")
     grant(venissieux, "agent@venissieux.fr", Role.REGISSEUR)

@@ -9,8 +9,8 @@ from opsn.agents.models import AgentRole, Role
 from opsn.branding.contrast import passes_aa
 from opsn.branding.models import CommuneProfile
 from opsn.communes import errors, schemas, services
-from opsn.communes.models import Commune, Domain
-from opsn.communes.signals import commune_schema_ready
+from opsn.communes.models import Commune, Domain, SpareSchema
+from opsn.kernel.signals import commune_schema_ready
 from tests.conftest import in_schema
 
 
@@ -74,7 +74,6 @@ def test_onboarding_uses_a_spare_schema_when_one_is_ready(db):
 
 
 def test_onboarding_builds_a_schema_when_the_pool_is_empty(db):
-    from opsn.communes.models import SpareSchema
 
     kept = list(SpareSchema.objects.values_list("schema_name", flat=True))
     SpareSchema.objects.all().delete()  # rolled back with the test

@@ -11,20 +11,38 @@ from __future__ import annotations
 import datetime
 import html
 import logging
+import threading
 from types import SimpleNamespace
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
+from django.utils import timezone
 
+from opsn.audit.models import AuditEvent
 from opsn.communes.models import Commune
-from opsn.online_payments.models import OnlinePayment, PaymentState
-from opsn.online_payments.services import payfip_configure
+from opsn.jobs import periodic
+from opsn.jobs.broker import send
+from opsn.jobs.models import PeriodRun
+from opsn.online_payments.models import OnlinePayment, PayfipAccount, PaymentState
+from opsn.online_payments.services import (
+    ACTOR,
+    online_payment_notified,
+    online_payment_start,
+    online_payments_reconcile,
+    payfip_configure,
+)
+from opsn.online_payments.tasks import reconcile_commune_online_payments, reconcile_online_payments
 from opsn.payfip_local.models import Operation
-from opsn.regies.models import EntrySource, Invoice, LedgerEntry
-from opsn.regies.services import payments
-from tests.conftest import Browser, host_of, in_schema, make_account
-from tests.regies_helpers import ADMIN, MANDATAIRE, make_invoice, make_payer, make_regie
+from opsn.payfip_local.tasks import notify as provider_notifies
+from opsn.regies.errors import RegieError
+from opsn.regies.models import DailyClosing, EntrySource, Invoice, LedgerEntry
+from opsn.regies.services import cashdesk, payments
+from tests.conftest import Browser, host_of, in_schema, make_account, wipe_regies
+from tests.regies_helpers import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
 
 CITIZEN = "camille.durand@citoyen.test"
 NEIGHBOUR = "paul.voisin@citoyen.test"
@@ -93,7 +111,6 @@ def choose(browser: Browser, location: str, choice: str):
 
 def notify(shop, idop: str):
     """What PayFiP posts: the operation id, nothing else."""
-    from django.test import Client
 
     return Client(HTTP_HOST=shop.host).post("/paiement-en-ligne/notification/",
                                             {"idOp": idop})
@@ -116,7 +133,6 @@ def invoice_status(shop) -> str:
 
 def age(shop, payment, minutes: int) -> None:
     """Make the payment (and the provider's operation) ``minutes`` old."""
-    from django.utils import timezone
 
     then = timezone.now() - datetime.timedelta(minutes=minutes)
     with in_schema(shop.commune):
@@ -204,7 +220,6 @@ def test_not_yet_known_then_paid_the_return_page_asks_the_provider(shop, citizen
 
 
 def test_a_payment_never_made_expires(shop, citizen, settings):
-    from opsn.online_payments.services import online_payments_reconcile
 
     location, payment = start(citizen, shop)
     age(shop, payment, 10)
@@ -228,7 +243,6 @@ def test_a_replayed_notification_changes_nothing(shop, citizen, caplog):
     location, payment = start(citizen, shop)
     choose(citizen, location, "payer")
     with in_schema(shop.commune):
-        from opsn.audit.models import AuditEvent
 
         events = AuditEvent.objects.count()
     for _ in range(3):
@@ -261,7 +275,6 @@ def test_a_late_or_stale_result_never_undoes_a_final_state(shop, citizen, settin
 
 def test_a_payment_that_succeeds_after_we_expired_it_is_still_recorded(shop, citizen, settings,
                                                                        caplog):
-    from opsn.online_payments.services import online_payments_reconcile
 
     settings.OPSN_PAYFIP_LOCAL_NOTIFY = False
     _location, payment = start(citizen, shop)
@@ -285,7 +298,6 @@ def test_a_forged_notification_is_refused_or_leads_nowhere(shop, citizen, caplog
     assert "PayFiP notification for an unknown operation '0123456789abcdef'" in caplog.text
     assert notify(shop, "").status_code == 404
 
-    from django.test import Client
 
     assert Client(HTTP_HOST=shop.host).get(
         "/paiement-en-ligne/notification/?idOp=x").status_code == 405
@@ -312,7 +324,6 @@ def test_a_tampered_amount_is_not_recorded(shop, citizen, caplog):
     assert f"online payment {payment.pk} (idop {payment.idop}) tampered" in caplog.text
     assert online_entries(shop) == [] and invoice_status(shop) == "due"
     with in_schema(shop.commune):  # the régie's agents see it in the commune's audit log
-        from opsn.audit.models import AuditEvent
 
         logged = AuditEvent.objects.get(code="online_payment.anomaly")
         assert logged.summary == (f"Paiement en ligne {payment.idop} (facture CANT-2026-11) "
@@ -362,9 +373,6 @@ def test_a_regie_without_online_payment_offers_no_button(venissieux, citizen, sh
 
 def test_the_reconciliation_job_records_a_payment_whose_notification_never_came(
         shop, citizen, settings):
-    from opsn.jobs.broker import send
-    from opsn.online_payments.tasks import reconcile_online_payments
-    from opsn.payfip_local.tasks import notify as provider_notifies
 
     settings.OPSN_PAYFIP_LOCAL_NOTIFY = False  # PayFiP's notification is lost
     location, payment = start(citizen, shop)
@@ -386,8 +394,6 @@ def test_the_reconciliation_job_records_a_payment_whose_notification_never_came(
 
 
 def test_the_reconciliation_job_touches_only_its_commune(shop, citizen, vaulx, settings):
-    from opsn.jobs.broker import send
-    from opsn.online_payments.tasks import reconcile_commune_online_payments
 
     settings.OPSN_PAYFIP_LOCAL_NOTIFY = False
     there = make_shop(vaulx, number="PISC-2026-7")
@@ -415,7 +421,6 @@ def test_the_journal_takes_an_online_payment_once_whatever_the_code_does(shop, c
     choose(citizen, location, "payer")
     paid = state_of(shop, payment)
     with in_schema(shop.commune):
-        from opsn.online_payments.services import ACTOR
 
         with pytest.raises(IntegrityError), transaction.atomic():
             LedgerEntry.objects.create(
@@ -432,8 +437,6 @@ def test_the_journal_takes_an_online_payment_once_whatever_the_code_does(shop, c
 
 
 def test_the_reconciliation_is_a_periodic_job_run_once_per_period(db):
-    from opsn.jobs import periodic
-    from opsn.jobs.models import PeriodRun
 
     at = datetime.datetime(2026, 12, 1, 14, 37, tzinfo=datetime.UTC)
     assert "online-payments-reconciliation" in periodic.tick(at)
@@ -444,7 +447,6 @@ def test_the_reconciliation_is_a_periodic_job_run_once_per_period(db):
 
 
 def test_the_payfip_account_needs_six_digits_and_an_online_regie(venissieux):
-    from opsn.regies.errors import RegieError
 
     with in_schema(venissieux):
         regie = make_regie(accepted_modes=ONLINE_MODES)
@@ -458,16 +460,13 @@ def test_the_payfip_account_needs_six_digits_and_an_online_regie(venissieux):
 
 
 def test_the_operator_opens_online_payment_for_a_regie_from_the_command_line(venissieux):
-    from django.core.management import CommandError, call_command
 
-    from opsn.online_payments.models import PayfipAccount
 
     with in_schema(venissieux):
         make_regie(accepted_modes=ONLINE_MODES)
     call_command("payfip_account", "--commune", "69259", "--regie", "R-001",
                  "--numcli", "049836", "--environment", "X")
     with in_schema(venissieux):
-        from opsn.audit.models import AuditEvent
 
         account = PayfipAccount.objects.get()
         assert (account.numcli, account.environment, account.enabled) == ("049836", "X", True)
@@ -492,9 +491,6 @@ def test_a_payment_the_journal_cannot_take_yet_is_recorded_by_the_reconciliation
         shop, citizen, caplog):
     """Paid after the régie closed its day: the journal refuses the entry today; the
     payment stays paid, not recorded, and the reconciliation records it once it can."""
-    from opsn.regies.models import DailyClosing
-    from opsn.regies.services import cashdesk
-    from tests.regies_helpers import TITULAIRE
 
     location, payment = start(citizen, shop)
     with in_schema(shop.commune):
@@ -506,14 +502,11 @@ def test_a_payment_the_journal_cannot_take_yet_is_recorded_by_the_reconciliation
     assert waiting.state == PaymentState.PAID and waiting.entry_id is None
     assert "paid but not recorded yet" in caplog.text and "est arrêtée" in caplog.text
     with in_schema(shop.commune):
-        from opsn.online_payments.services import online_payments_reconcile
 
         assert online_payments_reconcile() == {"paid": 1}  # still closed: still waiting
         assert online_entries(shop) == []
         assert DailyClosing.objects.count() == 1
-        from unittest import mock
 
-        from django.utils import timezone
 
         tomorrow = timezone.now() + datetime.timedelta(days=1)
         with mock.patch("django.utils.timezone.now", return_value=tomorrow):
@@ -527,12 +520,8 @@ def test_a_payment_the_journal_cannot_take_yet_is_recorded_by_the_reconciliation
 def test_a_notification_and_the_return_page_at_the_same_moment_record_one_payment(committed):
     """Two processes apply the same result at once (PayFiP's notification, the citizen's
     return page, the reconciliation): the payment's row lock lets one record it."""
-    import threading
 
-    from django.db import connection
 
-    from opsn.online_payments.services import online_payment_notified, online_payment_start
-    from tests.conftest import wipe_regies
 
     commune = Commune.objects.get(insee_code="69259")
     shop = make_shop(commune)
@@ -571,7 +560,6 @@ def test_a_notification_and_the_return_page_at_the_same_moment_record_one_paymen
 
 
 def test_the_test_provider_is_off_on_a_deployment_on_the_real_payfip(db, settings):
-    from django.test import Client
 
     settings.OPSN_PAYFIP = "payfip"
     page = Client(HTTP_HOST=PROVIDER).get("/payfip-local/tpa/paiementws.web?idop=x")

@@ -4,10 +4,17 @@ import io
 import json
 import logging
 
+import dramatiq
+import sentry_sdk
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpResponse
 from django.test import Client
 
-from opsn.operations import context, errors, probes
+from opsn.jobs.broker import make_broker
+from opsn.kernel import context
+from opsn.operations import errors, probes
 from opsn.operations.logs import ContextFilter, Formatter
+from opsn.operations.middleware import RequestContextMiddleware
 
 
 def test_probes_answer_on_any_host_without_a_commune(db):
@@ -27,9 +34,7 @@ def test_readiness_fails_when_the_database_is_gone(db, monkeypatch):
 
 
 def test_readiness_reports_a_real_broker_that_is_down(db, settings):
-    import dramatiq
 
-    from opsn.jobs.broker import make_broker
 
     settings.OPSN_BROKER_URL = "redis://127.0.0.1:6379/15"
     previous = dramatiq.get_broker()
@@ -104,10 +109,7 @@ def test_error_reports_carry_no_personal_data():
 
 
 def test_error_reports_are_tagged_with_the_commune_and_role(venissieux, settings, rf):
-    import sentry_sdk
-    from django.contrib.auth.models import AnonymousUser
 
-    from opsn.operations.middleware import RequestContextMiddleware
 
     captured = []
     settings.SENTRY_DSN = "https://key@errors.invalid/1"
@@ -116,7 +118,6 @@ def test_error_reports_are_tagged_with_the_commune_and_role(venissieux, settings
     try:
         def view(request):
             sentry_sdk.capture_message("boom")
-            from django.http import HttpResponse
 
             return HttpResponse("ok")
 

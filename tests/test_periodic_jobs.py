@@ -14,6 +14,7 @@ from opsn.billing.models import Invoice
 from opsn.communes.models import CommuneModule
 from opsn.jobs.models import PeriodRun
 from opsn.jobs.periodic import tick
+from opsn.referentiel.tasks import remind_population_release
 
 NOON = timezone.make_aware(datetime.datetime(2026, 11, 22, 12, 0))
 
@@ -87,7 +88,6 @@ def test_the_operator_hears_of_overdue_and_contested_invoices(venissieux, vaulx)
 
 def test_the_operator_is_reminded_of_a_new_insee_release(db, settings):
     # The shipped figures are of 2023: in 2027 those of 2024 apply.
-    from opsn.referentiel.tasks import remind_population_release
 
     with mock.patch("django.utils.timezone.localdate", return_value=datetime.date(2027, 2, 1)):
         remind_population_release.fn()

@@ -1,3 +1,4 @@
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,5 @@ def test_platform_folder_does_not_shadow_the_standard_library():
 
 
 def platform_version() -> str:
-    import platform
 
     return platform.python_version()

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from opsn.communes.errors import CommuneReadOnly
 from opsn.communes.models import Commune
+from opsn.kernel.errors import CommuneReadOnly
+from opsn.regies.models import Payer
 from tests.conftest import in_schema
 from tests.regies_helpers import make_payer, make_regie
 
@@ -44,7 +45,6 @@ def test_the_communes_api_answers_503_with_its_error_shape(client, venissieux):
 
 
 def test_a_service_write_is_refused_and_nothing_is_written(venissieux):
-    from opsn.regies.models import Payer
 
     with in_schema(venissieux):
         regie = make_regie()

@@ -6,7 +6,9 @@ import html
 import io
 
 from django.test import Client
+from pypdf import PdfReader
 
+from opsn.regies.documents import receipt_pdf
 from opsn.regies.models import LedgerEntry
 from opsn.regies.services import payments
 from opsn.regies.verification import receipt_verified, verification_code, verification_url
@@ -65,9 +67,7 @@ def test_a_reversed_receipt_says_so(venissieux):
 
 
 def test_the_receipt_pdf_carries_the_address_and_code_to_check_it(venissieux):
-    from pypdf import PdfReader
 
-    from opsn.regies.documents import receipt_pdf
 
     with in_schema(venissieux):
         regie = make_regie()

@@ -10,11 +10,14 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
-from opsn.agents.models import Role
+from opsn.agents.models import AgentRole, Role
 from opsn.audit.models import AuditEvent
-from opsn.communes.tenancy import connection
+from opsn.kernel.tenancy import connection
+from opsn.online_payments.models import PayfipAccount
+from opsn.online_payments.services import ACTOR as PAYFIP
 from opsn.regies.models import (
     Allocation,
     Assignment,
@@ -30,7 +33,7 @@ from opsn.regies.models import (
 )
 from opsn.regies.selectors import held_in_hand
 from opsn.regies.services import cashdesk, founding
-from opsn.regies.services.payments import payment_record
+from opsn.regies.services.payments import payment_record, payment_reverse
 from tests.conftest import agent, grant, host_of, in_schema, make_account, sign_in, sign_in_webtest
 from tests.regies_helpers import (
     ADMIN,
@@ -38,6 +41,7 @@ from tests.regies_helpers import (
     STRANGER,
     SUPPLEANT,
     TITULAIRE,
+    make_agents,
     make_invoice,
     make_payer,
     make_regie,
@@ -63,7 +67,6 @@ def payer_with_invoice(venissieux, regie):
 def provider_knows(commune, account: str) -> None:
     """Roles come from the identity provider at sign-in: give it the roles the test's
     set-up wrote in the commune (regies_helpers.make_agents)."""
-    from opsn.agents.models import AgentRole
 
     make_account(account)
     with in_schema(commune):
@@ -141,7 +144,6 @@ def test_the_administrator_sees_every_regie_and_may_create_one(venissieux, regie
 
 
 def test_the_home_page_links_to_the_regies_only_for_agents(venissieux, regie):
-    from django.test import Client
 
     anonymous = Client(HTTP_HOST=host_of(venissieux)).get("/").content.decode()
     assert f'href="{BASE}/"' not in anonymous
@@ -429,7 +431,6 @@ def test_the_journal_lists_newest_first_with_reversals_under_their_original(
                                payer=payer)
         payment_record(regie=regie, actor=TITULAIRE, amount="20", mode="cheque", payer=payer,
                        details={"cheque_number": "77", "bank": "CIC"})
-        from opsn.regies.services.payments import payment_reverse
 
         payment_reverse(entry=first, actor=TITULAIRE, reason="erreur")
     app = browser(django_app, venissieux, TITULAIRE.account)
@@ -626,7 +627,6 @@ def test_edit_a_payer_and_use_their_credit(venissieux, regie, django_app):
 
 def test_the_administrator_creates_a_regie_from_its_founding_act(venissieux, django_app):
     with in_schema(venissieux):
-        from tests.regies_helpers import make_agents
 
         make_agents()
     app = browser(django_app, venissieux, ADMIN.account)
@@ -746,8 +746,6 @@ def test_merge_two_regies_after_a_confirmation_that_lists_what_moves(venissieux,
 
 
 def test_the_administrator_opens_and_closes_online_payment_for_a_regie(venissieux, django_app):
-    from opsn.online_payments.models import PayfipAccount
-    from opsn.online_payments.services import ACTOR as PAYFIP
 
     with in_schema(venissieux):
         regie = make_regie(accepted_modes=["cash", "card"])
@@ -840,7 +838,6 @@ def test_the_audit_log_shows_who_did_what_when_and_from_where(venissieux, regie,
 
 def test_a_regie_of_another_commune_does_not_exist_here(venissieux, vaulx, regie):
     with in_schema(vaulx):
-        from opsn.agents.models import AgentRole
 
         AgentRole.objects.create(account=ADMIN.account, role=Role.ADMINISTRATOR)
         other = founding.regie_create(actor=ADMIN, number="R-VX", name="Vaulx cantine",
@@ -859,7 +856,6 @@ def test_a_regie_of_another_commune_does_not_exist_here(venissieux, vaulx, regie
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(venissieux, regie):
-    from django.test import Client
 
     response = Client(HTTP_HOST=host_of(venissieux)).get(f"{BASE}/R-001/guichet/")
     assert response.status_code == 302

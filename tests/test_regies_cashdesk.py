@@ -12,7 +12,16 @@ from django.utils import timezone
 from opsn.regies import selectors
 from opsn.regies.chain import verify_chain
 from opsn.regies.errors import Duplicate, Refused, RegieError
-from opsn.regies.models import ClosingLine, Deposit, Invoice, LedgerEntry, Payer, Product, Regie
+from opsn.regies.models import (
+    Assignment,
+    ClosingLine,
+    Deposit,
+    Invoice,
+    LedgerEntry,
+    Payer,
+    Product,
+    Regie,
+)
 from opsn.regies.services import cashdesk, founding, merge
 from opsn.regies.services.payments import payment_record, payment_reverse
 from tests.conftest import in_schema
@@ -173,7 +182,6 @@ def test_a_merge_keeps_the_surviving_titulaire_and_refuses_clashing_products(ven
     with in_schema(venissieux):
         surviving = make_regie("R-A", "Enfance", staff=False)
         absorbed = make_regie("R-B", "Cantine", staff=False)
-        from opsn.regies.models import Assignment
 
         Assignment.objects.filter(regie=absorbed).delete()  # a titulaire of its own
         founding.assignment_grant(regie=absorbed, actor=ADMIN, account=SUPPLEANT.account,

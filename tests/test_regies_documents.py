@@ -5,20 +5,26 @@ import datetime
 import io
 
 import pytest
+from django.core import mail
+from django.core.files.base import ContentFile
 from django.utils import timezone
+from PIL import Image
+from pypdf import PdfReader
 
+from opsn.audit.models import AuditEvent
+from opsn.branding.models import CommuneProfile
 from opsn.regies import reports
 from opsn.regies.documents import deposit_slip_pdf
 from opsn.regies.errors import RegieError
 from opsn.regies.exports import deposit_slip_csv
 from opsn.regies.services import cashdesk
+from opsn.regies.services.mailing import receipt_email
 from opsn.regies.services.payments import payment_record, payment_reverse
 from tests.conftest import in_schema
 from tests.regies_helpers import MANDATAIRE, TITULAIRE, make_payer, make_regie
 
 
 def pdf_text(data: bytes) -> str:
-    from pypdf import PdfReader
 
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
     return text.replace("\u202f", " ").replace("\u00a0", " ")
@@ -26,7 +32,6 @@ def pdf_text(data: bytes) -> str:
 
 def is_pdf_ua(data: bytes) -> bool:
     """Tagged, with its structure tree, and declared PDF/UA-1 in its XMP metadata."""
-    from pypdf import PdfReader
 
     root = PdfReader(io.BytesIO(data)).trailer["/Root"]
     xmp = root["/Metadata"].get_object().get_data()
@@ -52,7 +57,6 @@ def takings(regie):
 
 
 def test_the_slip_pdf_lists_modes_totals_payments_and_reversals(venissieux):
-    from opsn.branding.models import CommuneProfile
 
     with in_schema(venissieux):
         CommuneProfile.objects.update(official_name="Ville de Vénissieux",
@@ -145,11 +149,7 @@ def test_the_register_lists_receipts_newest_first_with_their_reversals(venissieu
 
 
 def test_the_receipt_goes_by_email_to_the_payer_with_its_pdf(venissieux):
-    from django.core import mail
 
-    from opsn.audit.models import AuditEvent
-    from opsn.branding.models import CommuneProfile
-    from opsn.regies.services.mailing import receipt_email
 
     with in_schema(venissieux):
         CommuneProfile.objects.update(email="regies@ville-venissieux.fr")
@@ -180,10 +180,7 @@ def test_the_receipt_goes_by_email_to_the_payer_with_its_pdf(venissieux):
 
 
 def test_a_receipt_without_a_valid_address_is_not_sent(venissieux):
-    from django.core import mail
 
-    from opsn.audit.models import AuditEvent
-    from opsn.regies.services.mailing import receipt_email
 
     with in_schema(venissieux):
         regie = make_regie()
@@ -203,11 +200,7 @@ def test_a_receipt_without_a_valid_address_is_not_sent(venissieux):
 
 
 def test_the_slip_carries_the_communes_logo(venissieux, settings, tmp_path):
-    from django.core.files.base import ContentFile
-    from PIL import Image
-    from pypdf import PdfReader
 
-    from opsn.branding.models import CommuneProfile
 
     settings.MEDIA_ROOT = tmp_path
     image = io.BytesIO()

@@ -8,13 +8,21 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, InternalError, connection, transaction
 
-from opsn.regies.errors import Duplicate, RegieError
+from opsn.regies.errors import Duplicate, NotAllowed, RegieError
 from opsn.regies.models import Invoice, InvoiceLine, Payer
 from opsn.regies.selectors import payers_search
 from opsn.regies.services import founding, invoicing
-from opsn.regies.services.payments import credit_of, payment_record
+from opsn.regies.services.payments import credit_apply, credit_of, payment_record
 from tests.conftest import in_schema
-from tests.regies_helpers import ADMIN, TITULAIRE, make_invoice, make_payer, make_regie
+from tests.regies_helpers import (
+    ADMIN,
+    MANDATAIRE,
+    STRANGER,
+    TITULAIRE,
+    make_invoice,
+    make_payer,
+    make_regie,
+)
 
 
 def test_a_payer_gets_a_link_code_easy_to_read_and_to_type(venissieux):
@@ -164,9 +172,6 @@ def test_cancelling_an_invoice_returns_what_was_paid_to_the_payers_credit(veniss
 
 
 def test_only_the_regies_agents_and_the_communes_managers_keep_payers_and_invoices(venissieux):
-    from opsn.regies.errors import NotAllowed
-    from opsn.regies.services.payments import credit_apply
-    from tests.regies_helpers import MANDATAIRE, STRANGER
 
     with in_schema(venissieux):
         regie = make_regie()

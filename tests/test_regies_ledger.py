@@ -2,19 +2,25 @@
 tamper-evident chain, and the payments a régie must refuse."""
 
 import datetime
+import io
 import threading
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, InternalError, transaction
 from django.utils import timezone
+from pypdf import PdfReader
 
+from opsn.branding.models import CommuneProfile
 from opsn.communes.models import Commune
-from opsn.communes.tenancy import connection
+from opsn.kernel.tenancy import connection
 from opsn.regies.chain import verify_chain
+from opsn.regies.documents import receipt_pdf
 from opsn.regies.errors import RegieError
 from opsn.regies.models import LedgerEntry, Payer
 from opsn.regies.services.payments import payment_record, payment_reverse
+from opsn.regies.words import amount_in_words
 from tests.conftest import in_schema, wipe_regies
 from tests.regies_helpers import TITULAIRE, make_payer, make_regie
 
@@ -137,7 +143,6 @@ def test_concurrent_cashiers_get_unique_gapless_receipts(committed):
 
 
 def test_the_command_line_verifies_and_names_the_broken_link(venissieux, capsys):
-    from django.core.management import CommandError, call_command
 
     with in_schema(venissieux):
         regie = cantine()
@@ -165,18 +170,13 @@ def test_the_command_line_verifies_and_names_the_broken_link(venissieux, capsys)
     (Decimal("-40"), "moins quarante euros"),
 ])
 def test_amounts_in_words(amount, words):
-    from opsn.regies.words import amount_in_words
 
     assert amount_in_words(amount) == words
 
 
 def test_the_receipt_pdf_has_the_commune_the_amount_in_words_and_the_agent(venissieux):
-    import io
 
-    from pypdf import PdfReader
 
-    from opsn.branding.models import CommuneProfile
-    from opsn.regies.documents import receipt_pdf
 
     with in_schema(venissieux):
         CommuneProfile.objects.update(official_name="Ville de Vénissieux")

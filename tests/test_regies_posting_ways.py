@@ -11,10 +11,11 @@ import pytest
 
 from opsn.audit.models import AuditEvent
 from opsn.communes.models import Commune
-from opsn.communes.tenancy import connection
+from opsn.kernel.tenancy import connection
 from opsn.regies.chain import verify_chain
 from opsn.regies.errors import Refused, RegieError
 from opsn.regies.models import Allocation, Holding, Invoice, LedgerEntry, PaymentMode
+from opsn.regies.selectors import regie_columns, regie_with_version
 from opsn.regies.services import founding, payments
 from opsn.regies.services.payments import PaymentDraft, payment_record, payments_post
 from tests.conftest import in_schema, wipe_regies
@@ -127,7 +128,6 @@ def test_a_regie_read_with_its_version_then_changed_is_read_again(venissieux, mo
     """The API reads the régie with its row version and posting trusts that read; when the
     régie changed since, the guard sends the payment the long way, checked on the régie as
     it is now."""
-    from opsn.regies.selectors import regie_columns, regie_with_version
 
     with in_schema(venissieux):
         regie = make_regie(accepted_modes=["card", "transfer"])

@@ -8,11 +8,11 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.agents.models import AgentRole, Role
 from opsn.audit.models import AuditEvent
 from opsn.jobs.broker import send
 from opsn.jobs.periodic import tick
+from opsn.kernel.actors import Actor
 from opsn.regies import tasks
 from opsn.regies.models import AssignmentRole
 from opsn.regies.services import cashdesk, founding

@@ -5,7 +5,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from opsn.agents.models import AgentRole, Role
-from opsn.communes import release, schemas
+from opsn.branding.models import CommuneProfile
+from opsn.communes import release, schemas, services
+from opsn.communes.models import Commune, SpareSchema
 from tests.conftest import in_schema
 
 
@@ -18,7 +20,6 @@ def unapply_agents(schema: str) -> None:
 
 
 def test_a_release_with_nothing_to_migrate_touches_no_schema(committed, capsys):
-    from opsn.communes.models import Commune, SpareSchema
 
     report = release.migrate_communes()
     assert report.schemas == (Commune.objects.filter(database="default").count()
@@ -67,11 +68,9 @@ def test_a_schema_that_fails_is_rolled_back_and_reported_the_others_go_on(commit
 
 
 def test_commune_data_survives_a_migration(committed):
-    from opsn.communes import services
 
     commune = services.commune_onboard(insee_code="69273")
     with in_schema(commune):
-        from opsn.branding.models import CommuneProfile
 
         CommuneProfile.objects.update(official_name="Ville de Corbas")
     unapply_agents(commune.schema_name)

@@ -2,12 +2,14 @@
 
 import re
 
+import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from opsn.branding.models import CommuneProfile
 from opsn.communes import services
+from opsn.communes.errors import InvalidState
 from tests.conftest import in_schema
 
 
@@ -95,9 +97,7 @@ def test_a_suspended_commune_answers_service_suspended_and_keeps_its_data(veniss
 
 
 def test_suspending_twice_or_resuming_an_active_commune_is_refused(venissieux):
-    import pytest
 
-    from opsn.communes.errors import InvalidState
 
     with pytest.raises(InvalidState, match="n'est pas suspendue"):
         services.commune_resume(commune=venissieux)

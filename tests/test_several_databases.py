@@ -5,13 +5,31 @@ citizen's statement, billing's reads, releases and moves follow the registry's m
 
 from __future__ import annotations
 
+import dramatiq
 import pytest
 from django.db import connections
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import SkipMessage
 
-from opsn.communes import moves, routing, schemas, services, tenancy
-from opsn.communes.errors import CommuneReadOnly, UnknownDatabase
-from opsn.communes.models import Commune
-from tests.conftest import BOTH_DATABASES, EAST, in_schema
+from opsn.agents.models import AgentRole, Role
+from opsn.billing.issuing import _administrators
+from opsn.branding.models import CommuneProfile
+from opsn.citizens.models import LinkMethod, PayerLink
+from opsn.citizens.statement import statement
+from opsn.communes import moves, routing, schemas, services
+from opsn.communes.archive import commune_offboard, commune_restore
+from opsn.communes.errors import UnknownDatabase
+from opsn.communes.models import Commune, SpareSchema
+from opsn.communes.release import migrate_communes
+from opsn.jobs.broker import CommuneSchema
+from opsn.kernel import tenancy
+from opsn.kernel.errors import CommuneReadOnly
+from opsn.kernel.signals import commune_schema_ready
+from opsn.regies.chain import verify_chain
+from opsn.regies.models import LedgerEntry, Regie
+from opsn.regies.services import founding
+from opsn.regies.services.payments import payment_record
+from tests.conftest import BOTH_DATABASES, EAST, VENISSIEUX, in_schema, wipe_regies
 from tests.regies_helpers import ADMIN, TITULAIRE, make_invoice, make_payer, make_regie
 
 CORBAS = "69273"
@@ -69,7 +87,6 @@ def test_the_regies_write_into_the_communes_own_database():
 
 @BOTH_DATABASES
 def test_a_payment_recorded_there_lands_in_the_second_database():
-    from opsn.regies.services.payments import payment_record
 
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     with in_schema(commune):
@@ -87,7 +104,6 @@ def test_a_schema_name_in_both_databases_does_not_mix():
     is never read for it."""
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     schemas.create_schema_by_sql(commune.schema_name, "default")
-    from opsn.branding.models import CommuneProfile
 
     default = connections["default"]
     default.set_schema(commune.schema_name)
@@ -97,7 +113,6 @@ def test_a_schema_name_in_both_databases_does_not_mix():
         default.set_schema_to_public()
     with in_schema(commune):
         assert CommuneProfile.objects.get().official_name == "Mairie de Corbas"
-    from tests.conftest import VENISSIEUX
 
     with in_schema(Commune.objects.get(insee_code=VENISSIEUX)):
         assert tenancy.commune_connection().alias == "default"
@@ -106,12 +121,7 @@ def test_a_schema_name_in_both_databases_does_not_mix():
 
 @BOTH_DATABASES
 def test_a_job_for_a_commune_of_the_second_database_runs_there_or_waits_while_it_moves():
-    import dramatiq
-    from dramatiq.brokers.stub import StubBroker
-    from dramatiq.middleware import SkipMessage
 
-    from opsn.branding.models import CommuneProfile
-    from opsn.jobs.broker import CommuneSchema
 
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     broker = StubBroker()
@@ -137,8 +147,6 @@ def test_a_job_for_a_commune_of_the_second_database_runs_there_or_waits_while_it
 
 @BOTH_DATABASES
 def test_the_citizens_statement_gathers_communes_of_both_databases(venissieux):
-    from opsn.citizens.models import LinkMethod, PayerLink
-    from opsn.citizens.statement import statement
 
     corbas = services.commune_onboard(insee_code=CORBAS, database=EAST)
     for commune, amount in ((venissieux, "45.00"), (corbas, "12.50")):
@@ -156,8 +164,6 @@ def test_the_citizens_statement_gathers_communes_of_both_databases(venissieux):
 
 @BOTH_DATABASES
 def test_billing_reads_the_administrators_where_the_commune_lives():
-    from opsn.agents.models import AgentRole, Role
-    from opsn.billing.issuing import _administrators
 
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     with in_schema(commune):
@@ -167,8 +173,6 @@ def test_billing_reads_the_administrators_where_the_commune_lives():
 
 @BOTH_DATABASES
 def test_a_release_migrates_the_schemas_of_every_database():
-    from opsn.communes.models import SpareSchema
-    from opsn.communes.release import migrate_communes
 
     services.commune_onboard(insee_code=CORBAS, database=EAST)
     report = migrate_communes(database=EAST)
@@ -178,8 +182,6 @@ def test_a_release_migrates_the_schemas_of_every_database():
 
 
 def _ledger(commune: Commune) -> tuple[int, list[tuple[int, str]]]:
-    from opsn.regies.chain import verify_chain
-    from opsn.regies.models import LedgerEntry, Regie
 
     with in_schema(commune):
         for regie in Regie.objects.all():
@@ -189,7 +191,6 @@ def _ledger(commune: Commune) -> tuple[int, list[tuple[int, str]]]:
 
 
 def _commune_with_payments() -> Commune:
-    from opsn.regies.services.payments import payment_record
 
     commune = services.commune_onboard(insee_code=GIVORS, database="default")
     with in_schema(commune):
@@ -204,7 +205,6 @@ def _commune_with_payments() -> Commune:
 
 
 def test_moving_a_commune_there_and_back_keeps_its_data_and_ledger(committed, client):
-    from opsn.regies.services import founding
 
     commune = _commune_with_payments()
     before = _ledger(commune)
@@ -242,7 +242,6 @@ def test_moving_a_commune_there_and_back_keeps_its_data_and_ledger(committed, cl
         founding.regie_create(actor=ADMIN, number="R-002", name="Piscine",
                               accepted_modes=["cash"], cash_limit="100", cash_float="0",
                               accountant="SGC", starts_on=back.onboarded_at.date())
-    from tests.conftest import wipe_regies
 
     with in_schema(back):
         wipe_regies()
@@ -262,7 +261,6 @@ def test_a_move_that_fails_half_way_leaves_the_commune_as_it_was(committed, monk
     assert after.database == "default" and not after.is_read_only
     assert not schemas.schema_exists(commune.schema_name, EAST)
     assert _ledger(after) == before
-    from tests.conftest import wipe_regies
 
     with in_schema(after):
         wipe_regies()
@@ -270,7 +268,6 @@ def test_a_move_that_fails_half_way_leaves_the_commune_as_it_was(committed, monk
 
 @BOTH_DATABASES
 def test_a_failed_onboarding_into_the_second_database_leaves_nothing(monkeypatch):
-    from opsn.communes.signals import commune_schema_ready
 
     spares = schemas.spare_count(EAST)
 
@@ -302,7 +299,6 @@ def test_a_schema_left_by_an_interrupted_onboarding_is_set_aside_not_reused():
 
 
 def test_a_commune_of_the_second_database_is_offboarded_then_restored_into_default(committed):
-    from opsn.communes.archive import commune_offboard, commune_restore
 
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     archive = commune_offboard(commune=commune)

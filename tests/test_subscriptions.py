@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from opsn.billing import issuing, services
@@ -115,7 +116,6 @@ def test_the_newcomer_rule_is_for_tiers_only(db):
 
 
 def test_requests_from_the_command_line_and_the_late_ones_shown(venissieux, console, capsys):
-    from django.core.management import CommandError, call_command
 
     since(2020, venissieux)
     call_command("billing_subscription", "remove", "69259", "regies",

@@ -10,14 +10,14 @@ from pathlib import Path
 from django.apps import apps
 from django.db import connection, models
 
-from opsn.communes.routers import tenant_labels
+from opsn.kernel.routers import tenant_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 # Being rewritten by another engineer; converted at merge (docs/decisions/0007 lists how).
 # Remove it from here once it uses communes.tenancy.atomic / commune_connection.
 PENDING: set[str] = set()
 FORBIDDEN = {"django.db": {"connection", "connections", "transaction"},
-             "opsn.communes.tenancy": {"connection"}}
+             "opsn.kernel.tenancy": {"connection"}}
 
 
 def offences(path: Path) -> list[str]:

@@ -3,6 +3,8 @@
 import multiprocessing
 import os
 
+from prometheus_client import multiprocess
+
 bind = os.environ.get("OPSN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_WORKERS", max(2, multiprocessing.cpu_count())))
 threads = int(os.environ.get("WEB_THREADS", "4"))
@@ -22,6 +24,5 @@ access_log_format = ('{"time":"%(t)s","remote":"%(h)s","request":"%(r)s","status
 def child_exit(server, worker):
     """Multi-process metrics: forget the files of a worker that is gone."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)

@@ -8,8 +8,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from opsn.database import commune_databases, embedded_database_settings
+from opsn.kernel.database import commune_databases, embedded_database_settings
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -140,7 +142,7 @@ TENANT_DOMAIN_MODEL = "communes.Domain"
 TENANT_LIMIT_SET_CALLS = True  # set search_path once per schema switch, not per cursor
 # Commune-schema models go to the database of the commune entered, shared ones to default.
 # django-tenants insists on finding its own router in the list; ours answers first.
-DATABASE_ROUTERS = ["opsn.communes.routers.CommuneRouter",
+DATABASE_ROUTERS = ["opsn.kernel.routers.CommuneRouter",
                     "django_tenants.routers.TenantSyncRouter"]
 PUBLIC_SCHEMA_URLCONF = "opsn.urls_public"
 ROOT_URLCONF = "opsn.urls_commune"
@@ -245,8 +247,6 @@ def _idp_signing_key() -> str:
         return given
     path = DATA_DIR / "idp-signing-key.pem"
     if not path.exists():
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(serialization.Encoding.PEM,

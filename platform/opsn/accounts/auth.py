@@ -8,8 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from opsn.agents.actors import Actor
 from opsn.agents.selectors import roles_of
+from opsn.kernel.actors import Actor
 
 
 def is_operator(request: HttpRequest) -> bool:

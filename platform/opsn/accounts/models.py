@@ -1,12 +1,7 @@
-import hashlib
-import secrets
-
 from django.conf import settings
 from django.db import models
 
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
+from opsn.kernel.credentials import new_secret
 
 
 class OperatorApiToken(models.Model):
@@ -23,8 +18,8 @@ class OperatorApiToken(models.Model):
 
     @classmethod
     def issue(cls, name: str) -> tuple["OperatorApiToken", str]:
-        raw = "opsn_" + secrets.token_urlsafe(32)
-        return cls.objects.create(name=name, key_hash=hash_token(raw)), raw
+        raw, key_hash = new_secret("opsn_")
+        return cls.objects.create(name=name, key_hash=key_hash), raw
 
 
 class SignOut(models.Model):

@@ -110,8 +110,7 @@ class InProcessAdapter(BaseAdapter):
              proxies=None):
         from django.test import RequestFactory
 
-        from opsn.communes import tenancy
-
+        from opsn.kernel import tenancy
         parts = urlsplit(request.url)
         commune = tenancy.current_commune()
         body = request.body or b""

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opsn.billing.computation import format_euros
+from django.utils.html import escape
+from django.utils.text import slugify
+
+from opsn.kernel.money import format_cents
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,6 @@ UNPAID = "#B3141B"   # 6.3:1 on white
 
 
 def bar_chart(title: str, bars: list[Bar], width: int = 640) -> str:
-    from django.utils.html import escape
-    from django.utils.text import slugify
 
     title_id = f"chart-{slugify(title)}"
 
@@ -43,11 +44,11 @@ def bar_chart(title: str, bars: list[Bar], width: int = 640) -> str:
         parts.append(f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end">'
                      f'{escape(bar.label[:28])}</text>')
         parts.append(f'<rect x="{label_width}" y="{y + 3}" width="{paid}" height="16" '
-                     f'fill="{PAID}"><title>payé {format_euros(bar.paid_cents)}</title></rect>')
+                     f'fill="{PAID}"><title>payé {format_cents(bar.paid_cents)}</title></rect>')
         parts.append(f'<rect x="{label_width + paid}" y="{y + 3}" width="{unpaid}" height="16" '
-                     f'fill="{UNPAID}"><title>à payer {format_euros(bar.unpaid_cents)}</title>'
+                     f'fill="{UNPAID}"><title>à payer {format_cents(bar.unpaid_cents)}</title>'
                      "</rect>")
         parts.append(f'<text x="{label_width + paid + unpaid + 6}" y="{y + 15}">'
-                     f"{format_euros(bar.total_cents)}</text>")
+                     f"{format_cents(bar.total_cents)}</text>")
     parts.append("</svg>")
     return "".join(parts)

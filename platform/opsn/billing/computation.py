@@ -10,39 +10,24 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import NamedTuple
 
-from django.db.models import Q
+from django.db.models import Min, Q, Sum
 
 from opsn.billing.allocation import largest_remainder
-from opsn.billing.models import Discount, PopulationKind, PricingRule
+from opsn.billing.models import Discount, Invoice, InvoiceLine, PopulationKind, PricingRule
 from opsn.communes.models import CommuneModule
+from opsn.kernel.errors import DomainError
+from opsn.kernel.money import format_cents, from_cents, to_cents
 from opsn.referentiel.models import Population
 
 
-class BillingError(ValueError):
+class BillingError(DomainError):
     """The run cannot go on; the message says what to fix."""
 
-
-def cents(amount: Decimal | None) -> int:
-    if amount is None:
-        return 0
-    quantized = amount.quantize(Decimal("0.01"))
-    if quantized != amount:
-        raise BillingError(f"{amount} € a plus de deux décimales.")
-    return int(quantized * 100)
-
-
-def euros(value: int) -> Decimal:
-    return (Decimal(value) / 100).quantize(Decimal("0.01"))
-
-
-def format_euros(value: int) -> str:
-    sign = "-" if value < 0 else ""
-    whole, cent = divmod(abs(value), 100)
-    return f"{sign}{whole:,}".replace(",", "\u202f") + f",{cent:02d} €"
+    code = "billing_refused"
 
 
 def _half_up(numerator: int, denominator: int) -> int:
@@ -65,7 +50,7 @@ class Line(NamedTuple):  # a tuple: 200,000 of them are made in a second
 
     @property
     def amount(self) -> Decimal:
-        return euros(self.amount_cents)
+        return from_cents(self.amount_cents)
 
     @property
     def explanation(self) -> str:
@@ -75,24 +60,24 @@ class Line(NamedTuple):  # a tuple: 200,000 of them are made in a second
             population = self.population or 0
             exact = Fraction(shared * population, total_population) / 100
             text = (f"{_int(population)} / {_int(total_population)} hab. × ("
-                    f"{format_euros(cost)} − {format_euros(operator)}) = "
+                    f"{format_cents(cost)} − {format_cents(operator)}) = "
                     f"{Decimal(exact.numerator) / Decimal(exact.denominator):.4f} € → "
-                    f"{format_euros(self.base_cents)} (plus forts restes)")
+                    f"{format_cents(self.base_cents)} (plus forts restes)")
         elif self.rule_kind == kind.TIERS:
             lower, upper, extra = self.formula
             text = (f"{_int(self.population or 0)} hab. dans la strate [{_int(lower)} ; "
                     f"{_int(upper) if upper is not None else '∞'}[ → "
-                    f"{format_euros(self.base_cents - extra)}")
+                    f"{format_cents(self.base_cents - extra)}")
             if extra:
-                text += (f" + {format_euros(extra)} de rattrapage (nouvel entrant : paie "
+                text += (f" + {format_cents(extra)} de rattrapage (nouvel entrant : paie "
                          "double jusqu'à rejoindre les contributions cumulées des membres de "
                          "sa strate)")
         elif self.rule_kind == kind.FLAT:
-            text = f"forfait {format_euros(self.base_cents)}"
+            text = f"forfait {format_cents(self.base_cents)}"
         else:
             text = "gratuit"
         if self.discount_percent:
-            text += f" ; remise {self.discount_percent} % → {format_euros(self.amount_cents)}"
+            text += f" ; remise {self.discount_percent} % → {format_cents(self.amount_cents)}"
         return text
 
 
@@ -235,9 +220,7 @@ def _newcomer_catch_up(rule: PricingRule, tier_of: dict[str, tuple]) -> dict[str
     """Extra cents each newcomer pays this year: up to one more bracket amount (so at most
     double), until its contributions of earlier years reach the largest of those of the
     communes of its bracket that subscribed before it."""
-    from django.db.models import Min, Sum
 
-    from opsn.billing.models import Invoice, InvoiceLine
 
     first_start = dict(CommuneModule.objects.filter(
         module_id=rule.module_id, commune__insee_code__in=list(tier_of))
@@ -266,11 +249,11 @@ def _rule_lines(rule: PricingRule, communes: list[tuple[str, str]], population: 
     kind = PricingRule.Kind
     module, rule_kind = rule.module_id, rule.kind  # read once: 200,000 lines below
     if rule_kind == kind.PER_INHABITANT:
-        cost = cents(rule.annual_cost)
+        cost = to_cents(rule.annual_cost, error=BillingError)
         if rule.operator_share_fraction is not None:
             operator = _half_up(cost * int(rule.operator_share_fraction * 10_000), 10_000)
         else:
-            operator = cents(rule.operator_share_amount)
+            operator = to_cents(rule.operator_share_amount, error=BillingError)
         shared = cost - operator
         total_population = sum(population.values())
         if total_population == 0:
@@ -281,7 +264,7 @@ def _rule_lines(rule: PricingRule, communes: list[tuple[str, str]], population: 
             yield Line(code, name, module, rule_kind, population[code], label, shares[code],
                        None, shares[code], formula)
     elif rule_kind == kind.TIERS:
-        brackets = [(b.lower, b.upper, cents(b.amount))
+        brackets = [(b.lower, b.upper, to_cents(b.amount, error=BillingError))
                     for b in sorted(rule.brackets.all(), key=lambda b: b.lower)]
         tier_of = {code: next(b for b in brackets if population[code] >= b[0]
                               and (b[1] is None or population[code] < b[1]))
@@ -293,9 +276,19 @@ def _rule_lines(rule: PricingRule, communes: list[tuple[str, str]], population: 
             yield Line(code, name, module, rule_kind, population[code], label, amount + extra,
                        None, amount + extra, (lower, upper, extra))
     elif rule_kind == kind.FLAT:
-        amount = cents(rule.flat_amount)
+        amount = to_cents(rule.flat_amount, error=BillingError)
         for code, name in communes:
             yield Line(code, name, module, rule_kind, None, "", amount, None, amount)
     else:
         for code, name in communes:
             yield Line(code, name, module, rule_kind, None, "", 0, None, 0)
+
+
+def vat_breakdown(lines) -> dict[Decimal, tuple[Decimal, Decimal]]:
+    """rate -> (basis, VAT) for the lines of one invoice. VAT is computed on each rate's
+    basis and rounded half up to the cent (EN 16931, BR-CO-17), not line by line."""
+    basis: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        basis[line.vat_rate] += line.amount
+    return {rate: (amount, (amount * rate / 100).quantize(Decimal("0.01"), ROUND_HALF_UP))
+            for rate, amount in sorted(basis.items())}

@@ -8,6 +8,7 @@ checked against the Factur-X XSD by the `factur-x` library.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,7 @@ from drafthorse.models.accounting import ApplicableTradeTax
 from drafthorse.models.document import Document
 from drafthorse.models.tradelines import LineItem
 
-from opsn.billing.issuing import vat_breakdown
+from opsn.billing.computation import vat_breakdown
 from opsn.billing.models import Invoice
 
 logger = logging.getLogger("opsn.billing")
@@ -102,7 +103,7 @@ def _fonts():
     """One font configuration per process: building it costs a third of a render."""
     global _font_config
     if _font_config is None:
-        from weasyprint.text.fonts import FontConfiguration
+        from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
 
         _font_config = FontConfiguration()
     return _font_config
@@ -110,7 +111,7 @@ def _fonts():
 
 def invoice_pdf(invoice: Invoice) -> bytes:
     """The Factur-X file: a PDF/A-3 with the invoice's XML inside, checked on the way."""
-    from weasyprint import HTML
+    from weasyprint import HTML  # noqa: PLC0415
 
     html = render_to_string("billing/invoice_pdf.html", {
         "invoice": invoice, "lines": invoice.lines.all(), "operator": settings.OPSN_OPERATOR,
@@ -165,7 +166,6 @@ def generate_documents(invoices, *, workers: int = 1) -> int:
     # Each process opens its own connection: none may inherit the parent's socket.
     connections.close_all()
     chunks = [ids[i::workers] for i in range(workers)]
-    import multiprocessing
 
     with ProcessPoolExecutor(max_workers=workers,
                              mp_context=multiprocessing.get_context("fork")) as pool:

@@ -5,25 +5,29 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from opsn.billing.computation import BillingError, Line, cents, compute_year, euros, format_euros
-from opsn.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence, ServiceCharge
+from opsn.agents.models import AgentRole, Role
+from opsn.billing.computation import BillingError, Line, compute_year, vat_breakdown
+from opsn.billing.documents import ensure_document
+from opsn.billing.models import (
+    BillingRun,
+    Invoice,
+    InvoiceLine,
+    InvoiceSequence,
+    ServiceCharge,
+    contest_deadline,
+)
+from opsn.billing.services import parse_amount
 from opsn.communes.models import Commune, Module
-
-
-def vat_breakdown(lines) -> dict[Decimal, tuple[Decimal, Decimal]]:
-    """rate -> (basis, VAT) for the lines of one invoice. VAT is computed on each rate's
-    basis and rounded half up to the cent (EN 16931, BR-CO-17), not line by line."""
-    basis: dict[Decimal, Decimal] = defaultdict(Decimal)
-    for line in lines:
-        basis[line.vat_rate] += line.amount
-    return {rate: (amount, (amount * rate / 100).quantize(Decimal("0.01"), ROUND_HALF_UP))
-            for rate, amount in sorted(basis.items())}
+from opsn.kernel.metrics import BILLING_RUN
+from opsn.kernel.money import format_cents, from_cents, to_cents
+from opsn.kernel.tenancy import inside
 
 
 def _set_totals(invoice: Invoice, lines) -> None:
@@ -45,7 +49,6 @@ def _numbers(year: int, count: int) -> list[str]:
 
 def billing_issue(*, year: int) -> BillingRun:
     """Issue one invoice per commune for ``year``: all of them, or none."""
-    from opsn.operations.metrics import BILLING_RUN
 
     with BILLING_RUN.time():
         return _issue(year)
@@ -85,7 +88,7 @@ def _issue(year: int) -> BillingRun:
                         label=f"Contribution {year} — {modules.get(line.module, line.module)}",
                         rule_kind=line.rule_kind, population=line.population,
                         population_label=line.population_label, explanation=line.explanation,
-                        amount_before_discount=euros(line.base_cents),
+                        amount_before_discount=from_cents(line.base_cents),
                         discount_percent=line.discount_percent, amount=line.amount)
             for i, line in enumerate(sorted(by_commune[code], key=lambda item: item.module),
                                      start=1)]
@@ -136,8 +139,6 @@ def invoice_send(*, invoice: Invoice, when: datetime.datetime | None = None) -> 
 
 def _administrators(commune: Commune) -> list[str]:
     """E-mail addresses of the commune's administrators (roles live in its schema)."""
-    from opsn.agents.models import AgentRole, Role
-    from opsn.communes.tenancy import inside
 
     with inside(commune):
         return list(AgentRole.objects.filter(role__in=[Role.ADMINISTRATOR, Role.FINANCE])
@@ -145,9 +146,7 @@ def _administrators(commune: Commune) -> list[str]:
 
 
 def _mail_invoice(invoice_id: int) -> None:
-    from django.core.mail import EmailMessage
 
-    from opsn.billing.documents import ensure_document
 
     invoice = Invoice.objects.select_related("commune").get(pk=invoice_id)
     if invoice.commune is None:
@@ -160,7 +159,7 @@ def _mail_invoice(invoice_id: int) -> None:
         subject=f"{invoice.get_kind_display().capitalize()} {invoice.number} — "
                 f"{operator['short_name']}",
         body=(f"Bonjour,\n\nVeuillez trouver ci-joint le {invoice.get_kind_display()} "
-              f"n° {invoice.number} de {format_euros(cents(invoice.total))} ({invoice.year}), "
+              f"n° {invoice.number} de {format_cents(to_cents(invoice.total))} ({invoice.year}), "
               f"à régler avant le "
               f"{invoice.due_on:%d/%m/%Y}. Il est aussi transmis par Chorus Pro.\n"
               f"Vous pouvez le contester jusqu'au {contest_deadline(invoice):%d/%m/%Y} depuis "
@@ -169,13 +168,6 @@ def _mail_invoice(invoice_id: int) -> None:
         from_email=settings.DEFAULT_FROM_EMAIL, to=recipients)
     message.attach_file(str(ensure_document(invoice)), "application/pdf")
     message.send()
-
-
-def contest_deadline(invoice: Invoice) -> datetime.date | None:
-    if invoice.sent_at is None:
-        return None
-    return (timezone.localtime(invoice.sent_at).date()
-            + datetime.timedelta(days=settings.OPSN_INVOICE_CONTEST_DAYS))
 
 
 @transaction.atomic
@@ -207,7 +199,6 @@ def invoice_correct(*, invoice: Invoice, lines: list[tuple[str, str, str | Decim
         Invoice, Invoice]:
     """Cancel ``invoice`` by a credit note and issue a new invoice with ``lines``
     [(module code, label, amount)]. Never an edit."""
-    from opsn.billing.services import parse_amount
 
     invoice = _locked(invoice)
     if invoice.kind != Invoice.Kind.INVOICE or invoice.status in (Invoice.Status.CORRECTED,
@@ -258,9 +249,3 @@ def invoice_mark_paid(*, invoice: Invoice) -> Invoice:
     invoice.paid_at = timezone.now()
     invoice.save(update_fields=["status", "paid_at"])
     return invoice
-
-
-def is_overdue(invoice: Invoice, today: datetime.date | None = None) -> bool:
-    today = today or timezone.localdate()
-    return (invoice.status == Invoice.Status.SENT and invoice.due_on is not None
-            and today > invoice.due_on)

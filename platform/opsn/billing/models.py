@@ -7,11 +7,14 @@ share and the brackets are data of the rule, not constants in code.
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from opsn.communes.models import Commune, Module
 
@@ -201,13 +204,11 @@ class Invoice(models.Model):
 
     @property
     def is_overdue(self) -> bool:
-        from opsn.billing.issuing import is_overdue
 
         return is_overdue(self)
 
     @property
     def contest_deadline(self):
-        from opsn.billing.issuing import contest_deadline
 
         return contest_deadline(self)
 
@@ -319,3 +320,16 @@ class BillingJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year} {self.get_status_display()}"
+
+
+def contest_deadline(invoice: Invoice) -> datetime.date | None:
+    if invoice.sent_at is None:
+        return None
+    return (timezone.localtime(invoice.sent_at).date()
+            + datetime.timedelta(days=settings.OPSN_INVOICE_CONTEST_DAYS))
+
+
+def is_overdue(invoice: Invoice, today: datetime.date | None = None) -> bool:
+    today = today or timezone.localdate()
+    return (invoice.status == Invoice.Status.SENT and invoice.due_on is not None
+            and today > invoice.due_on)

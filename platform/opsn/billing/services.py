@@ -14,18 +14,12 @@ from django.utils import timezone
 from opsn.billing.computation import BillingError, check_rule
 from opsn.billing.models import PopulationBracket, PopulationKind, PricingRule, SubscriptionRequest
 from opsn.communes.models import Commune, CommuneModule, Module
+from opsn.kernel import money
 
 
 def parse_amount(value: str | Decimal | int, what: str) -> Decimal:
-    try:
-        amount = Decimal(str(value).replace("\u202f", "").replace(" ", "").replace(",", "."))
-    except InvalidOperation:
-        raise BillingError(f"{what} : « {value} » n'est pas un montant.") from None
-    if amount < 0:
-        raise BillingError(f"{what} : montant négatif ({amount} €).")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise BillingError(f"{what} : {amount} € a plus de deux décimales.")
-    return amount.quantize(Decimal("0.01"))
+    """An amount of a pricing rule, a bracket or a service: zero allowed (a free tier)."""
+    return money.parse_amount(value, what=what, allow_zero=True, error=BillingError)
 
 
 @transaction.atomic

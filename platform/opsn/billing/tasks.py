@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import dramatiq
+from django.conf import settings
+from django.core.mail import send_mail
 from django.utils import timezone
+
+from opsn.billing import documents
+from opsn.billing.computation import BillingError
+from opsn.billing.issuing import billing_issue
+from opsn.billing.models import BillingJob, BillingRun, Invoice, is_overdue
 
 DOCUMENTS_CHUNK = 25
 
@@ -12,10 +19,6 @@ DOCUMENTS_CHUNK = 25
 def issue_year(job_id: int) -> None:
     """Issue the year (one atomic transaction), then write its Factur-X files. A retry
     after the issue committed goes straight to the files: nothing is issued twice."""
-    from opsn.billing import documents
-    from opsn.billing.computation import BillingError
-    from opsn.billing.issuing import billing_issue
-    from opsn.billing.models import BillingJob, BillingRun, Invoice
 
     job = BillingJob.objects.get(pk=job_id)
     job.status, job.step = BillingJob.Status.RUNNING, "calcul et émission des titres"
@@ -45,11 +48,7 @@ def issue_year(job_id: int) -> None:
 @dramatiq.actor(max_retries=3)
 def remind_billing_deadlines() -> None:
     """Daily: tell the operator which invoices are overdue and which are contested."""
-    from django.conf import settings
-    from django.core.mail import send_mail
 
-    from opsn.billing.issuing import is_overdue
-    from opsn.billing.models import Invoice
 
     overdue = [i for i in Invoice.objects.filter(status=Invoice.Status.SENT) if is_overdue(i)]
     contested = list(Invoice.objects.filter(status=Invoice.Status.CONTESTED))

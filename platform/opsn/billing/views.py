@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Sum
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from opsn.accounts.auth import operator_required
 from opsn.billing import documents, issuing
-from opsn.billing.computation import BillingError, compute_year, format_euros
+from opsn.billing.charts import Bar, bar_chart
+from opsn.billing.computation import BillingError, compute_year
 from opsn.billing.exports import write_preview_csv
-from opsn.billing.models import BillingJob, BillingRun, Invoice, PricingRule, SubscriptionRequest
+from opsn.billing.models import (
+    BillingJob,
+    BillingRun,
+    Invoice,
+    InvoiceLine,
+    PricingRule,
+    SubscriptionRequest,
+)
 from opsn.billing.tasks import issue_year
 from opsn.communes.models import Module
 from opsn.jobs.broker import send
+from opsn.kernel.money import format_cents
 
 
 @operator_required
@@ -49,14 +62,14 @@ def preview(request: HttpRequest, year: int) -> HttpResponse:
             if not q or q in r["name"].lower() or q == r["insee_code"].lower()]
     rows.sort(key=lambda r: r["name"])
     for row in rows:
-        row["total_label"] = format_euros(row["total"])
+        row["total_label"] = format_cents(row["total"])
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     names = dict(Module.objects.values_list("code", "name"))
     return render(request, "billing/preview.html", {
         "year": year, "q": q, "page": page,
-        "modules": [(names.get(m, m), format_euros(t))
+        "modules": [(names.get(m, m), format_cents(t))
                     for m, t in sorted(result.by_module().items())],
-        "total": format_euros(result.total_cents()), "communes": len(by_commune),
+        "total": format_cents(result.total_cents()), "communes": len(by_commune),
     })
 
 
@@ -133,13 +146,8 @@ def invoice_pdf(request: HttpRequest, number: str) -> FileResponse:
 @operator_required
 def dashboard(request: HttpRequest, year: int) -> HttpResponse:
     """Expected revenue of the year, paid and unpaid, by application and by commune."""
-    from collections import defaultdict
 
-    from django.db.models import Sum
-    from django.utils.safestring import mark_safe
 
-    from opsn.billing.charts import Bar, bar_chart
-    from opsn.billing.models import InvoiceLine
 
     current = (InvoiceLine.objects.filter(invoice__year=year)
                .exclude(invoice__status=Invoice.Status.CORRECTED)
@@ -158,13 +166,13 @@ def dashboard(request: HttpRequest, year: int) -> HttpResponse:
     paid = sum(b.paid_cents for b in module_bars)
     unpaid = sum(b.unpaid_cents for b in module_bars)
     return render(request, "billing/dashboard.html", {
-        "year": year, "paid": format_euros(paid), "unpaid": format_euros(unpaid),
-        "expected": format_euros(paid + unpaid),
+        "year": year, "paid": format_cents(paid), "unpaid": format_cents(unpaid),
+        "expected": format_cents(paid + unpaid),
         "module_chart": mark_safe(bar_chart(f"Recettes {year} par application", module_bars)),  # noqa: S308 - built from escaped values
         "commune_chart": mark_safe(bar_chart(f"Recettes {year} : les 20 premières communes",  # noqa: S308
                                              commune_bars)),
-        "module_rows": [(b.label, format_euros(b.paid_cents), format_euros(b.unpaid_cents))
+        "module_rows": [(b.label, format_cents(b.paid_cents), format_cents(b.unpaid_cents))
                         for b in module_bars],
-        "commune_rows": [(b.label, format_euros(b.paid_cents), format_euros(b.unpaid_cents))
+        "commune_rows": [(b.label, format_cents(b.paid_cents), format_cents(b.unpaid_cents))
                          for b in commune_bars],
     })

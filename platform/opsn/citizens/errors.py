@@ -1,6 +1,6 @@
 """What the citizen's space refuses, with a stable code and a French message."""
 
-from opsn.errors import DomainError
+from opsn.kernel.errors import DomainError
 
 
 class CitizenError(DomainError):

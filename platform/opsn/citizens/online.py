@@ -15,7 +15,12 @@ from opsn.citizens.errors import CitizenError, NotYours
 from opsn.citizens.models import PayerLink
 from opsn.citizens.services import _who
 from opsn.communes.models import Commune
-from opsn.communes.tenancy import inside
+from opsn.kernel.tenancy import inside
+from opsn.online_payments.errors import OnlinePaymentError, ProviderUnavailable
+from opsn.online_payments.models import OnlinePayment, PaymentState
+from opsn.online_payments.payfip import provider
+from opsn.online_payments.services import online_payment_check, online_payment_start
+from opsn.regies.models import Invoice
 
 logger = logging.getLogger("opsn.citizens")
 REFUSAL = ("Cette facture n'est pas celle d'un payeur rattaché à votre compte : vous ne "
@@ -39,10 +44,6 @@ def online_payment_begin(*, subject: str, commune_id: int, invoice_id: int, emai
                          notify_url_for: Callable[[Commune], str],
                          return_url_for: Callable[[int], str]) -> str:
     """Start paying ``invoice_id``; returns the provider's page to send the browser to."""
-    from opsn.online_payments.errors import OnlinePaymentError
-    from opsn.online_payments.payfip import provider
-    from opsn.online_payments.services import online_payment_start
-    from opsn.regies.models import Invoice
 
     commune, payers = _linked(subject, commune_id)
     with inside(commune):
@@ -76,9 +77,6 @@ class Outcome:
 
 def online_payment_outcome(*, subject: str, commune_id: int, payment_id: int) -> Outcome:
     """What became of the person's payment, asking PayFiP when we do not know yet."""
-    from opsn.online_payments.errors import ProviderUnavailable
-    from opsn.online_payments.models import OnlinePayment, PaymentState
-    from opsn.online_payments.services import online_payment_check
 
     commune, payers = _linked(subject, commune_id)
     with inside(commune):

@@ -16,7 +16,9 @@ from django.utils import timezone
 from opsn.citizens.errors import CitizenError, NotLinked, TooManyAttempts, WrongCode
 from opsn.citizens.models import LinkAttempt, LinkMethod, PayerLink
 from opsn.communes.models import Commune
-from opsn.communes.tenancy import inside
+from opsn.kernel.tenancy import inside
+from opsn.regies.models import Payer
+from opsn.regies.services.invoicing import normalise_link_code
 
 logger = logging.getLogger("opsn.citizens")
 
@@ -55,8 +57,6 @@ def payer_link_by_code(*, subject: str, commune: Commune, code: str,
                        ip: str = "") -> PayerLink:
     """Link ``subject`` to the payer of ``commune`` whose invoice carries ``code``. A code
     links once: whoever else needs the same payer asks the régie for a new code."""
-    from opsn.regies.models import Payer
-    from opsn.regies.services.invoicing import normalise_link_code
 
     if not subject:
         raise CitizenError("Connectez-vous pour rattacher une facture à votre compte.")
@@ -94,7 +94,6 @@ def payer_link_by_code(*, subject: str, commune: Commune, code: str,
 
 def payers_with_email(commune: Commune, verified_email: str) -> list[dict]:
     """The payer records of ``commune`` that carry this (verified) address."""
-    from opsn.regies.models import Payer
 
     email = (verified_email or "").strip().lower()
     if not email:

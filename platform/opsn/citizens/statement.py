@@ -17,6 +17,9 @@ from psycopg import sql
 from opsn.citizens.errors import CitizenError, NotLinked
 from opsn.citizens.models import PayerLink
 from opsn.communes.models import Commune
+from opsn.kernel.tenancy import inside
+from opsn.regies.documents import receipt_pdf
+from opsn.regies.models import LedgerEntry
 
 ZERO = Decimal("0.00")
 STATUS_LABELS = {"due": "à payer", "partly_paid": "payée en partie", "paid": "payée",
@@ -195,9 +198,6 @@ def statement(subject: str, filters: Filters | None = None, *, limit: int = 200)
 
 def receipt_pdf_for(subject: str, commune_id: int, entry_id: int) -> tuple[str, bytes]:
     """The receipt of a payment of one of the person's linked payers: (receipt, PDF)."""
-    from opsn.communes.tenancy import inside
-    from opsn.regies.documents import receipt_pdf
-    from opsn.regies.models import LedgerEntry
 
     payers = list(PayerLink.objects.filter(subject=subject, commune_id=commune_id,
                                            unlinked_at__isnull=True,

@@ -4,14 +4,18 @@ paiements » across communes, linking payer records, receipts. Thin views over
 
 from __future__ import annotations
 
+import io
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from opsn.accounts.auth import client_ip, signed_in_required, subject_of
 from opsn.citizens import services
 from opsn.citizens.errors import CitizenError, NotLinked
+from opsn.citizens.online import online_payment_begin, online_payment_outcome
 from opsn.citizens.statement import (
     MODE_LABELS,
     STATUS_LABELS,
@@ -131,9 +135,7 @@ def _port(request: HttpRequest) -> str:
 @require_POST
 def pay_online(request: HttpRequest, commune_id: int, invoice_id: int) -> HttpResponse:
     """« Payer en ligne »: start the payment, send the browser to PayFiP's page."""
-    from django.urls import reverse
 
-    from opsn.citizens.online import online_payment_begin
 
     def notify_url_for(commune: Commune) -> str:
         path = reverse("online_payments:notification", urlconf="opsn.urls_commune")
@@ -157,7 +159,6 @@ def pay_online(request: HttpRequest, commune_id: int, invoice_id: int) -> HttpRe
 @signed_in_required
 def online_payment(request: HttpRequest, commune_id: int, payment_id: int) -> HttpResponse:
     """Back from PayFiP: the outcome (paid with its receipt, refused, abandoned, waiting)."""
-    from opsn.citizens.online import online_payment_outcome
 
     try:
         outcome = online_payment_outcome(subject=subject_of(request), commune_id=commune_id,
@@ -170,7 +171,6 @@ def online_payment(request: HttpRequest, commune_id: int, payment_id: int) -> Ht
 
 @signed_in_required
 def receipt(request: HttpRequest, commune_id: int, entry_id: int) -> FileResponse:
-    import io
 
     try:
         number, pdf = receipt_pdf_for(subject_of(request), commune_id, entry_id)

@@ -22,6 +22,7 @@ from typing import cast
 from django.conf import settings
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.postgresql.base import DatabaseWrapper
 from django.utils import timezone
 
 from opsn.communes import routing, schemas
@@ -29,8 +30,9 @@ from opsn.communes.domains import normalise_domain
 from opsn.communes.errors import AlreadyOnboarded, DomainTaken, ExportFailed, InvalidState
 from opsn.communes.identities import provisioning
 from opsn.communes.models import Commune, CommuneArchive, CommuneModule, Domain, Module
-from opsn.communes.tenancy import connection_for
-from opsn.database import libpq_environment, postgres_binary
+from opsn.communes.services import check_database, database_for_new_commune
+from opsn.kernel.database import libpq_environment, postgres_binary
+from opsn.kernel.tenancy import connection_for
 
 logger = logging.getLogger("opsn.archive")
 
@@ -46,7 +48,6 @@ def _sha256(path: Path) -> str:
 
 
 def _client(name: str, db_alias: str) -> str:
-    from django.db.backends.postgresql.base import DatabaseWrapper
 
     server = cast(DatabaseWrapper, connections[db_alias])
     server.ensure_connection()
@@ -185,7 +186,6 @@ def commune_offboard(*, commune: Commune) -> CommuneArchive:
 def commune_restore(*, path: Path | str, database: str | None = None) -> Commune:
     """Bring an offboarded commune back from its archive: schema (in ``database``, by
     default where a new commune would go), registry rows, files."""
-    from opsn.communes.services import check_database, database_for_new_commune
 
     path = Path(path)
     manifest = read_manifest(path)

@@ -3,7 +3,7 @@ status of the command line) and a French message that says what is wrong."""
 
 from __future__ import annotations
 
-from opsn.errors import DomainError
+from opsn.kernel.errors import DomainError
 
 
 class RegistryError(DomainError):
@@ -55,16 +55,3 @@ class ExportFailed(RegistryError):
 
 class UnknownDatabase(RegistryError):
     code = "unknown_database"
-
-
-class CommuneReadOnly(RegistryError):
-    """The commune is being moved to another database: pages are read, writes wait."""
-
-    code = "commune_read_only"
-    http_status = 503
-
-    @classmethod
-    def for_commune(cls, commune) -> CommuneReadOnly:
-        return cls(f"{commune.name} est en lecture seule le temps d'une opération de "
-                   "maintenance (déplacement de ses données) : consultation possible, aucune "
-                   "modification n'est enregistrée. Réessayez dans quelques minutes.")

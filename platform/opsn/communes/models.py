@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
+from opsn.communes.errors import UnknownCommune
+
 
 class Module(models.Model):
     """An application of the operator's catalogue. The catalogue is data: rows, not code."""
@@ -25,8 +27,38 @@ class Module(models.Model):
         return self.name
 
 
+def normalise_insee_code(value: str) -> str:
+    code = (value or "").strip().upper()
+    if len(code) == 4 and code.isdigit():
+        code = "0" + code  # spreadsheets drop the leading zero of Ain, Aisne…
+    return code
+
+
+class CommuneQuerySet(models.QuerySet):
+    """The registry's reads that every part of the platform makes, the commune apps too
+    (they reach it through ``opsn.kernel.tenancy.communes()``, not by importing this app)."""
+
+    def named(self, key: str) -> Commune:
+        """The commune an operator names by INSEE code, slug or schema name."""
+        key = (key or "").strip()
+        commune = (self.filter(insee_code=normalise_insee_code(key)).first()
+                   or self.filter(slug=key.lower()).first()
+                   or self.filter(schema_name=key.lower()).first())
+        if commune is None:
+            raise UnknownCommune(f"Aucune commune accueillie ne correspond à « {key} ».")
+        return commune
+
+    def active_with(self, module: str) -> CommuneQuerySet:
+        """The active communes subscribed to ``module`` today, in a stable order: the ones a
+        periodic job of that module fans out to (a suspended commune is not served)."""
+        subscribed = CommuneModule.objects.current().filter(module_id=module).values("commune")
+        return self.filter(status=Commune.Status.ACTIVE, pk__in=subscribed).order_by("pk")
+
+
 class Commune(TenantMixin):
     """One onboarded commune: one PostgreSQL schema, in the database named by ``database``."""
+
+    objects = CommuneQuerySet.as_manager()
 
     class Status(models.TextChoices):
         ACTIVE = "active", "En service"

@@ -40,7 +40,9 @@ from opsn.communes.archive import commune_export, restore_dump
 from opsn.communes.errors import InvalidState, RegistryError
 from opsn.communes.models import Commune
 from opsn.communes.services import check_database
-from opsn.communes.tenancy import connection_for, inside
+from opsn.kernel.tenancy import connection_for, inside
+from opsn.regies.chain import verify_chain
+from opsn.regies.models import Regie
 
 logger = logging.getLogger("opsn.moves")
 
@@ -82,8 +84,6 @@ def verify_copy(commune: Commune, database: str, expected: dict[str, int]) -> No
                         if found.get(t) != expected.get(t))
         raise MoveFailed(f"La copie de {commune.name} dans la base {database} ne compte pas "
                          f"les mêmes lignes : {', '.join(differ[:5])}.")
-    from opsn.regies.chain import verify_chain
-    from opsn.regies.models import Regie
 
     copy = Commune.objects.get(pk=commune.pk)
     copy.database = database

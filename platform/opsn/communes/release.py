@@ -35,7 +35,7 @@ from psycopg import sql
 
 from opsn.communes import schemas
 from opsn.communes.models import Commune, SpareSchema
-from opsn.communes.tenancy import connection_for
+from opsn.kernel.tenancy import connection_for
 
 logger = logging.getLogger("opsn.release")
 

@@ -19,14 +19,16 @@ import time
 from typing import cast
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 
-from opsn.communes import tenancy
-from opsn.communes.errors import CommuneReadOnly
+from opsn.branding.selectors import current_profile
 from opsn.communes.models import Commune, Domain
-from opsn.communes.tenancy import connection
+from opsn.kernel import tenancy
+from opsn.kernel.errors import CommuneReadOnly
+from opsn.kernel.tenancy import connection
 
 _MAX_ENTRIES = 10_000
 _cache: dict[str, tuple[float, Commune | None]] = {}
@@ -41,7 +43,6 @@ def forget_all() -> None:
 def forget_soon() -> None:
     """After a registry change: forget now (this transaction sees its own change) and
     again at commit (another request may have cached the old state in between)."""
-    from django.db import transaction
 
     forget_all()
     transaction.on_commit(forget_all)
@@ -159,7 +160,6 @@ def branding_context(request: HttpRequest) -> dict:
         return {"brand": _OperatorBrand(), "commune": None}
 
     def load():
-        from opsn.branding.selectors import current_profile
 
         return current_profile()
 

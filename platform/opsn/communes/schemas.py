@@ -24,16 +24,18 @@ import secrets
 import threading
 from dataclasses import dataclass
 
+import dramatiq
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations.special import RunPython
 from django.db.migrations.recorder import MigrationRecorder
 
 from opsn.communes.models import SpareSchema
-from opsn.communes.tenancy import connection_for
+from opsn.jobs.broker import send
+from opsn.kernel.tenancy import connection_for
 
 logger = logging.getLogger("opsn.schemas")
 
@@ -224,7 +226,6 @@ def provision_schema(name: str, database: str = DEFAULT_DB_ALIAS) -> None:
 
 def _build_spare_outside_transaction(database: str) -> None:
     """Schema creation commits on its own connection so it survives a failed onboarding."""
-    from django.db import connections
 
     error: list[BaseException] = []
 
@@ -243,12 +244,17 @@ def _build_spare_outside_transaction(database: str) -> None:
         raise error[0]
 
 
+@dramatiq.actor(max_retries=3, min_backoff=1_000)
+def refill_spare_pool(database: str = "default") -> None:
+    """Idempotent: builds only what is missing to reach OPSN_SCHEMA_POOL_SIZE in that
+    database's pool."""
+    fill_spare_pool(database=database)
+
+
 def refill_in_background(database: str = DEFAULT_DB_ALIAS) -> None:
     """After an onboarding: top the pool up again, as a job, without making anyone wait."""
     if settings.OPSN_SCHEMA_POOL_SIZE <= 0:
         return
-    from opsn.communes.tasks import refill_spare_pool
-    from opsn.jobs.broker import send
 
     send(refill_spare_pool, database)
 

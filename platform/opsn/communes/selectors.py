@@ -46,11 +46,3 @@ def registry_totals() -> dict[str, int]:
             "active": by_status.get(Commune.Status.ACTIVE, 0),
             "suspended": by_status.get(Commune.Status.SUSPENDED, 0),
             "population": population}
-
-
-def active_communes_with(module: str) -> QuerySet[Commune]:
-    """The active communes subscribed to ``module`` today, in a stable order: the ones a
-    periodic job of that module fans out to (a suspended commune is not served)."""
-    subscribed = CommuneModule.objects.current().filter(module_id=module).values("commune")
-    return Commune.objects.filter(status=Commune.Status.ACTIVE,
-                                  pk__in=subscribed).order_by("pk")

@@ -18,26 +18,26 @@ from opsn.communes.errors import (
     AlreadyOnboarded,
     DomainTaken,
     InvalidState,
-    UnknownCommune,
     UnknownDatabase,
     UnknownEpci,
     UnknownInseeCode,
     UnknownModule,
 )
 from opsn.communes.identities import provisioning
-from opsn.communes.models import Commune, CommuneModule, Domain, Module, OnboardingBatch
-from opsn.communes.signals import commune_schema_ready
-from opsn.communes.tenancy import inside
+from opsn.communes.models import (
+    Commune,
+    CommuneModule,
+    Domain,
+    Module,
+    OnboardingBatch,
+    normalise_insee_code,
+)
+from opsn.kernel.metrics import ONBOARDING
+from opsn.kernel.signals import commune_schema_ready
+from opsn.kernel.tenancy import inside
 from opsn.referentiel.models import Epci, OfficialCommune
 
 logger = logging.getLogger("opsn.communes")
-
-
-def normalise_insee_code(value: str) -> str:
-    code = (value or "").strip().upper()
-    if len(code) == 4 and code.isdigit():
-        code = "0" + code  # spreadsheets drop the leading zero of Ain, Aisne…
-    return code
 
 
 def _official(insee_code: str) -> OfficialCommune:
@@ -114,7 +114,6 @@ def commune_onboard(*, insee_code: str, modules: Sequence[str] | None = None,
                     database: str | None = None) -> Commune:
     """Onboard one commune from its INSEE code: schema (in ``database``, by default
     ``database_for_new_commune()``), domains, branding, modules."""
-    from opsn.operations.metrics import ONBOARDING
 
     with ONBOARDING.time():
         return _onboard(insee_code=insee_code, modules=modules, custom_domains=custom_domains,
@@ -251,17 +250,6 @@ def batch_run(batch: OnboardingBatch, *,
     batch.finished_at = timezone.now()
     batch.save(update_fields=["status", "finished_at"])
     return batch
-
-
-def get_commune(key: str) -> Commune:
-    """Find a commune by INSEE code, slug or schema name."""
-    key = (key or "").strip()
-    commune = (Commune.objects.filter(insee_code=normalise_insee_code(key)).first()
-               or Commune.objects.filter(slug=key.lower()).first()
-               or Commune.objects.filter(schema_name=key.lower()).first())
-    if commune is None:
-        raise UnknownCommune(f"Aucune commune accueillie ne correspond à « {key} ».")
-    return commune
 
 
 @transaction.atomic

@@ -1,6 +1,7 @@
 from django import forms
 
 from opsn.communes.models import Commune, Module
+from opsn.communes.services import commune_databases
 
 
 def module_choices():
@@ -21,7 +22,6 @@ class OnboardForm(forms.Form):
                   "base qui compte le moins de communes.")
 
     def __init__(self, *args, **kwargs):
-        from opsn.communes.services import commune_databases
 
         super().__init__(*args, **kwargs)
         self.fields["modules"].choices = module_choices()

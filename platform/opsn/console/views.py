@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -10,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from opsn.accounts.auth import operator_required
 from opsn.communes import archive, services
 from opsn.communes.errors import RegistryError
-from opsn.communes.models import Commune, CommuneArchive, Module, OnboardingBatch
+from opsn.communes.models import Commune, CommuneArchive, CommuneModule, Module, OnboardingBatch
 from opsn.communes.routing import request_host
 from opsn.communes.selectors import communes_search, latest_population, registry_totals
 from opsn.communes.tasks import run_onboarding_batch
@@ -205,9 +206,7 @@ def archives(request: HttpRequest) -> HttpResponse:
 
 def statistics(request: HttpRequest) -> HttpResponse:
     """Public impact indicators (no sign-in), as the digital commons publish them."""
-    from django.db.models import Count
 
-    from opsn.communes.models import CommuneModule
 
     active = Commune.objects.filter(status=Commune.Status.ACTIVE)
     population = sum(p or 0 for p in active.annotate(population=latest_population())

@@ -9,6 +9,7 @@ from typing import Any
 import pyotp
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from oauth2_provider.models import Application
 
 from opsn.idp.models import Identity, Membership
 
@@ -86,7 +87,6 @@ def ensure_client():
     """The platform's client (confidential, authorization code, RS256, no consent
     screen: it is the operator's own platform). Its redirect URIs are checked by host
     (idp.validators), so one client serves every commune domain."""
-    from oauth2_provider.models import Application
 
     app = Application.objects.filter(client_id=settings.OPSN_OIDC_CLIENT_ID).first()
     if app is None:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
+from opsn.communes.models import Domain
 from opsn.idp.models import Identity
 from opsn.idp.store import groups_of
 
@@ -19,7 +20,6 @@ def platform_uri_allowed(uri: str, *, path: str | None) -> bool:
     """A URI of the platform: an operator host or a domain of the commune registry, over
     an allowed scheme, and (for the callback) the callback's path. Keycloak's client
     says the same with a wildcard redirect URI."""
-    from opsn.communes.models import Domain
 
     parts = urlsplit(uri)
     if parts.scheme not in settings.OPSN_IDP_REDIRECT_SCHEMES or not parts.hostname:

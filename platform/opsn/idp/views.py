@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django_ratelimit.core import get_usage
+from oauth2_provider.exceptions import InvalidOIDCRedirectURIError
 from oauth2_provider.views import AuthorizationView, TokenView
 from oauth2_provider.views.oidc import RPInitiatedLogoutView
 
@@ -158,7 +159,6 @@ class Logout(RPInitiatedLogoutView):
     template_name = "idp/logout.html"
 
     def validate_post_logout_redirect_uri(self, application, post_logout_redirect_uri):
-        from oauth2_provider.exceptions import InvalidOIDCRedirectURIError
 
         if post_logout_redirect_uri and not platform_uri_allowed(post_logout_redirect_uri,
                                                                   path=None):

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class JobsConfig(AppConfig):
@@ -7,13 +8,10 @@ class JobsConfig(AppConfig):
     verbose_name = "Tâches de fond"
 
     def ready(self):
-        from opsn.jobs import broker
+        # The broker module reads the job models: not before the app registry is ready.
+        from opsn.jobs import broker  # noqa: PLC0415
 
         broker.configure()
-        # Declare every actor now, before any worker starts consuming.
-        import opsn.billing.tasks
-        import opsn.communes.tasks
-        import opsn.online_payments.tasks
-        import opsn.payfip_local.tasks
-        import opsn.referentiel.tasks
-        import opsn.regies.tasks  # noqa: F401
+        # Declare every actor now, before any worker starts consuming: each app's
+        # ``tasks`` module, found the way Django finds ``admin`` modules.
+        autodiscover_modules("tasks")

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 
 import dramatiq
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, transaction
+from django.utils import timezone
+from django_tenants.utils import get_tenant_model
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+
+from opsn.jobs.models import OutboxMessage
+from opsn.kernel import tenancy
+from opsn.kernel.errors import CommuneReadOnly
+from opsn.kernel.metrics import JOBS
+from opsn.kernel.tenancy import commune_connection, current_alias, inside
 
 logger = logging.getLogger("opsn.jobs")
 
@@ -27,15 +38,11 @@ class CommuneSchema(dramatiq.Middleware):
         return {"commune_schema"}
 
     def before_process_message(self, broker, message):
-        from opsn.communes import tenancy
-
         schema = message.options.get("commune_schema")
         tenancy.enter(None)
         if schema:
-            from opsn.communes.errors import CommuneReadOnly
-            from opsn.communes.models import Commune
 
-            commune = Commune.objects.get(schema_name=schema)
+            commune = get_tenant_model().objects.get(schema_name=schema)
             if commune.is_read_only:
                 later = dramatiq.Message(queue_name=message.queue_name,
                                          actor_name=message.actor_name, args=message.args,
@@ -49,8 +56,6 @@ class CommuneSchema(dramatiq.Middleware):
             tenancy.enter(commune)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        from opsn.communes import tenancy
-
         tenancy.enter(None)
 
     after_skip_message = after_process_message
@@ -61,7 +66,6 @@ class DatabaseConnections(dramatiq.Middleware):
     connection that visited many schemas does not live forever)."""
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        from django.db import connections
 
         connections.close_all()
 
@@ -72,12 +76,10 @@ class JobMetrics(dramatiq.Middleware):
     """Jobs by actor and outcome (bounded labels: actor names, three outcomes)."""
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        from opsn.operations.metrics import JOBS
 
         JOBS.labels(message.actor_name, "failed" if exception else "done").inc()
 
     def after_skip_message(self, broker, message):
-        from opsn.operations.metrics import JOBS
 
         JOBS.labels(message.actor_name, "skipped").inc()
 
@@ -85,12 +87,8 @@ class JobMetrics(dramatiq.Middleware):
 def make_broker(url: str) -> dramatiq.Broker:
     broker: dramatiq.Broker
     if url.startswith(("amqp://", "amqps://")):
-        from dramatiq.brokers.rabbitmq import RabbitmqBroker
-
         broker = RabbitmqBroker(url=url)
     elif url.startswith(("redis://", "rediss://")):
-        from dramatiq.brokers.redis import RedisBroker
-
         broker = RedisBroker(url=url)
     elif not url:
         broker = StubBroker()
@@ -130,13 +128,10 @@ def send(actor, *args, commune=None, **kwargs) -> None:
     and handed to the broker after it commits: a job never looks for rows that are not
     there yet (or were rolled back), and a broker that is down loses nothing — the
     message waits in the outbox until ``deliver_pending`` hands it over."""
-    from django.db import transaction
 
-    from opsn.jobs.models import OutboxMessage
 
     options = {"commune_schema": commune.schema_name} if commune is not None else {}
     if settings.OPSN_JOBS_MODE == "inline":  # tests: run now, in this thread
-        from opsn.communes.tenancy import inside
 
         with inside(commune):
             actor.fn(*args, **kwargs)
@@ -155,7 +150,6 @@ def send(actor, *args, commune=None, **kwargs) -> None:
                                      message=message.encode().decode())
         transaction.on_commit(enqueue)
 
-    from opsn.communes.tenancy import commune_connection, current_alias
 
     if current_alias() != "default" and commune_connection().in_atomic_block:
         # Sent from a transaction on a commune database other than the registry's: the
@@ -170,7 +164,6 @@ def send(actor, *args, commune=None, **kwargs) -> None:
 def _deliver(broker: dramatiq.Broker, message: dramatiq.Message) -> bool:
     """Hand one message to the broker; forget it from the outbox once the broker has it.
     A broker that cannot be reached leaves it in the outbox (and says so in the logs)."""
-    from opsn.jobs.models import OutboxMessage
 
     try:
         broker.enqueue(message)
@@ -189,12 +182,8 @@ def deliver_pending(*, older_than: float = 30.0, limit: int = 1000,
     """Deliver the outbox's messages that are older than ``older_than`` seconds (younger
     ones are still being delivered by their own commit). Returns (delivered, left). Stops
     at the first failure: the broker is still down. Safe on several replicas at once."""
-    import datetime
 
-    from django.db import transaction
-    from django.utils import timezone
 
-    from opsn.jobs.models import OutboxMessage
 
     broker = broker or dramatiq.get_broker()
     ensure_embedded_worker()

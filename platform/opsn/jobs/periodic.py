@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from opsn.jobs.broker import send
 from opsn.jobs.models import PeriodRun
@@ -26,7 +27,6 @@ class PeriodicJob:
     actor_path: str
 
     def actor(self):
-        from django.utils.module_loading import import_string
 
         return import_string(self.actor_path)
 

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from opsn.operations import errors
+
 
 class OperationsConfig(AppConfig):
     name = "opsn.operations"
@@ -7,6 +9,5 @@ class OperationsConfig(AppConfig):
     verbose_name = "Exploitation"
 
     def ready(self):
-        from opsn.operations import errors
 
         errors.configure()

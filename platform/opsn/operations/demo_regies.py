@@ -9,10 +9,14 @@ import datetime
 
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.agents.models import AgentRole, Role
 from opsn.communes.models import Commune
-from opsn.communes.tenancy import inside
+from opsn.kernel.actors import Actor
+from opsn.kernel.tenancy import inside
+from opsn.online_payments.models import Environment, PayfipAccount
+from opsn.online_payments.services import payfip_configure
+from opsn.regies.models import AssignmentRole, Regie
+from opsn.regies.services import founding, invoicing, payments
 
 FAMILIES = [
     ("Famille Martin", "12 rue Paul Bert", "martin.famille@example.fr", "Léa", "3"),
@@ -30,10 +34,6 @@ def demo_accounts(commune: Commune) -> dict[str, str]:
 
 def regies_demo(commune: Commune) -> dict[str, str]:
     """Returns the demo accounts of the régie (role → account)."""
-    from opsn.online_payments.models import Environment, PayfipAccount
-    from opsn.online_payments.services import payfip_configure
-    from opsn.regies.models import AssignmentRole, Regie
-    from opsn.regies.services import founding, invoicing, payments
 
     accounts = demo_accounts(commune)
     with inside(commune):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import sentry_sdk
 from django.conf import settings
+from sentry_sdk.integrations.django import DjangoIntegration
 
 PERSONAL_KEYS = {"email", "username", "ip_address", "cookies", "authorization", "password",
                  "name", "phone"}
@@ -26,8 +28,6 @@ def scrub(event: Any, hint: Any = None) -> Any:
 def configure() -> None:
     if not settings.SENTRY_DSN:
         return
-    import sentry_sdk
-    from sentry_sdk.integrations.django import DjangoIntegration
 
     sentry_sdk.init(dsn=settings.SENTRY_DSN, release=settings.OPSN_RELEASE,
                     environment=settings.OPSN_ENVIRONMENT, send_default_pii=False,

@@ -4,7 +4,7 @@ import logging
 
 from pythonjsonlogger.json import JsonFormatter
 
-from opsn.operations import context
+from opsn.kernel import context
 
 
 class ContextFilter(logging.Filter):

@@ -1,9 +1,5 @@
-"""Prometheus metrics, correct under a multi-process server.
-
-No label takes a commune or a user: with thousands of communes every series would be
-multiplied by thousands (see docs/operations.md). The commune goes in logs and error
-reports instead. Labels are bounded: view names, status classes, job names, outcomes.
-"""
+"""``/metrics``: the platform's metrics (``opsn.kernel.metrics``), correct under a
+multi-process server, and the registry's gauges read at scrape time."""
 
 from __future__ import annotations
 
@@ -11,25 +7,15 @@ import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
-    Counter,
-    Histogram,
     generate_latest,
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 
-REQUESTS = Counter("opsn_http_requests_total", "HTTP requests", ["view", "method", "status"])
-LATENCY = Histogram("opsn_http_request_duration_seconds", "Time to answer a request",
-                    ["view"], buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
-JOBS = Counter("opsn_jobs_total", "Background jobs", ["actor", "outcome"])
-ONBOARDING = Histogram("opsn_onboarding_seconds", "Time to onboard one commune",
-                       buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5))
-# Bounded labels: 7 modes x 5 sources.
-PAYMENTS = Counter("opsn_payments_total", "Payments and reversals posted to régie journals",
-                   ["mode", "source"])
-BILLING_RUN = Histogram("opsn_billing_run_seconds", "Time to issue a year",
-                        buckets=(.1, .5, 1, 5, 10, 30, 60, 120, 300, 600))
+from opsn.communes.models import Commune
+from opsn.jobs.models import OutboxMessage
 
 
 class RegistryCollector:
@@ -37,8 +23,6 @@ class RegistryCollector:
     jobs waiting in the outbox (more than zero for long: the broker is down)."""
 
     def collect(self):
-        from opsn.communes.models import Commune
-        from opsn.jobs.models import OutboxMessage
 
         gauge = GaugeMetricFamily("opsn_communes", "Communes on the platform", labels=["status"])
         counts = dict.fromkeys(Commune.Status.values, 0)
@@ -56,7 +40,6 @@ def exposition() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        from prometheus_client import REGISTRY
 
         registry = REGISTRY
     data = generate_latest(registry)

@@ -6,11 +6,19 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
+from urllib.parse import urlsplit
 
+import sentry_sdk
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 
-from opsn.operations import context, metrics, probes
+from opsn.kernel import context, metrics
+from opsn.operations import probes
+from opsn.operations.metrics import exposition
 
 
 class ProbeMiddleware:
@@ -28,7 +36,7 @@ class ProbeMiddleware:
             given = request.headers.get("Authorization", "").removeprefix("Bearer ")
             if token and not hmac.compare_digest(given.encode(), token.encode()):
                 return HttpResponse("unauthorized", status=401, content_type="text/plain")
-            data, content_type = metrics.exposition()
+            data, content_type = exposition()
             return HttpResponse(data, content_type=content_type)
         return self.get_response(request)
 
@@ -43,7 +51,6 @@ class RequestContextMiddleware:
         tokens = (context.request_id.set(rid),
                   context.commune.set(commune.insee_code if commune else "-"))
         if settings.SENTRY_DSN:
-            import sentry_sdk
 
             sentry_sdk.set_tag("commune", commune.insee_code if commune else "operator")
             user = request.user if hasattr(request, "user") else None
@@ -85,9 +92,7 @@ class ContentSecurityPolicyMiddleware:
         return response
 
     def policy(self, request: HttpRequest) -> str:
-        from urllib.parse import urlsplit
 
-        from django.conf import settings
 
         if request.get_host().rsplit(":", 1)[0].lower() == settings.OPSN_IDP_HOST:
             return self.BASE
@@ -111,10 +116,6 @@ class ApiLaneMiddleware:
     LANE = ["opsn.operations.middleware.RequestContextMiddleware"]
 
     def __init__(self, get_response):
-        from django.core.exceptions import ImproperlyConfigured
-        from django.core.handlers.base import BaseHandler
-        from django.core.handlers.exception import convert_exception_to_response
-        from django.utils.module_loading import import_string
 
         self.get_response = get_response
         # The lane's end is Django's own: resolve the URL (request.urlconf, set by the

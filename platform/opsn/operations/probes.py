@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import dramatiq
 from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse
@@ -22,7 +23,6 @@ def _database() -> str | None:
 def _broker() -> str | None:
     if not settings.OPSN_BROKER_URL:
         return None  # in-process broker: nothing to reach
-    import dramatiq
 
     broker = dramatiq.get_broker()
     try:

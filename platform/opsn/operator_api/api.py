@@ -9,18 +9,20 @@ from django.utils import timezone
 from ninja import NinjaAPI, Query, Schema, Status
 from ninja.security import HttpBearer
 
-from opsn.accounts.models import OperatorApiToken, hash_token
+from opsn.accounts.models import OperatorApiToken
 from opsn.communes import archive, services
-from opsn.communes.errors import RegistryError
+from opsn.communes.errors import RegistryError, UnknownCommune
 from opsn.communes.models import Commune, Module, OnboardingBatch
 from opsn.communes.selectors import communes_search
 from opsn.communes.tasks import run_onboarding_batch
 from opsn.jobs.broker import send
+from opsn.kernel.credentials import hash_secret
+from opsn.kernel.errors import DomainError
 
 
 class OperatorToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
-        found = OperatorApiToken.objects.filter(key_hash=hash_token(token),
+        found = OperatorApiToken.objects.filter(key_hash=hash_secret(token),
                                                 revoked_at__isnull=True).first()
         if found is None:
             return None
@@ -44,8 +46,8 @@ class ErrorOut(Schema):
     field: str | None = None
 
 
-@api.exception_handler(RegistryError)
-def registry_error(request: HttpRequest, exc: RegistryError):
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError):
     return api.create_response(request, {"code": exc.code, "message": exc.message,
                                          "field": exc.field}, status=exc.http_status)
 
@@ -153,7 +155,6 @@ def _one(insee_code: str) -> Commune:
 
 
 def _missing(insee_code: str):
-    from opsn.communes.errors import UnknownCommune
 
     raise UnknownCommune(f"Aucune commune accueillie n'a le code INSEE « {insee_code} ».")
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 import logging
 
 import dramatiq
+import requests
+from django.utils import timezone
+
+from opsn.accounts.oidc import InProcessAdapter
+from opsn.payfip_local.models import Operation
 
 logger = logging.getLogger("opsn.payfip_local")
 
 
 @dramatiq.actor(max_retries=5, min_backoff=5_000)
 def notify(idop: str) -> None:
-    import requests
-    from django.utils import timezone
 
-    from opsn.accounts.oidc import InProcessAdapter
-    from opsn.payfip_local.models import Operation
 
     operation = Operation.objects.get(idop=idop)
     session = requests.Session()

@@ -13,7 +13,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 
+from opsn.jobs.broker import send
+from opsn.operations.middleware import ContentSecurityPolicyMiddleware
 from opsn.payfip_local.models import Operation
+from opsn.payfip_local.tasks import notify
 
 CHOICES = {"payer": "P", "refuser": "R", "abandonner": "A"}
 
@@ -21,7 +24,6 @@ CHOICES = {"payer": "P", "refuser": "R", "abandonner": "A"}
 def _any_return(response: HttpResponse) -> HttpResponse:
     """The choice's form ends on urlredirect, on whichever commune's domain asked: like
     PayFiP's own page (and the local identity provider's), no ``form-action`` here."""
-    from opsn.operations.middleware import ContentSecurityPolicyMiddleware
 
     response["Content-Security-Policy"] = ContentSecurityPolicyMiddleware.BASE
     return response
@@ -48,8 +50,6 @@ def _payment_page(request: HttpRequest) -> HttpResponse:
             return render(request, "payfip_local/payment.html", {
                 "operation": operation, "amount": Decimal(operation.montant) / 100,
                 "error": "Choisissez : payer, refuser ou abandonner."}, status=400)
-        from opsn.jobs.broker import send
-        from opsn.payfip_local.tasks import notify
 
         Operation.objects.filter(pk=operation.pk).update(
             resultrans=choice, decided_at=timezone.now(),

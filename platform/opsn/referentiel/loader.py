@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from opsn.kernel.errors import DomainError
 from opsn.referentiel.models import DataRelease
 
 SHIPPED_RELEASE = Path(__file__).parent / "data" / "decoupage-administratif-6.0.0"
@@ -23,8 +24,10 @@ SHIPPED_RELEASE = Path(__file__).parent / "data" / "decoupage-administratif-6.0.
 SHIPPED_POPULATION_YEAR = 2023
 
 
-class ReferenceDataError(ValueError):
+class ReferenceDataError(DomainError):
     """A release that cannot be loaded; the message names the file and the entry."""
+
+    code = "reference_data_refused"
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,16 @@
 import dramatiq
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import timezone
+
+from opsn.referentiel.models import DataRelease
 
 
 @dramatiq.actor(max_retries=3)
 def remind_population_release() -> None:
     """Monthly: INSEE publishes populations each December (figures of year N apply from
     1 January N+3). Remind the operator when the loaded figures are older than that."""
-    from django.conf import settings
-    from django.core.mail import send_mail
-    from django.utils import timezone
 
-    from opsn.referentiel.models import DataRelease
 
     latest = DataRelease.objects.order_by("-population_year").first()
     expected = timezone.localdate().year - 3

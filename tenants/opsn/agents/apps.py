@@ -7,4 +7,4 @@ class AgentsConfig(AppConfig):
     verbose_name = "Agents de la commune"
 
     def ready(self):
-        from opsn.agents import receivers  # noqa: F401
+        from opsn.agents import receivers  # noqa: PLC0415, F401

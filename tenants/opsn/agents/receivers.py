@@ -1,7 +1,7 @@
 from django.dispatch import receiver
 
 from opsn.agents.models import AgentRole, Role
-from opsn.communes.signals import commune_schema_ready
+from opsn.kernel.signals import commune_schema_ready
 
 
 @receiver(commune_schema_ready)

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import datetime
 import re
-import secrets
 
 from django.db import IntegrityError
 from django.utils import timezone
 
-from opsn.accounts.models import hash_token
-from opsn.agents.actors import Actor
 from opsn.agents.models import ServiceCredential
 from opsn.audit.events import CredentialIssued, CredentialRevoked
 from opsn.audit.services import record
-from opsn.communes.tenancy import atomic, commune_connection
+from opsn.kernel.actors import Actor
+from opsn.kernel.credentials import hash_secret, new_secret
+from opsn.kernel.errors import DomainError
+from opsn.kernel.tenancy import atomic, commune_connection
 
 PREFIX = "opsn_c_"  # tells a commune's secret from an operator token (``opsn_…``) at a glance
 NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?")
@@ -26,13 +26,14 @@ NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?")
 LAST_USED_PRECISION = datetime.timedelta(minutes=1)
 
 
-class CredentialError(ValueError):
+class CredentialError(DomainError):
     """A credential that cannot be issued or revoked; ``message`` says why, in French;
     ``http_status`` 400 (bad input) or 409 (already there, already revoked)."""
 
+    code = "credential_refused"
+
     def __init__(self, message: str, *, http_status: int = 400):
         super().__init__(message)
-        self.message = message
         self.http_status = http_status
 
 
@@ -54,10 +55,10 @@ def service_credential_issue(*, name: str, actor: Actor) -> tuple[ServiceCredent
         # credential for ever.
         raise CredentialError(f"Un accès nommé « {name} » existe déjà dans la commune : "
                               "choisissez un autre nom.", http_status=409)
-    raw = PREFIX + secrets.token_urlsafe(32)
+    raw, key_hash = new_secret(PREFIX)
     try:
         with atomic():
-            credential = ServiceCredential.objects.create(name=name, key_hash=hash_token(raw),
+            credential = ServiceCredential.objects.create(name=name, key_hash=key_hash,
                                                           created_by=actor.account)
     except IntegrityError:  # issued at the same moment by someone else
         raise CredentialError(f"Un accès nommé « {name} » existe déjà dans la commune.",
@@ -91,7 +92,7 @@ def service_credential_authenticate(raw: str) -> ServiceCredential | None:
     # Every call of the API asks: one indexed lookup, without the ORM's query compiler.
     with commune_connection().cursor() as cursor:
         cursor.execute("SELECT id, name, last_used_at FROM agents_servicecredential "
-                       "WHERE key_hash = %s AND revoked_at IS NULL", [hash_token(raw)])
+                       "WHERE key_hash = %s AND revoked_at IS NULL", [hash_secret(raw)])
         row = cursor.fetchone()
     if row is None:
         return None

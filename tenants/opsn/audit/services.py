@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.audit.events import Event
 from opsn.audit.models import AuditEvent
+from opsn.kernel import context
+from opsn.kernel.actors import Actor
 
 
 def record(actor: Actor, event: Event) -> AuditEvent:
-    from opsn.operations import context
-
     return AuditEvent.objects.create(
         at=timezone.now(), code=event.code, actor=actor.account, actor_name=actor.name,
         actor_kind=actor.kind, ip=actor.ip or None,

@@ -7,4 +7,4 @@ class BrandingConfig(AppConfig):
     verbose_name = "Identité de la commune"
 
     def ready(self):
-        from opsn.branding import receivers  # noqa: F401
+        from opsn.branding import receivers  # noqa: PLC0415, F401

@@ -6,6 +6,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siret
 
 from opsn.branding.contrast import AA_NORMAL_TEXT, HEX_COLOUR, contrast_ratio
+from opsn.kernel.tenancy import commune_connection
 
 
 def validate_siret(value: str) -> None:
@@ -24,7 +25,6 @@ def validate_colour(value: str) -> None:
 
 
 def branding_upload_path(instance: CommuneProfile, filename: str) -> str:
-    from opsn.communes.tenancy import commune_connection
 
     # The schema name in the path keeps each commune's files apart on disk.
     return f"{commune_connection().schema_name}/branding/{filename}"

@@ -1,8 +1,8 @@
 from django.dispatch import receiver
 
+from opsn.branding.defaults import default_colours
 from opsn.branding.models import CommuneProfile
-from opsn.communes.branding_defaults import default_colours
-from opsn.communes.signals import commune_schema_ready
+from opsn.kernel.signals import commune_schema_ready
 
 
 @receiver(commune_schema_ready)

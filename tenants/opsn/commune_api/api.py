@@ -19,7 +19,6 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from opsn.accounts.auth import client_ip
-from opsn.agents.actors import Actor
 from opsn.agents.services import service_actor, service_credential_authenticate
 from opsn.commune_api import lookups
 from opsn.commune_api.schemas import (
@@ -35,6 +34,8 @@ from opsn.commune_api.schemas import (
     RegieOut,
     ReversalIn,
 )
+from opsn.kernel.actors import Actor
+from opsn.kernel.errors import DomainError
 from opsn.regies.documents import receipt_pdf
 from opsn.regies.errors import Duplicate, NotFound, RegieError
 from opsn.regies.models import EntrySource, InvoiceSource
@@ -76,9 +77,10 @@ def _error(request: HttpRequest, status: int, code: str, message: str, field=Non
                                          "line": line}, status=status)
 
 
-@api.exception_handler(RegieError)
-def regie_error(request: HttpRequest, exc: RegieError):
-    return _error(request, exc.http_status, exc.code, exc.message, exc.field, exc.line)
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError):
+    return _error(request, exc.http_status, exc.code, exc.message, exc.field,
+                  getattr(exc, "line", None))
 
 
 @api.exception_handler(AuthenticationError)

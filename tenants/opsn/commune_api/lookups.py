@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
-from opsn.communes.tenancy import commune_connection
+from opsn.kernel.actors import Actor
+from opsn.kernel.tenancy import commune_connection
 from opsn.regies import permissions, selectors
 from opsn.regies.errors import NotFound
 from opsn.regies.models import Allocation, Invoice, LedgerEntry, Payer, Product, Regie

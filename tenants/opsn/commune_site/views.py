@@ -5,11 +5,17 @@ from django.views.decorators.http import require_http_methods
 
 from opsn.accounts.auth import commune_role_required, commune_roles
 from opsn.agents.models import AgentRole, Role
+from opsn.billing import issuing
+from opsn.billing.computation import BillingError
+from opsn.billing.models import Invoice
+from opsn.billing.views import invoice_file
 from opsn.branding.forms import ProfileForm
 from opsn.branding.selectors import current_profile
 from opsn.communes.models import CommuneModule
 from opsn.communes.routing import CommuneRequest
-from opsn.communes.tenancy import atomic
+from opsn.kernel.money import euros
+from opsn.kernel.tenancy import atomic
+from opsn.regies.verification import receipt_verified
 
 
 def home(request: CommuneRequest) -> HttpResponse:
@@ -65,9 +71,6 @@ emblem = _image("emblem")
 @require_http_methods(["GET", "POST"])
 def operator_invoices(request: CommuneRequest) -> HttpResponse:
     """The operator's invoices to this commune; the administrator contests from here."""
-    from opsn.billing import issuing
-    from opsn.billing.computation import BillingError
-    from opsn.billing.models import Invoice
 
     own = Invoice.objects.filter(insee_code=request.commune.insee_code)
     if request.method == "POST":
@@ -90,8 +93,6 @@ def operator_invoices(request: CommuneRequest) -> HttpResponse:
 
 @commune_role_required(Role.ADMINISTRATOR, Role.FINANCE)
 def operator_invoice_pdf(request: CommuneRequest, number: str) -> FileResponse:
-    from opsn.billing.models import Invoice
-    from opsn.billing.views import invoice_file
 
     invoice = Invoice.objects.filter(insee_code=request.commune.insee_code,
                                      number=number).first()
@@ -102,8 +103,6 @@ def operator_invoice_pdf(request: CommuneRequest, number: str) -> FileResponse:
 
 def verify_receipt(request: CommuneRequest) -> HttpResponse:
     """Public: is this receipt authentic? Its amount and date, never who paid."""
-    from opsn.regies.money import euros
-    from opsn.regies.verification import receipt_verified
 
     typed = {k: request.GET.get(k, "").strip() for k in ("regie", "quittance", "code")}
     asked = any(typed.values())

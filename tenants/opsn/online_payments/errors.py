@@ -1,6 +1,6 @@
 """What online payment refuses, with a stable code, an HTTP status and a French message."""
 
-from opsn.errors import DomainError
+from opsn.kernel.errors import DomainError
 
 
 class OnlinePaymentError(DomainError):

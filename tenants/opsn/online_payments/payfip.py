@@ -24,9 +24,14 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlencode
 
+import requests
 from django.conf import settings
 from django.utils.module_loading import import_string
+from lxml import etree
+
+from opsn.kernel.errors import DomainError
 
 NS_SERVICE = ("http://securite.service.tpa.cp.finances.gouv.fr/services/mas_securite/"
               "contrat_paiement_securise/PaiementSecuriseService")
@@ -36,8 +41,10 @@ REFUSED_CODES = ("R", "Z")
 CANCELLED_CODES = ("A",)
 
 
-class PayfipError(Exception):
+class PayfipError(DomainError):
     """PayFiP answered with a fault (``code`` is its own: P1, P5, …), or did not answer."""
+
+    http_status = 502
 
     def __init__(self, code: str, message: str = ""):
         super().__init__(f"{code}: {message}" if message else code)
@@ -126,7 +133,6 @@ def objet_of(text: str) -> str:
 # --- The real web service ---------------------------------------------------------------
 
 def _envelope(operation: str, fields: dict[str, str]) -> bytes:
-    from lxml import etree
 
     envelope = etree.Element(f"{{{NS_SOAP}}}Envelope", nsmap={"soapenv": NS_SOAP,
                                                                "pai": NS_SERVICE})
@@ -149,7 +155,6 @@ def etree_localname(tag) -> str:
 
 def _parse(content: bytes, operation: str) -> dict[str, str]:
     """The fields of ``<return>`` in the response; a SOAP fault raises its PayFiP code."""
-    from lxml import etree
 
     try:
         root = etree.fromstring(content, parser=etree.XMLParser(resolve_entities=False,
@@ -180,14 +185,12 @@ class SoapPayfip:
 
     def __init__(self, *, service_url: str | None = None, session=None,
                  timeout: float | None = None):
-        import requests
 
         self.service_url = service_url or settings.OPSN_PAYFIP_SERVICE_URL
         self.session = session or requests.Session()
         self.timeout = timeout or settings.OPSN_PAYFIP_TIMEOUT
 
     def _call(self, operation: str, fields: dict[str, str]) -> dict[str, str]:
-        import requests
 
         try:
             response = self.session.post(
@@ -212,7 +215,6 @@ class SoapPayfip:
         return idop
 
     def payment_url(self, idop: str) -> str:
-        from urllib.parse import urlencode
 
         return f"{settings.OPSN_PAYFIP_PAYMENT_URL}?{urlencode({'idop': idop})}"
 

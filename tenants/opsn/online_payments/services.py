@@ -16,12 +16,14 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.audit import events
 from opsn.audit.services import record
-from opsn.communes.tenancy import atomic
+from opsn.kernel.actors import Actor
+from opsn.kernel.money import euros
+from opsn.kernel.tenancy import atomic
 from opsn.online_payments import payfip
 from opsn.online_payments.errors import NotPayableOnline, ProviderUnavailable, UnknownPayment
 from opsn.online_payments.models import (
@@ -33,7 +35,9 @@ from opsn.online_payments.models import (
 )
 from opsn.regies.errors import Duplicate, RegieError
 from opsn.regies.models import AssignmentRole, EntrySource, Invoice, LedgerEntry, PaymentMode, Regie
-from opsn.regies.money import euros
+from opsn.regies.permissions import may_collect
+from opsn.regies.services.founding import assignment_grant
+from opsn.regies.services.payments import payment_record
 
 logger = logging.getLogger("opsn.online_payments")
 
@@ -57,8 +61,6 @@ def payfip_configure(*, regie: Regie, actor: Actor, numcli: str,
     """Open (or change) online payment for ``regie``: its PayFiP client number and
     environment. The régie's founding act must accept online payment; the platform's
     PayFiP credential is appointed mandataire of the régie (it records the payments)."""
-    from opsn.regies.permissions import may_collect
-    from opsn.regies.services.founding import assignment_grant
 
     numcli = (numcli or "").strip()
     if not (len(numcli) == 6 and numcli.isdigit()):
@@ -271,7 +273,6 @@ def _mismatch(payment: OnlinePayment, detail: payfip.Detail) -> str:
 def _record(payment: OnlinePayment) -> None:
     """Record the paid amount in the régie's journal, once. Whatever the invoice no longer
     owes (paid meanwhile at the counter) goes to the payer's credit."""
-    from opsn.regies.services.payments import payment_record
 
     reference = f"payfip:{payment.idop}"
     invoice = Invoice.objects.get(pk=payment.invoice_id)
@@ -304,7 +305,6 @@ def online_payments_reconcile(*, now: datetime.datetime | None = None) -> dict[s
     """In the current commune: fetch the result of each payment still waiting after
     ``OPSN_PAYFIP_RECONCILE_AFTER_MINUTES`` (expiring those past PayFiP's validity), and
     record those paid but not yet in the journal. Returns the count per state reached."""
-    from django.db.models import Q
 
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(minutes=settings.OPSN_PAYFIP_RECONCILE_AFTER_MINUTES)

@@ -8,16 +8,19 @@ import logging
 
 import dramatiq
 
+from opsn.jobs.broker import send
+from opsn.kernel import tenancy
+from opsn.kernel.tenancy import current_commune
+from opsn.online_payments.services import online_payments_reconcile
+
 logger = logging.getLogger("opsn.online_payments")
 
 
 @dramatiq.actor(max_retries=3, min_backoff=60_000)
 def reconcile_online_payments() -> None:
     """One job per active commune that subscribes to the régies."""
-    from opsn.communes.selectors import active_communes_with
-    from opsn.jobs.broker import send
 
-    for commune in active_communes_with("regies"):
+    for commune in tenancy.communes().active_with("regies"):
         send(reconcile_commune_online_payments, commune=commune)
 
 
@@ -25,8 +28,6 @@ def reconcile_online_payments() -> None:
 def reconcile_commune_online_payments() -> None:
     """Inside one commune's schema. Idempotent: a payment already settled is not asked
     again, one recorded is never recorded twice."""
-    from opsn.communes.tenancy import current_commune
-    from opsn.online_payments.services import online_payments_reconcile
 
     commune = current_commune()
     if commune is None:

@@ -3,7 +3,7 @@ one, recomputed by the database with the function that wrote them (migration 000
 
 from __future__ import annotations
 
-from opsn.communes.tenancy import commune_connection
+from opsn.kernel.tenancy import commune_connection
 from opsn.regies.models import LedgerEntry, Regie
 
 GENESIS = "0" * 64

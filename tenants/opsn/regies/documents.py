@@ -10,15 +10,17 @@ from django.utils import timezone
 
 from opsn.branding.models import CommuneProfile
 from opsn.branding.selectors import current_profile
+from opsn.kernel.money import euros
+from opsn.kernel.tenancy import current_commune
 from opsn.regies.exports import cheque_of, slip_order
 from opsn.regies.models import Deposit, LedgerEntry, PaymentMode
-from opsn.regies.money import euros
 from opsn.regies.reports import deposit_entries
+from opsn.regies.verification import qr_svg_data_uri, verification_code, verification_url
 from opsn.regies.words import amount_in_words
 
 
 def _pdf(template: str, context: dict) -> bytes:
-    from weasyprint import HTML
+    from weasyprint import HTML  # noqa: PLC0415
 
     html = render_to_string(template, context)
     return HTML(string=html).write_pdf(pdf_variant="pdf/ua-1")
@@ -27,8 +29,6 @@ def _pdf(template: str, context: dict) -> bytes:
 def receipt_pdf(entry: LedgerEntry) -> bytes:
     """Must run inside the commune's schema (its profile and ledger live there). The
     receipt carries the address, code and QR code that let anyone check it."""
-    from opsn.communes.tenancy import current_commune
-    from opsn.regies.verification import qr_svg_data_uri, verification_code, verification_url
 
     commune = current_commune()
     domain = (commune.primary_domain if commune is not None else None) or ""

@@ -4,7 +4,7 @@ at fault, ``line`` the line of an imported file."""
 
 from __future__ import annotations
 
-from opsn.errors import DomainError
+from opsn.kernel.errors import DomainError
 
 
 class RegieError(DomainError, ValueError):

@@ -19,9 +19,9 @@ import datetime
 
 from django.db.models import Q
 
-from opsn.agents.actors import Actor
 from opsn.agents.models import Role
 from opsn.agents.selectors import roles_of
+from opsn.kernel.actors import Actor
 from opsn.regies.errors import NotAllowed
 from opsn.regies.models import Assignment, AssignmentRole, Regie, StandIn
 

@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from opsn.kernel.money import euros
 from opsn.regies.models import (
     HELD_MODES,
     Deposit,
@@ -22,7 +23,7 @@ from opsn.regies.models import (
     PaymentMode,
     Regie,
 )
-from opsn.regies.money import euros
+from opsn.regies.services.invoicing import normalise_link_code
 
 ZERO = Decimal("0.00")
 
@@ -132,7 +133,6 @@ def regies_of(account: str, day: datetime.date | None = None) -> QuerySet[Regie]
 
 def payers_search(regie: Regie | None, query: str, limit: int = 20) -> QuerySet[Payer]:
     """By name (any part), link code, external reference or invoice number."""
-    from opsn.regies.services.invoicing import normalise_link_code
 
     query = (query or "").strip()
     payers = Payer.objects.all() if regie is None else Payer.objects.filter(regie=regie)

@@ -7,8 +7,15 @@ from __future__ import annotations
 import logging
 
 import dramatiq
+from django.db.models import Q
+from django.utils import timezone
 
-from opsn.agents.actors import Actor
+from opsn.jobs.broker import send
+from opsn.kernel import tenancy
+from opsn.kernel.actors import Actor
+from opsn.kernel.tenancy import current_commune
+from opsn.regies.models import Regie
+from opsn.regies.services.mailing import regie_warnings_send
 
 logger = logging.getLogger("opsn.regies")
 ACTOR = Actor.system("alertes des régies")
@@ -18,10 +25,8 @@ ACTOR = Actor.system("alertes des régies")
 def warn_regies() -> None:
     """Daily: one job per active commune that subscribes to the régies (a commune that
     does not has none to warn about; a suspended one is not served)."""
-    from opsn.communes.selectors import active_communes_with
-    from opsn.jobs.broker import send
 
-    for commune in active_communes_with("regies"):
+    for commune in tenancy.communes().active_with("regies"):
         send(warn_commune_regies, commune=commune)
 
 
@@ -31,12 +36,7 @@ def warn_commune_regies() -> None:
     or its maximum cash reached. Idempotent per day (``regie_warnings_send``): a retry
     sends only what did not go. One régie that fails does not keep the others waiting;
     the job fails after them, to be retried."""
-    from django.db.models import Q
-    from django.utils import timezone
 
-    from opsn.communes.tenancy import current_commune
-    from opsn.regies.models import Regie
-    from opsn.regies.services.mailing import regie_warnings_send
 
     if current_commune() is None:
         raise RuntimeError("warn_commune_regies runs inside a commune: send(…, commune=…)")

@@ -10,6 +10,7 @@ import hmac
 import re
 from urllib.parse import urlencode
 
+import segno
 from django.conf import settings
 
 from opsn.regies.models import LedgerEntry
@@ -32,7 +33,6 @@ def verification_url(entry: LedgerEntry, domain: str) -> str:
 
 
 def qr_svg_data_uri(url: str) -> str:
-    import segno
 
     return segno.make(url, error="m").svg_data_uri(scale=3, border=1)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django import template
 
-from opsn.regies.money import euros as _euros
+from opsn.kernel import money
+from opsn.regies.models import InvoiceStatus, PaymentMode
 
 register = template.Library()
 
@@ -14,12 +15,11 @@ register = template.Library()
 def euros(value) -> str:
     if value is None or value == "":
         return ""
-    return _euros(value)
+    return money.euros(value)
 
 
 @register.filter
 def mode_label(value) -> str:
-    from opsn.regies.models import PaymentMode
 
     try:
         return str(PaymentMode(value).label)
@@ -30,7 +30,6 @@ def mode_label(value) -> str:
 @register.filter
 def invoice_status(value) -> str:
     """The status label (a generated column has no get_status_display)."""
-    from opsn.regies.models import InvoiceStatus
 
     try:
         return str(InvoiceStatus(value).label)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import account_id, actor_of, commune_role_required
+from opsn.kernel.money import line_amount, parse_amount, parse_quantity
 from opsn.regie_pages.forms import CounterForm, ReversalForm, modes_of
 from opsn.regie_pages.views.common import (
     AGENT_ROLES,
@@ -26,7 +27,6 @@ from opsn.regies import permissions, selectors
 from opsn.regies.documents import receipt_pdf
 from opsn.regies.errors import RegieError
 from opsn.regies.models import Invoice, LedgerEntry, Payer, Regie
-from opsn.regies.money import line_amount, parse_amount, parse_quantity
 from opsn.regies.services.mailing import receipt_email
 from opsn.regies.services.payments import (
     REQUIRED_DETAILS,
@@ -89,10 +89,10 @@ def _record(request: HttpRequest, regie: Regie, form: CounterForm,
     amount = (data["amount"] or "").strip()
     if not amount:
         # Left empty: what was ticked and sold (the agent did not change it).
-        total = sum((parse_amount(value, field=f"alloc_{i.pk}")
+        total = sum((parse_amount(value, field=f"alloc_{i.pk}", error=RegieError)
                      for i, value in zip(chosen, allocations.values(), strict=True)), ZERO)
         if product is not None:
-            total += line_amount(parse_quantity(quantity), product.unit_price)
+            total += line_amount(parse_quantity(quantity, error=RegieError), product.unit_price)
         if not total:
             raise RegieError("Indiquez le montant reçu.", field="amount")
         amount = str(total)

@@ -17,9 +17,9 @@ from decimal import Decimal
 
 from lxml import etree
 
+from opsn.kernel.money import parse_amount
 from opsn.regies.errors import RegieError
 from opsn.regies.importers.payments import ImportedLine
-from opsn.regies.money import parse_amount
 
 NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.053."
 # An end-to-end id the debtor did not give: banks write this literal instead.
@@ -181,7 +181,7 @@ class _EntryReader:
                              "n'encaisse qu'en euros (EUR), le relevé est refusé.",
                              line=element.sourceline, field="Ccy")
         try:
-            return parse_amount((element.text or "").strip(), field="Amt")
+            return parse_amount((element.text or "").strip(), field="Amt", error=RegieError)
         except RegieError as exc:
             raise RegieError(f"{exc.message.rstrip('.')} (élément <Amt>).",
                              line=element.sourceline, field="Amt") from None

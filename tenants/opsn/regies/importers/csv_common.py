@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NoReturn
 
+from opsn.kernel.money import parse_amount, parse_quantity
 from opsn.regies.errors import RegieError
-from opsn.regies.money import parse_amount, parse_quantity
 
 ENCODINGS = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
 ENCODING_ALIASES = {"utf8": "utf-8", "utf-8-sig": "utf-8", "windows-1252": "cp1252",
@@ -126,7 +126,7 @@ class Row:
     def amount(self, column: str, *, allow_zero: bool = False) -> Decimal:
         value = self.text(column, required=True, what="Le montant")
         try:
-            return parse_amount(value, field=column, allow_zero=allow_zero)
+            return parse_amount(value, field=column, allow_zero=allow_zero, error=RegieError)
         except RegieError as exc:
             raise at_column(exc, column, self.line) from None
 
@@ -135,7 +135,7 @@ class Row:
 
     def quantity(self, column: str, default: str = "1") -> Decimal:
         try:
-            return parse_quantity(self.text(column) or default, field=column)
+            return parse_quantity(self.text(column) or default, field=column, error=RegieError)
         except RegieError as exc:
             raise at_column(exc, column, self.line) from None
 

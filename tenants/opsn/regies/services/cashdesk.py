@@ -10,14 +10,14 @@ from decimal import Decimal
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.audit import events
 from opsn.audit.services import record
-from opsn.communes.tenancy import atomic
+from opsn.kernel.actors import Actor
+from opsn.kernel.money import euros, parse_amount
+from opsn.kernel.tenancy import atomic
 from opsn.regies import permissions, selectors
 from opsn.regies.errors import Duplicate, Refused, RegieError
 from opsn.regies.models import ClosingLine, DailyClosing, Deposit, DepositLine, PaymentMode, Regie
-from opsn.regies.money import euros, parse_amount
 
 ZERO = Decimal("0.00")
 
@@ -50,7 +50,8 @@ def day_close(*, regie: Regie, actor: Actor, counted: dict[str, object],
             raise RegieError(f"Indiquez le montant compté ({label}) : le journal en attend "
                              f"{euros(want)}.", field=f"counted_{mode}")
         try:
-            count = parse_amount(counted[mode], field=f"counted_{mode}", allow_zero=True)
+            count = parse_amount(counted[mode], field=f"counted_{mode}", allow_zero=True,
+                                 error=RegieError)
         except RegieError as exc:
             raise RegieError(f"{label} : {exc.message}", field=f"counted_{mode}") from None
         if count != want and not reasons.get(mode):

@@ -9,11 +9,12 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.agents.selectors import commune_agents
 from opsn.audit import events
 from opsn.audit.services import record
-from opsn.communes.tenancy import atomic
+from opsn.kernel.actors import Actor
+from opsn.kernel.money import euros, parse_amount
+from opsn.kernel.tenancy import atomic
 from opsn.regies import selectors
 from opsn.regies.errors import Duplicate, NotFound, Refused, RegieError
 from opsn.regies.models import (
@@ -25,7 +26,6 @@ from opsn.regies.models import (
     Regie,
     StandIn,
 )
-from opsn.regies.money import euros, parse_amount
 
 AMENDABLE = ("name", "founding_act", "accepted_modes", "cash_limit", "cash_float",
              "deposit_period_days", "accountant", "ends_on")
@@ -64,7 +64,7 @@ def _clean_founding_act(fields: dict) -> dict:
     for money_field in ("cash_limit", "cash_float"):
         if money_field in clean:
             clean[money_field] = parse_amount(clean[money_field], field=money_field,
-                                              allow_zero=True)
+                                              allow_zero=True, error=RegieError)
     if "deposit_period_days" in clean:
         clean["deposit_period_days"] = _period(clean["deposit_period_days"])
     return clean
@@ -125,7 +125,7 @@ def product_save(*, regie: Regie, actor: Actor, code: str, name: str, unit_price
         raise RegieError("Le code du produit manque.", field="code")
     if not (name or "").strip():
         raise RegieError("Le libellé du produit manque.", field="name")
-    price = parse_amount(unit_price, field="unit_price", allow_zero=True)
+    price = parse_amount(unit_price, field="unit_price", allow_zero=True, error=RegieError)
     product, _ = Product.objects.update_or_create(
         regie=regie, code=code,
         defaults={"name": name.strip(), "unit_price": price, "is_active": is_active})

@@ -28,10 +28,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.audit import events
 from opsn.audit.services import record
-from opsn.communes.tenancy import atomic, commune_connection
+from opsn.kernel.actors import Actor
+from opsn.kernel.money import euros
+from opsn.kernel.tenancy import atomic, commune_connection
 from opsn.regies import permissions
 from opsn.regies.errors import Duplicate, Refused, RegieError
 from opsn.regies.importers.camt053 import read_camt053
@@ -54,7 +55,6 @@ from opsn.regies.models import (
     QueueStatus,
     Regie,
 )
-from opsn.regies.money import euros
 from opsn.regies.services.invoicing import (
     InvoiceDraft,
     LineDraft,

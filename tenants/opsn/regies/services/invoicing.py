@@ -15,11 +15,12 @@ from django.core.validators import validate_email
 from django.db.models import Sum
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.audit import events
 from opsn.audit.models import AuditEvent
 from opsn.audit.services import record
-from opsn.communes.tenancy import atomic
+from opsn.kernel.actors import Actor
+from opsn.kernel.money import euros, line_amount, parse_amount, parse_quantity
+from opsn.kernel.tenancy import atomic
 from opsn.regies import permissions
 from opsn.regies.errors import Duplicate, Refused, RegieError
 from opsn.regies.models import (
@@ -33,7 +34,6 @@ from opsn.regies.models import (
     Product,
     Regie,
 )
-from opsn.regies.money import euros, line_amount, parse_amount, parse_quantity
 
 # No 0/O, 1/I/L: a code read over the phone or copied from paper is typed right.
 LINK_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -137,13 +137,14 @@ def line_draft(*, label: str = "", quantity="1", unit_price=None,
     if unit_price in (None, "") and product is None:
         raise RegieError("Indiquez le prix unitaire ou le produit.", field="unit_price")
     price = (product.unit_price if unit_price in (None, "") and product is not None
-             else parse_amount(unit_price, field="unit_price", allow_zero=True))
+             else parse_amount(unit_price, field="unit_price", allow_zero=True, error=RegieError))
     label = (label or "").strip() or (product.name if product else "")
     if not label:
         raise RegieError("Le libellé de la ligne manque.", field="label")
     if period_start and period_end and period_end < period_start:
         raise RegieError("La période finit avant de commencer.", field="period_end")
-    return LineDraft(label=label, quantity=parse_quantity(quantity), unit_price=price,
+    quantity = parse_quantity(quantity, error=RegieError)
+    return LineDraft(label=label, quantity=quantity, unit_price=price,
                      product=product, period_start=period_start, period_end=period_end,
                      beneficiary=(beneficiary or "").strip())
 

@@ -21,17 +21,18 @@ from django.core.validators import validate_email
 from django.db.models import Q
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.audit import events
 from opsn.audit.models import AuditEvent
 from opsn.audit.services import record
 from opsn.branding.models import CommuneProfile
 from opsn.branding.selectors import current_profile
-from opsn.communes.tenancy import atomic, commune_connection
+from opsn.kernel.actors import Actor
+from opsn.kernel.money import euros
+from opsn.kernel.tenancy import atomic, commune_connection
 from opsn.regies import selectors
+from opsn.regies.documents import receipt_pdf
 from opsn.regies.errors import RegieError
 from opsn.regies.models import Assignment, AssignmentRole, LedgerEntry, PaymentMode, Regie, StandIn
-from opsn.regies.money import euros
 
 logger = logging.getLogger("opsn.regies")
 
@@ -78,7 +79,6 @@ def receipt_email(*, entry: LedgerEntry, actor: Actor, to: str | None = None) ->
     """E-mail the receipt PDF to ``to``, by default to the payer's address; returns the
     address it went to. Which agents may send it is for the interfaces to check (the
     receipt is theirs to hand over already)."""
-    from opsn.regies.documents import receipt_pdf
 
     if to is None:
         to = entry.payer.email if entry.payer_id and entry.payer else ""

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.audit import events
 from opsn.audit.services import record
-from opsn.communes.tenancy import atomic
+from opsn.kernel.actors import Actor
+from opsn.kernel.money import euros
+from opsn.kernel.tenancy import atomic
 from opsn.regies import selectors
 from opsn.regies.errors import Refused, RegieError
 from opsn.regies.models import (
@@ -23,7 +24,6 @@ from opsn.regies.models import (
     Regie,
     RegieMerge,
 )
-from opsn.regies.money import euros
 
 
 @atomic

@@ -23,11 +23,13 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from opsn.agents.actors import Actor
 from opsn.audit import events
 from opsn.audit.models import AuditEvent
 from opsn.audit.services import record
-from opsn.communes.tenancy import atomic, check_writable, commune_connection, on_commit
+from opsn.kernel.actors import Actor
+from opsn.kernel.metrics import PAYMENTS
+from opsn.kernel.money import euros, line_amount, parse_amount, parse_quantity
+from opsn.kernel.tenancy import atomic, check_writable, commune_connection, on_commit
 from opsn.regies import permissions
 from opsn.regies.errors import Duplicate, NotFound, Refused, RegieError
 from opsn.regies.models import (
@@ -43,7 +45,6 @@ from opsn.regies.models import (
     Product,
     Regie,
 )
-from opsn.regies.money import euros, line_amount, parse_amount, parse_quantity
 from opsn.regies.selectors import held_in_hand, regie_columns, regie_with_version
 
 # What the agent must note for each mode (the receipt and the deposit slip show them).
@@ -93,7 +94,7 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
                  owed: dict[int, Decimal]) -> _Checked:
     """``owed`` is what each invoice still owes, lowered as the batch's drafts pay it."""
     try:
-        amount = parse_amount(draft.amount)
+        amount = parse_amount(draft.amount, error=RegieError)
     except RegieError as exc:
         _fail(draft, exc.message, field="amount")
     mode = draft.mode
@@ -144,7 +145,7 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
                   field="invoices")
         if given:
             try:
-                part = parse_amount(given[invoice.number], field="allocations")
+                part = parse_amount(given[invoice.number], field="allocations", error=RegieError)
             except RegieError as exc:
                 _fail(draft, f"Facture {invoice.number} : {exc.message}", field="allocations")
             if part > due:
@@ -164,7 +165,7 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
         if product.regie_id != regie.pk or not product.is_active:
             _fail(draft, f"La régie {regie.name} ne vend pas « {product} ».", field="sales")
         try:
-            qty = parse_quantity(quantity)
+            qty = parse_quantity(quantity, error=RegieError)
         except RegieError as exc:
             _fail(draft, exc.message, field="sales")
         price = line_amount(qty, product.unit_price)
@@ -514,7 +515,6 @@ def _recorded(actor: Actor, regie: Regie, entry: LedgerEntry, at) -> AuditEvent:
 
 
 def _count(entries: list[LedgerEntry]) -> None:
-    from opsn.operations.metrics import PAYMENTS
 
     by_mode: dict[tuple[str, str], int] = defaultdict(int)
     for entry in entries:
@@ -595,7 +595,7 @@ def credit_apply(*, invoice: Invoice, actor: Actor, amount=None) -> Decimal:
     if invoice.status in (InvoiceStatus.CANCELLED, InvoiceStatus.PAID):
         raise Refused(f"La facture {invoice.number} est {InvoiceStatus(invoice.status).label}.")
     available = credit_of(invoice.payer)
-    wanted = invoice.remaining if amount is None else parse_amount(amount)
+    wanted = invoice.remaining if amount is None else parse_amount(amount, error=RegieError)
     if wanted > invoice.remaining:
         raise RegieError(f"La facture {invoice.number} ne doit que {euros(invoice.remaining)}.",
                          field="amount")

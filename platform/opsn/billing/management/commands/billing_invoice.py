@@ -27,6 +27,6 @@ class Command(BaseCommand):
         except BillingError as exc:
             raise CommandError(str(exc), returncode=4) from exc
         due = f", à payer avant le {invoice.due_on:%d/%m/%Y}" if invoice.due_on else ""
-        overdue = " — EN RETARD" if issuing.is_overdue(invoice) else ""
+        overdue = " — EN RETARD" if invoice.is_overdue else ""
         self.stdout.write(f"{invoice.number} {invoice.commune_name} {invoice.total} € : "
                           f"{invoice.get_status_display()}{due}{overdue}")

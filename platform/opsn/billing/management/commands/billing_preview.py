@@ -1,12 +1,12 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
-
-from opsn.billing.computation import BillingError, compute_year, format_euros
+from opsn.billing.computation import compute_year
 from opsn.billing.exports import write_preview_csv
+from opsn.kernel.commands import DomainCommand
+from opsn.kernel.money import format_cents
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Compute every commune's contribution for a year, without issuing anything: "
             "totals per application, or every line as CSV.")
 
@@ -17,10 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--commune", default=None, help="show one commune's lines")
 
     def handle(self, *args, year, csv_path, commune, **options):
-        try:
-            preview = compute_year(year)
-        except BillingError as exc:
-            raise CommandError(str(exc), returncode=2) from exc
+        preview = compute_year(year)
         if csv_path == "-":
             write_preview_csv(preview, sys.stdout)
             return
@@ -30,11 +27,11 @@ class Command(BaseCommand):
             return
         out = self.stdout.write
         for module, total in sorted(preview.by_module().items()):
-            out(f"{module:<22} {format_euros(total):>16}")
-        out(f"{'total':<22} {format_euros(preview.total_cents()):>16}  "
+            out(f"{module:<22} {format_cents(total):>16}")
+        out(f"{'total':<22} {format_cents(preview.total_cents()):>16}  "
             f"({len(preview.by_commune())} communes)")
         if commune:
             for line in preview.lines:
                 if line.insee_code == commune:
-                    out(f"  {line.module:<20} {format_euros(line.amount_cents):>12}  "
+                    out(f"  {line.module:<20} {format_cents(line.amount_cents):>12}  "
                         f"{line.explanation}")

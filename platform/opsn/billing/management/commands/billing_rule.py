@@ -1,10 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
-
 from opsn.billing import services
-from opsn.billing.computation import BillingError
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Set the pricing rule of an application for a year, e.g.\n"
             "  opsn billing_rule e-administration 2022 --per-inhabitant 21000 "
             "--operator-fraction 0.5 --population totale --population-year 2022\n"
@@ -34,23 +32,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, module, year, per_inhabitant, tiers, flat, free, operator_fraction,
                operator_amount, population, population_year, newcomer_double, **options):
-        try:
-            if per_inhabitant is not None:
-                rule = services.rule_set(
-                    module=module, year=year, kind="per_inhabitant", annual_cost=per_inhabitant,
-                    operator_share_fraction=operator_fraction,
-                    operator_share_amount=operator_amount, population_kind=population,
-                    population_year=population_year)
-            elif tiers is not None:
-                rule = services.rule_set(module=module, year=year, kind="tiers",
-                                         brackets=services.parse_brackets(tiers),
-                                         population_kind=population,
-                                         population_year=population_year,
-                                         newcomer_double=newcomer_double)
-            elif flat is not None:
-                rule = services.rule_set(module=module, year=year, kind="flat", flat_amount=flat)
-            else:
-                rule = services.rule_set(module=module, year=year, kind="free")
-        except BillingError as exc:
-            raise CommandError(str(exc), returncode=2) from exc
+        if per_inhabitant is not None:
+            rule = services.rule_set(
+                module=module, year=year, kind="per_inhabitant", annual_cost=per_inhabitant,
+                operator_share_fraction=operator_fraction,
+                operator_share_amount=operator_amount, population_kind=population,
+                population_year=population_year)
+        elif tiers is not None:
+            rule = services.rule_set(module=module, year=year, kind="tiers",
+                                     brackets=services.parse_brackets(tiers),
+                                     population_kind=population,
+                                     population_year=population_year,
+                                     newcomer_double=newcomer_double)
+        elif flat is not None:
+            rule = services.rule_set(module=module, year=year, kind="flat", flat_amount=flat)
+        else:
+            rule = services.rule_set(module=module, year=year, kind="free")
         self.stdout.write(f"{rule}")

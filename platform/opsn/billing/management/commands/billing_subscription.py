@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from opsn.billing import services
 from opsn.billing.computation import BillingError
 from opsn.billing.models import SubscriptionRequest
-from opsn.communes import services as communes
 from opsn.communes.errors import RegistryError
+from opsn.communes.models import Commune
 
 
 class Command(BaseCommand):
@@ -30,7 +30,7 @@ class Command(BaseCommand):
                                   f"{r.module_id or ''} → {r.effective_on}{flag}")
             return
         try:
-            found = communes.get_commune(commune or "")
+            found = Commune.objects.named(commune or "")
             when = datetime.date.fromisoformat(requested_on) if requested_on else None
             request = services.subscription_request(commune=found, action=action,
                                                     module=module, requested_on=when,

@@ -1,8 +1,9 @@
 from opsn.communes import services
-from opsn.communes.management.commands._base import RegistryCommand
+from opsn.communes.models import Commune
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(RegistryCommand):
+class Command(DomainCommand):
     help = "Add or remove a commune's custom domain."
 
     def add_arguments(self, parser):
@@ -11,7 +12,7 @@ class Command(RegistryCommand):
         parser.add_argument("domain")
 
     def handle(self, *args, action, commune, domain, **options):
-        found = services.get_commune(commune)
+        found = Commune.objects.named(commune)
         if action == "add":
             services.domain_add(commune=found, domain=domain)
         else:

@@ -1,8 +1,9 @@
-from opsn.communes import moves, services
-from opsn.communes.management.commands._base import RegistryCommand
+from opsn.communes import moves
+from opsn.communes.models import Commune
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(RegistryCommand):
+class Command(DomainCommand):
     help = ("Move a commune's schema to another database of the commune map: read-only "
             "meanwhile, exported, restored, checked, switched, the old schema dropped.")
 
@@ -11,7 +12,7 @@ class Command(RegistryCommand):
         parser.add_argument("database", help="target database alias (OPSN_COMMUNE_DATABASES)")
 
     def handle(self, *args, commune, database, **options):
-        found = services.get_commune(commune)
+        found = Commune.objects.named(commune)
         source = found.database
 
         def progress(step: str) -> None:

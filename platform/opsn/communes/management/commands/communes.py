@@ -1,8 +1,8 @@
-from opsn.communes.management.commands._base import RegistryCommand
 from opsn.communes.selectors import communes_search
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(RegistryCommand):
+class Command(DomainCommand):
     help = "List onboarded communes (search and filters)."
 
     def add_arguments(self, parser):

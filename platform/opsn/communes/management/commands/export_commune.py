@@ -1,8 +1,9 @@
-from opsn.communes import archive, services
-from opsn.communes.management.commands._base import RegistryCommand
+from opsn.communes import archive
+from opsn.communes.models import Commune
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(RegistryCommand):
+class Command(DomainCommand):
     help = "Export a commune's whole schema and registry rows to one restorable file."
 
     def add_arguments(self, parser):
@@ -10,6 +11,6 @@ class Command(RegistryCommand):
         parser.add_argument("--directory", default=None)
 
     def handle(self, *args, commune, directory, **options):
-        record = archive.commune_export(commune=services.get_commune(commune),
+        record = archive.commune_export(commune=Commune.objects.named(commune),
                                         directory=directory)
         self.stdout.write(f"{record.path} ({record.size_bytes} bytes, sha256 {record.sha256})")

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from opsn.communes import schemas
+from opsn.communes.services import check_database, commune_databases
 
 
 class Command(BaseCommand):
@@ -13,8 +14,6 @@ class Command(BaseCommand):
         parser.add_argument("--database", default=None)
 
     def handle(self, *args, size, database, **options):
-        from opsn.communes.services import check_database, commune_databases
-
         for alias in [check_database(database)] if database else commune_databases():
             created = schemas.fill_spare_pool(size, database=alias)
             where = "" if alias == "default" else f"{alias}: "

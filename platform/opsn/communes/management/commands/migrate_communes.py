@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from opsn.communes.release import migrate_communes
+from opsn.communes.services import check_database, commune_databases
 
 
 class Command(BaseCommand):
@@ -17,8 +18,6 @@ class Command(BaseCommand):
                             help="only this commune database (repeat); default: all")
 
     def handle(self, *args, workers, skip_public, databases, **options):
-        from opsn.communes.services import check_database, commune_databases
-
         if not skip_public:
             call_command("migrate_schemas", shared=True, interactive=False,
                          verbosity=max(0, options["verbosity"] - 1))

@@ -1,8 +1,9 @@
-from opsn.communes import archive, services
-from opsn.communes.management.commands._base import RegistryCommand
+from opsn.communes import archive
+from opsn.communes.models import Commune
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(RegistryCommand):
+class Command(DomainCommand):
     help = ("Offboard a commune: export its whole schema to one restorable file, then remove "
             "the schema, domains and rows. Nothing is removed if the export fails.")
 
@@ -11,7 +12,7 @@ class Command(RegistryCommand):
         parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     def handle(self, *args, commune, yes, **options):
-        found = services.get_commune(commune)
+        found = Commune.objects.named(commune)
         if not yes and options.get("interactive", True):
             answer = input(f"Offboard {found.name} ({found.insee_code})? Type its INSEE code: ")
             if answer.strip().upper() != found.insee_code:

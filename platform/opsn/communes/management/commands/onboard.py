@@ -1,8 +1,8 @@
 from opsn.communes import services
-from opsn.communes.management.commands._base import RegistryCommand
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(RegistryCommand):
+class Command(DomainCommand):
     help = "Onboard one commune from its INSEE code (schema, domains, branding, modules)."
 
     def add_arguments(self, parser):

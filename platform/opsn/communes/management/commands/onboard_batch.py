@@ -1,13 +1,14 @@
 from pathlib import Path
 
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from opsn.communes import services
-from opsn.communes.management.commands._base import RegistryCommand
 from opsn.communes.models import OnboardingBatch
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(RegistryCommand):
+class Command(DomainCommand):
     help = ("Onboard many communes: a whole EPCI (--epci SIREN) or INSEE codes (arguments or "
             "--file). Idempotent and resumable (--resume BATCH_ID), with a progress bar.")
 
@@ -42,7 +43,6 @@ class Command(RegistryCommand):
         for code, message in batch.errors.items():
             self.stderr.write(f"  {code}: {message}")
         if batch.errors:
-            from django.core.management.base import CommandError
 
             raise CommandError(f"{len(batch.errors)} commune(s) not onboarded; fix and run "
                                f"again with --resume {batch.pk}", returncode=2)

@@ -1,8 +1,8 @@
 from opsn.communes import archive
-from opsn.communes.management.commands._base import RegistryCommand
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(RegistryCommand):
+class Command(DomainCommand):
     help = "Restore a commune from an archive made by offboard or export_commune."
 
     def add_arguments(self, parser):

@@ -1,13 +1,14 @@
 from opsn.communes import services
-from opsn.communes.management.commands._base import RegistryCommand
+from opsn.communes.models import Commune
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(RegistryCommand):
+class Command(DomainCommand):
     help = "Put a suspended commune back in service."
 
     def add_arguments(self, parser):
         parser.add_argument("commune", help="INSEE code or slug")
 
     def handle(self, *args, commune, **options):
-        found = services.commune_resume(commune=services.get_commune(commune))
+        found = services.commune_resume(commune=Commune.objects.named(commune))
         self.stdout.write(self.style.SUCCESS(f"{found.name} back in service"))

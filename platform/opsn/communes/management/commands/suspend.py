@@ -1,8 +1,9 @@
 from opsn.communes import services
-from opsn.communes.management.commands._base import RegistryCommand
+from opsn.communes.models import Commune
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(RegistryCommand):
+class Command(DomainCommand):
     help = "Suspend a commune: its sites answer « service suspendu »; data untouched."
 
     def add_arguments(self, parser):
@@ -10,5 +11,5 @@ class Command(RegistryCommand):
         parser.add_argument("--reason", default="")
 
     def handle(self, *args, commune, reason, **options):
-        found = services.commune_suspend(commune=services.get_commune(commune), reason=reason)
+        found = services.commune_suspend(commune=Commune.objects.named(commune), reason=reason)
         self.stdout.write(self.style.WARNING(f"{found.name} suspended"))

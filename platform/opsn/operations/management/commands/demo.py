@@ -6,14 +6,19 @@ import os
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from opsn.agents.models import AgentRole, Role
+from opsn.billing import services as billing
+from opsn.billing.models import PricingRule
 from opsn.communes import services
 from opsn.communes.models import Commune
-from opsn.communes.tenancy import inside
 from opsn.idp import store
+from opsn.idp.models import Identity
+from opsn.kernel.tenancy import inside
 from opsn.operations.demo_regies import regies_demo
 from opsn.referentiel.loader import ensure_loaded
+from opsn.referentiel.models import DataRelease
 
 # The SITIV's 8 communes (see ../shared/seeds/003_…): Corbas, Givors, Grigny (now
 # Grigny-sur-Rhône), Pierre-Bénite (69152, merged into Oullins-Pierre-Bénite 69149 on
@@ -108,7 +113,6 @@ class Command(BaseCommand):
                                                 defaults={"granted_by": "demo"})
 
     def _demo_totp(self, user) -> None:
-        from opsn.idp.models import Identity
 
         Identity.objects.filter(user=user).update(totp_secret=DEMO_TOTP_SECRET)
 
@@ -126,11 +130,7 @@ class Command(BaseCommand):
 
     def _pricing_rules(self) -> None:
         """This year's rules, so that the billing pages have something to show."""
-        from django.utils import timezone
 
-        from opsn.billing import services as billing
-        from opsn.billing.models import PricingRule
-        from opsn.referentiel.models import DataRelease
 
         year = timezone.localdate().year
         if PricingRule.objects.filter(year=year).exists():

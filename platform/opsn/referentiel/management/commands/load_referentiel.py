@@ -1,14 +1,14 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from opsn.kernel.commands import DomainCommand
 from opsn.referentiel.loader import (
     SHIPPED_POPULATION_YEAR,
     SHIPPED_RELEASE,
-    ReferenceDataError,
     load_release,
 )
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = (
         "Load a release of Etalab's decoupage-administratif data (communes, EPCI, "
         "populations). Populations of earlier years are kept."
@@ -31,11 +31,8 @@ class Command(BaseCommand):
                 raise CommandError("--population-year is required for a release other than "
                                    "the shipped one")
             population_year = SHIPPED_POPULATION_YEAR
-        try:
-            report = load_release(path, population_year=population_year,
-                                  epci_population_year=epci_population_year, name=name)
-        except ReferenceDataError as exc:
-            raise CommandError(str(exc)) from exc
+        report = load_release(path, population_year=population_year,
+                              epci_population_year=epci_population_year, name=name)
         self.stdout.write(
             f"{report.release}: {report.communes} communes, {report.epcis} EPCI, "
             f"{report.populations} populations {report.population_year}"

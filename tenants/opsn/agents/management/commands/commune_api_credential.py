@@ -4,24 +4,22 @@
     opsn commune_api_credential --commune 69259 --name cantine-ecoles --revoke
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from opsn.agents.actors import Actor
 from opsn.agents.models import ServiceCredential
 from opsn.agents.services import (
-    CredentialError,
     service_credential_issue,
     service_credential_revoke,
 )
-from opsn.communes import services as communes
-from opsn.communes.errors import RegistryError
-from opsn.communes.tenancy import atomic, inside
+from opsn.kernel import tenancy
+from opsn.kernel.actors import Actor
+from opsn.kernel.commands import DomainCommand
+from opsn.kernel.tenancy import atomic, inside
+from opsn.regies.models import AssignmentRole, Regie
+from opsn.regies.services.founding import assignment_grant
 
-# As the registry's commands: 2 invalid input, 3 not found, 4 conflict.
-EXIT_STATUS = {400: 2, 403: 2, 404: 3, 409: 4}
 
-
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Issue a credential for the commune's API (the secret is printed once) and "
             "appoint it mandataire of the given régies; an existing credential is appointed "
             "to more régies; --revoke refuses its secret from now on.")
@@ -34,51 +32,37 @@ class Command(BaseCommand):
         parser.add_argument("--revoke", action="store_true")
 
     def handle(self, *args, commune, name, regies, revoke, **options):
-        from opsn.regies.errors import RegieError
-        from opsn.regies.models import AssignmentRole, Regie
-        from opsn.regies.services.founding import assignment_grant
-
-        try:
-            found = communes.get_commune(commune)
-        except RegistryError as exc:
-            raise CommandError(exc.message, returncode=3) from exc
+        found = tenancy.communes().named(commune)
         actor = Actor.system("opsn commune_api_credential")
         name = name.strip().lower()
         with inside(found):
             existing = ServiceCredential.objects.filter(name=name).first()
-            try:
-                with atomic():  # a bad régie number leaves no credential behind
-                    if revoke:
-                        if existing is None:
-                            raise CommandError(f"Aucun accès « {name} » à {found.name}.",
-                                               returncode=3)
-                        service_credential_revoke(credential=existing, actor=actor)
-                        self.stdout.write(f"Accès « {name} » révoqué à {found.name}.",
-                                          self.style.SUCCESS)
-                        return
-                    raw = None
+            with atomic():  # a bad régie number leaves no credential behind
+                if revoke:
                     if existing is None:
-                        existing, raw = service_credential_issue(name=name, actor=actor)
-                    elif existing.revoked_at is not None:
-                        raise CommandError(f"L'accès « {name} » est révoqué : délivrez-en un "
-                                           "autre, sous un autre nom.", returncode=4)
-                    elif not regies:
-                        raise CommandError(f"L'accès « {name} » existe déjà à {found.name} "
-                                           "(son secret ne se montre qu'une fois).",
-                                           returncode=4)
-                    for number in regies:
-                        regie = Regie.objects.filter(number=number.strip()).first()
-                        if regie is None:
-                            raise CommandError(f"Aucune régie « {number} » à {found.name}.",
-                                               returncode=3)
-                        assignment_grant(regie=regie, actor=actor, account=existing.account,
-                                         role=AssignmentRole.MANDATAIRE)
-            except CredentialError as exc:
-                raise CommandError(exc.message,
-                                   returncode=EXIT_STATUS.get(exc.http_status, 1)) from exc
-            except RegieError as exc:
-                raise CommandError(exc.message,
-                                   returncode=EXIT_STATUS.get(exc.http_status, 1)) from exc
+                        raise CommandError(f"Aucun accès « {name} » à {found.name}.",
+                                           returncode=3)
+                    service_credential_revoke(credential=existing, actor=actor)
+                    self.stdout.write(f"Accès « {name} » révoqué à {found.name}.",
+                                      self.style.SUCCESS)
+                    return
+                raw = None
+                if existing is None:
+                    existing, raw = service_credential_issue(name=name, actor=actor)
+                elif existing.revoked_at is not None:
+                    raise CommandError(f"L'accès « {name} » est révoqué : délivrez-en un "
+                                       "autre, sous un autre nom.", returncode=4)
+                elif not regies:
+                    raise CommandError(f"L'accès « {name} » existe déjà à {found.name} "
+                                       "(son secret ne se montre qu'une fois).",
+                                       returncode=4)
+                for number in regies:
+                    regie = Regie.objects.filter(number=number.strip()).first()
+                    if regie is None:
+                        raise CommandError(f"Aucune régie « {number} » à {found.name}.",
+                                           returncode=3)
+                    assignment_grant(regie=regie, actor=actor, account=existing.account,
+                                     role=AssignmentRole.MANDATAIRE)
         where = ", ".join(regies) or "aucune régie pour l'instant"
         if raw is None:
             self.stderr.write(f"Accès « {name} » nommé mandataire : {where}.")

@@ -1,16 +1,15 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from opsn.agents.actors import Actor
-from opsn.communes import services as communes
-from opsn.communes.errors import RegistryError
-from opsn.communes.tenancy import inside
+from opsn.kernel import tenancy
+from opsn.kernel.actors import Actor
+from opsn.kernel.commands import DomainCommand
+from opsn.kernel.tenancy import inside
 from opsn.online_payments.models import Environment
 from opsn.online_payments.services import payfip_configure
-from opsn.regies.errors import RegieError
 from opsn.regies.models import Regie
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Open (or change, or close) online payment through PayFiP for a régie: its "
             "PayFiP client number (numcli, 6 digits, given by the DGFiP) and environment "
             "(T test, X activation, W production). Exit status 2 on bad input, 3 when the "
@@ -26,20 +25,14 @@ class Command(BaseCommand):
                             help="stop offering online payment (payments under way finish)")
 
     def handle(self, *args, commune, regie, numcli, environment, close, **options):
-        try:
-            found = communes.get_commune(commune)
-        except RegistryError as exc:
-            raise CommandError(exc.message, returncode=3) from exc
+        found = tenancy.communes().named(commune)
         with inside(found):
             target = Regie.objects.filter(number=regie.strip()).first()
             if target is None:
                 raise CommandError(f"Aucune régie {regie} à {found.name}.", returncode=3)
-            try:
-                account = payfip_configure(regie=target, actor=Actor.system("opsn payfip_account"),
-                                           numcli=numcli, environment=environment,
-                                           enabled=not close)
-            except RegieError as exc:
-                raise CommandError(exc.message, returncode=2) from exc
+            account = payfip_configure(regie=target, actor=Actor.system("opsn payfip_account"),
+                                       numcli=numcli, environment=environment,
+                                       enabled=not close)
         state = "fermé" if close else "ouvert"
         self.stdout.write(f"{found.name}, régie {target.number} : paiement en ligne {state} "
                           f"({account}).")

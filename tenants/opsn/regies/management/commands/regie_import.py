@@ -1,22 +1,17 @@
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from opsn.agents.actors import Actor
-from opsn.communes import services as communes
-from opsn.communes.errors import RegistryError
-from opsn.communes.tenancy import inside
-from opsn.regies.errors import RegieError
+from opsn.kernel import tenancy
+from opsn.kernel.actors import Actor
+from opsn.kernel.commands import DomainCommand
+from opsn.kernel.tenancy import inside
 from opsn.regies.models import ImportKind, Regie
 from opsn.regies.services.imports import file_import, outcome_summary
 
-# As the registry's commands: 2 bad input, 3 not found, 4 refused (already imported,
-# not allowed, closed day…).
-EXIT_STATUS = {400: 2, 403: 4, 404: 3, 409: 4}
 
-
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Import a file into a régie: invoices (CSV), card-terminal payments (CSV) or a "
             "bank statement (CAMT.053), as the agent named. Prints what was issued, posted "
             "and queued. Exit status 2 on bad input (the message names the line), 3 when the "
@@ -40,21 +35,14 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Fichier illisible : {path} ({exc.strerror}).",
                                returncode=2) from exc
-        try:
-            found = communes.get_commune(commune)
-        except RegistryError as exc:
-            raise CommandError(exc.message, returncode=3) from exc
+        found = tenancy.communes().named(commune)
         actor = _actor(agent)
         with inside(found):
             target = Regie.objects.filter(number=regie.strip()).first()
             if target is None:
                 raise CommandError(f"Aucune régie n° « {regie} » à {found.name}.", returncode=3)
-            try:
-                batch = file_import(regie=target, actor=actor, kind=kind, content=content,
-                                    file_name=path.name, encoding=encoding)
-            except RegieError as exc:
-                raise CommandError(str(exc), returncode=EXIT_STATUS.get(exc.http_status, 2)
-                                   ) from exc
+            batch = file_import(regie=target, actor=actor, kind=kind, content=content,
+                                file_name=path.name, encoding=encoding)
         self.stdout.write(f"Import {ImportKind(kind).label} « {path.name} » dans la régie "
                           f"{target} ({found.name}) : {outcome_summary(kind, batch.outcome)}.")
         for key, value in batch.outcome.items():

@@ -1,13 +1,13 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from opsn.communes import services as communes
-from opsn.communes.errors import RegistryError
-from opsn.communes.tenancy import inside
+from opsn.kernel import tenancy
+from opsn.kernel.commands import DomainCommand
+from opsn.kernel.tenancy import inside
 from opsn.regies.chain import verify_chain
 from opsn.regies.models import Regie
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Verify the hash chain of a commune's régies (all, or one by number) and name the "
             "first broken link. Exit status 1 if a chain is broken.")
 
@@ -16,10 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("regie", nargs="?", help="régie number (default: all)")
 
     def handle(self, *args, commune, regie, **options):
-        try:
-            found = communes.get_commune(commune)
-        except RegistryError as exc:
-            raise CommandError(exc.message, returncode=3) from exc
+        found = tenancy.communes().named(commune)
         with inside(found):
             regies = Regie.objects.all() if regie is None else Regie.objects.filter(number=regie)
             if not regies.exists():

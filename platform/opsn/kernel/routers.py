@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django_tenants.routers import TenantSyncRouter
 
-from opsn.communes.tenancy import current_alias
+from opsn.kernel.tenancy import current_alias
 
 
 @cache

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any, cast, overload
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db import connection as _connection
 from django_tenants.postgresql_backend.base import DatabaseWrapper
+from django_tenants.utils import get_tenant_model
+
+from opsn.kernel.errors import CommuneReadOnly
 
 if TYPE_CHECKING:
     from opsn.communes.models import Commune
@@ -30,6 +33,14 @@ if TYPE_CHECKING:
 connection = cast(DatabaseWrapper, _connection)
 
 _current: ContextVar[Commune | None] = ContextVar("opsn_commune", default=None)
+
+
+def communes() -> Any:
+    """The commune registry's manager (``Commune.objects``), found through django-tenants'
+    ``TENANT_MODEL`` as Django's ``get_user_model()`` finds the user model: the commune
+    apps read the registry (``.named(key)``, ``.active_with(module)``) without importing
+    the registry app, which sits a layer above them."""
+    return get_tenant_model().objects
 
 
 def current_commune() -> Commune | None:
@@ -114,10 +125,7 @@ def check_writable() -> None:
     checked = getattr(conn, "_opsn_writable", None)
     if outermost is not None and checked == (commune.pk, outermost):
         return
-    from opsn.communes.errors import CommuneReadOnly
-    from opsn.communes.models import Commune
-
-    moving = (Commune.objects.using(DEFAULT_DB_ALIAS).filter(pk=commune.pk)
+    moving = (get_tenant_model().objects.using(DEFAULT_DB_ALIAS).filter(pk=commune.pk)
               .values_list("moving_to", flat=True).first())
     if moving:
         raise CommuneReadOnly.for_commune(commune)
