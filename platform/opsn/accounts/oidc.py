@@ -37,13 +37,13 @@ from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import get_urlconf, set_urlconf
-from django.views.decorators.http import require_POST
 from django.views.generic import View
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import (
     OIDCAuthenticationCallbackView,
     OIDCAuthenticationRequestView,
+    OIDCLogoutView,
 )
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
@@ -433,27 +433,30 @@ def request_host(request: HttpRequest) -> str:
     return request.get_host().rsplit(":", 1)[0].lower().rstrip(".")
 
 
-@require_POST
-def sign_out(request: HttpRequest) -> HttpResponse:
-    """Ends the platform's sessions on every host (``SignOut``, checked by the session
-    guard), then the provider's (RP-initiated logout)."""
-    from opsn.accounts.models import SignOut
-
-    id_token = request.session.get("oidc_id_token", "")
-    signed_in = request.user.is_authenticated
-    if signed_in:  # the sessions of the other hosts end with this one
-        SignOut.objects.update_or_create(user_id=request.user.pk, defaults={"at": time.time()})
-    auth.logout(request)
-    back = request.build_absolute_uri("/")
-    if not signed_in:
-        return HttpResponseRedirect("/")
+def provider_logout_url(request: HttpRequest) -> str:
+    """``OIDC_OP_LOGOUT_URL_METHOD``: the provider's RP-initiated logout (its
+    ``end_session_endpoint``), back to this site's home page; this site's home page when
+    the provider has none or does not answer."""
     try:
         end_session = provider().get("end_session_endpoint")
     except SignInRefused:
         end_session = None
     if not end_session:
-        return HttpResponseRedirect("/")
-    query = {"post_logout_redirect_uri": back, "client_id": settings.OPSN_OIDC_CLIENT_ID}
-    if id_token:
+        return "/"
+    query = {"post_logout_redirect_uri": request.build_absolute_uri("/"),
+             "client_id": settings.OIDC_RP_CLIENT_ID}
+    if id_token := request.session.get("oidc_id_token"):
         query["id_token_hint"] = id_token
-    return HttpResponseRedirect(f"{end_session}?{urlencode(query)}")
+    return f"{end_session}?{urlencode(query)}"
+
+
+class SignOutView(OIDCLogoutView):
+    """``/compte/deconnexion/`` (POST): ends the platform's sessions on every host
+    (``SignOut``, checked by the session guard), then the provider's."""
+
+    def post(self, request):
+        from opsn.accounts.models import SignOut
+
+        if request.user.is_authenticated:  # the sessions of the other hosts end with this one
+            SignOut.objects.update_or_create(user_id=request.user.pk, defaults={"at": time.time()})
+        return super().post(request)
