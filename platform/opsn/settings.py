@@ -292,6 +292,7 @@ OIDC_USE_PKCE = True
 OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
 OIDC_STORE_ID_TOKEN = True  # the id_token_hint of RP-initiated logout
 OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:oidc-callback"
+OIDC_OP_LOGOUT_URL_METHOD = "opsn.accounts.oidc.provider_logout_url"  # RP-initiated logout
 OIDC_TIMEOUT = OPSN_OIDC_TIMEOUT
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"

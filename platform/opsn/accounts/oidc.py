@@ -2,11 +2,14 @@
 
 Every host of the platform runs the authorization code flow itself (state, nonce, PKCE
 S256), with its own callback, so a session is bound to the host it was made on; the
-provider's own session makes the next host silent. ID tokens are checked here, not
-trusted: RS256 signature against the provider's JWKS (from its discovery document),
-issuer, audience, expiry, the nonce of this browser's request, and a nonce never
-accepted before. Agents and the operator's staff must have signed in with two factors
-(``acr``). Each refusal shows a French page and writes one log line.
+provider's own session makes the next host silent. The library runs the flow; what is
+ours sits at its hooks: the endpoints come from the provider's discovery document
+(``get_settings``), and ID tokens are checked, not trusted: RS256 signature against the
+provider's JWKS, fetched again on an unknown ``kid`` (``retrieve_matching_jwk``), issuer,
+audience, expiry (``get_payload_data``), the nonce of this browser's request and a nonce never
+accepted before (``verify_token``). Agents and the operator's staff must have signed in
+with two factors (``acr``/``amr``, ``verify_claims``). Each refusal shows a French page
+and writes one log line.
 
 The provider is reached over HTTP in production (Keycloak). With the local provider
 (``OPSN_IDP=local``) the same deployment serves it, and the server-to-server calls
@@ -18,6 +21,7 @@ second server or name resolution of ``connexion.localhost``.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import threading
 import time
@@ -32,12 +36,14 @@ from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import get_urlconf, reverse, set_urlconf
-from django.views.decorators.http import require_POST
+from django.urls import get_urlconf, set_urlconf
+from django.views.generic import View
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import (
     OIDCAuthenticationCallbackView,
     OIDCAuthenticationRequestView,
+    OIDCLogoutView,
 )
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
@@ -188,53 +194,31 @@ def provider() -> dict:
     return document
 
 
-def signing_key(token: str):
-    header = jwt.get_unverified_header(token)
-    if header.get("alg") != "RS256":
-        raise refuse("bad_signature", f"alg {header.get('alg')!r}")
-    for fresh in (False, True):  # the provider may have rotated its keys
-        for jwk in _fetch(provider()["jwks_uri"], fresh=fresh).get("keys", []):
-            if jwk.get("kid") == header.get("kid") and jwk.get("kty") == "RSA":
-                return jwt.PyJWK(jwk, algorithm="RS256")
-    raise refuse("bad_signature", f"unknown kid {header.get('kid')!r}")
+DISCOVERED = {
+    "OIDC_OP_AUTHORIZATION_ENDPOINT": "authorization_endpoint",
+    "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",
+    "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint",
+    "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
+}
 
 
-# --- Checking the ID token and making the session ---------------------------------------
+def oidc_setting(attr: str, *default):
+    """The library's settings hook (``get_settings``): the provider's endpoints come from
+    its discovery document, the rest from Django's settings (``OIDC_*``)."""
+    if attr in DISCOVERED:
+        return provider().get(DISCOVERED[attr])
+    return import_from_settings(attr, *default)
 
-def verify_id_token(token: str, *, nonce: str | None) -> dict:
-    key = signing_key(token)
-    try:
-        claims = jwt.decode(token, key, algorithms=["RS256"],
-                            audience=settings.OPSN_OIDC_CLIENT_ID,
-                            issuer=settings.OPSN_OIDC_ISSUER,
-                            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-                            leeway=30)
-    except jwt.InvalidSignatureError as exc:
-        raise refuse("bad_signature", str(exc)) from exc
-    except jwt.InvalidAudienceError as exc:
-        raise refuse("wrong_audience", str(exc)) from exc
-    except jwt.InvalidIssuerError as exc:
-        raise refuse("wrong_issuer", str(exc)) from exc
-    except jwt.ExpiredSignatureError as exc:
-        raise refuse("expired_token", str(exc)) from exc
-    except jwt.InvalidTokenError as exc:
-        raise refuse("bad_signature", str(exc)) from exc
-    token_nonce = str(claims.get("nonce") or "")
-    seen = "oidc-nonce:" + hashlib.sha256(token_nonce.encode()).hexdigest()
-    if token_nonce and cache.get(seen):
-        raise refuse("nonce_reused", f"sub {claims.get('sub')}")
-    import hmac
 
-    if not nonce or not hmac.compare_digest(token_nonce, nonce):
-        raise refuse("nonce_mismatch", f"sub {claims.get('sub')}")
-    # Never accept this nonce again while a token carrying it could be valid.
-    cache.set(seen, True, timeout=max(60, int(claims["exp"] - time.time()) + 60))
-    return claims
-
+# --- The library's hooks: checking the ID token and making the user ---------------------
 
 def is_strong(claims: dict) -> bool:
     return (str(claims.get("acr", "")) in settings.OPSN_OIDC_STRONG_ACR
             or bool({"otp", "mfa", "hwk"} & set(claims.get("amr") or [])))
+
+
+def groups_in(claims: dict) -> list[str]:
+    return [str(g) for g in claims.get("groups") or []]
 
 
 def needs_two_factors(groups: list[str]) -> bool:
@@ -262,64 +246,124 @@ def sync_commune_roles(account: str, roles: set[str]) -> None:
 
 
 class Backend(OIDCAuthenticationBackend):
-    """Users are keyed by ``sub`` (the Django username), never by e-mail alone."""
+    """The library's code flow (token request with the PKCE verifier, ID token check,
+    userinfo, user lookup), with our answers at its hooks. Users are keyed by ``sub``
+    (the Django username), never by e-mail alone."""
+
+    get_settings = staticmethod(oidc_setting)
 
     def __init__(self, *args, **kwargs):
+        # Django makes a backend for every request with a session (``get_user``): the
+        # library's settings, whose endpoints need discovery, are read at a sign-in only.
         self.UserModel = get_user_model()
 
     def authenticate(self, request, **kwargs):
         if request is None or "code" not in request.GET:
-            return None
-        self.request = request
-        endpoints = provider()
-        payload = {"grant_type": "authorization_code", "code": request.GET["code"],
-                   "redirect_uri": request.build_absolute_uri(
-                       reverse(settings.OIDC_AUTHENTICATION_CALLBACK_URL)),
-                   "code_verifier": kwargs.get("code_verifier") or ""}
+            return None  # not our callback (the local provider's own sign-in form)
+        super().__init__()
+        return super().authenticate(request, **kwargs)
+
+    # The provider is reached through ``http()`` (in-process with the local provider).
+
+    def get_token(self, payload):
+        # client_secret_basic: the client's credentials go in the Authorization header.
+        credentials = (payload.pop("client_id"), payload.pop("client_secret"))
         try:
-            response = http().post(endpoints["token_endpoint"], data=payload,
-                                   auth=(settings.OPSN_OIDC_CLIENT_ID,
-                                         settings.OPSN_OIDC_CLIENT_SECRET),
-                                   timeout=settings.OPSN_OIDC_TIMEOUT)
+            response = http().post(self.OIDC_OP_TOKEN_ENDPOINT, data=payload,
+                                   auth=credentials, timeout=settings.OPSN_OIDC_TIMEOUT)
         except requests.RequestException as exc:
             logger.error("identity provider's token endpoint unreachable: %s", exc)
             raise refuse("provider_unreachable", str(exc)) from exc
         if response.status_code != 200:
             raise refuse("provider_error", f"token endpoint {response.status_code}: "
                                            f"{response.text[:200]}")
-        tokens = response.json()
-        claims = verify_id_token(tokens.get("id_token", ""), nonce=kwargs.get("nonce"))
+        return response.json()
+
+    def retrieve_matching_jwk(self, token):
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != self.OIDC_RP_SIGN_ALGO:
+            raise refuse("bad_signature", f"alg {header.get('alg')!r}")
+        for fresh in (False, True):  # the provider may have rotated its keys
+            for jwk in _fetch(self.OIDC_OP_JWKS_ENDPOINT, fresh=fresh).get("keys", []):
+                if jwk.get("kid") == header.get("kid") and jwk.get("kty") == "RSA":
+                    return jwt.PyJWK(jwk, algorithm=self.OIDC_RP_SIGN_ALGO)
+        raise refuse("bad_signature", f"unknown kid {header.get('kid')!r}")
+
+    def get_payload_data(self, token, key):
+        # The library checks the signature only: the issuer, audience and expiry too.
+        try:
+            return jwt.decode(token, key, algorithms=[self.OIDC_RP_SIGN_ALGO],
+                              audience=self.OIDC_RP_CLIENT_ID,
+                              issuer=settings.OPSN_OIDC_ISSUER,
+                              options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+                              leeway=30)
+        except jwt.InvalidSignatureError as exc:
+            raise refuse("bad_signature", str(exc)) from exc
+        except jwt.InvalidAudienceError as exc:
+            raise refuse("wrong_audience", str(exc)) from exc
+        except jwt.InvalidIssuerError as exc:
+            raise refuse("wrong_issuer", str(exc)) from exc
+        except jwt.ExpiredSignatureError as exc:
+            raise refuse("expired_token", str(exc)) from exc
+        except jwt.InvalidTokenError as exc:
+            raise refuse("bad_signature", str(exc)) from exc
+
+    def verify_token(self, token, **kwargs):
+        # The library's steps, with our nonce rules: first a nonce never accepted before
+        # (a replayed token says so), then this browser's request's (in constant time).
+        claims = self.get_payload_data(token, self.retrieve_matching_jwk(token))
+        nonce = kwargs.get("nonce")
+        token_nonce = str(claims.get("nonce") or "")
+        seen = "oidc-nonce:" + hashlib.sha256(token_nonce.encode()).hexdigest()
+        if token_nonce and cache.get(seen):
+            raise refuse("nonce_reused", f"sub {claims.get('sub')}")
+        if not nonce or not hmac.compare_digest(token_nonce, nonce):
+            raise refuse("nonce_mismatch", f"sub {claims.get('sub')}")
+        # Never accept this nonce again while a token carrying it could be valid.
+        cache.set(seen, True, timeout=max(60, int(claims["exp"] - time.time()) + 60))
+        return claims
+
+    def get_userinfo(self, access_token, id_token, payload):
+        # The ID token's claims, completed by the userinfo endpoint's (same ``sub``).
         userinfo = {}
-        if endpoints.get("userinfo_endpoint") and tokens.get("access_token"):
-            answer = http().get(endpoints["userinfo_endpoint"], timeout=settings.OPSN_OIDC_TIMEOUT,
-                                headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        if self.OIDC_OP_USER_ENDPOINT and access_token:
+            answer = http().get(self.OIDC_OP_USER_ENDPOINT, timeout=settings.OPSN_OIDC_TIMEOUT,
+                                headers={"Authorization": f"Bearer {access_token}"})
             if answer.status_code == 200:
                 userinfo = answer.json()
-                if userinfo.get("sub") != claims["sub"]:
+                if userinfo.get("sub") != payload["sub"]:
                     raise refuse("incomplete_claims", "userinfo sub differs")
-        identity = {**userinfo, **claims}
-        request.session["oidc_id_token"] = tokens.get("id_token", "")
-        return self.sign_in(request, identity)
+        return {**userinfo, **payload}
 
-    def sign_in(self, request, claims: dict):
+    def verify_claims(self, claims):
         email = str(claims.get("email") or "").strip().lower()
         if not email:
             raise refuse("incomplete_claims", f"no e-mail for sub {claims['sub']}")
-        groups = [str(g) for g in claims.get("groups") or []]
-        if needs_two_factors(groups) and not is_strong(claims):
+        if needs_two_factors(groups_in(claims)) and not is_strong(claims):
             raise refuse("weak_authentication",
                          f"{email} acr={claims.get('acr')!r} amr={claims.get('amr')!r}")
-        user, created = self.UserModel.objects.get_or_create(username=str(claims["sub"]))
-        if created:
-            # Never a password here (and never reset it: the sessions on the other hosts
-            # are bound to it).
-            user.set_unusable_password()
+        return True
+
+    def get_username(self, claims):
+        return str(claims["sub"])
+
+    def filter_users_by_claims(self, claims):
+        return self.UserModel.objects.filter(username=self.get_username(claims))
+
+    def create_user(self, claims):
+        # The library's user has no usable password; never reset it (the sessions on the
+        # other hosts are bound to it).
+        return self.update_user(super().create_user(claims), claims)
+
+    def update_user(self, user, claims):
+        email = str(claims["email"]).strip().lower()
+        groups = groups_in(claims)
         user.email = email
         user.first_name = str(claims.get("given_name") or "")[:150]
         user.last_name = str(claims.get("family_name") or "")[:150]
         user.is_staff = STAFF_GROUP in groups
         user.save()
-        commune = getattr(request, "commune", None)
+        commune = getattr(self.request, "commune", None)
         if commune is not None:
             sync_commune_roles(email, commune_roles_in(groups, commune.insee_code))
         return user
@@ -341,12 +385,16 @@ def refused_page(request: HttpRequest, error: SignInRefused, status: int = 403) 
 class SignIn(OIDCAuthenticationRequestView):
     """``/compte/connexion/``: off to the provider's authorization endpoint."""
 
-    def __init__(self, *args, **kwargs):
-        self.OIDC_RP_CLIENT_ID = settings.OPSN_OIDC_CLIENT_ID
+    get_settings = staticmethod(oidc_setting)
+
+    def __init__(self, **kwargs):
+        # The library reads its settings (discovery) when the view is made, where a
+        # refusal could not be shown: at ``get`` instead.
+        View.__init__(self, **kwargs)
 
     def get(self, request):
         try:
-            self.OIDC_OP_AUTH_ENDPOINT = provider()["authorization_endpoint"]
+            super().__init__()
         except SignInRefused as error:
             return refused_page(request, error, status=503)
         return super().get(request)
@@ -384,27 +432,30 @@ def request_host(request: HttpRequest) -> str:
     return request.get_host().rsplit(":", 1)[0].lower().rstrip(".")
 
 
-@require_POST
-def sign_out(request: HttpRequest) -> HttpResponse:
-    """Ends the platform's sessions on every host (``SignOut``, checked by the session
-    guard), then the provider's (RP-initiated logout)."""
-    from opsn.accounts.models import SignOut
-
-    id_token = request.session.get("oidc_id_token", "")
-    signed_in = request.user.is_authenticated
-    if signed_in:  # the sessions of the other hosts end with this one
-        SignOut.objects.update_or_create(user_id=request.user.pk, defaults={"at": time.time()})
-    auth.logout(request)
-    back = request.build_absolute_uri("/")
-    if not signed_in:
-        return HttpResponseRedirect("/")
+def provider_logout_url(request: HttpRequest) -> str:
+    """``OIDC_OP_LOGOUT_URL_METHOD``: the provider's RP-initiated logout (its
+    ``end_session_endpoint``), back to this site's home page; this site's home page when
+    the provider has none or does not answer."""
     try:
         end_session = provider().get("end_session_endpoint")
     except SignInRefused:
         end_session = None
     if not end_session:
-        return HttpResponseRedirect("/")
-    query = {"post_logout_redirect_uri": back, "client_id": settings.OPSN_OIDC_CLIENT_ID}
-    if id_token:
+        return "/"
+    query = {"post_logout_redirect_uri": request.build_absolute_uri("/"),
+             "client_id": settings.OIDC_RP_CLIENT_ID}
+    if id_token := request.session.get("oidc_id_token"):
         query["id_token_hint"] = id_token
-    return HttpResponseRedirect(f"{end_session}?{urlencode(query)}")
+    return f"{end_session}?{urlencode(query)}"
+
+
+class SignOutView(OIDCLogoutView):
+    """``/compte/deconnexion/`` (POST): ends the platform's sessions on every host
+    (``SignOut``, checked by the session guard), then the provider's."""
+
+    def post(self, request):
+        from opsn.accounts.models import SignOut
+
+        if request.user.is_authenticated:  # the sessions of the other hosts end with this one
+            SignOut.objects.update_or_create(user_id=request.user.pk, defaults={"at": time.time()})
+        return super().post(request)

@@ -7,5 +7,5 @@ app_name = "accounts"
 urlpatterns = [
     path("connexion/", oidc.SignIn.as_view(), name="login"),
     path("oidc/callback/", oidc.Callback.as_view(), name="oidc-callback"),
-    path("deconnexion/", oidc.sign_out, name="logout"),
+    path("deconnexion/", oidc.SignOutView.as_view(), name="logout"),
 ]
