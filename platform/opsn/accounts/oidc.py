@@ -34,8 +34,10 @@ from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
+from django.core.handlers.base import BaseHandler
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.test import RequestFactory
 from django.urls import get_urlconf, set_urlconf
 from django.views.generic import View
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
@@ -47,6 +49,10 @@ from mozilla_django_oidc.views import (
 )
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+
+from opsn.accounts.models import SignOut
+from opsn.agents.models import AgentRole, Role
+from opsn.kernel import tenancy
 
 logger = logging.getLogger("opsn.accounts")
 
@@ -105,7 +111,6 @@ class InProcessAdapter(BaseAdapter):
         # Django's request handler without the WSGI server's request_started/finished
         # signals: the caller's request (and its database connection) is still running.
         if cls._handler is None:
-            from django.core.handlers.base import BaseHandler
 
             handler = BaseHandler()
             handler.load_middleware()
@@ -114,9 +119,7 @@ class InProcessAdapter(BaseAdapter):
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None,
              proxies=None):
-        from django.test import RequestFactory
 
-        from opsn.kernel import tenancy
         parts = urlsplit(request.url)
         commune = tenancy.current_commune()
         body = request.body or b""
@@ -226,7 +229,6 @@ def needs_two_factors(groups: list[str]) -> bool:
 
 
 def commune_roles_in(groups: list[str], insee_code: str) -> set[str]:
-    from opsn.agents.models import Role
 
     prefix = f"{COMMUNE_PREFIX}{insee_code}/"
     return {g[len(prefix):] for g in groups if g.startswith(prefix)} & set(Role.values)
@@ -234,7 +236,6 @@ def commune_roles_in(groups: list[str], insee_code: str) -> set[str]:
 
 def sync_commune_roles(account: str, roles: set[str]) -> None:
     """The current commune's roles of ``account`` become those of the token."""
-    from opsn.agents.models import AgentRole
 
     held = set(AgentRole.objects.filter(account=account).values_list("role", flat=True))
     AgentRole.objects.filter(account=account, role__in=held - roles).delete()
@@ -454,7 +455,6 @@ class SignOutView(OIDCLogoutView):
     (``SignOut``, checked by the session guard), then the provider's."""
 
     def post(self, request):
-        from opsn.accounts.models import SignOut
 
         if request.user.is_authenticated:  # the sessions of the other hosts end with this one
             SignOut.objects.update_or_create(user_id=request.user.pk, defaults={"at": time.time()})
