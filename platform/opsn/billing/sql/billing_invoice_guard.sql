@@ -1,5 +1,5 @@
--- An issued invoice is never deleted; only its status (and the dates that go with it)
--- changes. Trigger billing_invoice_guard on billing_invoice (declared in migration 0003).
+/* An issued invoice is never deleted; only its status (and the dates that go with it)
+   changes. Trigger billing_invoice_guard on billing_invoice (declared in migration 0003). */
 CREATE OR REPLACE FUNCTION billing_invoice_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN

@@ -1,5 +1,5 @@
--- Issued documents are never deleted or rewritten. Trigger
--- billing_invoiceline_never_rewritten on billing_invoiceline (declared in migration 0003).
+/* Issued documents are never deleted or rewritten. Trigger
+   billing_invoiceline_never_rewritten on billing_invoiceline (declared in migration 0003). */
 CREATE OR REPLACE FUNCTION billing_refuse_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'billing: % on % refused: issued documents are never deleted or rewritten',

@@ -1,5 +1,5 @@
--- An entry's fingerprint: the previous entry's hash and what the entry says. The chain
--- trigger (regies_ledger_chain) writes it, regies/chain.py verify_chain checks it.
+/* An entry's fingerprint: the previous entry's hash and what the entry says. The chain
+   trigger (regies_ledger_chain) writes it, regies/chain.py verify_chain checks it. */
 CREATE OR REPLACE FUNCTION regies_entry_hash(p_previous text, p_regie bigint, p_year int, p_receipt int,
         p_amount numeric, p_mode text, p_payer bigint, p_payer_name text, p_details jsonb,
         p_source text, p_external_ref text, p_agent text, p_agent_name text,

@@ -1,6 +1,6 @@
--- Each invoice's amount_paid follows its allocations; a cancelled invoice takes no
--- payment. Statement trigger regies_allocation_pays, AFTER INSERT on regies_allocation
--- (declared in migration 0006).
+/* Each invoice's amount_paid follows its allocations; a cancelled invoice takes no
+   payment. Statement trigger regies_allocation_pays, AFTER INSERT on regies_allocation
+   (declared in migration 0006). */
 CREATE OR REPLACE FUNCTION regies_invoice_paid() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     refused text;

@@ -1,5 +1,5 @@
--- An invoice's total is the sum of its lines, checked at commit. Constraint trigger
--- regies_invoice_total, AFTER INSERT on regies_invoice, deferred (migration 0006).
+/* An invoice's total is the sum of its lines, checked at commit. Constraint trigger
+   regies_invoice_total, AFTER INSERT on regies_invoice, deferred (migration 0006). */
 CREATE OR REPLACE FUNCTION regies_invoice_sums_its_lines() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     lines numeric;

@@ -1,5 +1,5 @@
--- An invoice is never deleted, and what it says is never rewritten. Trigger
--- regies_invoice_unrewritten, BEFORE UPDATE OR DELETE on regies_invoice (migration 0006).
+/* An invoice is never deleted, and what it says is never rewritten. Trigger
+   regies_invoice_unrewritten, BEFORE UPDATE OR DELETE on regies_invoice (migration 0006). */
 CREATE OR REPLACE FUNCTION regies_invoice_unrewritten() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN

@@ -1,5 +1,5 @@
--- Chains each new entry to the régie's previous one (previous_hash, hash). Trigger
--- regies_ledger_chain, BEFORE INSERT on regies_ledgerentry (declared in migration 0006).
+/* Chains each new entry to the régie's previous one (previous_hash, hash). Trigger
+   regies_ledger_chain, BEFORE INSERT on regies_ledgerentry (declared in migration 0006). */
 CREATE OR REPLACE FUNCTION regies_ledger_chain() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     -- The entry this transaction inserted last: "<schema>:<régie>:<year>:<receipt>:<hash>"

@@ -1,6 +1,8 @@
--- The short way of posting (services/payments.py payments_post): checks that nothing the
--- application read has changed, under the régie's lock, then numbers and inserts. Returns
--- NULL, having written nothing, when something changed.
+/* The short way of posting (services/payments.py payments_post): under the régie's lock,
+   makes sure nothing the application's checks read has changed (the régie's and the
+   invoices' row versions, the day still open, the agent still appointed, the references
+   unused), then numbers the receipts and inserts (regies_insert_payments). Returns NULL,
+   having written nothing, when something changed: the application then goes the long way. */
 CREATE OR REPLACE FUNCTION regies_post_payments(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_regie bigint := (p->>'regie')::bigint;
@@ -26,9 +28,8 @@ BEGIN
     -- The reads below go through EXECUTE: planned at each call for the tables as they are
     -- (a plan kept from when a table was one page would read all of it).
     EXECUTE 'SELECT EXISTS (SELECT FROM regies_dailyclosing WHERE regie_id = $1 AND day = $2)
-             OR NOT EXISTS (SELECT FROM regies_assignment WHERE regie_id = $1
-                            AND account = $3 AND starts_on <= $2
-                            AND (ends_on IS NULL OR ends_on > $2))'
+             OR NOT EXISTS (SELECT FROM regies_appointed_on($2) a WHERE a.regie_id = $1
+                            AND a.account = $3)'
         INTO v_refused USING v_regie, v_day, p->>'account';
     IF v_refused THEN
         RETURN NULL;
@@ -58,45 +59,7 @@ BEGIN
         END LOOP;
     END IF;
 
-    INSERT INTO regies_receiptcounter AS c (regie_id, year, last_number)
-        VALUES (v_regie, v_year, v_count)
-        ON CONFLICT (regie_id, year) DO UPDATE SET last_number = c.last_number + v_count
-        RETURNING last_number - v_count + 1 INTO v_first;
-
-    WITH entries AS (
-        INSERT INTO regies_ledgerentry (regie_id, year, receipt_number, amount, mode,
-            payer_id, payer_name, details, source, external_ref, agent, agent_name,
-            posted_at, reason, previous_hash, hash)
-        SELECT v_regie, v_year, v_first + (e.i - 1)::int, (e.doc->>'amount')::numeric,
-            e.doc->>'mode', (e.doc->>'payer')::bigint, e.doc->>'payer_name', e.doc->'details',
-            v_source, e.doc->>'external_ref', p->>'account', p->>'agent_name',
-            (p->>'posted_at')::timestamptz, '', '', ''
-        FROM jsonb_array_elements(p->'entries') WITH ORDINALITY AS e(doc, i)
-        ORDER BY e.i
-        RETURNING id, receipt_number)
-    SELECT array_agg(id ORDER BY receipt_number) INTO v_ids FROM entries;
-
-    -- Only when there are any: the table's statement trigger runs even for no rows.
-    IF jsonb_array_length(p->'allocations') > 0 THEN
-        INSERT INTO regies_allocation (entry_id, invoice_id, product_id, quantity, amount,
-                                       created_at, created_by)
-            SELECT v_ids[(a->>'entry')::int + 1], (a->>'invoice')::bigint,
-                (a->>'product')::bigint, (a->>'quantity')::numeric, (a->>'amount')::numeric,
-                (p->>'posted_at')::timestamptz, p->>'account'
-            FROM jsonb_array_elements(p->'allocations') a;
-    END IF;
-
-    -- The audit lines name the receipt, known only now: "<year>-<number, 6 digits>".
-    INSERT INTO audit_auditevent (at, code, actor, actor_name, actor_kind, ip, request_id,
-                                  target, summary, data)
-        SELECT (p->>'posted_at')::timestamptz, p->>'code', p->>'account', p->>'actor_name',
-            p->>'actor_kind', (p->>'ip')::inet, '', 'entry:' || v_ids[e.i::int],
-            (e.doc->'audit'->>0) || r.receipt || (e.doc->'audit'->>1),
-            jsonb_set(e.doc->'audit'->2, '{receipt}', to_jsonb(r.receipt))
-        FROM jsonb_array_elements(p->'entries') WITH ORDINALITY AS e(doc, i),
-            LATERAL (SELECT v_year || '-' || lpad((v_first + e.i - 1)::text,
-                greatest(6, length((v_first + e.i - 1)::text)), '0') AS receipt) r
-        WHERE e.doc ? 'audit';
-
+    v_first := regies_take_receipt_numbers(v_regie, v_year, v_count);
+    v_ids := regies_insert_payments(p, v_first);
     RETURN jsonb_build_object('first', v_first, 'ids', to_jsonb(v_ids));
 END $$;

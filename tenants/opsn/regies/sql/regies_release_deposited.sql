@@ -1,5 +1,5 @@
--- Funds held per régie and mode fall with every deposit. Statement trigger
--- regies_deposit_releases, AFTER INSERT on regies_depositline (declared in migration 0006).
+/* Funds held per régie and mode fall with every deposit. Statement trigger
+   regies_deposit_releases, AFTER INSERT on regies_depositline (declared in migration 0006). */
 CREATE OR REPLACE FUNCTION regies_release_deposited() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE regies_holding h SET amount = h.amount - d.amount
