@@ -100,7 +100,9 @@ class Item:
 
     @property
     def receipt(self) -> str:
-        return f"{self.year}-{self.receipt_number:06d}" if self.receipt_number else ""
+        from opsn.regies.models import receipt_label
+
+        return receipt_label(self.year, self.receipt_number) if self.receipt_number else ""
 
 
 @dataclass

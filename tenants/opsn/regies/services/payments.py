@@ -233,21 +233,16 @@ class _State:
 # statement takes the numbers and reads all that the checks need. It runs after the lock
 # is granted, so it sees what committed before (a closing, the same payment posted
 # meanwhile). The numbers are taken before the checks: a refusal rolls them back with the
-# rest and leaves no gap. The appointment test is ``permissions.active_assignments``'.
+# rest and leaves no gap. The counter and the appointment test are the SQL functions
+# ``regies_take_receipt_numbers`` and ``regies_appointed_on`` (regies/sql/).
 # The reference lookup names the partial unique index's condition (external_ref <> ''), so
 # that it probes that index whatever the table's statistics say (an ORDER BY on receipt
 # numbers made the planner scan the régie's entries right after a large import).
 NUMBERS_AND_STATE = """
-    WITH numbers AS (
-        INSERT INTO regies_receiptcounter AS c (regie_id, year, last_number)
-        VALUES (%(regie)s, %(year)s, %(count)s)
-        ON CONFLICT (regie_id, year) DO UPDATE SET last_number = c.last_number + %(count)s
-        RETURNING last_number)
-    SELECT (SELECT last_number FROM numbers) - %(count)s + 1,
+    SELECT regies_take_receipt_numbers(%(regie)s, %(year)s, %(count)s),
         EXISTS (SELECT FROM regies_dailyclosing WHERE regie_id = %(regie)s AND day = %(today)s),
-        EXISTS (SELECT FROM regies_assignment WHERE regie_id = %(regie)s
-                AND account = %(account)s AND starts_on <= %(today)s
-                AND (ends_on IS NULL OR ends_on > %(today)s)),
+        EXISTS (SELECT FROM regies_appointed_on(%(today)s) a WHERE a.regie_id = %(regie)s
+                AND a.account = %(account)s),
         (SELECT min(id) FROM regies_ledgerentry WHERE regie_id = %(regie)s
          AND source = %(source)s AND external_ref <> '' AND external_ref = ANY(%(refs)s))"""
 
@@ -264,12 +259,9 @@ def _take_numbers_and_read(regie: Regie, actor: Actor, today, source: str, count
 def _take_numbers(regie: Regie, year: int, count: int) -> int:
     """Reserve ``count`` consecutive receipt numbers; returns the first."""
     with commune_connection().cursor() as cursor:
-        cursor.execute("""
-            INSERT INTO regies_receiptcounter AS c (regie_id, year, last_number)
-            VALUES (%s, %s, %s)
-            ON CONFLICT (regie_id, year) DO UPDATE SET last_number = c.last_number + %s
-            RETURNING last_number""", [regie.pk, year, count, count])
-        return cursor.fetchone()[0] - count + 1
+        cursor.execute("SELECT regies_take_receipt_numbers(%s, %s, %s)",
+                       [regie.pk, year, count])
+        return cursor.fetchone()[0]
 
 
 def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
