@@ -19,7 +19,7 @@ from opsn.citizens.models import PayerLink
 from opsn.communes.models import Commune
 from opsn.kernel.tenancy import inside
 from opsn.regies.documents import receipt_pdf
-from opsn.regies.models import LedgerEntry
+from opsn.regies.models import LedgerEntry, receipt_label
 
 ZERO = Decimal("0.00")
 STATUS_LABELS = {"due": "à payer", "partly_paid": "payée en partie", "paid": "payée",
@@ -103,7 +103,7 @@ class Item:
 
     @property
     def receipt(self) -> str:
-        return f"{self.year}-{self.receipt_number:06d}" if self.receipt_number else ""
+        return receipt_label(self.year, self.receipt_number) if self.receipt_number else ""
 
 
 @dataclass

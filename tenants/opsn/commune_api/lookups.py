@@ -22,13 +22,12 @@ RECEIPT = re.compile(r"(\d{4})-(\d{1,9})")
 # Every call of the API starts here: one round trip, without the ORM's query compiler
 # (its cost is paid by every client of a busy régie). The régie is read with its row
 # version, as posting checks it (``selectors.regie_columns``): posting then does not read
-# it again. The appointment test is ``permissions.active_assignments``'; the services check
-# it again under the régie's lock.
+# it again. The appointment test is the SQL function ``regies_appointed_on``; the services
+# check it again under the régie's lock.
 REGIE_AND_PAYERS = f"""
     SELECT {selectors.regie_columns("r")},
-        EXISTS (SELECT FROM regies_assignment a WHERE a.regie_id = r.id
-                AND a.account = %(account)s AND a.starts_on <= %(today)s
-                AND (a.ends_on IS NULL OR a.ends_on > %(today)s)),
+        EXISTS (SELECT FROM regies_appointed_on(%(today)s) a WHERE a.regie_id = r.id
+                AND a.account = %(account)s),
         p.id, p.name, p.external_ref
     FROM regies_regie r
     LEFT JOIN regies_payer p ON p.regie_id = r.id AND p.external_ref = ANY(%(refs)s)

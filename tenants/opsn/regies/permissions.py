@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Q
-
 from opsn.agents.models import Role
 from opsn.agents.selectors import roles_of
 from opsn.kernel.actors import Actor
@@ -27,8 +25,7 @@ from opsn.regies.models import Assignment, AssignmentRole, Regie, StandIn
 
 
 def active_assignments(regie: Regie, day: datetime.date):
-    return Assignment.objects.filter(regie=regie, starts_on__lte=day).filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gt=day))
+    return Assignment.objects.appointed_on(day).filter(regie=regie)
 
 
 def assignment_of(regie: Regie, account: str, day: datetime.date) -> Assignment | None:
@@ -46,8 +43,8 @@ def may_keep(regie: Regie, account: str, day: datetime.date) -> bool:
         return False
     if assignment.role == AssignmentRole.TITULAIRE:
         return True
-    return (assignment.role == AssignmentRole.SUPPLEANT and StandIn.objects.filter(
-        regie=regie, account=account, starts_on__lte=day, ends_on__gte=day).exists())
+    return (assignment.role == AssignmentRole.SUPPLEANT and StandIn.objects.covering(day)
+            .filter(regie=regie, account=account).exists())
 
 
 def require_collector(regie: Regie, actor: Actor, day: datetime.date) -> None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from opsn.kernel.money import euros
 from opsn.regies.models import (
     HELD_MODES,
+    Assignment,
     Deposit,
     Holding,
     Invoice,
@@ -126,9 +127,8 @@ def warnings(regie: Regie, now: datetime.datetime | None = None) -> list[Warning
 def regies_of(account: str, day: datetime.date | None = None) -> QuerySet[Regie]:
     """The régies an agent collects for on ``day``."""
     day = day or timezone.localdate()
-    return Regie.objects.filter(
-        assignments__account=account, assignments__starts_on__lte=day).filter(
-        Q(assignments__ends_on__isnull=True) | Q(assignments__ends_on__gt=day)).distinct()
+    return Regie.objects.filter(pk__in=Assignment.objects.appointed_on(day).filter(
+        account=account).values("regie"))
 
 
 def payers_search(regie: Regie | None, query: str, limit: int = 20) -> QuerySet[Payer]:

@@ -15,7 +15,14 @@ from opsn.regies.models.founding import (
     StandIn,
 )
 from opsn.regies.models.imports import ImportBatch, ImportedPayment, ImportKind, QueueStatus
-from opsn.regies.models.ledger import Allocation, EntrySource, Holding, LedgerEntry, ReceiptCounter
+from opsn.regies.models.ledger import (
+    Allocation,
+    EntrySource,
+    Holding,
+    LedgerEntry,
+    ReceiptCounter,
+    receipt_label,
+)
 from opsn.regies.models.payers import (
     Invoice,
     InvoiceLine,
@@ -30,5 +37,5 @@ __all__ = [
     "Deposit", "DepositLine", "EntrySource", "Handover", "Holding", "ImportBatch", "ImportKind",
     "ImportedPayment", "Invoice", "InvoiceLine", "InvoiceSource", "InvoiceStatus", "LedgerEntry",
     "Payer", "PayerKind", "PaymentMode", "Product", "QueueStatus", "ReceiptCounter", "Regie",
-    "RegieMerge", "StandIn",
+    "RegieMerge", "StandIn", "receipt_label",
 ]

@@ -92,6 +92,14 @@ class AssignmentRole(models.TextChoices):
     MANDATAIRE = "mandataire", "mandataire"
 
 
+class AssignmentQuerySet(models.QuerySet):
+    def appointed_on(self, day) -> AssignmentQuerySet:
+        """« Appointed to the régie on ``day`` »: the assignments in force that day,
+        [starts_on, ends_on[, whatever the role. The rule's one Python home; SQL's is
+        ``regies_appointed_on`` (regies/sql/), and a test checks that the two agree."""
+        return self.filter(Q(starts_on__lte=day), Q(ends_on__isnull=True) | Q(ends_on__gt=day))
+
+
 class Assignment(models.Model):
     """An agent (a named individual account, or a service credential of the commune's
     business software) collects for a régie during [starts_on, ends_on[."""
@@ -103,6 +111,8 @@ class Assignment(models.Model):
     ends_on = models.DateField("jusqu'au", null=True, blank=True)
     granted_by = models.CharField(max_length=254)
     granted_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AssignmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["regie", "role", "account", "starts_on"]
@@ -122,8 +132,6 @@ class Assignment(models.Model):
     def __str__(self) -> str:
         return f"{self.account}: {self.get_role_display()} de {self.regie_id}"
 
-    def is_active_on(self, day) -> bool:
-        return self.starts_on <= day and (self.ends_on is None or day < self.ends_on)
 
 
 class Handover(models.Model):
@@ -146,6 +154,12 @@ class Handover(models.Model):
         return f"{self.regie_id} {self.on}: {self.outgoing} → {self.incoming}"
 
 
+class StandInQuerySet(models.QuerySet):
+    def covering(self, day) -> StandInQuerySet:
+        """The stand-ins that cover ``day``: [starts_on, ends_on], both days included."""
+        return self.filter(starts_on__lte=day, ends_on__gte=day)
+
+
 class StandIn(models.Model):
     """The mandataire suppléant stands in for the absent titulaire during [starts_on,
     ends_on]: meanwhile they may close the day and deposit."""
@@ -157,6 +171,8 @@ class StandIn(models.Model):
     reason = models.CharField("motif", max_length=200, blank=True)
     recorded_by = models.CharField(max_length=254)
     recorded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = StandInQuerySet.as_manager()
 
     class Meta:
         ordering = ["regie", "-starts_on"]

@@ -10,8 +10,16 @@ from opsn.regies.models.founding import PaymentMode, Product, Regie
 from opsn.regies.models.payers import Invoice, Payer
 
 
+def receipt_label(year: int, number: int) -> str:
+    """A receipt's label, « <year>-<number, 6 digits at least> » (2026-000042). The rule's
+    one Python home; SQL's is ``regies_receipt_label`` (regies/sql/), and a test checks
+    that the two agree."""
+    return f"{year}-{number:06d}"
+
+
 class ReceiptCounter(models.Model):
-    """Receipt numbers of one régie and year, taken under a row lock: no gap, no double."""
+    """Receipt numbers of one régie and year, taken under the régie's lock: no gap, no
+    double. Taken by the SQL function ``regies_take_receipt_numbers`` only."""
 
     regie = models.ForeignKey(Regie, on_delete=models.PROTECT)
     year = models.PositiveSmallIntegerField()
@@ -81,7 +89,7 @@ class LedgerEntry(models.Model):
 
     @property
     def receipt(self) -> str:
-        return f"{self.year}-{self.receipt_number:06d}"
+        return receipt_label(self.year, self.receipt_number)
 
     @property
     def is_reversal(self) -> bool:

@@ -18,7 +18,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
-from django.db.models import Q
 from django.utils import timezone
 
 from opsn.audit import events
@@ -111,11 +110,10 @@ def keepers(regie: Regie, day: datetime.date) -> list[str]:
     """Who answers for the régie's cash on ``day``: its titulaire, and the suppléant while
     a recorded stand-in covers the day. Their accounts are their e-mail addresses;
     service credentials are left out."""
-    titulaires = Assignment.objects.filter(
-        regie=regie, role=AssignmentRole.TITULAIRE, starts_on__lte=day).filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gt=day)).values_list("account", flat=True)
-    standing_in = StandIn.objects.filter(regie=regie, starts_on__lte=day,
-                                         ends_on__gte=day).values_list("account", flat=True)
+    titulaires = Assignment.objects.appointed_on(day).filter(
+        regie=regie, role=AssignmentRole.TITULAIRE).values_list("account", flat=True)
+    standing_in = StandIn.objects.covering(day).filter(regie=regie).values_list("account",
+                                                                                flat=True)
     found = []
     for account in [*titulaires, *standing_in]:
         try:

@@ -6,7 +6,8 @@ invoices' paid amounts. All or nothing. A mistake is undone by ``payment_reverse
 
 The checks are written once, here (``_check_draft``); ``payments_post`` runs them either
 before taking the lock (the short way, one statement under the lock) or after (the long
-way) — see its docstring."""
+way) — see its docstring. Either way the payments are inserted by one SQL function,
+``regies_insert_payments`` (regies/sql/), from one document (``_posting``)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from opsn.audit import events
-from opsn.audit.models import AuditEvent
 from opsn.audit.services import record
 from opsn.kernel.actors import Actor
 from opsn.kernel.metrics import PAYMENTS
@@ -234,21 +234,16 @@ class _State:
 # statement takes the numbers and reads all that the checks need. It runs after the lock
 # is granted, so it sees what committed before (a closing, the same payment posted
 # meanwhile). The numbers are taken before the checks: a refusal rolls them back with the
-# rest and leaves no gap. The appointment test is ``permissions.active_assignments``'.
+# rest and leaves no gap. The counter and the appointment test are the SQL functions
+# ``regies_take_receipt_numbers`` and ``regies_appointed_on`` (regies/sql/).
 # The reference lookup names the partial unique index's condition (external_ref <> ''), so
 # that it probes that index whatever the table's statistics say (an ORDER BY on receipt
 # numbers made the planner scan the régie's entries right after a large import).
 NUMBERS_AND_STATE = """
-    WITH numbers AS (
-        INSERT INTO regies_receiptcounter AS c (regie_id, year, last_number)
-        VALUES (%(regie)s, %(year)s, %(count)s)
-        ON CONFLICT (regie_id, year) DO UPDATE SET last_number = c.last_number + %(count)s
-        RETURNING last_number)
-    SELECT (SELECT last_number FROM numbers) - %(count)s + 1,
+    SELECT regies_take_receipt_numbers(%(regie)s, %(year)s, %(count)s),
         EXISTS (SELECT FROM regies_dailyclosing WHERE regie_id = %(regie)s AND day = %(today)s),
-        EXISTS (SELECT FROM regies_assignment WHERE regie_id = %(regie)s
-                AND account = %(account)s AND starts_on <= %(today)s
-                AND (ends_on IS NULL OR ends_on > %(today)s)),
+        EXISTS (SELECT FROM regies_appointed_on(%(today)s) a WHERE a.regie_id = %(regie)s
+                AND a.account = %(account)s),
         (SELECT min(id) FROM regies_ledgerentry WHERE regie_id = %(regie)s
          AND source = %(source)s AND external_ref <> '' AND external_ref = ANY(%(refs)s))"""
 
@@ -265,12 +260,9 @@ def _take_numbers_and_read(regie: Regie, actor: Actor, today, source: str, count
 def _take_numbers(regie: Regie, year: int, count: int) -> int:
     """Reserve ``count`` consecutive receipt numbers; returns the first."""
     with commune_connection().cursor() as cursor:
-        cursor.execute("""
-            INSERT INTO regies_receiptcounter AS c (regie_id, year, last_number)
-            VALUES (%s, %s, %s)
-            ON CONFLICT (regie_id, year) DO UPDATE SET last_number = c.last_number + %s
-            RETURNING last_number""", [regie.pk, year, count, count])
-        return cursor.fetchone()[0] - count + 1
+        cursor.execute("SELECT regies_take_receipt_numbers(%s, %s, %s)",
+                       [regie.pk, year, count])
+        return cursor.fetchone()[0]
 
 
 def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
@@ -281,11 +273,12 @@ def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
 
     Two ways, one set of rules. The short way checks the drafts on what it reads without a
     lock, then posts them in one statement that first makes sure nothing it read has
-    changed (``regies_post_payments``, migration 0008): the régie's lock is then held for
+    changed (``regies_post_payments``, regies/sql/): the régie's lock is then held for
     that statement alone, which is what lets many clients post to one régie at once. When
     a check fails, or something changed meanwhile, the long way takes the lock, reads and
     checks again, and posts or refuses with the reason. Cash and cheques always go the long
-    way: the encaisse they are checked against changes with every one of them."""
+    way: the encaisse they are checked against changes with every one of them. Both ways
+    insert through ``regies_insert_payments``."""
     if not drafts:
         return []
     if len(drafts) <= SHORT_WAY_MAX and not any(d.mode in HELD_MODES for d in drafts):
@@ -331,35 +324,12 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
     except RegieError:
         return None  # the long way refuses it, with what it reads under the lock
     paid = {invoice.pk for c in checked for invoice, _ in c.pays}
-    entries = [LedgerEntry(regie=regie, year=today.year, amount=c.amount, mode=c.mode,
-                           source=source, payer=c.payer, payer_name=c.payer_name,
-                           details=c.details, external_ref=c.external_ref,
-                           agent=actor.account, agent_name=actor.name[:200], posted_at=now)
-               for c in checked]
-    entries_doc = []
-    for entry in entries:
-        doc: dict[str, object] = {
-            "amount": str(entry.amount), "mode": entry.mode, "payer": entry.payer_id,
-            "payer_name": entry.payer_name, "details": entry.details,
-            "external_ref": entry.external_ref}
-        if audit_each:
-            event = _recorded_event(regie, entry, receipt=RECEIPT_MARK)
-            before, after = event.summary().split(RECEIPT_MARK, 1)
-            doc["audit"] = [before, after, event.payload()]
-        entries_doc.append(doc)
-    document = {
-        "regie": regie.pk, "regie_version": version, "day": today.isoformat(),
-        "year": today.year, "account": actor.account, "agent_name": actor.name[:200],
-        "actor_name": actor.name, "actor_kind": actor.kind, "ip": actor.ip or None,
-        "source": source, "posted_at": now.isoformat(), "code": events.PaymentRecorded.code,
+    entries, document = _posting(regie, actor, checked, source, now, audit_each)
+    # What the guard compares with what it finds under the lock.
+    document.update({
+        "regie_version": version, "day": today.isoformat(),
         "refs": sorted({c.external_ref for c in checked if c.external_ref}),
-        "invoices": [[pk, versions[pk]] for pk in sorted(paid)],
-        "entries": entries_doc,
-        "allocations": [
-            {"entry": i, "invoice": invoice.pk, "amount": str(part)}
-            for i, c in enumerate(checked) for invoice, part in c.pays] + [
-            {"entry": i, "product": product.pk, "quantity": str(qty), "amount": str(price)}
-            for i, c in enumerate(checked) for product, qty, price in c.sales]}
+        "invoices": [[pk, versions[pk]] for pk in sorted(paid)]})
     check_writable()  # a commune being moved takes no payment (atomic() checks the long way)
     with commune_connection().cursor() as cursor:
         cursor.execute("SELECT regies_post_payments(%s::jsonb)", [json.dumps(document)])
@@ -367,17 +337,9 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
     if posted is None:
         return None
     posted = json.loads(posted)  # Django's connections read jsonb as text
-    for i, (entry, pk) in enumerate(zip(entries, posted["ids"], strict=True)):
-        entry.receipt_number = posted["first"] + i
-        entry.pk = pk
-        entry._state.adding = False
-        entry._state.db = commune_connection().alias
+    _posted(entries, posted["first"], posted["ids"])
     _count(entries)
     return entries
-
-
-# Where the receipt number goes in an audit line written before it is known.
-RECEIPT_MARK = "\x1e"
 
 
 @atomic
@@ -406,75 +368,61 @@ def _post_under_lock(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
                       f"de {euros(regie.cash_limit)}. Faites un versement au comptable avant "
                       "d'encaisser d'autres espèces ou chèques.", field="amount")
 
-    entries = [LedgerEntry(regie=regie, year=today.year, receipt_number=state.first + i,
-                           amount=c.amount, mode=c.mode, payer=c.payer, payer_name=c.payer_name,
-                           details=c.details, source=source, external_ref=c.external_ref,
-                           agent=actor.account, agent_name=actor.name[:200], posted_at=now)
-               for i, c in enumerate(checked)]
-    _insert_entries(actor, regie, entries, now, audit_each)
-    Allocation.objects.bulk_create(
-        [Allocation(entry=entry, invoice=invoice, amount=part, created_at=now,
-                    created_by=actor.account)
-         for entry, c in zip(entries, checked, strict=True) for invoice, part in c.pays]
-        + [Allocation(entry=entry, product=product, quantity=qty, amount=price, created_at=now,
-                      created_by=actor.account)
-           for entry, c in zip(entries, checked, strict=True) for product, qty, price in c.sales],
-        batch_size=5000)
+    # Checked under the lock, numbered: inserted as the short way inserts, one round trip.
+    entries, document = _posting(regie, actor, checked, source, now, audit_each)
+    with commune_connection().cursor() as cursor:
+        cursor.execute("SELECT regies_insert_payments(%s::jsonb, %s)",
+                       [json.dumps(document), state.first])
+        ids = cursor.fetchone()[0]
+    _posted(entries, state.first, ids)
     _count(entries)
     return entries
 
 
-# The entries (numbered, in this order; the database chains them) and their audit lines,
-# in one statement: one round trip under the régie's lock where an ORM insert per table
-# takes two.
-INSERT_ENTRIES = """
-    WITH entries AS (
-        INSERT INTO regies_ledgerentry (regie_id, year, receipt_number, amount, mode, payer_id,
-            payer_name, details, source, external_ref, agent, agent_name, posted_at, reason,
-            previous_hash, hash)
-        SELECT %(regie)s, %(year)s, r.n, r.amount, r.mode, r.payer, r.payer_name,
-            r.details::jsonb, %(source)s, r.external_ref, %(agent)s, %(agent_name)s,
-            %(posted_at)s, '', '', ''
-        FROM unnest(%(numbers)s::int[], %(amounts)s::numeric[], %(modes)s::text[],
-                    %(payers)s::bigint[], %(payer_names)s::text[], %(details)s::text[],
-                    %(refs)s::text[]) WITH ORDINALITY
-            AS r(n, amount, mode, payer, payer_name, details, external_ref, i)
-        ORDER BY r.i
-        RETURNING id, receipt_number),
-    audit AS (
-        INSERT INTO audit_auditevent (at, code, actor, actor_name, actor_kind, ip, request_id,
-            target, summary, data)
-        SELECT %(at)s, %(code)s, %(actor)s, %(actor_name)s, %(actor_kind)s, %(ip)s::inet, '',
-            'entry:' || e.id, a.summary, a.data::jsonb
-        FROM entries e JOIN unnest(%(audit_numbers)s::int[], %(summaries)s::text[],
-                                   %(data)s::text[]) AS a(n, summary, data)
-            ON a.n = e.receipt_number)
-    SELECT id FROM entries ORDER BY receipt_number"""
+# Where the receipt number goes in an audit line written before it is known.
+RECEIPT_MARK = "\x1e"
 
 
-def _insert_entries(actor: Actor, regie: Regie, entries: list[LedgerEntry], now,
-                    audit_each: bool) -> None:
-    """Insert ``entries`` (and, with ``audit_each``, a ``payment.recorded`` line for each);
-    the entries get their ids, as ``bulk_create`` gives them."""
-    first = entries[0]
-    lines = [_recorded(actor, regie, entry, now) for entry in entries] if audit_each else []
-    params = {
-        "regie": regie.pk, "year": first.year, "source": first.source, "agent": first.agent,
-        "agent_name": first.agent_name, "posted_at": now,
-        "numbers": [e.receipt_number for e in entries], "amounts": [e.amount for e in entries],
-        "modes": [e.mode for e in entries], "payers": [e.payer_id for e in entries],
-        "payer_names": [e.payer_name for e in entries],
-        "details": [json.dumps(e.details) for e in entries],
-        "refs": [e.external_ref for e in entries],
-        "at": now, "code": events.PaymentRecorded.code, "actor": actor.account,
-        "actor_name": actor.name, "actor_kind": actor.kind, "ip": actor.ip or None,
-        "audit_numbers": [e.receipt_number for e in entries] if audit_each else [],
-        "summaries": [line.summary for line in lines], "data": [json.dumps(line.data)
-                                                              for line in lines]}
-    with commune_connection().cursor() as cursor:
-        cursor.execute(INSERT_ENTRIES, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    for entry, pk in zip(entries, ids, strict=True):
+def _posting(regie: Regie, actor: Actor, checked: list[_Checked], source: str, now,
+             audit_each: bool) -> tuple[list[LedgerEntry], dict]:
+    """The entries of checked payments (not yet numbered), and the document the SQL
+    function ``regies_insert_payments`` inserts them from (regies/sql/), whichever way they
+    are posted: the entries, what each pays (invoices, sales) and, with ``audit_each``, a
+    ``payment.recorded`` audit line each, whose receipt the database writes in."""
+    year = timezone.localdate(now).year
+    entries = [LedgerEntry(regie=regie, year=year, amount=c.amount, mode=c.mode,
+                           source=source, payer=c.payer, payer_name=c.payer_name,
+                           details=c.details, external_ref=c.external_ref,
+                           agent=actor.account, agent_name=actor.name[:200], posted_at=now)
+               for c in checked]
+    entries_doc = []
+    for entry in entries:
+        doc: dict[str, object] = {
+            "amount": str(entry.amount), "mode": entry.mode, "payer": entry.payer_id,
+            "payer_name": entry.payer_name, "details": entry.details,
+            "external_ref": entry.external_ref}
+        if audit_each:
+            event = _recorded_event(regie, entry, receipt=RECEIPT_MARK)
+            before, after = event.summary().split(RECEIPT_MARK, 1)
+            doc["audit"] = [before, after, event.payload()]
+        entries_doc.append(doc)
+    document = {
+        "regie": regie.pk, "year": year, "account": actor.account,
+        "agent_name": actor.name[:200], "actor_name": actor.name, "actor_kind": actor.kind,
+        "ip": actor.ip or None, "source": source, "posted_at": now.isoformat(),
+        "code": events.PaymentRecorded.code, "entries": entries_doc,
+        "allocations": [
+            {"entry": i, "invoice": invoice.pk, "amount": str(part)}
+            for i, c in enumerate(checked) for invoice, part in c.pays] + [
+            {"entry": i, "product": product.pk, "quantity": str(qty), "amount": str(price)}
+            for i, c in enumerate(checked) for product, qty, price in c.sales]}
+    return entries, document
+
+
+def _posted(entries: list[LedgerEntry], first: int, ids: list[int]) -> None:
+    """The entries as the database numbered and inserted them."""
+    for i, (entry, pk) in enumerate(zip(entries, ids, strict=True)):
+        entry.receipt_number = first + i
         entry.pk = pk
         entry._state.adding = False
         entry._state.db = commune_connection().alias
@@ -505,13 +453,6 @@ def _recorded_event(regie: Regie, entry: LedgerEntry, receipt: str | None = None
         "receipt": receipt or entry.receipt, "amount": euros(entry.amount).removesuffix(" €"),
         "mode": PaymentMode(entry.mode).label, "payer": entry.payer_name,
         "regie": regie.number})
-
-
-def _recorded(actor: Actor, regie: Regie, entry: LedgerEntry, at) -> AuditEvent:
-    event = _recorded_event(regie, entry)
-    return AuditEvent(at=at, code=event.code, actor=actor.account, actor_name=actor.name,
-                      actor_kind=actor.kind, ip=actor.ip or None, target=event.target,
-                      summary=event.summary(), data=event.payload())
 
 
 def _count(entries: list[LedgerEntry]) -> None:
