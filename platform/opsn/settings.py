@@ -189,7 +189,9 @@ if env.str("DATABASE_URL", default=""):
     _db["HOST"] = unquote(str(_db.get("HOST") or "")) or _db.get("OPTIONS", {}).pop("host", "")
 else:
     _db = embedded_database_settings(DATA_DIR)
-_db["ENGINE"] = "opsn.postgresql"  # django-tenants' backend, health-checked when idle
+# django-tenants' backend, each persistent connection health-checked before a request
+# uses it (CONN_HEALTH_CHECKS): see decision 0009, amended.
+_db["ENGINE"] = "django_tenants.postgresql_backend"
 # Connections that visit many schemas cache their catalogue entries for life: recycle them.
 _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True

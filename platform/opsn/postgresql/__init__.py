@@ -1,1 +1,0 @@
-"""The database backend: django-tenants' (schema routing) with a cheaper health check."""
