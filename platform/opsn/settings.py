@@ -161,6 +161,7 @@ MIDDLEWARE = [
     "opsn.operations.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "opsn.communes.routing.CommuneRoutingMiddleware",
+    "opsn.operations.middleware.PrivateResponseMiddleware",  # no-store: personal data
     "opsn.operations.middleware.ApiLaneMiddleware",  # the commune API: no session, no CSRF
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -17,6 +17,7 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port
+from django.utils.cache import add_never_cache_headers
 from django.utils.module_loading import import_string
 
 from opsn.communes.routing import commune_for_host
@@ -185,3 +186,42 @@ class ApiLaneMiddleware:
             return response
         return self.get_response(request)
 
+
+class PrivateResponseMiddleware:
+    """No copy of a page or file with personal data is kept by a browser's cache or a
+    proxy: ``Cache-Control: no-store, private`` (Django's ``add_never_cache_headers``) on
+    every response
+
+    - to a signed-in person, or to a request carrying credentials (the APIs, metrics);
+    - that sets a cookie (signing in, a session);
+    - under the spaces that hold personal data, whoever asks: the agents' (``/espace/``),
+      the citizen's (``/mon-espace/``), the APIs, sign-in, billing, online payment;
+    - on the operator's console and on the identity provider's host.
+
+    Public files are left alone: static files (WhiteNoise answers them before this), and
+    the commune's logo and emblem. One rule, here, after routing (it knows the host) and
+    around the API lane (which it also covers)."""
+
+    PRIVATE_PATHS = ("/espace/", "/mon-espace/", "/api/", "/compte/", "/facturation/",
+                     "/paiement-en-ligne/", "/payfip-local/")
+    PUBLIC_FILES = ("/static/", "/identite/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.is_private(request, response):
+            add_never_cache_headers(response)
+        return response
+
+    def is_private(self, request: HttpRequest, response: HttpResponse) -> bool:
+        path = request.path_info
+        if (path.startswith(self.PRIVATE_PATHS) or response.cookies
+                or "HTTP_AUTHORIZATION" in request.META
+                or raw_host(request) in (settings.OPSN_CONSOLE_HOST, settings.OPSN_IDP_HOST)):
+            return True
+        if path.startswith(self.PUBLIC_FILES):
+            return False
+        user = getattr(request, "user", None)  # none on the API lane
+        return user is not None and user.is_authenticated
