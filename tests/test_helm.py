@@ -16,7 +16,10 @@ KUBERNETES = "1.31.0"
 
 
 def values(**changes) -> dict:
+    """values.yaml with what every operator must add (ci/production-values.yaml)."""
     data = yaml.safe_load((CHART / "values.yaml").read_text())
+    for key, given in yaml.safe_load((CHART / "ci" / "production-values.yaml").read_text()).items():
+        data[key] = {**data[key], **given} if isinstance(given, dict) else given
     for dotted, value in changes.items():
         target = data
         *path, last = dotted.split("__")

@@ -11,7 +11,14 @@ import environ
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from opsn.kernel.database import commune_databases, embedded_database_settings
+from opsn.kernel.database import commune_databases, embedded_aliases, embedded_database_settings
+from opsn.kernel.production import (
+    DEMO_BASE_DOMAIN,
+    DEMO_OIDC_CLIENT_SECRET,
+    DEMO_OPERATOR,
+    DEVELOPMENT_SECRET_KEY,
+    PRODUCTION,
+)
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -26,33 +33,34 @@ def secret(name: str, default: str | None = None) -> str | None:
 
 
 DEBUG = env.bool("DEBUG", default=False)
+# "production" refuses to start on any of the demo's values below (opsn.kernel.production:
+# `opsn check --deploy` lists them, every entry point runs the same check).
+OPSN_ENVIRONMENT = env.str("OPSN_ENVIRONMENT", default="development")
+_production = OPSN_ENVIRONMENT == PRODUCTION
 DATA_DIR = Path(env.str("OPSN_DATA_DIR", default=str(REPO_DIR / "var")))
-SECRET_KEY = secret("SECRET_KEY") or ""
-if not SECRET_KEY:
-    # Development and tests only: production must set SECRET_KEY (checked by `opsn check --deploy`).
-    SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"  # noqa: S105
+# Development and tests only: production must set SECRET_KEY.
+SECRET_KEY = secret("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
 
 # --- The operator -------------------------------------------------------------------------
-OPSN_BASE_DOMAIN = env.str("OPSN_BASE_DOMAIN", default="localhost").lower()
+OPSN_BASE_DOMAIN = env.str("OPSN_BASE_DOMAIN", default=DEMO_BASE_DOMAIN).lower()
 OPSN_CONSOLE_HOST = env.str("OPSN_CONSOLE_HOST", default=f"console.{OPSN_BASE_DOMAIN}").lower()
 # Hosts served by the public schema: the operator's console and portal.
 OPSN_OPERATOR_HOSTS = frozenset(
     h.strip().lower()
     for h in env.list("OPSN_OPERATOR_HOSTS", default=[OPSN_CONSOLE_HOST, OPSN_BASE_DOMAIN])
 )
+# The operator's identity defaults to the demo's (opsn.kernel.production), which production
+# refuses. The last five are the seller on the invoices and in their Factur-X XML.
 OPSN_OPERATOR = {
-    "name": env.str("OPSN_OPERATOR_NAME", default="Syndicat intercommunal des technologies"),
-    "short_name": env.str("OPSN_OPERATOR_SHORT_NAME", default="OPSN"),
-    "email": env.str("OPSN_OPERATOR_EMAIL", default="support@opsn.example.fr"),
-    "phone": env.str("OPSN_OPERATOR_PHONE", default="04 00 00 00 00"),
-    "primary_color": env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68"),
-    # On the invoices (titres de recette) and in their Factur-X XML.
-    "siren": env.str("OPSN_OPERATOR_SIREN", default="256900994"),
-    "address": env.str("OPSN_OPERATOR_ADDRESS", default="1 place de la Mairie"),
-    "postcode": env.str("OPSN_OPERATOR_POSTCODE", default="69200"),
-    "city": env.str("OPSN_OPERATOR_CITY", default="Vénissieux"),
-    "iban": env.str("OPSN_OPERATOR_IBAN", default="FR76 3000 1000 6400 0000 0000 000"),
+    key: env.str(variable, default=DEMO_OPERATOR[variable])
+    for key, variable in (("name", "OPSN_OPERATOR_NAME"), ("email", "OPSN_OPERATOR_EMAIL"),
+                          ("phone", "OPSN_OPERATOR_PHONE"), ("siren", "OPSN_OPERATOR_SIREN"),
+                          ("address", "OPSN_OPERATOR_ADDRESS"),
+                          ("postcode", "OPSN_OPERATOR_POSTCODE"),
+                          ("city", "OPSN_OPERATOR_CITY"), ("iban", "OPSN_OPERATOR_IBAN"))
 }
+OPSN_OPERATOR["short_name"] = env.str("OPSN_OPERATOR_SHORT_NAME", default="OPSN")
+OPSN_OPERATOR["primary_color"] = env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68")
 # Billing calendar (convention of Montpellier Méditerranée Métropole, seeds/004): a commune
 # may contest an invoice within 8 days of receiving it and pays within 30 days.
 OPSN_INVOICE_CONTEST_DAYS = env.int("OPSN_INVOICE_CONTEST_DAYS", default=8)
@@ -82,8 +90,8 @@ OPSN_JOBS_MODE = env.str("OPSN_JOBS_MODE", default="broker")
 # Online payment (PayFiP, DGFiP): "payfip" is the DGFiP's web service (production);
 # "local" the local test provider served on the portal under /payfip-local/ (demo, tests).
 # The default follows OPSN_ENVIRONMENT: never the test provider in production by mistake.
-OPSN_PAYFIP = env.str("OPSN_PAYFIP", default="local" if env.str(
-    "OPSN_ENVIRONMENT", default="development") == "development" else "payfip")
+OPSN_PAYFIP = env.str("OPSN_PAYFIP", default="local" if OPSN_ENVIRONMENT == "development"
+                      else "payfip")
 OPSN_PAYFIP_SERVICE_URL = env.str("OPSN_PAYFIP_SERVICE_URL",
                                   default="https://www.payfip.gouv.fr/tpa/services/securite")
 OPSN_PAYFIP_PAYMENT_URL = env.str("OPSN_PAYFIP_PAYMENT_URL",
@@ -153,6 +161,7 @@ MIDDLEWARE = [
     "opsn.operations.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "opsn.communes.routing.CommuneRoutingMiddleware",
+    "opsn.operations.middleware.PrivateResponseMiddleware",  # no-store: personal data
     "opsn.operations.middleware.ApiLaneMiddleware",  # the commune API: no session, no CSRF
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -182,11 +191,18 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "opsn.wsgi.application"
 
+_commune_databases = env.str("OPSN_COMMUNE_DATABASES", default="")
+# The databases on the embedded server (unset DATABASE_URL, "name=embedded"): the demo's.
+# Production refuses them (opsn.E011) and never starts that server.
+OPSN_EMBEDDED_DATABASES = embedded_aliases(env.str("DATABASE_URL", default=""),
+                                           _commune_databases)
 if env.str("DATABASE_URL", default=""):
     _db = env.db("DATABASE_URL")
     # A Unix socket, written either way: postgres://user@%2Fvar%2Frun%2Fpostgresql/db or
     # postgres://user@/db?host=/var/run/postgresql (pg_dump needs it as the host).
     _db["HOST"] = unquote(str(_db.get("HOST") or "")) or _db.get("OPTIONS", {}).pop("host", "")
+elif _production:
+    _db = {"NAME": "", "USER": "", "PASSWORD": "", "HOST": "", "PORT": ""}
 else:
     _db = embedded_database_settings(DATA_DIR)
 # django-tenants' backend, each persistent connection health-checked before a request
@@ -203,7 +219,8 @@ DATABASES = {"default": _db}
 # More communes than one database holds: extra databases for commune schemas, as
 # "east=postgres://…,west=postgres://…" ("name=embedded": a database on the embedded server).
 # The registry stays in default; Commune.database names the alias (docs/operations.md).
-DATABASES.update(commune_databases(env.str("OPSN_COMMUNE_DATABASES", default=""), _db, DATA_DIR))
+DATABASES.update(commune_databases(_commune_databases, _db, DATA_DIR,
+                                   start_embedded=not _production))
 # Where a new commune goes when the operator does not say: an alias, or "" for the database
 # that holds the fewest communes.
 OPSN_NEW_COMMUNE_DATABASE = env.str("OPSN_NEW_COMMUNE_DATABASE", default="")
@@ -222,7 +239,7 @@ OPSN_IDP = env.str("OPSN_IDP", default="local")
 OPSN_IDP_HOST = env.str("OPSN_IDP_HOST", default=f"connexion.{OPSN_BASE_DOMAIN}").lower()
 OPSN_OIDC_ISSUER = env.str("OPSN_OIDC_ISSUER", default=f"http://{OPSN_IDP_HOST}").rstrip("/")
 OPSN_OIDC_CLIENT_ID = env.str("OPSN_OIDC_CLIENT_ID", default="opsn-platform")
-OPSN_OIDC_CLIENT_SECRET = secret("OPSN_OIDC_CLIENT_SECRET") or "local-provider-demo-secret"
+OPSN_OIDC_CLIENT_SECRET = secret("OPSN_OIDC_CLIENT_SECRET") or DEMO_OIDC_CLIENT_SECRET
 # acr values that prove two factors (Keycloak's acr.loa.map in infra/keycloak: "2").
 OPSN_OIDC_STRONG_ACR = env.list("OPSN_OIDC_STRONG_ACR", default=["2"])
 OPSN_OIDC_TIMEOUT = env.float("OPSN_OIDC_TIMEOUT", default=10.0)
@@ -282,6 +299,10 @@ OAUTH2_PROVIDER = {
     "ID_TOKEN_EXPIRE_SECONDS": 300,
     "ACCESS_TOKEN_EXPIRE_SECONDS": 300,
 }
+# The local provider's own warnings (`opsn check --deploy`) say nothing of a deployment that
+# signs in elsewhere: it is not served then (routing), whatever its settings.
+SILENCED_SYSTEM_CHECKS = [] if OPSN_IDP == "local" else [
+    f"oauth2_provider.W00{n}" for n in range(1, 9)]
 AUTHENTICATION_BACKENDS = [
     "opsn.accounts.oidc.Backend",  # every host of the platform
     "django.contrib.auth.backends.ModelBackend",  # the local provider's own accounts only
@@ -325,7 +346,19 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# EMAIL_URL (or EMAIL_URL_FILE), a secret: smtp+tls://user:password@host:587 gives the SMTP
+# backend, host, port, account and TLS at once. Unset: EMAIL_BACKEND, by default the console
+# (the demo prints its messages; production refuses it).
+_email_url = secret("EMAIL_URL") or ""
+_email = environ.Env.email_url_config(_email_url) if _email_url else {}
+EMAIL_BACKEND = _email.get("EMAIL_BACKEND") or env.str(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = int(_email.get("EMAIL_PORT") or 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=OPSN_OPERATOR["email"])
 
 SESSION_COOKIE_HTTPONLY = True
@@ -346,7 +379,6 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
 # --- Operations -----------------------------------------------------------------------
 SENTRY_DSN = secret("SENTRY_DSN") or ""
 OPSN_RELEASE = env.str("OPSN_RELEASE", default="opsn@0.1.0")
-OPSN_ENVIRONMENT = env.str("OPSN_ENVIRONMENT", default="development")
 OPSN_METRICS_TOKEN = secret("OPSN_METRICS_TOKEN") or ""
 
 LOGGING = {

@@ -24,6 +24,12 @@ class InvalidDomain(RegistryError):
     code = "invalid_domain"
 
 
+class ReservedDomain(InvalidDomain):
+    """A host the platform serves itself (console, portal, identity provider…)."""
+
+    code = "reserved_domain"
+
+
 class DomainTaken(RegistryError):
     code = "domain_taken"
     http_status = 409

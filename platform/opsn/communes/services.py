@@ -13,7 +13,12 @@ from django.db.models import Count
 from django.utils import timezone
 
 from opsn.communes import routing, schemas
-from opsn.communes.domains import commune_subdomain, normalise_domain, slug_candidates
+from opsn.communes.domains import (
+    commune_subdomain,
+    normalise_domain,
+    reserved_hosts,
+    slug_candidates,
+)
 from opsn.communes.errors import (
     AlreadyOnboarded,
     DomainTaken,
@@ -72,8 +77,9 @@ def _modules(codes: Sequence[str] | None) -> list[Module]:
 
 def _free_slug(official: OfficialCommune) -> str:
     for slug in slug_candidates(official.name, official.departement_code, official.insee_code):
-        if not Commune.objects.filter(slug=slug).exists() and not Domain.objects.filter(
-                domain=commune_subdomain(slug)).exists():
+        if (commune_subdomain(slug) not in reserved_hosts()
+                and not Commune.objects.filter(slug=slug).exists()
+                and not Domain.objects.filter(domain=commune_subdomain(slug)).exists()):
             return slug
     raise DomainTaken(f"Aucune adresse libre pour {official.name}.")
 

@@ -85,13 +85,8 @@ def _ensure_database(host: str, port: int, name: str = EMBEDDED_DATABASE_NAME) -
 ALIAS = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
-def commune_databases(spec: str, default: dict[str, Any], data_dir: Path) -> dict[str, dict]:
-    """The extra databases of ``OPSN_COMMUNE_DATABASES`` ("east=postgres://…,west=…"), each
-    with the same engine and connection options as ``default``. ``name=embedded`` is a
-    database ``opsn_<name>`` on the embedded server (the demo and the tests when no second
-    server runs)."""
-
-    found: dict[str, dict] = {}
+def _commune_database_urls(spec: str) -> dict[str, str]:
+    found: dict[str, str] = {}
     for item in (part.strip() for part in spec.split(",")):
         if not item:
             continue
@@ -100,7 +95,30 @@ def commune_databases(spec: str, default: dict[str, Any], data_dir: Path) -> dic
         if not sep or not ALIAS.match(alias) or alias == "default" or alias in found:
             raise ValueError(f"OPSN_COMMUNE_DATABASES: {item!r} is not name=postgres://… "
                              "(a lower-case name other than default, once)")
-        if url == "embedded":
+        found[alias] = url
+    return found
+
+
+def embedded_aliases(database_url: str, spec: str) -> list[str]:
+    """The databases on the embedded server: default when ``DATABASE_URL`` is unset, and
+    each ``name=embedded`` of ``OPSN_COMMUNE_DATABASES``."""
+    aliases = [] if database_url else ["default"]
+    return aliases + [a for a, url in _commune_database_urls(spec).items() if url == "embedded"]
+
+
+def commune_databases(spec: str, default: dict[str, Any], data_dir: Path, *,
+                      start_embedded: bool = True) -> dict[str, dict]:
+    """The extra databases of ``OPSN_COMMUNE_DATABASES`` ("east=postgres://…,west=…"), each
+    with the same engine and connection options as ``default``. ``name=embedded`` is a
+    database ``opsn_<name>`` on the embedded server (the demo and the tests when no second
+    server runs); with ``start_embedded`` false (production, which refuses it) the server
+    is not started and the database is left without a host."""
+
+    found: dict[str, dict] = {}
+    for alias, url in _commune_database_urls(spec).items():
+        if url == "embedded" and not start_embedded:
+            db = {"NAME": f"opsn_{alias}", "USER": "", "PASSWORD": "", "HOST": "", "PORT": ""}
+        elif url == "embedded":
             db = {**embedded_database_settings(data_dir), "NAME": f"opsn_{alias}"}
             _ensure_database(db["HOST"], int(db["PORT"]), db["NAME"])
         else:

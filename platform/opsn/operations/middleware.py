@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -13,10 +14,15 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.http.request import split_domain_port
+from django.utils.cache import add_never_cache_headers
 from django.utils.module_loading import import_string
 
+from opsn.communes.routing import commune_for_host
 from opsn.kernel import context, metrics
+from opsn.kernel.production import is_production
 from opsn.operations import probes
 from opsn.operations.metrics import exposition
 
@@ -32,13 +38,51 @@ class ProbeMiddleware:
         if path == "/readyz":
             return probes.readiness()
         if path == "/metrics":
-            token = settings.OPSN_METRICS_TOKEN
-            given = request.headers.get("Authorization", "").removeprefix("Bearer ")
-            if token and not hmac.compare_digest(given.encode(), token.encode()):
-                return HttpResponse("unauthorized", status=401, content_type="text/plain")
-            data, content_type = exposition()
-            return HttpResponse(data, content_type=content_type)
+            return metrics_response(request)
         return self.get_response(request)
+
+
+def metrics_response(request: HttpRequest) -> HttpResponse:
+    """``/metrics``: never under a commune's domain (404 there, as for any page it does not
+    have), and only with ``OPSN_METRICS_TOKEN`` as a bearer token. Without a token set it
+    is open in development only: production refuses to start without one
+    (``opsn.kernel.production``) and, should it run anyway, answers nothing."""
+
+    try:
+        on_commune = is_commune_host(raw_host(request))
+    except DatabaseError:
+        return HttpResponse("registry unavailable", status=503, content_type="text/plain")
+    if on_commune:
+        return HttpResponse("not found", status=404, content_type="text/plain")
+    token = settings.OPSN_METRICS_TOKEN
+    if not token and is_production():
+        return HttpResponse("not found", status=404, content_type="text/plain")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if token and not (scheme.lower() == "bearer"
+                      and hmac.compare_digest(given.strip().encode(), token.encode())):
+        return HttpResponse("unauthorized", status=401, content_type="text/plain",
+                            headers={"WWW-Authenticate": "Bearer"})
+    data, content_type = exposition()
+    return HttpResponse(data, content_type=content_type)
+
+
+def raw_host(request: HttpRequest) -> str:
+    """The Host header's name, without port: probes and metrics answer before Django checks
+    ``ALLOWED_HOSTS`` (a scraper asks the pod's address)."""
+    host = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
+    return split_domain_port(host.lower())[0].rstrip(".")
+
+
+def is_commune_host(host: str) -> bool:
+    """Is ``host`` a commune's domain? Not the operator's hosts, not an address; otherwise
+    the registry says (its answer is cached)."""
+    if not host or host in settings.OPSN_OPERATOR_HOSTS or host == settings.OPSN_IDP_HOST:
+        return False
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return commune_for_host(host) is not None
+    return False
 
 
 class RequestContextMiddleware:
@@ -141,3 +185,43 @@ class ApiLaneMiddleware:
                 response["Content-Length"] = str(len(response.content))
             return response
         return self.get_response(request)
+
+
+class PrivateResponseMiddleware:
+    """No copy of a page or file with personal data is kept by a browser's cache or a
+    proxy: ``Cache-Control: no-store, private`` (Django's ``add_never_cache_headers``) on
+    every response
+
+    - to a signed-in person, or to a request carrying credentials (the APIs, metrics);
+    - that sets a cookie (signing in, a session);
+    - under the spaces that hold personal data, whoever asks: the agents' (``/espace/``),
+      the citizen's (``/mon-espace/``), the APIs, sign-in, billing, online payment;
+    - on the operator's console and on the identity provider's host.
+
+    Public files are left alone: static files (WhiteNoise answers them before this), and
+    the commune's logo and emblem. One rule, here, after routing (it knows the host) and
+    around the API lane (which it also covers)."""
+
+    PRIVATE_PATHS = ("/espace/", "/mon-espace/", "/api/", "/compte/", "/facturation/",
+                     "/paiement-en-ligne/", "/payfip-local/")
+    PUBLIC_FILES = ("/static/", "/identite/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.is_private(request, response):
+            add_never_cache_headers(response)
+        return response
+
+    def is_private(self, request: HttpRequest, response: HttpResponse) -> bool:
+        path = request.path_info
+        if (path.startswith(self.PRIVATE_PATHS) or response.cookies
+                or "HTTP_AUTHORIZATION" in request.META
+                or raw_host(request) in (settings.OPSN_CONSOLE_HOST, settings.OPSN_IDP_HOST)):
+            return True
+        if path.startswith(self.PUBLIC_FILES):
+            return False
+        user = getattr(request, "user", None)  # none on the API lane
+        return user is not None and user.is_authenticated

@@ -1,10 +1,7 @@
 from django import forms
-from PIL import Image, UnidentifiedImageError
 
+from opsn.branding.images import checked_image
 from opsn.branding.models import CommuneProfile
-
-MAX_IMAGE_BYTES = 1_000_000
-ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
 
 
 class ColourInput(forms.TextInput):
@@ -25,25 +22,14 @@ class ProfileForm(forms.ModelForm):
     def clean_siret(self):
         return (self.cleaned_data.get("siret") or "").replace(" ", "")
 
-    def _clean_image(self, field: str):
+    def _clean_image(self, field: str, stored_as: str):
         upload = self.cleaned_data.get(field)
         if not upload or not hasattr(upload, "content_type"):
             return upload  # unchanged or cleared
-        if upload.size > MAX_IMAGE_BYTES:
-            raise forms.ValidationError("Image trop lourde : 1 Mo au plus.")
-        try:
-            with Image.open(upload) as img:
-                fmt = img.format
-                img.verify()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise forms.ValidationError("Ce fichier n'est pas une image lisible.") from exc
-        if fmt not in ALLOWED_FORMATS:
-            raise forms.ValidationError("Formats acceptés : PNG, JPEG ou WebP.")
-        upload.seek(0)
-        return upload
+        return checked_image(upload, stored_as=stored_as)
 
     def clean_logo(self):
-        return self._clean_image("logo")
+        return self._clean_image("logo", "logo")
 
     def clean_emblem(self):
-        return self._clean_image("emblem")
+        return self._clean_image("emblem", "blason")

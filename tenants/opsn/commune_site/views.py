@@ -10,6 +10,7 @@ from opsn.billing.computation import BillingError
 from opsn.billing.models import Invoice
 from opsn.billing.views import invoice_file
 from opsn.branding.forms import ProfileForm
+from opsn.branding.images import served_as
 from opsn.branding.selectors import current_profile
 from opsn.communes.models import CommuneModule
 from opsn.communes.routing import CommuneRequest
@@ -56,9 +57,21 @@ def _image(field: str):
         if not image:
             raise Http404("Aucune image.")
         try:
-            return FileResponse(image.open("rb"))
+            file = image.open("rb")
         except FileNotFoundError as exc:
             raise Http404("Image introuvable.") from exc
+        # The type Pillow reads in the file, never the one its name suggests; anything
+        # else is a download, never rendered by the browser.
+        verified = served_as(file)
+        if verified is None:
+            response = FileResponse(file, as_attachment=True, filename=f"{field}.bin",
+                                    content_type="application/octet-stream")
+        else:
+            content_type, extension = verified
+            response = FileResponse(file, content_type=content_type,
+                                    filename=f"{field}.{extension}")
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
     return view
 

@@ -4,6 +4,7 @@ from tqdm import tqdm
 
 from opsn.communes.release import migrate_communes
 from opsn.communes.services import check_database, commune_databases
+from opsn.kernel.production import refuse_demo_values
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
                             help="only this commune database (repeat); default: all")
 
     def handle(self, *args, workers, skip_public, databases, **options):
+        refuse_demo_values(self)
         if not skip_public:
             call_command("migrate_schemas", shared=True, interactive=False,
                          verbosity=max(0, options["verbosity"] - 1))

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 
 from opsn.jobs.broker import deliver_pending
 from opsn.jobs.periodic import tick
+from opsn.kernel.production import refuse_demo_values
 
 
 class Command(BaseCommand):
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=int, default=60)
 
     def handle(self, *args, once, interval, **options):
+        refuse_demo_values(self)
         stop = threading.Event()
         if not once:
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -5,6 +5,7 @@ import dramatiq
 from django.core.management.base import BaseCommand, CommandError
 
 from opsn.jobs.broker import is_embedded
+from opsn.kernel.production import refuse_demo_values
 
 
 class Command(BaseCommand):
@@ -14,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=4)
 
     def handle(self, *args, threads, **options):
+        refuse_demo_values(self)
         if is_embedded():
             raise CommandError("OPSN_BROKER_URL is not set: jobs run inside the web process; "
                                "set it to amqp://… or redis://… to run separate workers.")

@@ -5,10 +5,13 @@ import tempfile
 
 from django.core.management.base import BaseCommand
 
+from opsn.kernel.production import refuse_demo_values
+
 
 class Command(BaseCommand):
     # The checks would import the middlewares, hence the metrics, before the metrics folder
-    # below exists; gunicorn's workers load the application (and check nothing) anyway.
+    # below exists; gunicorn's workers load the application anyway. Only the production
+    # check runs (in handle).
     requires_system_checks = []
     help = ("Run the production web server (gunicorn, threaded workers, multi-process "
             "metrics). Settings: OPSN_BIND, WEB_WORKERS, WEB_THREADS, WEB_TIMEOUT.")
@@ -18,6 +21,9 @@ class Command(BaseCommand):
                                                          "0.0.0.0:8000)")
 
     def handle(self, *args, bind, **options):
+        # Production refuses the demo's values before gunicorn starts (the check reads
+        # settings only: it imports no middleware).
+        refuse_demo_values(self)
         env = dict(os.environ)
         if bind:
             env["OPSN_BIND"] = bind
