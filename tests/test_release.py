@@ -118,3 +118,13 @@ def test_a_schema_built_from_sql_is_the_one_migrations_build(committed):
     finally:
         schemas.drop_schema("c_cmp_migrations")
         schemas.drop_schema("c_cmp_sql")
+
+
+def test_a_statement_that_begins_with_a_comment_is_replayed_not_dropped():
+    """Django's own comment lines go; a RunSQL whose text starts with a comment keeps its
+    statement (the replay once dropped it silently)."""
+    script = schemas.MigrationSQL(
+        ("-- Create model Thing", "-- the counter, once\nCREATE FUNCTION f() RETURNS int "
+         "LANGUAGE sql AS $$ SELECT 1 $$;", "CREATE TABLE t (id int);"), ()).script
+    assert script == ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n"
+                      "CREATE TABLE t (id int);")

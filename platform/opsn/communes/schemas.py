@@ -68,7 +68,17 @@ class MigrationSQL:
 
     @property
     def script(self) -> str:
-        return "\n".join(s for s in self.statements if not s.lstrip().startswith("--"))
+        return "\n".join(filter(None, map(_without_leading_comments, self.statements)))
+
+
+def _without_leading_comments(statement: str) -> str:
+    """Django writes a comment line before each operation (``-- Create model …``) as a
+    statement of its own: those go. A statement that only begins with comments (a
+    ``RunSQL`` whose file starts with one) keeps what follows them."""
+    lines = statement.strip().splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines)
 
 
 def _tenant_labels() -> set[str]:
