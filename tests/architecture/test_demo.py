@@ -8,7 +8,7 @@ from django.core.management import call_command
 from opsn.communes.models import Commune
 from opsn.online_payments.models import PayfipAccount
 from opsn.regies.models import Assignment, Invoice, LedgerEntry, Payer, Regie
-from tests.conftest import BOTH_DATABASES, in_schema
+from tests.helpers.communes import BOTH_DATABASES, in_schema
 
 
 @BOTH_DATABASES  # the demo migrates every commune database

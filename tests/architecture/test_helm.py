@@ -9,9 +9,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.helm_render import Chart
+from tests.helpers.helm_render import Chart
 
-CHART = Path(__file__).resolve().parents[1] / "helm" / "opsn"
+CHART = Path(__file__).resolve().parents[2] / "helm" / "opsn"
 KUBERNETES = "1.31.0"
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from opsn.accounts import keycloak, oidc
 from opsn.agents.models import Role
 
-REALM = json.loads((Path(__file__).parents[1] / "infra/keycloak/realm-opsn.json").read_text())
+REALM = json.loads((Path(__file__).parents[2] / "infra/keycloak/realm-opsn.json").read_text())
 
 
 def client(client_id: str) -> dict:

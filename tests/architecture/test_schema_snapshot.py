@@ -5,7 +5,8 @@ a change of these files; a change that must leave the database alone (moving cod
 modules, renaming packages) proves it did. After a migration that changes the schema on
 purpose, write the files again and commit them with it:
 
-    OPSN_SCHEMA_SNAPSHOT=write .venv/bin/pytest tests/test_schema_snapshot.py -p no:randomly
+    OPSN_SCHEMA_SNAPSHOT=write .venv/bin/pytest -p no:randomly \
+        tests/architecture/test_schema_snapshot.py
 """
 
 import os
@@ -16,7 +17,7 @@ from django.db import connection
 
 from opsn.communes import schemas
 
-SNAPSHOTS = Path(__file__).parent / "schema"
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "schema"
 COMMUNE_SCHEMA = "c_snapshot"
 
 

@@ -12,7 +12,7 @@ from django.db import connection, models
 
 from opsn.kernel.routers import tenant_labels
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Being rewritten by another engineer; converted at merge (docs/decisions/0007 lists how).
 # Remove it from here once it uses communes.tenancy.atomic / commune_connection.
 PENDING: set[str] = set()

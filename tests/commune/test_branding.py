@@ -9,7 +9,8 @@ from PIL import Image
 from opsn.agents.models import Role
 from opsn.branding.contrast import contrast_ratio, passes_aa
 from opsn.branding.models import CommuneProfile
-from tests.conftest import agent, in_schema, sign_in
+from tests.helpers.communes import in_schema
+from tests.helpers.identity import agent, sign_in
 
 
 @pytest.mark.parametrize("fg, bg, ratio", [

@@ -41,8 +41,17 @@ from opsn.payfip_local.tasks import notify as provider_notifies
 from opsn.regies.errors import RegieError
 from opsn.regies.models import DailyClosing, EntrySource, Invoice, LedgerEntry
 from opsn.regies.services import cashdesk, payments
-from tests.conftest import Browser, host_of, in_schema, make_account, wipe_regies
-from tests.regies_helpers import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
+from tests.helpers.communes import host_of, in_schema
+from tests.helpers.identity import Browser, make_account
+from tests.helpers.regies import (
+    ADMIN,
+    MANDATAIRE,
+    TITULAIRE,
+    make_invoice,
+    make_payer,
+    make_regie,
+    wipe_regies,
+)
 
 CITIZEN = "camille.durand@citoyen.test"
 NEIGHBOUR = "paul.voisin@citoyen.test"

@@ -1,7 +1,7 @@
 """The real PayFiP client (``online_payments.payfip.SoapPayfip``) against the message
 shapes of the DGFiP's PaiementSecurise web service. The web service itself is not
 reachable from here: its answers are served by ``responses`` (this client layer only;
-the round trips of tests/test_online_payments.py go through the local test provider)."""
+the round trips of tests/commune/test_online_payments.py go through the local test provider)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from opsn.regies.documents import receipt_pdf
 from opsn.regies.models import LedgerEntry
 from opsn.regies.services import payments
 from opsn.regies.verification import receipt_verified, verification_code, verification_url
-from tests.conftest import host_of, in_schema
-from tests.regies_helpers import TITULAIRE, make_payer, make_regie
+from tests.helpers.communes import host_of, in_schema
+from tests.helpers.regies import TITULAIRE, make_payer, make_regie
 
 
 def text(response) -> str:

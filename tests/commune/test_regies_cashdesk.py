@@ -24,8 +24,8 @@ from opsn.regies.models import (
 )
 from opsn.regies.services import cashdesk, founding, merge
 from opsn.regies.services.payments import payment_record, payment_reverse
-from tests.conftest import in_schema
-from tests.regies_helpers import (
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import (
     ADMIN,
     MANDATAIRE,
     SUPPLEANT,

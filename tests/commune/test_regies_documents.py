@@ -20,8 +20,8 @@ from opsn.regies.exports import deposit_slip_csv
 from opsn.regies.services import cashdesk
 from opsn.regies.services.mailing import receipt_email
 from opsn.regies.services.payments import payment_record, payment_reverse
-from tests.conftest import in_schema
-from tests.regies_helpers import MANDATAIRE, TITULAIRE, make_payer, make_regie
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import MANDATAIRE, TITULAIRE, make_payer, make_regie
 
 
 def pdf_text(data: bytes) -> str:

@@ -11,8 +11,8 @@ from opsn.regies.models import Assignment, AssignmentRole, Handover, Regie
 from opsn.regies.permissions import may_collect, may_keep
 from opsn.regies.services import cashdesk, founding
 from opsn.regies.services.payments import payment_record
-from tests.conftest import in_schema
-from tests.regies_helpers import (
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import (
     ADMIN,
     MANDATAIRE,
     OPENED,

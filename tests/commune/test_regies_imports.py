@@ -32,8 +32,8 @@ from opsn.regies.services.imports import (
     queued_payment_post,
     reference_tokens,
 )
-from tests.conftest import in_schema
-from tests.regies_helpers import (
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import (
     ADMIN,
     MANDATAIRE,
     STRANGER,

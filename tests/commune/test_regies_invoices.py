@@ -13,8 +13,8 @@ from opsn.regies.models import Invoice, InvoiceLine, Payer
 from opsn.regies.selectors import payers_search
 from opsn.regies.services import founding, invoicing
 from opsn.regies.services.payments import credit_apply, credit_of, payment_record
-from tests.conftest import in_schema
-from tests.regies_helpers import (
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import (
     ADMIN,
     MANDATAIRE,
     STRANGER,

@@ -21,8 +21,8 @@ from opsn.regies.errors import RegieError
 from opsn.regies.models import LedgerEntry, Payer
 from opsn.regies.services.payments import payment_record, payment_reverse
 from opsn.regies.words import amount_in_words
-from tests.conftest import in_schema, wipe_regies
-from tests.regies_helpers import TITULAIRE, make_payer, make_regie
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import TITULAIRE, make_payer, make_regie, wipe_regies
 
 
 def cantine(**changes):

@@ -18,15 +18,8 @@ from opsn.regies.services.payments import (
     payment_reverse,
     payments_post,
 )
-from tests.conftest import in_schema
-from tests.regies_helpers import (
-    ADMIN,
-    MANDATAIRE,
-    TITULAIRE,
-    make_invoice,
-    make_payer,
-    make_regie,
-)
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
 
 
 def paid(invoice: Invoice) -> tuple[str, Decimal]:

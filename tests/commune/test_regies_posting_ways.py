@@ -18,8 +18,16 @@ from opsn.regies.models import Allocation, Holding, Invoice, LedgerEntry, Paymen
 from opsn.regies.selectors import regie_columns, regie_with_version
 from opsn.regies.services import founding, payments
 from opsn.regies.services.payments import PaymentDraft, payment_record, payments_post
-from tests.conftest import in_schema, wipe_regies
-from tests.regies_helpers import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import (
+    ADMIN,
+    MANDATAIRE,
+    TITULAIRE,
+    make_invoice,
+    make_payer,
+    make_regie,
+    wipe_regies,
+)
 
 CARD = {"terminal_ref": "T-1"}
 

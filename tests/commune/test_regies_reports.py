@@ -13,8 +13,8 @@ from opsn.regies.exports import regie_report_csv
 from opsn.regies.reports import NO_PRODUCT, SEVERAL_PRODUCTS, UNALLOCATED, regie_report
 from opsn.regies.services import founding, invoicing
 from opsn.regies.services.payments import credit_apply, payment_record, payment_reverse
-from tests.conftest import in_schema
-from tests.regies_helpers import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
 
 NOVEMBER = (datetime.date(2026, 11, 1), datetime.date(2026, 11, 30))
 

@@ -17,8 +17,8 @@ from opsn.regies import tasks
 from opsn.regies.models import AssignmentRole
 from opsn.regies.services import cashdesk, founding
 from opsn.regies.services.payments import payment_record
-from tests.conftest import in_schema
-from tests.regies_helpers import (
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import (
     ADMIN,
     OPENED,
     SUPPLEANT,

@@ -1,10 +1,13 @@
 """Building blocks for the régies tests: a régie as a founding act makes it, its
-titulaire appointed, payers and invoices. Call them inside ``in_schema(commune)``."""
+titulaire appointed, payers and invoices. Call them inside ``in_schema(commune)``. And the
+clean-up after a ``committed`` régies test."""
 
 from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+
+from django.db import connection
 
 from opsn.agents.models import AgentRole, Role
 from opsn.kernel.actors import Actor
@@ -63,3 +66,23 @@ def make_invoice(regie, payer, *amounts: str, number: str = "", due_on=None):
 
 def money(value: str) -> Decimal:
     return Decimal(value)
+
+
+def wipe_regies() -> None:
+    """After a ``committed`` régies test, inside the commune's schema: remove what it
+    wrote. The database refuses to delete history, so the guards are lifted for this test
+    data only."""
+    tables = ["online_payments_onlinepayment", "online_payments_payfipaccount",
+              "audit_auditevent", "regies_importedpayment", "regies_allocation",
+              "regies_depositline", "regies_deposit", "regies_closingline",
+              "regies_dailyclosing", "regies_ledgerentry", "regies_receiptcounter",
+              "regies_holding", "regies_invoiceline", "regies_invoice", "regies_importbatch",
+              "regies_payer", "regies_product", "regies_handover", "regies_standin",
+              "regies_regiemerge", "regies_assignment", "regies_regie", "agents_agentrole"]
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")  # no user triggers
+        try:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")
+        finally:
+            cursor.execute("SET session_replication_role = DEFAULT")

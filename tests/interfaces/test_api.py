@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from opsn.accounts.models import OperatorApiToken
 from opsn.communes.models import Commune
-from tests.conftest import BOTH_DATABASES, EAST
+from tests.helpers.communes import BOTH_DATABASES, EAST
 
 
 def post(client, url, payload=None):

@@ -12,7 +12,8 @@ from opsn.agents.models import AgentRole, Role
 from opsn.billing import issuing, services
 from opsn.billing.models import Invoice
 from opsn.communes.models import CommuneModule
-from tests.conftest import agent, in_schema
+from tests.helpers.communes import in_schema
+from tests.helpers.identity import agent
 
 
 @pytest.fixture

@@ -20,13 +20,17 @@ from opsn.communes.models import Commune
 from opsn.online_payments.services import payfip_configure
 from opsn.payfip_local.models import Operation
 from opsn.regies.services import payments
-from tests.conftest import VAULX, VENISSIEUX, in_schema, make_account, wipe_regies
-from tests.regies_helpers import ADMIN, MANDATAIRE, TITULAIRE, make_invoice, make_payer, make_regie
-from tests.test_browser_counter import (  # noqa: F401
-    CHROMIUM,
-    launch,
-    serious_violations,
-    server,
+from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.communes import VAULX, VENISSIEUX, in_schema
+from tests.helpers.identity import make_account
+from tests.helpers.regies import (
+    ADMIN,
+    MANDATAIRE,
+    TITULAIRE,
+    make_invoice,
+    make_payer,
+    make_regie,
+    wipe_regies,
 )
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
@@ -35,7 +39,7 @@ CITIZEN = "camille.durand@citoyen.test"
 
 
 @pytest.fixture
-def two_communes(server):  # noqa: F811
+def two_communes(server):
 
 
     venissieux = Commune.objects.get(insee_code=VENISSIEUX)
@@ -141,7 +145,7 @@ def test_a_citizen_sees_every_payment_of_two_communes_in_chromium(two_communes):
 
 
 @pytest.fixture
-def online_invoice(server, settings):  # noqa: F811
+def online_invoice(server, settings):
 
 
     settings.OPSN_PAYFIP_LOCAL_URL = f"http://localhost:{server}/payfip-local"

@@ -11,70 +11,25 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from pathlib import Path
 
 import pyotp
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth import get_user_model
-from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-from django.core.wsgi import get_wsgi_application
 from playwright.sync_api import expect, sync_playwright
 from pypdf import PdfReader
 
-from opsn.accounts.oidc import forget_provider
 from opsn.agents.models import Role
 from opsn.communes.models import Commune
 from opsn.idp import store
-from tests.conftest import (
-    IDP_HOST,
-    PASSWORD,
-    VENISSIEUX,
-    grant,
-    in_schema,
-    make_account,
-    wipe_regies,
-)
-from tests.regies_helpers import MANDATAIRE, make_invoice, make_payer, make_regie
+from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.communes import VENISSIEUX, in_schema
+from tests.helpers.identity import PASSWORD, grant, make_account
+from tests.helpers.regies import MANDATAIRE, make_invoice, make_payer, make_regie, wipe_regies
 
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "images" / "counter.png"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "counter.png"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
-
-
-def launch(playwright):
-    """Debian's Chromium, headless; every *.localhost name (the communes' sites, the
-    provider, the portal) resolved to the test server."""
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=["--no-sandbox", "--host-resolver-rules=MAP *.localhost 127.0.0.1"])
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # the test's output is enough
-        pass
-
-
-@pytest.fixture
-def server(committed, settings):
-    """The whole application on 127.0.0.1, on a free port, in a thread; the browser
-    reaches the local identity provider on the same port."""
-
-    httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
-    httpd.set_app(get_wsgi_application())
-    settings.OPSN_OIDC_ISSUER = f"http://{IDP_HOST}:{httpd.server_address[1]}"
-    forget_provider()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        forget_provider()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 @pytest.fixture
@@ -101,13 +56,6 @@ def totp_of(account: str):
 
 
     return pyotp.TOTP(store.totp_enrol(store.account(account)))
-
-
-def serious_violations(page) -> list[str]:
-
-    results = Axe().run(page)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]
-            if v.get("impact") in ("serious", "critical")]
 
 
 def test_a_cash_payment_at_the_counter_in_chromium(counter_data):

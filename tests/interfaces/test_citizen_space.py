@@ -12,9 +12,10 @@ from django.test import Client
 from opsn.citizens.models import PayerLink
 from opsn.regies.models import LedgerEntry
 from opsn.regies.services import payments
-from tests.conftest import Browser, host_of, in_schema, make_account
-from tests.regies_helpers import MANDATAIRE
-from tests.test_citizen_statement import books  # noqa: F401 - the shared fixture
+from tests.helpers.citizens import family_books
+from tests.helpers.communes import host_of, in_schema
+from tests.helpers.identity import Browser, make_account
+from tests.helpers.regies import MANDATAIRE
 
 CITIZEN = "camille.durand@citoyen.test"
 
@@ -24,7 +25,12 @@ def page_text(response) -> str:
 
 
 @pytest.fixture
-def citizen(books):  # noqa: F811
+def books(venissieux, vaulx):
+    return family_books(venissieux, vaulx)
+
+
+@pytest.fixture
+def citizen(books):
     """A citizen signed in on both communes' sites (one sign-in at the provider: the
     second site is silent)."""
     make_account(CITIZEN)
@@ -39,7 +45,7 @@ def link(browser, commune, code: str):
     return browser.client(host_of(commune)).post("/mon-espace/rattachements/", {"code": code})
 
 
-def test_a_citizen_links_two_communes_and_sees_all_their_payments(books, citizen):  # noqa: F811
+def test_a_citizen_links_two_communes_and_sees_all_their_payments(books, citizen):
     venissieux, martin, november, canteen = books["venissieux"]
     vaulx, martin_vaulx, *_ = books["vaulx"]
     assert "Aucun dossier n'est encore rattaché" in page_text(
@@ -71,7 +77,7 @@ def test_a_citizen_links_two_communes_and_sees_all_their_payments(books, citizen
     assert rows.count("<tr>") == 1 and "carte bancaire" in rows and "Facture n°" not in rows
 
 
-def test_a_wrong_code_says_so_and_guessing_is_stopped(books, citizen, settings):  # noqa: F811
+def test_a_wrong_code_says_so_and_guessing_is_stopped(books, citizen, settings):
     settings.OPSN_LINK_MAX_FAILURES = 2
     venissieux, martin, *_ = books["venissieux"]
     vaulx_payer = books["vaulx"][1]
@@ -83,7 +89,7 @@ def test_a_wrong_code_says_so_and_guessing_is_stopped(books, citizen, settings):
     assert stopped.status_code == 429 and "Trop de codes erronés" in page_text(stopped)
 
 
-def test_nobody_downloads_the_receipt_of_a_payer_not_linked(books, citizen):  # noqa: F811
+def test_nobody_downloads_the_receipt_of_a_payer_not_linked(books, citizen):
     venissieux = books["venissieux"][0]
     with in_schema(venissieux):
 
@@ -93,7 +99,7 @@ def test_nobody_downloads_the_receipt_of_a_payer_not_linked(books, citizen):  # 
     assert answer.status_code == 404
 
 
-def test_linking_by_the_verified_email_and_unlinking(books, settings):  # noqa: F811
+def test_linking_by_the_verified_email_and_unlinking(books, settings):
     venissieux, martin, *_ = books["venissieux"]
     make_account("martin@example.fr")  # the address the commune's record carries
     browser = Browser()
@@ -111,7 +117,7 @@ def test_linking_by_the_verified_email_and_unlinking(books, settings):  # noqa: 
     assert "Aucun dossier n'est encore rattaché" in page_text(client.get("/mon-espace/"))
 
 
-def test_the_space_asks_to_sign_in(books):  # noqa: F811
+def test_the_space_asks_to_sign_in(books):
 
     answer = Client(HTTP_HOST=host_of(books["venissieux"][0])).get("/mon-espace/")
     assert answer.status_code == 302 and "/compte/connexion/" in answer["Location"]

@@ -26,15 +26,8 @@ from opsn.audit.models import AuditEvent
 from opsn.regies.models import Invoice, LedgerEntry, Payer, Regie
 from opsn.regies.services import cashdesk, founding
 from opsn.regies.services.payments import payment_record
-from tests.conftest import host_of, in_schema
-from tests.regies_helpers import (
-    ADMIN,
-    OPENED,
-    TITULAIRE,
-    make_invoice,
-    make_payer,
-    make_regie,
-)
+from tests.helpers.communes import host_of, in_schema
+from tests.helpers.regies import ADMIN, OPENED, TITULAIRE, make_invoice, make_payer, make_regie
 
 SOFTWARE_IP = "203.0.113.7"
 YEAR = timezone.localdate().year

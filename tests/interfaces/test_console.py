@@ -4,7 +4,8 @@ import pytest
 from django.test import Client
 
 from opsn.communes.models import Commune, OnboardingBatch
-from tests.conftest import BOTH_DATABASES, EAST, make_account, sign_in, sign_in_webtest
+from tests.helpers.communes import BOTH_DATABASES, EAST
+from tests.helpers.identity import make_account, sign_in, sign_in_webtest
 
 CONSOLE = {"HTTP_HOST": "console.localhost"}
 

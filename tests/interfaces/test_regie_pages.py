@@ -34,8 +34,9 @@ from opsn.regies.models import (
 from opsn.regies.selectors import held_in_hand
 from opsn.regies.services import cashdesk, founding
 from opsn.regies.services.payments import payment_record, payment_reverse
-from tests.conftest import agent, grant, host_of, in_schema, make_account, sign_in, sign_in_webtest
-from tests.regies_helpers import (
+from tests.helpers.communes import host_of, in_schema
+from tests.helpers.identity import agent, grant, make_account, sign_in, sign_in_webtest
+from tests.helpers.regies import (
     ADMIN,
     MANDATAIRE,
     STRANGER,
@@ -66,7 +67,7 @@ def payer_with_invoice(venissieux, regie):
 
 def provider_knows(commune, account: str) -> None:
     """Roles come from the identity provider at sign-in: give it the roles the test's
-    set-up wrote in the commune (regies_helpers.make_agents)."""
+    set-up wrote in the commune (helpers.regies.make_agents)."""
 
     make_account(account)
     with in_schema(commune):

@@ -29,7 +29,7 @@ from opsn.communes.services import batch_create
 from opsn.communes.tasks import run_onboarding_batch
 from opsn.jobs.broker import deliver_pending, make_broker, send
 from opsn.jobs.models import OutboxMessage
-from tests.test_production_server import free_port, get, production_server
+from tests.helpers.servers import free_port, get, production_server
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="redis-server is not installed")

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from opsn.billing import documents, issuing, services
 from opsn.billing.models import Invoice, ServiceCharge
 from opsn.communes.models import CommuneModule
-from tests.conftest import wipe_billing
+from tests.helpers.billing import wipe_billing
 
 NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
       "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}

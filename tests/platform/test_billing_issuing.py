@@ -13,7 +13,7 @@ from opsn.billing import issuing, services
 from opsn.billing.computation import BillingError
 from opsn.billing.models import BillingRun, Invoice, InvoiceLine, InvoiceSequence, is_overdue
 from opsn.communes.models import Commune, CommuneModule
-from tests.conftest import wipe_billing
+from tests.helpers.billing import wipe_billing
 
 
 @pytest.fixture

@@ -24,20 +24,21 @@ from opsn.agents.models import AgentRole, Role
 from opsn.communes import services
 from opsn.idp import store
 from opsn.idp.models import Identity
-from tests.conftest import IDP_HOST, PASSWORD, Browser, agent, grant, in_schema, make_account
+from tests.helpers.communes import in_schema
+from tests.helpers.identity import (
+    IDP_HOST,
+    PASSWORD,
+    VEN,
+    Browser,
+    agent,
+    grant,
+    make_account,
+    provider_key,
+    refused,
+    signed,
+)
 
-VEN = "venissieux.localhost"
 VAULX = "vaulx-en-velin.localhost"
-
-
-def provider_key() -> jwk.JWK:
-    return jwk.JWK.from_pem(settings.OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"].encode())
-
-
-def signed(claims: dict, key: jwk.JWK, kid: str) -> str:
-    token = jwt.JWT(header={"alg": "RS256", "typ": "JWT", "kid": kid}, claims=claims)
-    token.make_signed_token(key)
-    return token.serialize()
 
 
 def tamper_id_token(monkeypatch, change):
@@ -56,14 +57,6 @@ def tamper_id_token(monkeypatch, change):
         return response
 
     monkeypatch.setattr(oidc.InProcessAdapter, "send", tampered)
-
-
-def refused(page, caplog, code: str, text: str) -> None:
-    html = page.content.decode()
-    assert page.status_code in (400, 403)
-    assert 'role="alert"' in html and text in html
-    assert any("sign-in refused on" in r.getMessage() and code in r.getMessage()
-               for r in caplog.records if r.name == "opsn.accounts")
 
 
 def test_discovery_and_jwks_are_served(db):

@@ -14,8 +14,15 @@ from django.test import Client
 from jwcrypto import jwk, jwt
 
 from opsn.accounts import oidc
-from tests.conftest import IDP_HOST, Browser, make_account
-from tests.test_identity import VEN, provider_key, refused, signed
+from tests.helpers.identity import (
+    IDP_HOST,
+    VEN,
+    Browser,
+    make_account,
+    provider_key,
+    refused,
+    signed,
+)
 
 
 def intercept(monkeypatch, change):

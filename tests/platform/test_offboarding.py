@@ -16,7 +16,7 @@ from opsn.branding.models import CommuneProfile
 from opsn.communes import archive, schemas, services
 from opsn.communes.errors import ExportFailed, InvalidState
 from opsn.communes.models import Commune, CommuneArchive, Domain
-from tests.conftest import in_schema
+from tests.helpers.communes import in_schema
 
 
 def corbas_with_data():

@@ -11,7 +11,7 @@ from opsn.branding.models import CommuneProfile
 from opsn.communes import errors, schemas, services
 from opsn.communes.models import Commune, Domain, SpareSchema
 from opsn.kernel.signals import commune_schema_ready
-from tests.conftest import in_schema
+from tests.helpers.communes import in_schema
 
 
 def commune_count_and_schemas():

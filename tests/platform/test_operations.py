@@ -43,7 +43,7 @@ def test_readiness_reports_a_real_broker_that_is_down(db, settings):
         ready = Client(HTTP_HOST="10.0.0.12").get("/readyz")
     finally:
         dramatiq.set_broker(previous)
-    # Still ready: pages are served and jobs wait in the outbox (tests/test_faults.py).
+    # Still ready: pages are served and jobs wait in the outbox (tests/jobs/test_faults.py).
     assert ready.status_code == 200
     assert ready.json()["ready"] is True
     assert "Connection" in ready.json()["checks"]["broker"]

@@ -11,8 +11,8 @@ import pytest
 from opsn.communes.models import Commune
 from opsn.kernel.errors import CommuneReadOnly
 from opsn.regies.models import Payer
-from tests.conftest import in_schema
-from tests.regies_helpers import make_payer, make_regie
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import make_payer, make_regie
 
 
 def read_only(commune: Commune) -> Commune:

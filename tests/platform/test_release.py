@@ -8,7 +8,7 @@ from opsn.agents.models import AgentRole, Role
 from opsn.branding.models import CommuneProfile
 from opsn.communes import release, schemas, services
 from opsn.communes.models import Commune, SpareSchema
-from tests.conftest import in_schema
+from tests.helpers.communes import in_schema
 
 
 def unapply_agents(schema: str) -> None:

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from opsn.branding.models import CommuneProfile
 from opsn.communes import services
 from opsn.communes.errors import InvalidState
-from tests.conftest import in_schema
+from tests.helpers.communes import in_schema
 
 
 def set_profile(commune, **fields):

@@ -29,8 +29,8 @@ from opsn.regies.chain import verify_chain
 from opsn.regies.models import LedgerEntry, Regie
 from opsn.regies.services import founding
 from opsn.regies.services.payments import payment_record
-from tests.conftest import BOTH_DATABASES, EAST, VENISSIEUX, in_schema, wipe_regies
-from tests.regies_helpers import ADMIN, TITULAIRE, make_invoice, make_payer, make_regie
+from tests.helpers.communes import BOTH_DATABASES, EAST, VENISSIEUX, in_schema
+from tests.helpers.regies import ADMIN, TITULAIRE, make_invoice, make_payer, make_regie, wipe_regies
 
 CORBAS = "69273"
 GIVORS = "69091"
