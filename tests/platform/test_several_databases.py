@@ -30,7 +30,7 @@ from opsn.regies.models import LedgerEntry, Regie
 from opsn.regies.services import founding
 from opsn.regies.services.payments import payment_record
 from tests.helpers.communes import BOTH_DATABASES, EAST, VENISSIEUX, in_schema
-from tests.helpers.regies import ADMIN, TITULAIRE, make_invoice, make_payer, make_regie, wipe_regies
+from tests.helpers.regies import ADMIN, TITULAIRE, InvoiceFactory, wipe_regies
 
 CORBAS = "69273"
 GIVORS = "69091"
@@ -78,8 +78,7 @@ def test_the_operator_setting_or_the_least_filled_database_takes_new_communes(se
 def test_the_regies_write_into_the_communes_own_database():
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     with in_schema(commune):
-        regie = make_regie()
-        make_invoice(regie, make_payer(regie), "12.50")
+        InvoiceFactory(amounts=["12.50"])
         assert tenancy.commune_connection().alias == EAST
     assert tables_with_rows(EAST, commune.schema_name, "regies_invoice") == 1
     assert tables_with_rows("default", commune.schema_name, "regies_invoice") is None
@@ -90,9 +89,8 @@ def test_a_payment_recorded_there_lands_in_the_second_database():
 
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     with in_schema(commune):
-        regie = make_regie()
-        invoice = make_invoice(regie, make_payer(regie), "12.50")
-        payment_record(regie=regie, actor=TITULAIRE, amount="12,50", mode="cash",
+        invoice = InvoiceFactory(amounts=["12.50"])
+        payment_record(regie=invoice.regie, actor=TITULAIRE, amount="12,50", mode="cash",
                        invoices=[invoice])
     assert tables_with_rows(EAST, commune.schema_name, "regies_ledgerentry") == 1
     assert tables_with_rows("default", commune.schema_name, "regies_ledgerentry") is None
@@ -151,9 +149,7 @@ def test_the_citizens_statement_gathers_communes_of_both_databases(venissieux):
     corbas = services.commune_onboard(insee_code=CORBAS, database=EAST)
     for commune, amount in ((venissieux, "45.00"), (corbas, "12.50")):
         with in_schema(commune):
-            regie = make_regie()
-            payer = make_payer(regie)
-            make_invoice(regie, payer, amount)
+            payer = InvoiceFactory(amounts=[amount]).payer
         PayerLink.objects.create(subject="citoyen-1", commune=commune, payer_id=payer.pk,
                                  payer_name=payer.name, method=LinkMethod.CODE)
     found = statement("citoyen-1")
@@ -194,11 +190,10 @@ def _commune_with_payments() -> Commune:
 
     commune = services.commune_onboard(insee_code=GIVORS, database="default")
     with in_schema(commune):
-        regie = make_regie()
-        invoice = make_invoice(regie, make_payer(regie), "30.00")
-        payment_record(regie=regie, actor=TITULAIRE, amount="10,00", mode="cash",
+        invoice = InvoiceFactory(amounts=["30.00"])
+        payment_record(regie=invoice.regie, actor=TITULAIRE, amount="10,00", mode="cash",
                        invoices=[invoice])
-        payment_record(regie=regie, actor=TITULAIRE, amount="20,00", mode="cheque",
+        payment_record(regie=invoice.regie, actor=TITULAIRE, amount="20,00", mode="cheque",
                        invoices=[invoice], details={"cheque_number": "0012345",
                                                     "bank": "La Banque Postale"})
     return commune
