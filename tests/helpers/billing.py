@@ -1,8 +1,12 @@
-"""Clean-up after a ``committed`` billing test."""
+"""Billing tests: the subscriptions' start, and the clean-up after a ``committed`` test."""
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import connection
+
+from opsn.communes.models import CommuneModule
 
 
 def wipe_billing() -> None:
@@ -18,3 +22,12 @@ def wipe_billing() -> None:
                           "ALTER TABLE billing_invoice ENABLE TRIGGER USER",
                           "ALTER TABLE billing_invoiceline ENABLE TRIGGER USER"):
             cursor.execute(statement)
+
+
+def subscribe_from(year: int, codes=None) -> None:
+    """Every subscription (of the communes of ``codes``, or of all) starts on 1 January of
+    ``year``."""
+    qs = CommuneModule.objects.all()
+    if codes is not None:
+        qs = qs.filter(commune__insee_code__in=codes)
+    qs.update(starts_on=datetime.date(year, 1, 1))
