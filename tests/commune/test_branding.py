@@ -9,6 +9,7 @@ from PIL import Image
 from opsn.agents.models import Role
 from opsn.branding.contrast import contrast_ratio, passes_aa
 from opsn.branding.models import CommuneProfile
+from tests.helpers.branding import form_data
 from tests.helpers.communes import in_schema
 from tests.helpers.identity import agent, sign_in
 
@@ -26,17 +27,6 @@ def test_contrast_ratio_follows_wcag(fg, bg, ratio):
 
 def signed_in(commune, account, roles=(Role.ADMINISTRATOR,)):
     return agent(commune, account, *roles)
-
-
-def form_data(commune, **changes):
-    with in_schema(commune):
-        p = CommuneProfile.objects.get()
-    data = {f: getattr(p, f) for f in (
-        "official_name", "address_line", "postal_code", "city", "phone", "email", "website",
-        "siret", "primary_color", "primary_text_color", "secondary_color",
-        "secondary_text_color", "email_sender_name")}
-    data.update(changes)
-    return data
 
 
 def test_the_administrator_changes_name_colours_and_siret(venissieux):

@@ -8,4 +8,5 @@
 - ``browser``: Chromium driven by Playwright, axe-core's verdict.
 - ``servers``: the production server (``opsn serve``) on a free port, plain HTTP requests.
 - ``helm_render``: the subset of Helm's templates the chart uses.
+- ``branding``: a commune's profile as its administrator's form sends it.
 """

@@ -14,7 +14,7 @@ from django.db import connection
 
 from opsn.communes import schemas
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMMUNE_SCHEMA = "c_sql_sources"
 
 

@@ -11,8 +11,9 @@ from PIL import Image
 
 from opsn.agents.models import Role
 from opsn.branding.models import CommuneProfile
-from tests.conftest import agent, in_schema
-from tests.test_branding import form_data
+from tests.helpers.branding import form_data
+from tests.helpers.communes import in_schema
+from tests.helpers.identity import agent
 
 
 def image(fmt: str = "PNG", size=(8, 8), mode="RGB") -> bytes:

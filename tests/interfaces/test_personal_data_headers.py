@@ -17,9 +17,10 @@ from opsn.branding.models import CommuneProfile
 from opsn.regies.models import LedgerEntry
 from opsn.regies.services import cashdesk
 from opsn.regies.services.payments import payment_record
-from tests.conftest import Browser, agent, host_of, in_schema, make_account
-from tests.regies_helpers import ADMIN, TITULAIRE, make_invoice, make_payer, make_regie
-from tests.test_citizen_statement import books  # noqa: F401 - the shared fixture
+from tests.helpers.citizens import family_books
+from tests.helpers.communes import host_of, in_schema
+from tests.helpers.identity import Browser, agent, make_account
+from tests.helpers.regies import ADMIN, TITULAIRE, make_invoice, make_payer, make_regie
 
 BASE = "/espace/regies/R-001"
 
@@ -27,6 +28,11 @@ BASE = "/espace/regies/R-001"
 def private(response) -> bool:
     directives = {d.strip() for d in response.get("Cache-Control", "").split(",")}
     return {"no-store", "private"} <= directives
+
+
+@pytest.fixture
+def books(venissieux, vaulx):
+    return family_books(venissieux, vaulx)
 
 
 @pytest.fixture
@@ -67,7 +73,7 @@ def test_pages_under_the_agents_space_even_before_signing_in(venissieux):
         assert private(response), url
 
 
-def test_the_citizens_payments_and_receipts(books):  # noqa: F811
+def test_the_citizens_payments_and_receipts(books):
     venissieux, martin, *_ = books["venissieux"]
     make_account("martin@example.fr")  # the address the commune's record carries
     browser = Browser()

@@ -28,8 +28,8 @@ from opsn.regies.models import (
 )
 from opsn.regies.services import payments
 from opsn.regies.services.payments import payment_record
-from tests.conftest import in_schema
-from tests.regies_helpers import MANDATAIRE, make_payer, make_regie
+from tests.helpers.communes import in_schema
+from tests.helpers.regies import MANDATAIRE, make_payer, make_regie
 
 DAY = datetime.date(2026, 3, 15)
 BEFORE, AFTER = DAY - datetime.timedelta(days=1), DAY + datetime.timedelta(days=1)

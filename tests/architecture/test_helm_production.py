@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.helm_render import Chart
+from tests.helpers.helm_render import Chart
 
-CHART = Path(__file__).resolve().parents[1] / "helm" / "opsn"
+CHART = Path(__file__).resolve().parents[2] / "helm" / "opsn"
 # The keys of the Secret (secrets.existingSecret) a production pod cannot do without.
 REQUIRED_SECRETS = ("SECRET_KEY", "DATABASE_URL", "OPSN_BROKER_URL", "EMAIL_URL",
                     "OPSN_OIDC_CLIENT_SECRET", "OPSN_KEYCLOAK_ADMIN_CLIENT_SECRET",
