@@ -36,6 +36,8 @@ urlpatterns = [
          name="deposit_slip"),
     path("<str:number>/versements/V<int:year>-<int:slip>/bordereau.csv",
          cashdesk.deposit_slip_detail, name="deposit_slip_csv"),
+    path("<str:number>/versements/V<int:year>-<int:slip>/comptage.csv",
+         cashdesk.deposit_counted, name="deposit_counted_csv"),
     path("<str:number>/rapports/", reports.report, name="report"),
     path("<str:number>/rapports/rapport.csv", reports.report_csv, name="report_csv"),
     path("<str:number>/imports/", imports.imports, name="imports"),

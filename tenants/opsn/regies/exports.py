@@ -11,12 +11,15 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from opsn.regies.counted import NOT_COUNTED, closing_lines, deposit_count, sense
 from opsn.regies.models import Deposit, LedgerEntry, PaymentMode
 from opsn.regies.reports import RegieReport, deposit_entries
 
 BOM = "\ufeff"
 SLIP_HEADER = ["quittance", "date", "mode", "payeur", "montant", "cheque", "banque",
                "reference"]
+COUNTED_HEADER = ["rubrique", "journee", "mode", "ecritures", "journal", "compte", "ecart",
+                  "sens", "verse", "motif"]
 REPORT_HEADER = ["rubrique", "cle", "libelle", "ecritures", "montant"]
 
 
@@ -75,6 +78,37 @@ def deposit_slip_csv(deposit: Deposit) -> str:
                      decimal_fr(entry.amount), text(cheque), text(bank),
                      text(reference_of(entry))])
     return csv_text(SLIP_HEADER, rows)
+
+
+def deposit_counted_csv(deposit: Deposit) -> str:
+    """What the deposit says was counted (``opsn.regies.counted``), as the slip's first
+    table: one ``mode`` line per mode (journal, counted, difference — negative for a
+    déficit, positive for an excédent —, paid in, the reasons « dd/mm/yyyy : motif »),
+    then a ``total`` line, then one ``arrete`` line per mode of each closing the deposit
+    carries, by day. A mode no closing counted has « non compté » as its ``sens`` and
+    neither a counted amount nor a difference."""
+    count = deposit_count(deposit)
+    rows = []
+    for m in count.modes:
+        counted = m.counted
+        rows.append(["mode", "", PaymentMode(m.mode).label, str(m.entries),
+                     decimal_fr(m.journal),
+                     decimal_fr(counted) if counted is not None else "",
+                     decimal_fr(m.difference) if m.was_counted else "",
+                     m.sense if m.was_counted else NOT_COUNTED,
+                     decimal_fr(m.paid), text(m.reasons)])
+    total = count.counted
+    rows.append(["total", "", "", str(count.entries), decimal_fr(count.journal),
+                 decimal_fr(total) if total is not None else "",
+                 decimal_fr(count.difference),
+                 sense(count.difference) if total is not None else NOT_COUNTED,
+                 decimal_fr(count.paid), ""])
+    for closing in count.closings:
+        rows += [["arrete", f"{closing.day:%d/%m/%Y}", PaymentMode(line.mode).label,
+                  str(line.entries), decimal_fr(line.expected), decimal_fr(line.counted),
+                  decimal_fr(line.difference), sense(line.difference), "", text(line.reason)]
+                 for line in closing_lines(closing)]
+    return csv_text(COUNTED_HEADER, rows)
 
 
 def regie_report_csv(report: RegieReport) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib import messages
-from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -27,9 +26,10 @@ from opsn.regie_pages.views.common import (
     status_of,
 )
 from opsn.regies import permissions, selectors
+from opsn.regies.counted import deposit_count, deposit_counts, pending_count
 from opsn.regies.documents import deposit_slip_pdf
 from opsn.regies.errors import RegieError
-from opsn.regies.exports import deposit_slip_csv
+from opsn.regies.exports import deposit_counted_csv, deposit_slip_csv
 from opsn.regies.models import DailyClosing, Deposit, PaymentMode, Regie
 from opsn.regies.services.cashdesk import day_close, deposit_make
 
@@ -100,6 +100,8 @@ def _summary(closing: DailyClosing) -> dict:
 @commune_role_required(*AGENT_ROLES)
 @require_http_methods(["GET", "POST"])
 def deposits(request: HttpRequest, number: str) -> HttpResponse:
+    """What awaits deposit and what its slip will say was counted; the past deposits with
+    the same figures as their slips."""
     regie = regie_of(request, number)
     error = ""
     status = 200
@@ -109,21 +111,30 @@ def deposits(request: HttpRequest, number: str) -> HttpResponse:
         except RegieError as exc:
             error, status = exc.message, status_of(exc)
         else:
-            messages.success(request, f"Versement {deposit.slip} enregistré : "
-                                      f"{amount_input(deposit.total)} € au comptable.")
+            messages.success(request, _deposited(deposit))
             return redirect("regie_pages:deposits", regie.number)
-    pending = list(selectors.undeposited(regie).values("mode")
-                   .annotate(n=Count("id"), total=Sum("amount")).order_by("mode"))
-    order = list(PaymentMode.values)
-    pending.sort(key=lambda row: order.index(row["mode"]))
+    past = list(Deposit.objects.filter(regie=regie).select_related("first_entry", "last_entry")
+                .order_by("-made_at")[:50])
+    counts = deposit_counts(past)
+    pending = pending_count(regie)
     return page(request, "regie_pages/deposits.html", {
-        "pending": pending, "pending_total": sum((r["total"] for r in pending), ZERO),
+        "pending": pending if pending.entries else None,
         "in_hand": selectors.held_in_hand(regie), "warnings": selectors.warnings(regie),
-        "past": Deposit.objects.filter(regie=regie).prefetch_related("lines")
-        .select_related("first_entry", "last_entry").order_by("-made_at")[:50],
+        "past": [(deposit, counts[deposit.pk]) for deposit in past],
         "may_keep": permissions.may_keep(regie, account_id(request), timezone.localdate()),
         "error": error,
     }, status=status, regie=regie, section="deposits")
+
+
+def _deposited(deposit: Deposit) -> str:
+    """« Versement V2026-0001 enregistré : 170,00 € au comptable (journal 177,95 €,
+    déficit de caisse 7,95 €). »"""
+    count = deposit_count(deposit)
+    said = f"Versement {deposit.slip} enregistré : {amount_input(count.paid)} € au comptable"
+    if count.difference:
+        return (f"{said} (journal {amount_input(count.journal)} €, {count.sense} de caisse "
+                f"{amount_input(abs(count.difference))} €).")
+    return f"{said}."
 
 
 def _deposit(regie: Regie, year: int, number: int) -> Deposit:
@@ -139,6 +150,15 @@ def deposit_slip(request: HttpRequest, number: str, year: int, slip: int) -> Htt
     deposit = _deposit(regie, year, slip)
     return download(deposit_slip_pdf(deposit), f"bordereau-{regie.number}-{deposit.slip}.pdf",
                     "application/pdf")
+
+
+@commune_role_required(*AGENT_ROLES)
+def deposit_counted(request: HttpRequest, number: str, year: int, slip: int) -> HttpResponse:
+    """What the deposit says was counted, per mode and per closing day (CSV)."""
+    regie = regie_of(request, number)
+    deposit = _deposit(regie, year, slip)
+    return download(deposit_counted_csv(deposit),
+                    f"comptage-{regie.number}-{deposit.slip}.csv", "text/csv; charset=utf-8")
 
 
 @commune_role_required(*AGENT_ROLES)
