@@ -31,7 +31,6 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
     """Always create the test database, even for a run whose tests only use ``committed``
     (pytest-django would otherwise leave the connection on the real database)."""
 
-
     # No background refill of the spare pool: threads outliving a test see half-torn state.
     with django_db_blocker.unblock(), override_settings(OPSN_SCHEMA_POOL_SIZE=0,
                                                        OPSN_NEW_COMMUNE_DATABASE="default"):
@@ -121,7 +120,6 @@ def console(operator) -> Client:
 
 @pytest.fixture
 def api_token(db) -> str:
-
     _, raw = OperatorApiToken.issue("tests")
     return raw
 

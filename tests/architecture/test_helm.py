@@ -30,7 +30,6 @@ def values(**changes) -> dict:
 
 
 def schema() -> dict:
-
     return json.loads((CHART / "values.schema.json").read_text())
 
 

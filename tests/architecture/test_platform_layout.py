@@ -15,5 +15,4 @@ def test_platform_folder_does_not_shadow_the_standard_library():
 
 
 def platform_version() -> str:
-
     return platform.python_version()

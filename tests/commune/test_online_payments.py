@@ -229,7 +229,6 @@ def test_not_yet_known_then_paid_the_return_page_asks_the_provider(shop, citizen
 
 
 def test_a_payment_never_made_expires(shop, citizen, settings):
-
     location, payment = start(citizen, shop)
     age(shop, payment, 10)
     with in_schema(shop.commune):
@@ -284,7 +283,6 @@ def test_a_late_or_stale_result_never_undoes_a_final_state(shop, citizen, settin
 
 def test_a_payment_that_succeeds_after_we_expired_it_is_still_recorded(shop, citizen, settings,
                                                                        caplog):
-
     settings.OPSN_PAYFIP_LOCAL_NOTIFY = False
     _location, payment = start(citizen, shop)
     age(shop, payment, settings.OPSN_PAYFIP_VALIDITY_MINUTES + 1)
@@ -382,7 +380,6 @@ def test_a_regie_without_online_payment_offers_no_button(venissieux, citizen, sh
 
 def test_the_reconciliation_job_records_a_payment_whose_notification_never_came(
         shop, citizen, settings):
-
     settings.OPSN_PAYFIP_LOCAL_NOTIFY = False  # PayFiP's notification is lost
     location, payment = start(citizen, shop)
     parts = urlsplit(location)
@@ -403,7 +400,6 @@ def test_the_reconciliation_job_records_a_payment_whose_notification_never_came(
 
 
 def test_the_reconciliation_job_touches_only_its_commune(shop, citizen, vaulx, settings):
-
     settings.OPSN_PAYFIP_LOCAL_NOTIFY = False
     there = make_shop(vaulx, number="PISC-2026-7")
     citizen_there = signed_in("lucas.bernard@citoyen.test", there.host)
@@ -446,7 +442,6 @@ def test_the_journal_takes_an_online_payment_once_whatever_the_code_does(shop, c
 
 
 def test_the_reconciliation_is_a_periodic_job_run_once_per_period(db):
-
     at = datetime.datetime(2026, 12, 1, 14, 37, tzinfo=datetime.UTC)
     assert "online-payments-reconciliation" in periodic.tick(at)
     assert "online-payments-reconciliation" not in periodic.tick(at)  # a second replica
@@ -456,7 +451,6 @@ def test_the_reconciliation_is_a_periodic_job_run_once_per_period(db):
 
 
 def test_the_payfip_account_needs_six_digits_and_an_online_regie(venissieux):
-
     with in_schema(venissieux):
         regie = make_regie(accepted_modes=ONLINE_MODES)
         with pytest.raises(RegieError, match="6 chiffres"):
@@ -469,8 +463,6 @@ def test_the_payfip_account_needs_six_digits_and_an_online_regie(venissieux):
 
 
 def test_the_operator_opens_online_payment_for_a_regie_from_the_command_line(venissieux):
-
-
     with in_schema(venissieux):
         make_regie(accepted_modes=ONLINE_MODES)
     call_command("payfip_account", "--commune", "69259", "--regie", "R-001",
@@ -530,8 +522,6 @@ def test_a_notification_and_the_return_page_at_the_same_moment_record_one_paymen
     """Two processes apply the same result at once (PayFiP's notification, the citizen's
     return page, the reconciliation): the payment's row lock lets one record it."""
 
-
-
     commune = Commune.objects.get(insee_code="69259")
     shop = make_shop(commune)
     try:
@@ -569,7 +559,6 @@ def test_a_notification_and_the_return_page_at_the_same_moment_record_one_paymen
 
 
 def test_the_test_provider_is_off_on_a_deployment_on_the_real_payfip(db, settings):
-
     settings.OPSN_PAYFIP = "payfip"
     page = Client(HTTP_HOST=PROVIDER).get("/payfip-local/tpa/paiementws.web?idop=x")
     assert page.status_code == 404 and "désactivé" in text(page)

@@ -67,8 +67,6 @@ def test_a_reversed_receipt_says_so(venissieux):
 
 
 def test_the_receipt_pdf_carries_the_address_and_code_to_check_it(venissieux):
-
-
     with in_schema(venissieux):
         regie = make_regie()
         entry = payments.payment_record(regie=regie, actor=TITULAIRE, amount="12.00",

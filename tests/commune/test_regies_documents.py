@@ -25,7 +25,6 @@ from tests.helpers.regies import MANDATAIRE, TITULAIRE, make_payer, make_regie
 
 
 def pdf_text(data: bytes) -> str:
-
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
     return text.replace("\u202f", " ").replace("\u00a0", " ")
 
@@ -57,7 +56,6 @@ def takings(regie):
 
 
 def test_the_slip_pdf_lists_modes_totals_payments_and_reversals(venissieux):
-
     with in_schema(venissieux):
         CommuneProfile.objects.update(official_name="Ville de Vénissieux",
                                       siret="21690259300005")
@@ -149,8 +147,6 @@ def test_the_register_lists_receipts_newest_first_with_their_reversals(venissieu
 
 
 def test_the_receipt_goes_by_email_to_the_payer_with_its_pdf(venissieux):
-
-
     with in_schema(venissieux):
         CommuneProfile.objects.update(email="regies@ville-venissieux.fr")
         regie = make_regie()
@@ -180,8 +176,6 @@ def test_the_receipt_goes_by_email_to_the_payer_with_its_pdf(venissieux):
 
 
 def test_a_receipt_without_a_valid_address_is_not_sent(venissieux):
-
-
     with in_schema(venissieux):
         regie = make_regie()
         entry = payment_record(regie=regie, actor=MANDATAIRE, amount="5", mode="cash",
@@ -200,8 +194,6 @@ def test_a_receipt_without_a_valid_address_is_not_sent(venissieux):
 
 
 def test_the_slip_carries_the_communes_logo(venissieux, settings, tmp_path):
-
-
     settings.MEDIA_ROOT = tmp_path
     image = io.BytesIO()
     Image.new("RGB", (60, 60), "#1F4E79").save(image, "PNG")

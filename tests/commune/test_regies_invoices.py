@@ -172,7 +172,6 @@ def test_cancelling_an_invoice_returns_what_was_paid_to_the_payers_credit(veniss
 
 
 def test_only_the_regies_agents_and_the_communes_managers_keep_payers_and_invoices(venissieux):
-
     with in_schema(venissieux):
         regie = make_regie()
         payer = make_payer(regie)  # by the administrator

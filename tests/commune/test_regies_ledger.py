@@ -143,7 +143,6 @@ def test_concurrent_cashiers_get_unique_gapless_receipts(committed):
 
 
 def test_the_command_line_verifies_and_names_the_broken_link(venissieux, capsys):
-
     with in_schema(venissieux):
         regie = cantine()
         entries = [pay(regie) for _ in range(3)]
@@ -170,14 +169,10 @@ def test_the_command_line_verifies_and_names_the_broken_link(venissieux, capsys)
     (Decimal("-40"), "moins quarante euros"),
 ])
 def test_amounts_in_words(amount, words):
-
     assert amount_in_words(amount) == words
 
 
 def test_the_receipt_pdf_has_the_commune_the_amount_in_words_and_the_agent(venissieux):
-
-
-
     with in_schema(venissieux):
         CommuneProfile.objects.update(official_name="Ville de Vénissieux")
         entry = pay(cantine(), "12.50")

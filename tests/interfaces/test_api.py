@@ -15,7 +15,6 @@ def post(client, url, payload=None):
 
 
 def test_the_api_requires_a_token(db):
-
     anonymous = Client(HTTP_HOST="console.localhost")
     assert anonymous.get("/api/v1/communes").status_code == 401
     wrong = Client(HTTP_HOST="console.localhost", HTTP_AUTHORIZATION="Bearer nope")
@@ -23,13 +22,11 @@ def test_the_api_requires_a_token(db):
 
 
 def test_a_revoked_token_is_refused(api, api_token):
-
     OperatorApiToken.objects.update(revoked_at=timezone.now())
     assert api.get("/api/v1/communes").status_code == 401
 
 
 def test_the_api_is_only_served_on_the_operator_hosts(api_token):
-
     commune_host = Client(HTTP_HOST="venissieux.localhost",
                           HTTP_AUTHORIZATION=f"Bearer {api_token}")
     assert commune_host.get("/api/v1/communes").status_code == 404

@@ -106,7 +106,6 @@ def test_public_statistics_need_no_sign_in(db):
 
 def test_sending_an_invoice_mails_it_to_the_commune(rules, venissieux,
                                                     django_capture_on_commit_callbacks):
-
     with in_schema(venissieux):
         AgentRole.objects.create(account="finances@venissieux.fr", role=Role.FINANCE)
     issuing.billing_issue(year=2024)

@@ -40,8 +40,6 @@ CITIZEN = "camille.durand@citoyen.test"
 
 @pytest.fixture
 def two_communes(server):
-
-
     venissieux = Commune.objects.get(insee_code=VENISSIEUX)
     vaulx = Commune.objects.get(insee_code=VAULX)
     with in_schema(venissieux):
@@ -71,7 +69,6 @@ def at_the_counter(data):
     """An agent records a cash payment, from another thread: the ORM does not run inside
     Playwright's event loop."""
 
-
     posted = []
 
     def pay():
@@ -90,7 +87,6 @@ def at_the_counter(data):
 
 
 def test_a_citizen_sees_every_payment_of_two_communes_in_chromium(two_communes):
-
     port = two_communes["port"]
     venissieux = f"http://{two_communes['venissieux'].primary_domain}:{port}"
     vaulx = f"http://{two_communes['vaulx'].primary_domain}:{port}"
@@ -146,8 +142,6 @@ def test_a_citizen_sees_every_payment_of_two_communes_in_chromium(two_communes):
 
 @pytest.fixture
 def online_invoice(server, settings):
-
-
     settings.OPSN_PAYFIP_LOCAL_URL = f"http://localhost:{server}/payfip-local"
     venissieux = Commune.objects.get(insee_code=VENISSIEUX)
     with in_schema(venissieux):
@@ -169,7 +163,6 @@ def online_invoice(server, settings):
 
 def test_a_citizen_pays_an_invoice_online_and_downloads_its_receipt_in_chromium(
         online_invoice):
-
     site = f"http://{online_invoice['venissieux'].primary_domain}:{online_invoice['port']}"
     with sync_playwright() as playwright:
         browser = launch(playwright)

@@ -34,7 +34,6 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium
 
 @pytest.fixture
 def counter_data(server):
-
     commune = Commune.objects.get(insee_code=VENISSIEUX)
     with in_schema(commune):
         regie = make_regie()
@@ -54,12 +53,10 @@ def totp_of(account: str):
     """The account's authenticator (read before the browser starts: the ORM does not run
     inside Playwright's event loop)."""
 
-
     return pyotp.TOTP(store.totp_enrol(store.account(account)))
 
 
 def test_a_cash_payment_at_the_counter_in_chromium(counter_data):
-
     base = counter_data["base"]
     authenticator = totp_of(MANDATAIRE.account)
     with sync_playwright() as playwright:

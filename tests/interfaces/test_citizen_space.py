@@ -118,6 +118,5 @@ def test_linking_by_the_verified_email_and_unlinking(books, settings):
 
 
 def test_the_space_asks_to_sign_in(books):
-
     answer = Client(HTTP_HOST=host_of(books["venissieux"][0])).get("/mon-espace/")
     assert answer.status_code == 302 and "/compte/connexion/" in answer["Location"]

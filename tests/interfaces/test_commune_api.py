@@ -507,7 +507,6 @@ def test_a_payment_is_reversed_by_a_new_receipt(software, venissieux):
 
 
 def test_the_software_cannot_reverse_an_agents_payment(software, venissieux):
-
     with in_schema(venissieux):
         payment_record(regie=software.regie, actor=TITULAIRE, amount="5", mode="cash",
                        payer=software.payer)

@@ -145,7 +145,6 @@ def test_the_administrator_sees_every_regie_and_may_create_one(venissieux, regie
 
 
 def test_the_home_page_links_to_the_regies_only_for_agents(venissieux, regie):
-
     anonymous = Client(HTTP_HOST=host_of(venissieux)).get("/").content.decode()
     assert f'href="{BASE}/"' not in anonymous
     make_account(MANDATAIRE.account)
@@ -747,7 +746,6 @@ def test_merge_two_regies_after_a_confirmation_that_lists_what_moves(venissieux,
 
 
 def test_the_administrator_opens_and_closes_online_payment_for_a_regie(venissieux, django_app):
-
     with in_schema(venissieux):
         regie = make_regie(accepted_modes=["cash", "card"])
     app = browser(django_app, venissieux, ADMIN.account)
@@ -857,7 +855,6 @@ def test_a_regie_of_another_commune_does_not_exist_here(venissieux, vaulx, regie
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(venissieux, regie):
-
     response = Client(HTTP_HOST=host_of(venissieux)).get(f"{BASE}/R-001/guichet/")
     assert response.status_code == 302
     assert response["Location"].startswith("/compte/connexion/")

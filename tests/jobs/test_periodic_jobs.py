@@ -88,7 +88,6 @@ def test_the_operator_hears_of_overdue_and_contested_invoices(venissieux, vaulx)
 
 def test_the_operator_is_reminded_of_a_new_insee_release(db, settings):
     # The shipped figures are of 2023: in 2027 those of 2024 apply.
-
     with mock.patch("django.utils.timezone.localdate", return_value=datetime.date(2027, 2, 1)):
         remind_population_release.fn()
     assert mail.outbox[-1].subject == "Référentiel INSEE à mettre à jour"

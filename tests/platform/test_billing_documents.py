@@ -71,7 +71,6 @@ def test_documents_are_written_once(issued):
 
 
 def test_documents_are_written_by_several_processes(committed, settings, tmp_path):
-
     settings.MEDIA_ROOT = tmp_path
     CommuneModule.objects.update(starts_on=datetime.date(2032, 1, 1))
     services.rule_set(module="regies", year=2032, kind="flat", flat_amount="10")
@@ -88,8 +87,6 @@ def test_documents_are_written_by_several_processes(committed, settings, tmp_pat
 
 
 def test_a_service_carries_vat_on_a_line_of_its_own(db, venissieux, vaulx, settings, tmp_path):
-
-
     settings.MEDIA_ROOT = tmp_path
     CommuneModule.objects.update(starts_on=datetime.date(2024, 1, 1))
     services.rule_set(module="regies", year=2024, kind="flat", flat_amount="1000")

@@ -121,7 +121,6 @@ def test_contest_needs_a_reason_and_a_sent_invoice(rules_2024):
 
 
 def test_two_runs_at_once_issue_the_year_once(committed):
-
     CommuneModule.objects.update(starts_on=datetime.date(2031, 1, 1))
     services.rule_set(module="regies", year=2031, kind="flat", flat_amount="10")
     outcomes: list[str] = []

@@ -65,7 +65,6 @@ def test_only_communes_subscribed_that_year_are_billed(db, venissieux, vaulx):
     ({"kind": "flat"}, "forfait manque"),
 ])
 def test_bad_rules_are_refused_and_nothing_is_saved(db, kwargs, message):
-
     with pytest.raises(BillingError, match=message):
         services.rule_set(module="regies", year=2024, **kwargs)
     assert not PricingRule.objects.exists()
@@ -92,6 +91,5 @@ def test_rules_are_set_from_the_command_line(db, capsys):
 
 
 def test_billing_pages_are_for_the_operator_only(db):
-
     assert Client(HTTP_HOST="console.localhost").get("/facturation/2022/").status_code == 302
     assert Client(HTTP_HOST="venissieux.localhost").get("/facturation/").status_code == 404

@@ -159,7 +159,6 @@ def test_a_receipt_of_a_payer_not_linked_is_refused(books):
 
 
 def test_a_suspended_commune_is_left_out(books):
-
     link_both(books)
     commune_suspend(commune=books["vaulx"][0], reason="impayés")
     assert {i.commune.insee_code for i in statement(CITIZEN).items} == {"69259"}

@@ -303,7 +303,6 @@ def test_a_session_is_valid_only_on_its_own_host(venissieux, vaulx):
 
 
 def test_the_local_provider_blocks_a_suspended_communes_agents(venissieux):
-
     make_account("agent@venissieux.fr")
     grant(venissieux, "agent@venissieux.fr", Role.REGISSEUR)
     user = store.account("agent@venissieux.fr")
@@ -316,7 +315,6 @@ def test_the_local_provider_blocks_a_suspended_communes_agents(venissieux):
 def test_the_nonces_already_used_are_seen_by_every_process(committed):
     """A replayed ID token must be refused whichever worker it reaches: the cache that
     remembers used nonces is shared (a database table by default), not per process."""
-
 
     cache.set("opsn-test-nonce", "seen", timeout=60)
     db = connection.settings_dict
@@ -331,7 +329,6 @@ def test_the_nonces_already_used_are_seen_by_every_process(committed):
 
 
 def test_a_second_factor_code_works_once(venissieux):
-
     make_account("agent@venissieux.fr")
     grant(venissieux, "agent@venissieux.fr", Role.REGISSEUR)
     first = Browser()

@@ -74,7 +74,6 @@ def test_onboarding_uses_a_spare_schema_when_one_is_ready(db):
 
 
 def test_onboarding_builds_a_schema_when_the_pool_is_empty(db):
-
     kept = list(SpareSchema.objects.values_list("schema_name", flat=True))
     SpareSchema.objects.all().delete()  # rolled back with the test
     commune = services.commune_onboard(insee_code="69273")

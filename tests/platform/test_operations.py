@@ -34,8 +34,6 @@ def test_readiness_fails_when_the_database_is_gone(db, monkeypatch):
 
 
 def test_readiness_reports_a_real_broker_that_is_down(db, settings):
-
-
     settings.OPSN_BROKER_URL = "redis://127.0.0.1:6379/15"
     previous = dramatiq.get_broker()
     dramatiq.set_broker(make_broker("redis://127.0.0.1:1/15"))  # nothing listens there
@@ -109,8 +107,6 @@ def test_error_reports_carry_no_personal_data():
 
 
 def test_error_reports_are_tagged_with_the_commune_and_role(venissieux, settings, rf):
-
-
     captured = []
     settings.SENTRY_DSN = "https://key@errors.invalid/1"
     sentry_sdk.init(dsn=settings.SENTRY_DSN, before_send=lambda e, h: captured.append(e),

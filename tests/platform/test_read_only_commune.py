@@ -45,7 +45,6 @@ def test_the_communes_api_answers_503_with_its_error_shape(client, venissieux):
 
 
 def test_a_service_write_is_refused_and_nothing_is_written(venissieux):
-
     with in_schema(venissieux):
         regie = make_regie()
     read_only(venissieux)

@@ -20,7 +20,6 @@ def unapply_agents(schema: str) -> None:
 
 
 def test_a_release_with_nothing_to_migrate_touches_no_schema(committed, capsys):
-
     report = release.migrate_communes()
     assert report.schemas == (Commune.objects.filter(database="default").count()
                               + SpareSchema.objects.filter(database="default").count())
@@ -68,7 +67,6 @@ def test_a_schema_that_fails_is_rolled_back_and_reported_the_others_go_on(commit
 
 
 def test_commune_data_survives_a_migration(committed):
-
     commune = services.commune_onboard(insee_code="69273")
     with in_schema(commune):
 

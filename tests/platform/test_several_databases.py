@@ -86,7 +86,6 @@ def test_the_regies_write_into_the_communes_own_database():
 
 @BOTH_DATABASES
 def test_a_payment_recorded_there_lands_in_the_second_database():
-
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     with in_schema(commune):
         invoice = InvoiceFactory(amounts=["12.50"])
@@ -119,8 +118,6 @@ def test_a_schema_name_in_both_databases_does_not_mix():
 
 @BOTH_DATABASES
 def test_a_job_for_a_commune_of_the_second_database_runs_there_or_waits_while_it_moves():
-
-
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     broker = StubBroker()
     message = dramatiq.Message(queue_name="default", actor_name="some_job", args=(),
@@ -145,7 +142,6 @@ def test_a_job_for_a_commune_of_the_second_database_runs_there_or_waits_while_it
 
 @BOTH_DATABASES
 def test_the_citizens_statement_gathers_communes_of_both_databases(venissieux):
-
     corbas = services.commune_onboard(insee_code=CORBAS, database=EAST)
     for commune, amount in ((venissieux, "45.00"), (corbas, "12.50")):
         with in_schema(commune):
@@ -160,7 +156,6 @@ def test_the_citizens_statement_gathers_communes_of_both_databases(venissieux):
 
 @BOTH_DATABASES
 def test_billing_reads_the_administrators_where_the_commune_lives():
-
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     with in_schema(commune):
         AgentRole.objects.create(account="finances@corbas.fr", role=Role.FINANCE)
@@ -169,7 +164,6 @@ def test_billing_reads_the_administrators_where_the_commune_lives():
 
 @BOTH_DATABASES
 def test_a_release_migrates_the_schemas_of_every_database():
-
     services.commune_onboard(insee_code=CORBAS, database=EAST)
     report = migrate_communes(database=EAST)
     assert report.schemas == (Commune.objects.filter(database=EAST).count()
@@ -178,7 +172,6 @@ def test_a_release_migrates_the_schemas_of_every_database():
 
 
 def _ledger(commune: Commune) -> tuple[int, list[tuple[int, str]]]:
-
     with in_schema(commune):
         for regie in Regie.objects.all():
             assert verify_chain(regie) is None
@@ -187,7 +180,6 @@ def _ledger(commune: Commune) -> tuple[int, list[tuple[int, str]]]:
 
 
 def _commune_with_payments() -> Commune:
-
     commune = services.commune_onboard(insee_code=GIVORS, database="default")
     with in_schema(commune):
         invoice = InvoiceFactory(amounts=["30.00"])
@@ -200,7 +192,6 @@ def _commune_with_payments() -> Commune:
 
 
 def test_moving_a_commune_there_and_back_keeps_its_data_and_ledger(committed, client):
-
     commune = _commune_with_payments()
     before = _ledger(commune)
     assert len(before[1]) == 2
@@ -263,7 +254,6 @@ def test_a_move_that_fails_half_way_leaves_the_commune_as_it_was(committed, monk
 
 @BOTH_DATABASES
 def test_a_failed_onboarding_into_the_second_database_leaves_nothing(monkeypatch):
-
     spares = schemas.spare_count(EAST)
 
     def fails(**kwargs):
@@ -294,7 +284,6 @@ def test_a_schema_left_by_an_interrupted_onboarding_is_set_aside_not_reused():
 
 
 def test_a_commune_of_the_second_database_is_offboarded_then_restored_into_default(committed):
-
     commune = services.commune_onboard(insee_code=CORBAS, database=EAST)
     archive = commune_offboard(commune=commune)
     assert not Commune.objects.filter(insee_code=CORBAS).exists()

@@ -116,7 +116,6 @@ def test_the_newcomer_rule_is_for_tiers_only(db):
 
 
 def test_requests_from_the_command_line_and_the_late_ones_shown(venissieux, console, capsys):
-
     since(2020, venissieux)
     call_command("billing_subscription", "remove", "69259", "regies",
                  "--requested-on", "2024-11-15", "--accept-late")

@@ -119,7 +119,6 @@ class InProcessAdapter(BaseAdapter):
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None,
              proxies=None):
-
         parts = urlsplit(request.url)
         commune = tenancy.current_commune()
         body = request.body or b""
@@ -229,7 +228,6 @@ def needs_two_factors(groups: list[str]) -> bool:
 
 
 def commune_roles_in(groups: list[str], insee_code: str) -> set[str]:
-
     prefix = f"{COMMUNE_PREFIX}{insee_code}/"
     return {g[len(prefix):] for g in groups if g.startswith(prefix)} & set(Role.values)
 
@@ -455,7 +453,6 @@ class SignOutView(OIDCLogoutView):
     (``SignOut``, checked by the session guard), then the provider's."""
 
     def post(self, request):
-
         if request.user.is_authenticated:  # the sessions of the other hosts end with this one
             SignOut.objects.update_or_create(user_id=request.user.pk, defaults={"at": time.time()})
         return super().post(request)

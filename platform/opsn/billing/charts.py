@@ -27,7 +27,6 @@ UNPAID = "#B3141B"   # 6.3:1 on white
 
 
 def bar_chart(title: str, bars: list[Bar], width: int = 640) -> str:
-
     title_id = f"chart-{slugify(title)}"
 
     label_width, row, top = 190, 26, 8

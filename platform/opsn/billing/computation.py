@@ -221,7 +221,6 @@ def _newcomer_catch_up(rule: PricingRule, tier_of: dict[str, tuple]) -> dict[str
     double), until its contributions of earlier years reach the largest of those of the
     communes of its bracket that subscribed before it."""
 
-
     first_start = dict(CommuneModule.objects.filter(
         module_id=rule.module_id, commune__insee_code__in=list(tier_of))
         .values_list("commune__insee_code").annotate(first=Min("starts_on")))

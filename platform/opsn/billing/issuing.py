@@ -146,8 +146,6 @@ def _administrators(commune: Commune) -> list[str]:
 
 
 def _mail_invoice(invoice_id: int) -> None:
-
-
     invoice = Invoice.objects.select_related("commune").get(pk=invoice_id)
     if invoice.commune is None:
         return

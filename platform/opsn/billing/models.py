@@ -204,12 +204,10 @@ class Invoice(models.Model):
 
     @property
     def is_overdue(self) -> bool:
-
         return is_overdue(self)
 
     @property
     def contest_deadline(self):
-
         return contest_deadline(self)
 
 

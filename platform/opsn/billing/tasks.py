@@ -49,7 +49,6 @@ def issue_year(job_id: int) -> None:
 def remind_billing_deadlines() -> None:
     """Daily: tell the operator which invoices are overdue and which are contested."""
 
-
     overdue = [i for i in Invoice.objects.filter(status=Invoice.Status.SENT) if is_overdue(i)]
     contested = list(Invoice.objects.filter(status=Invoice.Status.CONTESTED))
     if not overdue and not contested:

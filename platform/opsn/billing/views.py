@@ -147,8 +147,6 @@ def invoice_pdf(request: HttpRequest, number: str) -> FileResponse:
 def dashboard(request: HttpRequest, year: int) -> HttpResponse:
     """Expected revenue of the year, paid and unpaid, by application and by commune."""
 
-
-
     current = (InvoiceLine.objects.filter(invoice__year=year)
                .exclude(invoice__status=Invoice.Status.CORRECTED)
                .values_list("module__name", "invoice__status").annotate(total=Sum("amount")))

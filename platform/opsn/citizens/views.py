@@ -136,7 +136,6 @@ def _port(request: HttpRequest) -> str:
 def pay_online(request: HttpRequest, commune_id: int, invoice_id: int) -> HttpResponse:
     """« Payer en ligne »: start the payment, send the browser to PayFiP's page."""
 
-
     def notify_url_for(commune: Commune) -> str:
         path = reverse("online_payments:notification", urlconf="opsn.urls_commune")
         return f"{request.scheme}://{commune.primary_domain}{_port(request)}{path}"
@@ -171,7 +170,6 @@ def online_payment(request: HttpRequest, commune_id: int, payment_id: int) -> Ht
 
 @signed_in_required
 def receipt(request: HttpRequest, commune_id: int, entry_id: int) -> FileResponse:
-
     try:
         number, pdf = receipt_pdf_for(subject_of(request), commune_id, entry_id)
     except NotLinked as exc:

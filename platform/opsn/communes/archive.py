@@ -48,7 +48,6 @@ def _sha256(path: Path) -> str:
 
 
 def _client(name: str, db_alias: str) -> str:
-
     server = cast(DatabaseWrapper, connections[db_alias])
     server.ensure_connection()
     return postgres_binary(name, server.pg_version)

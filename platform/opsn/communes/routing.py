@@ -160,7 +160,6 @@ def branding_context(request: HttpRequest) -> dict:
         return {"brand": _OperatorBrand(), "commune": None}
 
     def load():
-
         return current_profile()
 
     return {"brand": SimpleLazyObject(load), "commune": commune}

@@ -22,7 +22,6 @@ class OnboardForm(forms.Form):
                   "base qui compte le moins de communes.")
 
     def __init__(self, *args, **kwargs):
-
         super().__init__(*args, **kwargs)
         self.fields["modules"].choices = module_choices()
         databases = commune_databases()

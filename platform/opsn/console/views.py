@@ -207,7 +207,6 @@ def archives(request: HttpRequest) -> HttpResponse:
 def statistics(request: HttpRequest) -> HttpResponse:
     """Public impact indicators (no sign-in), as the digital commons publish them."""
 
-
     active = Commune.objects.filter(status=Commune.Status.ACTIVE)
     population = sum(p or 0 for p in active.annotate(population=latest_population())
                      .values_list("population", flat=True))

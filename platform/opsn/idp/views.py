@@ -159,7 +159,6 @@ class Logout(RPInitiatedLogoutView):
     template_name = "idp/logout.html"
 
     def validate_post_logout_redirect_uri(self, application, post_logout_redirect_uri):
-
         if post_logout_redirect_uri and not platform_uri_allowed(post_logout_redirect_uri,
                                                                   path=None):
             raise InvalidOIDCRedirectURIError("Adresse de retour inconnue.")

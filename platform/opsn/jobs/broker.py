@@ -66,7 +66,6 @@ class DatabaseConnections(dramatiq.Middleware):
     connection that visited many schemas does not live forever)."""
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-
         connections.close_all()
 
     after_skip_message = after_process_message
@@ -76,11 +75,9 @@ class JobMetrics(dramatiq.Middleware):
     """Jobs by actor and outcome (bounded labels: actor names, three outcomes)."""
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-
         JOBS.labels(message.actor_name, "failed" if exception else "done").inc()
 
     def after_skip_message(self, broker, message):
-
         JOBS.labels(message.actor_name, "skipped").inc()
 
 
@@ -128,7 +125,6 @@ def send(actor, *args, commune=None, **kwargs) -> None:
     and handed to the broker after it commits: a job never looks for rows that are not
     there yet (or were rolled back), and a broker that is down loses nothing — the
     message waits in the outbox until ``deliver_pending`` hands it over."""
-
 
     options = {"commune_schema": commune.schema_name} if commune is not None else {}
     if settings.OPSN_JOBS_MODE == "inline":  # tests: run now, in this thread
@@ -182,8 +178,6 @@ def deliver_pending(*, older_than: float = 30.0, limit: int = 1000,
     """Deliver the outbox's messages that are older than ``older_than`` seconds (younger
     ones are still being delivered by their own commit). Returns (delivered, left). Stops
     at the first failure: the broker is still down. Safe on several replicas at once."""
-
-
 
     broker = broker or dramatiq.get_broker()
     ensure_embedded_worker()

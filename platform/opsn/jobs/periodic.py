@@ -27,7 +27,6 @@ class PeriodicJob:
     actor_path: str
 
     def actor(self):
-
         return import_string(self.actor_path)
 
 

@@ -71,7 +71,6 @@ def embedded_database_settings(data_dir: Path) -> dict[str, Any]:
 
 
 def _ensure_database(host: str, port: int, name: str = EMBEDDED_DATABASE_NAME) -> None:
-
     with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres",
                          autocommit=True) as conn:
         exists = conn.execute(

@@ -9,5 +9,4 @@ class OperationsConfig(AppConfig):
     verbose_name = "Exploitation"
 
     def ready(self):
-
         errors.configure()

@@ -23,7 +23,6 @@ class RegistryCollector:
     jobs waiting in the outbox (more than zero for long: the broker is down)."""
 
     def collect(self):
-
         gauge = GaugeMetricFamily("opsn_communes", "Communes on the platform", labels=["status"])
         counts = dict.fromkeys(Commune.Status.values, 0)
         for status in Commune.objects.values_list("status", flat=True):

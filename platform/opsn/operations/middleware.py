@@ -136,8 +136,6 @@ class ContentSecurityPolicyMiddleware:
         return response
 
     def policy(self, request: HttpRequest) -> str:
-
-
         if request.get_host().rsplit(":", 1)[0].lower() == settings.OPSN_IDP_HOST:
             return self.BASE
         issuer = urlsplit(settings.OPSN_OIDC_ISSUER)
@@ -160,7 +158,6 @@ class ApiLaneMiddleware:
     LANE = ["opsn.operations.middleware.RequestContextMiddleware"]
 
     def __init__(self, get_response):
-
         self.get_response = get_response
         # The lane's end is Django's own: resolve the URL (request.urlconf, set by the
         # routing), call the view. Its middlewares are plain callables (no process_view).

@@ -155,7 +155,6 @@ def _one(insee_code: str) -> Commune:
 
 
 def _missing(insee_code: str):
-
     raise UnknownCommune(f"Aucune commune accueillie n'a le code INSEE « {insee_code} ».")
 
 

@@ -19,8 +19,6 @@ logger = logging.getLogger("opsn.payfip_local")
 
 @dramatiq.actor(max_retries=5, min_backoff=5_000)
 def notify(idop: str) -> None:
-
-
     operation = Operation.objects.get(idop=idop)
     session = requests.Session()
     session.mount("http://", InProcessAdapter())

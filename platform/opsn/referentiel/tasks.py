@@ -11,7 +11,6 @@ def remind_population_release() -> None:
     """Monthly: INSEE publishes populations each December (figures of year N apply from
     1 January N+3). Remind the operator when the loaded figures are older than that."""
 
-
     latest = DataRelease.objects.order_by("-population_year").first()
     expected = timezone.localdate().year - 3
     if latest is not None and latest.population_year >= expected:

@@ -106,7 +106,6 @@ def operator_invoices(request: CommuneRequest) -> HttpResponse:
 
 @commune_role_required(Role.ADMINISTRATOR, Role.FINANCE)
 def operator_invoice_pdf(request: CommuneRequest, number: str) -> FileResponse:
-
     invoice = Invoice.objects.filter(insee_code=request.commune.insee_code,
                                      number=number).first()
     if invoice is None:

@@ -133,7 +133,6 @@ def objet_of(text: str) -> str:
 # --- The real web service ---------------------------------------------------------------
 
 def _envelope(operation: str, fields: dict[str, str]) -> bytes:
-
     envelope = etree.Element(f"{{{NS_SOAP}}}Envelope", nsmap={"soapenv": NS_SOAP,
                                                                "pai": NS_SERVICE})
     etree.SubElement(envelope, f"{{{NS_SOAP}}}Header")
@@ -185,13 +184,11 @@ class SoapPayfip:
 
     def __init__(self, *, service_url: str | None = None, session=None,
                  timeout: float | None = None):
-
         self.service_url = service_url or settings.OPSN_PAYFIP_SERVICE_URL
         self.session = session or requests.Session()
         self.timeout = timeout or settings.OPSN_PAYFIP_TIMEOUT
 
     def _call(self, operation: str, fields: dict[str, str]) -> dict[str, str]:
-
         try:
             response = self.session.post(
                 self.service_url, data=_envelope(operation, fields), timeout=self.timeout,
@@ -215,7 +212,6 @@ class SoapPayfip:
         return idop
 
     def payment_url(self, idop: str) -> str:
-
         return f"{settings.OPSN_PAYFIP_PAYMENT_URL}?{urlencode({'idop': idop})}"
 
     def detail(self, idop: str) -> Detail:

@@ -37,7 +37,6 @@ def warn_commune_regies() -> None:
     sends only what did not go. One régie that fails does not keep the others waiting;
     the job fails after them, to be retried."""
 
-
     if current_commune() is None:
         raise RuntimeError("warn_commune_regies runs inside a commune: send(…, commune=…)")
     today = timezone.localdate()

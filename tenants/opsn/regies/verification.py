@@ -33,7 +33,6 @@ def verification_url(entry: LedgerEntry, domain: str) -> str:
 
 
 def qr_svg_data_uri(url: str) -> str:
-
     return segno.make(url, error="m").svg_data_uri(scale=3, border=1)
 
 

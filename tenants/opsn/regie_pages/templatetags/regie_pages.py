@@ -20,7 +20,6 @@ def euros(value) -> str:
 
 @register.filter
 def mode_label(value) -> str:
-
     try:
         return str(PaymentMode(value).label)
     except ValueError:

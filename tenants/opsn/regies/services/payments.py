@@ -456,7 +456,6 @@ def _recorded_event(regie: Regie, entry: LedgerEntry, receipt: str | None = None
 
 
 def _count(entries: list[LedgerEntry]) -> None:
-
     by_mode: dict[tuple[str, str], int] = defaultdict(int)
     for entry in entries:
         by_mode[(entry.mode, entry.source)] += 1

@@ -113,7 +113,6 @@ class Command(BaseCommand):
                                                 defaults={"granted_by": "demo"})
 
     def _demo_totp(self, user) -> None:
-
         Identity.objects.filter(user=user).update(totp_secret=DEMO_TOTP_SECRET)
 
     def _accounts(self) -> None:
@@ -130,7 +129,6 @@ class Command(BaseCommand):
 
     def _pricing_rules(self) -> None:
         """This year's rules, so that the billing pages have something to show."""
-
 
         year = timezone.localdate().year
         if PricingRule.objects.filter(year=year).exists():
