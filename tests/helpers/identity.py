@@ -164,3 +164,9 @@ def refused(page, caplog, code: str, text: str) -> None:
     assert 'role="alert"' in html and text in html
     assert any("sign-in refused on" in r.getMessage() and code in r.getMessage()
                for r in caplog.records if r.name == "opsn.accounts")
+
+
+def totp_of(account: str):
+    """The account's authenticator (read before the browser starts: the ORM does not run
+    inside Playwright's event loop)."""
+    return pyotp.TOTP(store.totp_enrol(store.account(account)))

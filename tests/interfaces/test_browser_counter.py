@@ -13,7 +13,6 @@ import io
 import os
 from pathlib import Path
 
-import pyotp
 import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect, sync_playwright
@@ -21,10 +20,9 @@ from pypdf import PdfReader
 
 from opsn.agents.models import Role
 from opsn.communes.models import Commune
-from opsn.idp import store
 from tests.helpers.browser import CHROMIUM, launch, serious_violations
 from tests.helpers.communes import VENISSIEUX, in_schema
-from tests.helpers.identity import PASSWORD, grant, make_account
+from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
 from tests.helpers.regies import MANDATAIRE, make_invoice, make_payer, make_regie, wipe_regies
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "counter.png"
@@ -47,13 +45,6 @@ def counter_data(server):
         with in_schema(commune):
             wipe_regies()
         get_user_model().objects.filter(email=MANDATAIRE.account).delete()
-
-
-def totp_of(account: str):
-    """The account's authenticator (read before the browser starts: the ORM does not run
-    inside Playwright's event loop)."""
-
-    return pyotp.TOTP(store.totp_enrol(store.account(account)))
 
 
 def test_a_cash_payment_at_the_counter_in_chromium(counter_data):

@@ -30,19 +30,10 @@ from opsn.regies.documents import deposit_slip_pdf
 from opsn.regies.exports import deposit_counted_csv
 from opsn.regies.services import cashdesk
 from opsn.regies.services.payments import payment_record, payment_reverse
-from tests import test_browser_counter as in_chromium
-from tests.conftest import (
-    PASSWORD,
-    VENISSIEUX,
-    grant,
-    host_of,
-    in_schema,
-    make_account,
-    sign_in_webtest,
-    wipe_regies,
-)
-from tests.regies_helpers import MANDATAIRE, TITULAIRE, make_payer, make_regie
-from tests.test_browser_counter import CHROMIUM, launch, serious_violations, totp_of
+from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.communes import VENISSIEUX, host_of, in_schema
+from tests.helpers.identity import PASSWORD, grant, make_account, sign_in_webtest, totp_of
+from tests.helpers.regies import MANDATAIRE, TITULAIRE, make_payer, make_regie, wipe_regies
 
 BASE = "/espace/regies"
 HEADER = "\ufeffrubrique;journee;mode;ecritures;journal;compte;ecart;sens;verse;motif\r\n"
@@ -396,7 +387,6 @@ def test_a_difference_is_written_as_a_deficit_or_an_excess(difference, said):
 
 # --- In Chromium, at a phone's width --------------------------------------------------------
 
-server = in_chromium.server  # the application in a thread, as the counter's browser test runs it
 
 
 @pytest.fixture
