@@ -22,7 +22,14 @@ from opsn.communes import routing, schemas, services
 from opsn.communes.models import Commune, CommuneArchive, SpareSchema
 from opsn.kernel import tenancy
 from opsn.referentiel.loader import ensure_loaded
-from tests.helpers.communes import EAST, SESSION_COMMUNES, VAULX, VENISSIEUX, database_url
+from tests.helpers.communes import (
+    EAST,
+    SESSION_COMMUNES,
+    TEST_SETTINGS,
+    VAULX,
+    VENISSIEUX,
+    database_url,
+)
 from tests.helpers.identity import make_account, sign_in
 
 
@@ -54,14 +61,9 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
 
 @pytest.fixture(autouse=True)
 def _public_schema_and_settings(settings):
-    settings.OPSN_JOBS_MODE = "inline"
-    settings.OPSN_SCHEMA_POOL_SIZE = 0  # no background refill threads inside test transactions
-    settings.OPSN_NEW_COMMUNE_DATABASE = "default"  # tests that want another database say so
-    settings.OPSN_MOVE_SETTLE_SECONDS = 0
+    for name, value in TEST_SETTINGS.items():
+        setattr(settings, name, value)
     tenancy.enter(None)
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    # Password hashing is deliberately slow; the tests sign in often.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     connection.set_schema_to_public()
 
     routing.forget_all()

@@ -30,7 +30,8 @@ from opsn.regies.models import LedgerEntry, Regie
 from opsn.regies.services import founding
 from opsn.regies.services.payments import payment_record
 from tests.helpers.communes import BOTH_DATABASES, EAST, VENISSIEUX, in_schema
-from tests.helpers.regies import ADMIN, TITULAIRE, InvoiceFactory, wipe_regies
+from tests.helpers.factories import InvoiceFactory
+from tests.helpers.regies import ADMIN, TITULAIRE, wipe_regies
 
 CORBAS = "69273"
 GIVORS = "69091"
