@@ -153,6 +153,7 @@ MIDDLEWARE = [
     "opsn.operations.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "opsn.communes.routing.CommuneRoutingMiddleware",
+    "opsn.operations.input_guard.InputGuardMiddleware",  # bad input is a 400, before any view
     "opsn.operations.middleware.ApiLaneMiddleware",  # the commune API: no session, no CSRF
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
