@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -26,6 +27,7 @@ from opsn.agents.services import service_credential_issue
 from opsn.citizens import services as citizen_services
 from opsn.communes.models import Commune
 from opsn.kernel.inputs import InvalidInput, check
+from opsn.kernel.money import InvalidAmount, parse_amount
 from opsn.regies.models import ImportBatch, Invoice, LedgerEntry, Payer
 from opsn.regies.services import founding
 from tests.conftest import IDP_HOST, agent, host_of, in_schema, make_account, sign_in
@@ -193,6 +195,30 @@ def test_the_commune_api_refuses_a_nul_in_a_payment_and_posts_nothing(software, 
     refused_json(response, what="trop long", field="payments.1.details.note")
     with in_schema(venissieux):
         assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.parametrize("amount", ["1e2", "1E2", "12.5e0", "0x10", "1_000", "١٢", "Infinity",
+                                    "NaN", "12.50.1", "--3"])
+def test_an_amount_is_a_plain_decimal(software, venissieux, amount):
+    response = post_json(software, "/api/v1/regies/R-001/payments", {
+        "amount": amount, "mode": "card", "external_ref": "PAY-1", "payer": "FAM-0042",
+        "details": {"terminal_ref": "TPE-1"}})
+    assert response.status_code == 400, response.content
+    assert response.json()["message"] == f"« {amount} » n'est pas un montant."
+    assert response.json()["field"] == "amount"
+    with in_schema(venissieux):
+        assert not LedgerEntry.objects.exists()
+
+
+def test_what_people_type_for_an_amount_still_reads():
+    assert [parse_amount(v) for v in ("12,50", " 1 234,5 ", "1\u202f234.50 €", "12", "+12",
+                                      ".5", "7.", 12, Decimal("3.10"))] == [
+        Decimal(v) for v in ("12.50", "1234.50", "1234.50", "12.00", "12.00", "0.50", "7.00",
+                             "12.00", "3.10")]
+    with pytest.raises(InvalidAmount, match="n'est pas un montant"):
+        parse_amount("1e2")
+    with pytest.raises(InvalidAmount, match="Le montant doit être positif"):
+        parse_amount("-5")
 
 
 # --- The identity provider and PayFiP --------------------------------------------------------
