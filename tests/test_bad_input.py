@@ -171,6 +171,21 @@ def test_onboarding_refuses_a_nul_in_the_body(api):
     assert not Commune.objects.filter(insee_code="69273").exists()
 
 
+@pytest.mark.parametrize("body", ["true", "1", '"suspendue"', "[]", "null"])
+def test_a_body_that_is_not_the_documented_object_is_a_400(api, body):
+    response = post_json(api, "/api/v1/communes/69259/suspend", body)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "malformed"
+    assert "objet JSON" in response.json()["message"]
+    assert Commune.objects.get(insee_code="69259").status == Commune.Status.ACTIVE
+
+
+def test_the_documented_object_still_suspends(api):
+    response = post_json(api, "/api/v1/communes/69259/suspend", {"reason": "impayés"})
+    assert response.status_code == 200, response.content
+    assert Commune.objects.get(insee_code="69259").status == Commune.Status.SUSPENDED
+
+
 # --- The commune's API -----------------------------------------------------------------------
 
 @pytest.mark.parametrize(("url", "field"), [
@@ -219,6 +234,13 @@ def test_what_people_type_for_an_amount_still_reads():
         parse_amount("1e2")
     with pytest.raises(InvalidAmount, match="Le montant doit être positif"):
         parse_amount("-5")
+
+
+def test_the_commune_api_refuses_a_body_that_is_not_an_object(software, venissieux):
+    for body in ("true", "[]", '"12.50"'):
+        response = post_json(software, "/api/v1/regies/R-001/payers", body)
+        assert response.status_code == 400, response.content
+        assert response.json()["code"] == "malformed", response.json()
 
 
 # --- The identity provider and PayFiP --------------------------------------------------------
