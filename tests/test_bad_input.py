@@ -320,3 +320,24 @@ def test_the_guard_names_what_it_refuses():
 
 def _named(name: str, content: bytes):
     return SimpleUploadedFile(name, content, content_type="text/csv")
+
+
+# --- Found by the hostile crawl (test_hostile_crawl.py) --------------------------------------
+
+def test_a_query_parameter_named_like_a_method_is_just_a_filter(regisseur):
+    """The journal's template read request.GET.lists, which ?lists=x made a text."""
+    response = regisseur.get("/espace/regies/R-001/journal/", {"lists": "x", "mode": "cash"})
+    assert response.status_code == 200
+    assert '<input type="hidden" name="lists" value="x">' in text(response)
+
+
+def test_signing_out_for_an_unknown_client_is_refused(db):
+    response = Client(HTTP_HOST=IDP_HOST).get("/logout/", {"client_id": "inconnu"})
+    assert response.status_code == 400
+
+
+def test_a_body_too_large_is_refused_in_the_apis_words(software, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_048_576
+    response = post_json(software, "/api/v1/regies/R-001/payers",
+                         {"external_ref": "X", "name": "y" * 1_100_000})
+    refused_json(response, what="trop volumineux (1,0 Mo au plus)")

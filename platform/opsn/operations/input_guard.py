@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
@@ -46,6 +48,10 @@ class InputGuardMiddleware:
             inspect(request)
         except InvalidInput as exc:
             return refusal(request, exc)
+        except RequestDataTooBig:
+            size = f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1_048_576:.1f}".replace(".", ",")
+            return refusal(request, InvalidInput(
+                f"Le corps de la requête est trop volumineux ({size} Mo au plus)."))
         return self.get_response(request)
 
 
