@@ -33,6 +33,7 @@ MAX_FORM_LENGTH = 100_000  # a form field: a pasted list of INSEE codes, an obse
 
 _INTEGER = re.compile(r"\s*([+-]?)0*(\d+)\s*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_DIGITS_19 = re.compile(rb"[0-9]{19}")
 
 
 class InvalidInput(DomainError):
@@ -49,7 +50,7 @@ def problem(value: str, *, max_length: int = MAX_LENGTH, numbers: bool = True) -
     if len(value) > max_length:
         return (f"est trop long : {len(value):,} caractères, {max_length:,} au plus"
                 .replace(",", "\u202f"))
-    if _SURROGATE.search(value):
+    if not value.isascii() and _SURROGATE.search(value):
         return "contient un caractère Unicode invalide (une demi-paire de substitution)"
     if numbers and (match := _INTEGER.fullmatch(value)) and out_of_range(match[2]):
         return "est un nombre hors limites (19 chiffres au plus)"
@@ -103,6 +104,10 @@ def _constant(name: str):
 def json_body_problem(body: bytes) -> tuple[str, str] | None:
     """The first (path, problem) of a JSON body; None when it has none, or is not JSON
     (the API says so in its own words)."""
+    if len(body) <= MAX_LENGTH and b"\\u" not in body and not _DIGITS_19.search(body):
+        # Most bodies (one payment: a few hundred bytes): a NUL or a surrogate can only be
+        # written as an escape, no string can be too long, no number too large.
+        return None
     try:
         data = json.loads(body, parse_constant=_constant)
     except ValueError:  # not JSON, or not UTF-8: the API refuses it as malformed
