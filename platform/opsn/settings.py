@@ -162,6 +162,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "opsn.communes.routing.CommuneRoutingMiddleware",
     "opsn.operations.middleware.PrivateResponseMiddleware",  # no-store: personal data
+    "opsn.operations.input_guard.InputGuardMiddleware",  # bad input is a 400, before any view
     "opsn.operations.middleware.ApiLaneMiddleware",  # the commune API: no session, no CSRF
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

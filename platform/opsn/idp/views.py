@@ -21,7 +21,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django_ratelimit.core import get_usage
-from oauth2_provider.exceptions import InvalidOIDCRedirectURIError
+from oauth2_provider.exceptions import InvalidOIDCClientError, InvalidOIDCRedirectURIError
+from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView, TokenView
 from oauth2_provider.views.oidc import RPInitiatedLogoutView
 
@@ -162,6 +163,16 @@ class Logout(RPInitiatedLogoutView):
         if post_logout_redirect_uri and not platform_uri_allowed(post_logout_redirect_uri,
                                                                   path=None):
             raise InvalidOIDCRedirectURIError("Adresse de retour inconnue.")
+
+    def get_request_application(self, id_token, client_id):
+        """An unknown ``client_id`` is the protocol's refusal, not a 500 (the toolkit's
+        own ``objects.get`` lets ``DoesNotExist`` through)."""
+        if client_id:
+            application = get_application_model().objects.filter(client_id=client_id).first()
+            if application is None:
+                raise InvalidOIDCClientError("Application cliente inconnue.")
+            return application
+        return super().get_request_application(id_token, client_id)
 
     def do_logout(self, application=None, post_logout_redirect_uri=None, state=None,
                   token_user=None):

@@ -6,12 +6,15 @@ computation must be exact to the cent (the operator's billing). Never a float.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from opsn.kernel.errors import DomainError
 
 CENT = Decimal("0.01")
 LARGEST = Decimal("1e10")  # 10 billion euros: more is a typing error, not an amount
+# 12, 12.5, .5, 12. with a sign (refused later with its own message); digits 0-9 only.
+PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 class InvalidAmount(DomainError):
@@ -29,14 +32,18 @@ def parse_amount(value, *, field: str = "amount", allow_zero: bool = False, what
     if isinstance(value, float):  # a float is never an amount: its cents are inexact
         raise refuse(f"« {value} » : montant à transmettre sous forme de texte ou de "
                      "décimal, pas de nombre flottant.")
-    text = str(value if value is not None else "").strip()
-    for space in (" ", "\u00a0", "\u202f"):
-        text = text.replace(space, "")
-    text = text.replace(",", ".").removesuffix("€")
-    try:
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        amount = value if isinstance(value, Decimal) else Decimal(value)
+    else:
+        # Text: a plain decimal as people write it, nothing Python's Decimal also reads
+        # (« 1e2 » is not 100 €, nor « 1_000 » a thousand, nor other scripts' digits).
+        text = str(value if value is not None else "").strip()
+        for space in (" ", "\u00a0", "\u202f"):
+            text = text.replace(space, "")
+        text = text.replace(",", ".").removesuffix("€")
+        if not PLAIN_DECIMAL.fullmatch(text):
+            raise refuse(f"« {value} » n'est pas un montant.")
         amount = Decimal(text)
-    except InvalidOperation:
-        raise refuse(f"« {value} » n'est pas un montant.") from None
     if not amount.is_finite():
         raise refuse(f"« {value} » n'est pas un montant.")
     if amount >= LARGEST or amount <= -LARGEST:
@@ -51,14 +58,18 @@ def parse_amount(value, *, field: str = "amount", allow_zero: bool = False, what
 
 def parse_quantity(value, *, field: str = "quantity",
                    error: type[DomainError] = InvalidAmount) -> Decimal:
-    text = str(value if value is not None else "").strip().replace(",", ".")
-    try:
+    """« 2,5 », 3 → Decimal; a plain decimal only (as ``parse_amount``), positive, three
+    decimals at most, below ten million."""
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        quantity = Decimal(value)
+    else:
+        text = str(value if value is not None else "").strip().replace(",", ".")
+        if not PLAIN_DECIMAL.fullmatch(text):
+            raise error(f"« {value} » n'est pas une quantité.", field=field)
         quantity = Decimal(text)
-    except InvalidOperation:
-        raise error(f"« {value} » n'est pas une quantité.", field=field) from None
     if not quantity.is_finite() or quantity <= 0:
         raise error("La quantité doit être positive.", field=field)
-    if quantity != quantity.quantize(Decimal("0.001")) or quantity >= Decimal("1e7"):
+    if quantity >= Decimal("1e7") or quantity != quantity.quantize(Decimal("0.001")):
         raise error(f"« {value} » : au plus trois décimales.", field=field)
     return quantity
 

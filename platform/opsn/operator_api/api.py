@@ -7,7 +7,9 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import NinjaAPI, Query, Schema, Status
+from ninja.errors import HttpError, ValidationError
 from ninja.security import HttpBearer
+from pydantic import BaseModel, ConfigDict
 
 from opsn.accounts.models import OperatorApiToken
 from opsn.communes import archive, services
@@ -16,6 +18,7 @@ from opsn.communes.models import Commune, Module, OnboardingBatch
 from opsn.communes.selectors import communes_search
 from opsn.communes.tasks import run_onboarding_batch
 from opsn.jobs.broker import send
+from opsn.kernel.api_errors import MALFORMED, NOT_AN_OBJECT, body_not_an_object, problem
 from opsn.kernel.credentials import hash_secret
 from opsn.kernel.errors import DomainError
 
@@ -46,10 +49,44 @@ class ErrorOut(Schema):
     field: str | None = None
 
 
+class In(BaseModel):
+    """What a client sends: a JSON object with these fields and no other. Plain pydantic,
+    not ninja's ``Schema``, which reads the attributes of any value it is given: the body
+    ``true`` made a valid ``ReasonIn`` (and suspended a commune)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, field=None):
+    return api.create_response(request, {"code": code, "message": message, "field": field},
+                               status=status)
+
+
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, exc: DomainError):
-    return api.create_response(request, {"code": exc.code, "message": exc.message,
-                                         "field": exc.field}, status=exc.http_status)
+    return _error(request, exc.http_status, exc.code, exc.message, exc.field)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError):
+    if exc.status_code == 400:  # ninja could not read the body
+        return _error(request, 400, "malformed", MALFORMED)
+    return _error(request, exc.status_code, "error", str(exc))
+
+
+@api.exception_handler(ValidationError)
+def invalid(request: HttpRequest, exc: ValidationError):
+    """The first problem, in French: a body that is not the documented object is
+    malformed (400); a field missing, unknown or of the wrong type is invalid (422)."""
+    first = exc.errors[0]
+    if body_not_an_object(first):
+        return _error(request, 400, "malformed", NOT_AN_OBJECT)
+    loc = [p for p in first.get("loc", ()) if not (isinstance(p, str) and "[" in p)]
+    if loc[:1] in (["body"], ["query"], ["path"]):
+        loc = loc[2:] if len(loc) > 1 and loc[1] in ("payload", "filters") else loc[1:]
+    field = ".".join(str(p) for p in loc) or None
+    where = f"{field} : " if field else ""
+    return _error(request, 422, "invalid", f"{where}{problem(first)}.", field)
 
 
 class ModuleOut(Schema):
@@ -105,7 +142,7 @@ class CommunePage(Schema):
     items: list[CommuneOut]
 
 
-class OnboardIn(Schema):
+class OnboardIn(In):
     insee_code: str
     modules: list[str] | None = None
     custom_domains: list[str] = []
@@ -113,7 +150,7 @@ class OnboardIn(Schema):
     database: str | None = None  # alias of OPSN_COMMUNE_DATABASES; default: the setting
 
 
-class BatchIn(Schema):
+class BatchIn(In):
     epci_siren: str | None = None
     insee_codes: list[str] | None = None
     modules: list[str] | None = None
@@ -129,15 +166,15 @@ class BatchOut(Schema):
     errors: dict[str, str]
 
 
-class ReasonIn(Schema):
+class ReasonIn(In):
     reason: str = ""
 
 
-class DomainIn(Schema):
+class DomainIn(In):
     domain: str
 
 
-class ModulesIn(Schema):
+class ModulesIn(In):
     modules: list[str]
 
 

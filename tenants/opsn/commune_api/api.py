@@ -34,7 +34,9 @@ from opsn.commune_api.schemas import (
     RegieOut,
     ReversalIn,
 )
+from opsn.kernel import api_errors
 from opsn.kernel.actors import Actor
+from opsn.kernel.api_errors import MALFORMED, NOT_AN_OBJECT, body_not_an_object
 from opsn.kernel.errors import DomainError
 from opsn.regies.documents import receipt_pdf
 from opsn.regies.errors import Duplicate, NotFound, RegieError
@@ -94,21 +96,10 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError):
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError):
     if exc.status_code == 400:  # ninja could not read the body
-        return _error(request, 400, "malformed",
-                      "Le corps de la requête n'est pas un document JSON valide.")
+        return _error(request, 400, "malformed", MALFORMED)
     return _error(request, exc.status_code, "error", str(exc))
 
 
-# What pydantic says, in French, for the mistakes a client makes.
-PROBLEMS = {
-    "missing": "manque", "extra_forbidden": "champ inconnu", "string_type": "doit être un texte",
-    "list_type": "doit être une liste", "dict_type": "doit être un objet",
-    "model_type": "doit être un objet", "model_attributes_type": "doit être un objet",
-    "date_from_datetime_parsing": "doit être une date AAAA-MM-JJ",
-    "date_parsing": "doit être une date AAAA-MM-JJ", "date_type": "doit être une date AAAA-MM-JJ",
-    "string_too_long": "trop long", "string_too_short": "ne peut pas être vide",
-    "too_short": "ne peut pas être vide", "too_long": "trop d'éléments (5 000 au plus)",
-}
 BATCHES = ("payments", "invoices")
 
 
@@ -117,13 +108,15 @@ def invalid(request: HttpRequest, exc: ValidationError):
     """The first problem, in the error shape of the domain: ``field`` is its path inside
     the payment or invoice, ``line`` the position of that payment or invoice."""
     first = exc.errors[0]
+    if body_not_an_object(first):
+        return _error(request, 400, "malformed", NOT_AN_OBJECT)
     loc = [p for p in first.get("loc", ()) if not (isinstance(p, str) and "[" in p)]
     if loc[:1] in (["body"], ["query"], ["path"]):
         loc = loc[2:] if len(loc) > 1 and loc[1] in ("payload", "filters") else loc[1:]
     line = None
     if len(loc) >= 2 and loc[0] in BATCHES and isinstance(loc[1], int):
         line, loc = loc[1] + 1, loc[2:]
-    problem = PROBLEMS.get(first.get("type", ""), "valeur incorrecte")
+    problem = api_errors.problem(first)
     if len(loc) > 1 and loc[-1] in ("str", "int", "float"):
         # pydantic names the branch of the union an amount may be: name the amount
         loc, problem = loc[:-1], "doit être un montant en texte, par exemple « 12.50 »"

@@ -51,9 +51,12 @@ def journal(request: HttpRequest, number: str) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("verifier", None)
+    # The filters again, for the chain check's form: pairs, not the query dictionary, whose
+    # keys a template would read before its methods (``?lists=x`` made ``.lists`` a text).
+    kept = [(key, value) for key, values in query.lists() for value in values]
     return page(request, "regie_pages/journal.html", {
         "filters": filters, "rows": _grouped(list(paginated.object_list)),
         "page_obj": paginated, "count": paginated.paginator.count,
         "total": entries.aggregate(s=Sum("amount"))["s"] or Decimal("0.00"),
-        "check": check, "query": query.urlencode(),
+        "check": check, "query": query.urlencode(), "kept": kept,
     }, regie=regie, section="journal")

@@ -31,6 +31,7 @@ from django.utils import timezone
 from opsn.audit import events
 from opsn.audit.services import record
 from opsn.kernel.actors import Actor
+from opsn.kernel.inputs import file_problem, problem
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic, commune_connection
 from opsn.regies import permissions
@@ -83,6 +84,18 @@ INVOICE_COLUMNS = {"number": "numero", "due_on": "echeance", "issued_on": "date"
 
 def sha256_of(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+def received(content: bytes, file_name: str) -> str:
+    """Every imported file, whatever its kind and wherever it comes from (the agents' page,
+    ``opsn regie_import``), comes in here first: what no input may hold is refused with
+    its line (``opsn.kernel.inputs``: a NUL byte), then the file is known by its digest."""
+    if found := file_problem(content):
+        line, message = found
+        raise RegieError(message, field="file", line=line)
+    if (why := problem(file_name, numbers=False)) is not None:
+        raise RegieError(f"Le nom du fichier {why}.", field="file")
+    return sha256_of(content)
 
 
 @contextmanager
@@ -199,7 +212,7 @@ def invoices_import(*, regie: Regie, actor: Actor, content: bytes, file_name: st
     """The business software's invoices: payers found by their reference (``payeur_ref``)
     or created, invoices issued with source=import. An invoice number already issued
     with the same payer and total is skipped (imported before); otherwise refused."""
-    digest = sha256_of(content)
+    digest = received(content, file_name)
     encoding = normalise_encoding(encoding)
     _refuse_early(regie, actor, ImportKind.INVOICES, digest)
     with _without_collector_pauses():
@@ -329,7 +342,7 @@ def card_payments_import(*, regie: Regie, actor: Actor, content: bytes, file_nam
     """A card terminal's export: each payment naming an invoice it can pay is posted
     (mode card, the terminal's transaction id as external reference); the rest is
     queued."""
-    digest = sha256_of(content)
+    digest = received(content, file_name)
     encoding = normalise_encoding(encoding)
     _refuse_early(regie, actor, ImportKind.CARD, digest)
     with _without_collector_pauses():
@@ -352,7 +365,7 @@ def bank_statement_import(*, regie: Regie, actor: Actor, content: bytes,
     """A CAMT.053 statement: booked credits naming an invoice are posted (mode
     transfer, the bank's reference as external reference); other credits are queued;
     debits are counted and ignored."""
-    digest = sha256_of(content)
+    digest = received(content, file_name)
     _refuse_early(regie, actor, ImportKind.BANK, digest)
     with _without_collector_pauses():
         statement = read_camt053(content)
