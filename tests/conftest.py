@@ -16,6 +16,8 @@ from django.core.cache import cache
 from django.db import connection, connections
 from django.test import Client, override_settings
 from django.test.utils import setup_databases, teardown_databases
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis
 
 from opsn.accounts.models import OperatorApiToken
 from opsn.communes import routing, schemas, services
@@ -31,6 +33,13 @@ from tests.helpers.communes import (
     database_url,
 )
 from tests.helpers.identity import make_account, sign_in
+
+# Property tests check what is computed, not how fast: no deadline per example, and no
+# "too slow" verdict when other work shares the machine's two cores (speed is measured in
+# ./dev bench, never in a test).
+hypothesis.register_profile("opsn", deadline=None,
+                            suppress_health_check=[HealthCheck.too_slow])
+hypothesis.load_profile("opsn")
 
 
 @pytest.fixture(scope="session")
