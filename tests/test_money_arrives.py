@@ -1,0 +1,436 @@
+"""Money that arrives is never lost, and never paid twice (issue 14), through the real
+pages and the local PayFiP provider: the counter's closing counts the drawer; transfers,
+direct debits and online payments that arrive afterwards are recorded, dated to the next
+open day, with gapless receipts and a chain that verifies; a payment PayFiP took is
+recorded whatever the régie's state (what the invoice cannot take goes to the credit)."""
+
+from __future__ import annotations
+
+import datetime
+import html
+import re
+from decimal import Decimal
+from types import SimpleNamespace
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from opsn.agents.models import AgentRole
+from opsn.agents.services import service_credential_issue
+from opsn.audit.models import AuditEvent
+from opsn.communes.models import Commune
+from opsn.jobs.broker import send
+from opsn.online_payments.models import OnlinePayment
+from opsn.online_payments.services import ACTOR as PAYFIP
+from opsn.online_payments.services import payfip_configure
+from opsn.online_payments.tasks import reconcile_online_payments
+from opsn.payfip_local.models import Operation
+from opsn.regies import selectors
+from opsn.regies.chain import verify_chain
+from opsn.regies.errors import Refused
+from opsn.regies.models import Assignment, EntrySource, Invoice, LedgerEntry
+from opsn.regies.services import cashdesk, founding, invoicing, merge, payments
+from opsn.regies.services.imports import bank_statement_import
+from tests.conftest import (
+    Browser,
+    grant,
+    host_of,
+    in_schema,
+    make_account,
+    sign_in_webtest,
+)
+from tests.regies_helpers import (
+    ADMIN,
+    MANDATAIRE,
+    OPENED,
+    TITULAIRE,
+    make_invoice,
+    make_payer,
+    make_regie,
+)
+
+CITIZEN = "camille.durand@citoyen.test"
+PROVIDER = "localhost"  # the portal, where the local provider serves its page
+MODES = ["cash", "cheque", "card", "transfer", "direct_debit", "other", "online"]
+BASE = "/espace/regies"
+
+
+# --- Helpers -------------------------------------------------------------------------------
+
+def text(response) -> str:
+    """What a reader sees of a page (a test client's or WebTest's), spaces made plain."""
+    content = response.text if hasattr(response, "forms") else response.content.decode()
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", content))
+                  .replace("\u202f", " ").replace("\xa0", " "))
+
+
+def tomorrow() -> datetime.date:
+    return timezone.localdate() + datetime.timedelta(days=1)
+
+
+def make_shop(commune: Commune, number: str = "R-CANT-2026-00004", amount: str = "74.75"):
+    with in_schema(commune):
+        regie = make_regie(accepted_modes=MODES)
+        payfip_configure(regie=regie, actor=ADMIN, numcli="123456")
+        family = make_payer(regie, "Famille Durand", email="famille.durand@example.fr")
+        invoice = make_invoice(regie, family, amount, number=number)
+    return SimpleNamespace(commune=commune, regie=regie, payer=family, invoice=invoice,
+                           host=host_of(commune))
+
+
+@pytest.fixture
+def shop(venissieux):
+    return make_shop(venissieux)
+
+
+@pytest.fixture
+def citizen(shop):
+    make_account(CITIZEN)
+    browser = Browser()
+    where, _ = browser.sign_in(shop.host, CITIZEN)
+    assert where == shop.host
+    linked = browser.client(shop.host).post("/mon-espace/rattachements/",
+                                            {"code": shop.payer.link_code})
+    assert linked.status_code == 302
+    return browser
+
+
+def agents_app(django_app, commune, account: str, *roles: str):
+    """A WebTest browser of an agent signed in on the commune's domain."""
+    make_account(account)
+    with in_schema(commune):
+        from_commune = list(AgentRole.objects.filter(account=account)
+                            .values_list("role", flat=True))
+    grant(commune, account, *(roles or from_commune))
+    sign_in_webtest(django_app, host_of(commune), account)
+    django_app.extra_environ = {**django_app.extra_environ, "HTTP_HOST": host_of(commune)}
+    return django_app
+
+
+def form_of(page, action_suffix: str = "", method: str = "post"):
+    return next(f for f in page.forms.values()
+                if f.method.lower() == method and f.action.endswith(action_suffix))
+
+
+def close_the_day_on_the_page(django_app, shop):
+    """The titulaire closes today at the counter's page (arrêté de caisse)."""
+    app = agents_app(django_app, shop.commune, TITULAIRE.account)
+    page = app.get(f"{BASE}/{shop.regie.number}/arrete/")
+    done = form_of(page, "/arrete/").submit().follow()
+    assert "Journée arrêtée" in text(done)
+    return app
+
+
+def start(browser: Browser, shop, invoice=None):
+    """« Payer en ligne »: the provider's page (its URL) and the payment."""
+    invoice = invoice or shop.invoice
+    answer = browser.client(shop.host).post(
+        f"/mon-espace/payer/{shop.commune.pk}/{invoice.pk}/")
+    assert answer.status_code == 302, text(answer)[:500]
+    location = answer["Location"]
+    idop = parse_qs(urlsplit(location).query)["idop"][0]
+    with in_schema(shop.commune):
+        payment = OnlinePayment.objects.get(idop=idop)
+    return location, payment
+
+
+def choose(browser: Browser, location: str, choice: str = "payer"):
+    parts = urlsplit(location)
+    return browser.go(f"{parts.path}?{parts.query}", host=PROVIDER,
+                      data={"idop": parse_qs(parts.query)["idop"][0], "choix": choice})
+
+
+def pay_and_close_the_tab(browser: Browser, location: str) -> None:
+    """Pay on the provider's page without following it back to the commune."""
+    parts = urlsplit(location)
+    browser.client(PROVIDER).post(f"{parts.path}?{parts.query}",
+                                  {"idop": parse_qs(parts.query)["idop"][0], "choix": "payer"})
+
+
+def age(shop, payment, minutes: int) -> None:
+    then = timezone.now() - datetime.timedelta(minutes=minutes)
+    with in_schema(shop.commune):
+        OnlinePayment.objects.filter(pk=payment.pk).update(created_at=then)
+    Operation.objects.filter(idop=payment.idop).update(created_at=then)
+
+
+def online_entries(shop) -> list[LedgerEntry]:
+    with in_schema(shop.commune):
+        return list(LedgerEntry.objects.filter(source=EntrySource.ONLINE).order_by("id"))
+
+
+def invoice_of(shop, invoice=None) -> Invoice:
+    with in_schema(shop.commune):
+        return Invoice.objects.get(pk=(invoice or shop.invoice).pk)
+
+
+def chain_verifies(commune) -> None:
+    call_command("verify_ledger", commune.insee_code)  # raises when a chain is broken
+
+
+# --- The closing counts the drawer; what arrives on the account goes to the next day ------
+
+def test_paying_online_after_the_closing_gives_one_receipt_dated_the_next_day(
+        shop, citizen, django_app):
+    """The issue's story: the régisseur closed the day, then Camille Durand paid R-CANT-
+    2026-00004 (74,75 €) online. One receipt, the invoice paid, the citizen's page says so,
+    the next day's closing counts it, the chain verifies."""
+    close_the_day_on_the_page(django_app, shop)
+    location, payment = start(citizen, shop)
+    where, outcome = choose(citizen, location)
+    assert where == shop.host and "Paiement accepté" in text(outcome)
+
+    [entry] = online_entries(shop)
+    assert (entry.amount, entry.mode, entry.payer_id) == (Decimal("74.75"), "online",
+                                                          shop.payer.pk)
+    assert entry.dated_on == tomorrow() and entry.day == tomorrow()
+    assert entry.receipt == f"{tomorrow().year}-000001"
+    assert invoice_of(shop).status == "paid"
+    with in_schema(shop.commune):
+        assert OnlinePayment.objects.get(pk=payment.pk).entry_id == entry.pk
+        # Today's closed totals are untouched; tomorrow's closing will count it.
+        assert selectors.day_totals(shop.regie, timezone.localdate()) == {}
+        assert selectors.day_totals(shop.regie, tomorrow()) == {
+            "online": (1, Decimal("74.75"))}
+        line = AuditEvent.objects.get(code="payment.recorded", target=f"entry:{entry.pk}")
+        assert line.summary == (f"Quittance {entry.receipt} : 74,75 € (paiement en ligne "
+                                "(PayFiP)) de Famille Durand à la régie R-001, datée du "
+                                f"{tomorrow():%d/%m/%Y} (reçue après l'arrêté de caisse)")
+    mine = text(citizen.client(shop.host).get("/mon-espace/"))
+    assert "R-CANT-2026-00004" in mine and "payée" in mine and "Payer en ligne" not in mine
+    assert "74,75 €" in text(citizen.client(shop.host).get(
+        f"/mon-espace/paiement-en-ligne/{shop.commune.pk}/{payment.pk}/"))
+    # The agents' journal says which day it belongs to.
+    journal = django_app.get(f"{BASE}/R-001/journal/")
+    assert f"journée du {tomorrow():%d/%m/%Y}" in text(journal)
+    chain_verifies(shop.commune)
+
+
+def test_the_notification_lost_the_reconciliation_records_it_on_the_next_day(
+        shop, citizen, settings):
+    settings.OPSN_PAYFIP_LOCAL_NOTIFY = False  # PayFiP's notification never comes
+    location, payment = start(citizen, shop)
+    with in_schema(shop.commune):
+        cashdesk.day_close(regie=shop.regie, actor=TITULAIRE, counted={})
+    pay_and_close_the_tab(citizen, location)  # no return page either
+    assert online_entries(shop) == []
+    age(shop, payment, settings.OPSN_PAYFIP_RECONCILE_AFTER_MINUTES + 1)
+    send(reconcile_online_payments)  # the periodic job, fanned out to each commune
+    [entry] = online_entries(shop)
+    assert entry.dated_on == tomorrow() and invoice_of(shop).status == "paid"
+    send(reconcile_online_payments)  # and again: nothing more
+    assert len(online_entries(shop)) == 1
+    mine = text(citizen.client(shop.host).get("/mon-espace/"))
+    assert "payée" in mine and "Payer en ligne" not in mine
+    chain_verifies(shop.commune)
+
+
+def test_a_bank_statement_imported_after_the_closing_is_recorded_on_the_next_day(
+        shop, django_app):
+    with in_schema(shop.commune):
+        cashdesk.day_close(regie=shop.regie, actor=TITULAIRE, counted={})
+    app = agents_app(django_app, shop.commune, MANDATAIRE.account)
+    page = app.get(f"{BASE}/R-001/imports/")
+    upload = next(f for f in page.forms.values() if f.get("kind", default=None)
+                  and f["kind"].value == "bank")
+    upload["bank-file"] = ("releve.xml", camt053(transfer("74.75", ref="BQ-1",
+                                                          ustrd="R-CANT-2026-00004")))
+    done = upload.submit().follow()
+    assert (f"1 paiement encaissé (74,75 €, quittances {tomorrow().year}-000001 à "
+            f"{tomorrow().year}-000001), datés du {tomorrow():%d/%m/%Y}") in text(done)
+    with in_schema(shop.commune):
+        [entry] = LedgerEntry.objects.all()
+        assert (entry.mode, entry.source, entry.dated_on) == ("transfer", "bank_import",
+                                                              tomorrow())
+    assert invoice_of(shop).status == "paid"
+    chain_verifies(shop.commune)
+
+
+def test_an_api_transfer_after_the_closing_is_recorded_on_the_next_day_cash_is_not(shop):
+    with in_schema(shop.commune):
+        credential, secret = service_credential_issue(name="cantine-ecoles", actor=ADMIN)
+        founding.assignment_grant(regie=shop.regie, actor=ADMIN, account=credential.account,
+                                  role="mandataire", starts_on=OPENED)
+        cashdesk.day_close(regie=shop.regie, actor=TITULAIRE, counted={})
+    api = Client(HTTP_HOST=shop.host, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    transfer_in = api.post("/api/v1/regies/R-001/payments", {
+        "amount": "74.75", "mode": "transfer", "external_ref": "VIR-2026-77",
+        "invoices": ["R-CANT-2026-00004"]}, content_type="application/json")
+    assert transfer_in.status_code == 201, transfer_in.json()
+    body = transfer_in.json()
+    assert body["accounting_day"] == tomorrow().isoformat()
+    assert body["receipt"] == f"{tomorrow().year}-000001"
+    cash = api.post("/api/v1/regies/R-001/payments", {
+        "amount": "10.00", "mode": "cash", "external_ref": "CAISSE-1",
+        "payer": "", "payer_name": "Vente au comptoir"}, content_type="application/json")
+    assert cash.status_code == 409 and "est arrêtée" in cash.json()["message"]
+    assert invoice_of(shop).status == "paid"
+    chain_verifies(shop.commune)
+
+
+def test_the_closing_counts_the_drawer_and_takes_the_account_as_the_journal_says(venissieux):
+    with in_schema(venissieux):
+        regie = make_regie(accepted_modes=MODES)
+        payer = make_payer(regie)
+        payments.payment_record(regie=regie, actor=MANDATAIRE, amount="20", mode="cash",
+                                payer=payer)
+        payments.payment_record(regie=regie, actor=MANDATAIRE, amount="30", mode="transfer",
+                                payer=payer, external_ref="VIR-1")
+        # Only the drawer is typed in: the transfer is on the account, not in the drawer.
+        closing = cashdesk.day_close(regie=regie, actor=TITULAIRE, counted={"cash": "20"})
+        lines = {line.mode: (line.expected, line.counted) for line in closing.lines.all()}
+        assert lines == {"cash": (Decimal("20.00"), Decimal("20.00")),
+                         "transfer": (Decimal("30.00"), Decimal("30.00"))}
+        # After the closing: the drawer is refused, what arrives on the account is dated
+        # to the next day, in every mode that does.
+        for mode, details in (("cash", {}), ("cheque", {"cheque_number": "1", "bank": "B"}),
+                              ("card", {"terminal_ref": "T-1"}), ("other", {"note": "bon"})):
+            with pytest.raises(Refused, match="est arrêtée"):
+                payments.payment_record(regie=regie, actor=MANDATAIRE, amount="5", mode=mode,
+                                        payer=payer, details=details)
+        later = [payments.payment_record(regie=regie, actor=MANDATAIRE, amount="5", mode=mode,
+                                         payer=payer, external_ref=f"{mode}-1")
+                 for mode in ("transfer", "direct_debit", "online")]
+        assert [(e.receipt_number, e.dated_on) for e in later] == [
+            (3, tomorrow()), (4, tomorrow()), (5, tomorrow())]
+        assert selectors.day_totals(regie, timezone.localdate()) == {
+            "cash": (1, Decimal("20.00")), "transfer": (1, Decimal("30.00"))}
+        # The fingerprint covers the accounting day: the same entry without it is another.
+        with payments.commune_connection().cursor() as cursor:
+            cursor.execute("""
+                SELECT hash = regies_entry_hash(previous_hash, regie_id, year, receipt_number,
+                    amount, mode, payer_id, payer_name, details, source, external_ref, agent,
+                    agent_name, posted_at, reverses_id, reason, NULL)
+                FROM regies_ledgerentry WHERE id = %s""", [later[0].pk])
+            assert cursor.fetchone()[0] is False
+        assert verify_chain(regie) is None
+        # The next day the journal shows them in that day, and its closing counts them.
+        assert [e.receipt for e in LedgerEntry.objects.on_day(tomorrow())] == [
+            e.receipt for e in later]
+    chain_verifies(venissieux)
+
+
+def test_a_closed_new_years_eve_dates_the_money_to_the_new_year(venissieux):
+    """Dated to the next day's year, with its own receipt numbers, gapless."""
+    evening = datetime.datetime.combine(
+        datetime.date(timezone.localdate().year, 12, 31), datetime.time(20, 30),
+        tzinfo=timezone.get_current_timezone())
+    with in_schema(venissieux), mock.patch("django.utils.timezone.now", return_value=evening):
+        regie = make_regie(accepted_modes=MODES)
+        payer = make_payer(regie)
+        payments.payment_record(regie=regie, actor=MANDATAIRE, amount="10", mode="cash",
+                                payer=payer)
+        cashdesk.day_close(regie=regie, actor=TITULAIRE, counted={"cash": "10"})
+        late = payments.payment_record(regie=regie, actor=MANDATAIRE, amount="12",
+                                       mode="transfer", payer=payer, external_ref="VIR-NY")
+        next_year = evening.year + 1
+        assert (late.year, late.receipt_number, late.dated_on) == (
+            next_year, 1, datetime.date(next_year, 1, 1))
+        assert verify_chain(regie) is None
+
+
+# --- Money PayFiP took: nothing in the régie's state refuses it ---------------------------
+
+def test_an_invoice_cancelled_meanwhile_leaves_the_money_on_the_payers_credit(shop, citizen):
+    location, _payment = start(citizen, shop)
+    with in_schema(shop.commune):
+        invoicing.invoice_cancel(invoice=shop.invoice, actor=ADMIN, reason="erreur de tarif")
+    _where, outcome = choose(citizen, location)
+    assert "Paiement accepté" in text(outcome)
+    [entry] = online_entries(shop)
+    with in_schema(shop.commune):
+        assert not entry.allocations.exists()
+        assert payments.credit_of(shop.payer) == Decimal("74.75")
+
+
+def test_an_invoice_paid_meanwhile_at_the_counter_leaves_the_rest_on_the_credit(shop,
+                                                                                citizen):
+    location, _payment = start(citizen, shop)
+    with in_schema(shop.commune):
+        payments.payment_record(regie=shop.regie, actor=MANDATAIRE, amount="70.00",
+                                mode="cash", invoices=[shop.invoice])
+    choose(citizen, location)
+    [entry] = online_entries(shop)
+    with in_schema(shop.commune):
+        assert [a.amount for a in entry.allocations.all()] == [Decimal("4.75")]
+        assert payments.credit_of(shop.payer) == Decimal("70.00")
+    assert invoice_of(shop).status == "paid"
+
+
+def test_the_payfip_appointment_ended_and_the_mode_withdrawn_change_nothing(shop, citizen):
+    location, _payment = start(citizen, shop)
+    with in_schema(shop.commune):
+        appointment = Assignment.objects.get(regie=shop.regie, account=PAYFIP.account,
+                                             ends_on__isnull=True)
+        Assignment.objects.filter(pk=appointment.pk).update(  # ended today: not appointed
+            starts_on=OPENED, ends_on=timezone.localdate())
+        founding.regie_amend(regie=shop.regie, actor=ADMIN,
+                             accepted_modes=["cash", "cheque", "card"])
+    _where, outcome = choose(citizen, location)
+    assert "Paiement accepté" in text(outcome)
+    assert len(online_entries(shop)) == 1 and invoice_of(shop).status == "paid"
+
+
+def test_a_regie_merged_meanwhile_records_it_in_the_regie_that_took_it_over(shop, citizen):
+    location, _payment = start(citizen, shop)
+    with in_schema(shop.commune):
+        # (appointed before today: a merge ends the absorbed régie's appointments today)
+        Assignment.objects.filter(regie=shop.regie, account=PAYFIP.account).update(
+            starts_on=OPENED)
+        surviving = make_regie("R-002", "Régie centrale", staff=False,
+                               accepted_modes=["cash", "transfer"])
+        merge.regie_merge(absorbed=shop.regie, surviving=surviving, actor=ADMIN)
+    _where, outcome = choose(citizen, location)
+    assert "Paiement accepté" in text(outcome)
+    [entry] = online_entries(shop)
+    assert entry.regie_id == surviving.pk and invoice_of(shop).status == "paid"
+    chain_verifies(shop.commune)
+
+
+# --- Files ---------------------------------------------------------------------------------
+
+def camt053(*entries: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
+  <BkToCstmrStmt>
+    <GrpHdr><MsgId>STMT-1</MsgId><CreDtTm>2026-12-06T18:00:00</CreDtTm></GrpHdr>
+    <Stmt>
+      <Id>FR76-STMT-1</Id>
+      <Acct><Id><IBAN>FR7630001007941234567890185</IBAN></Id><Ccy>EUR</Ccy></Acct>
+{"".join(entries)}
+    </Stmt>
+  </BkToCstmrStmt>
+</Document>
+""".encode()
+
+
+def transfer(amount: str, *, ref: str, ustrd: str) -> str:
+    return f"""
+      <Ntry>
+        <NtryRef>{ref}-N</NtryRef>
+        <Amt Ccy="EUR">{amount}</Amt>
+        <CdtDbtInd>CRDT</CdtDbtInd>
+        <Sts><Cd>BOOK</Cd></Sts>
+        <BookgDt><Dt>2026-12-06</Dt></BookgDt>
+        <ValDt><Dt>2026-12-06</Dt></ValDt>
+        <AcctSvcrRef>{ref}</AcctSvcrRef>
+        <BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>
+        <NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
+          <RmtInf><Ustrd>{ustrd}</Ustrd></RmtInf></TxDtls></NtryDtls>
+      </Ntry>"""
+
+
+def test_a_bank_statement_service_import_after_the_closing(shop):
+    """The same through the service, with a line no invoice matches (queued, counted)."""
+    with in_schema(shop.commune):
+        cashdesk.day_close(regie=shop.regie, actor=TITULAIRE, counted={})
+        batch = bank_statement_import(
+            regie=shop.regie, actor=MANDATAIRE, file_name="releve.xml",
+            content=camt053(transfer("74.75", ref="BQ-1", ustrd="R-CANT-2026-00004"),
+                            transfer("12.00", ref="BQ-2", ustrd="DON")))
+        assert (batch.outcome["posted"], batch.outcome["queued"],
+                batch.outcome["dated_on"]) == (1, 1, tomorrow().isoformat())
