@@ -26,7 +26,7 @@ from opsn.communes.models import Commune
 from opsn.jobs.broker import send
 from opsn.online_payments.models import OnlinePayment
 from opsn.online_payments.services import ACTOR as PAYFIP
-from opsn.online_payments.services import payfip_configure
+from opsn.online_payments.services import online_payments_reconcile, payfip_configure
 from opsn.online_payments.tasks import reconcile_online_payments
 from opsn.payfip_local.models import Operation
 from opsn.regies import selectors
@@ -434,3 +434,107 @@ def test_a_bank_statement_service_import_after_the_closing(shop):
                             transfer("12.00", ref="BQ-2", ustrd="DON")))
         assert (batch.outcome["posted"], batch.outcome["queued"],
                 batch.outcome["dated_on"]) == (1, 1, tomorrow().isoformat())
+
+
+# --- No second payment ---------------------------------------------------------------------
+
+def close_the_regie(shop) -> None:
+    """The régie closes for good today (its founding act's end): its journal takes nothing
+    more, so money PayFiP takes for it waits, visible, until someone acts."""
+    with in_schema(shop.commune):
+        founding.regie_amend(regie=shop.regie, actor=ADMIN, ends_on=timezone.localdate())
+
+
+def reopen_the_regie(shop) -> None:
+    with in_schema(shop.commune):
+        founding.regie_amend(regie=shop.regie, actor=ADMIN, ends_on=None)
+
+
+def software_of(shop) -> Client:
+    """The business software, appointed mandataire of the régie, with its API secret."""
+    with in_schema(shop.commune):
+        credential, secret = service_credential_issue(name="cantine-ecoles", actor=ADMIN)
+        founding.assignment_grant(regie=shop.regie, actor=ADMIN, account=credential.account,
+                                  role="mandataire", starts_on=OPENED)
+    return Client(HTTP_HOST=shop.host, HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+
+def test_a_second_pay_online_while_the_first_is_being_recorded_is_refused(
+        shop, citizen, django_app):
+    api = software_of(shop)
+    location, _payment = start(citizen, shop)
+    close_the_regie(shop)
+    where, outcome = choose(citizen, location)  # PayFiP took the money
+    assert where == shop.host
+    assert "Paiement reçu, en cours d'enregistrement" in text(outcome)
+    assert "Ne payez pas une seconde fois" in text(outcome)
+    assert online_entries(shop) == []
+
+    # « Mes paiements »: said, and no button.
+    mine = text(citizen.client(shop.host).get("/mon-espace/"))
+    assert "Paiement reçu, en cours d'enregistrement" in mine
+    assert "Payer en ligne" not in mine and "Reprendre le paiement" not in mine
+    # A second « Payer en ligne » anyway (an old tab): refused, nothing asked of PayFiP.
+    again = citizen.client(shop.host).post(
+        f"/mon-espace/payer/{shop.commune.pk}/{shop.invoice.pk}/")
+    assert again.status_code == 409
+    assert ("Le paiement en ligne de la facture R-CANT-2026-00004 est reçu et en cours "
+            "d'enregistrement : ne payez pas une seconde fois.") in text(again)
+    with in_schema(shop.commune):
+        assert OnlinePayment.objects.count() == 1
+    assert Operation.objects.count() == 1
+
+    # The agents' counter shows it and does not offer it.
+    app = agents_app(django_app, shop.commune, TITULAIRE.account)
+    counter = app.get(f"{BASE}/R-001/guichet/?payer={shop.payer.pk}")
+    assert "paiement reçu, en cours d'enregistrement" in text(counter)
+    assert not counter.html.find("input", attrs={"name": "invoices",
+                                                 "value": str(shop.invoice.pk)})
+    # And over the API.
+    read = api.get("/api/v1/regies/R-001/invoices/R-CANT-2026-00004")
+    assert read.status_code == 200 and read.json()["online_payment"] == "received"
+
+    # The régie reopened, the reconciliation records it, and says so.
+    reopen_the_regie(shop)
+    with in_schema(shop.commune):
+        assert online_payments_reconcile() == {"recorded": 1}
+        late = AuditEvent.objects.get(code="online_payment.recorded_late")
+        assert f"quittance {timezone.localdate().year}-000001" in late.summary
+        assert "n'est pas ouverte" in late.summary
+    assert invoice_of(shop).status == "paid" and len(online_entries(shop)) == 1
+    mine = text(citizen.client(shop.host).get("/mon-espace/"))
+    assert "payée" in mine and "en cours d'enregistrement" not in mine
+    assert api.get("/api/v1/regies/R-001/invoices/R-CANT-2026-00004").json()[
+        "online_payment"] is None
+
+
+def test_paying_online_an_invoice_that_owes_nothing_is_refused(shop, citizen):
+    location, _payment = start(citizen, shop)
+    choose(citizen, location)
+    again = citizen.client(shop.host).post(
+        f"/mon-espace/payer/{shop.commune.pk}/{shop.invoice.pk}/")
+    assert again.status_code == 409
+    assert "La facture R-CANT-2026-00004 est déjà payée : elle ne doit plus rien" in text(again)
+    assert Operation.objects.count() == 1
+
+
+def test_a_payment_waiting_for_its_result_is_shown_and_taken_up_never_doubled(
+        shop, citizen, django_app, settings):
+    settings.OPSN_PAYFIP_LOCAL_NOTIFY = False
+    _location, payment = start(citizen, shop)  # the citizen is on PayFiP's page
+    mine = text(citizen.client(shop.host).get("/mon-espace/"))
+    assert "Paiement en ligne en cours, résultat attendu" in mine
+    assert "Reprendre le paiement en ligne" in mine
+    assert start(citizen, shop)[1].pk == payment.pk  # the same payment, not a second one
+    app = agents_app(django_app, shop.commune, MANDATAIRE.account)
+    counter = app.get(f"{BASE}/R-001/guichet/?payer={shop.payer.pk}")
+    assert "paiement en ligne en cours, résultat attendu" in text(counter)
+    # An old page that still had it ticked: refused, with the reason.
+    form = form_of(counter, "/guichet/")
+    refused = app.post(f"{BASE}/R-001/guichet/", {
+        "csrfmiddlewaretoken": form["csrfmiddlewaretoken"].value,
+        "payer": str(shop.payer.pk), "invoices": str(shop.invoice.pk),
+        "amount": "74,75", "mode": "cash"}, status=409)
+    assert ("La facture R-CANT-2026-00004 a un paiement en ligne en cours, résultat attendu"
+            in text(refused))
+    assert online_entries(shop) == [] and invoice_of(shop).status == "due"
