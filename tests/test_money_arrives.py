@@ -18,6 +18,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from opsn.agents.models import AgentRole
 from opsn.agents.services import service_credential_issue
@@ -26,12 +27,16 @@ from opsn.communes.models import Commune
 from opsn.jobs.broker import send
 from opsn.online_payments.models import OnlinePayment
 from opsn.online_payments.services import ACTOR as PAYFIP
-from opsn.online_payments.services import online_payments_reconcile, payfip_configure
+from opsn.online_payments.services import (
+    online_payment_resolve,
+    online_payments_reconcile,
+    payfip_configure,
+)
 from opsn.online_payments.tasks import reconcile_online_payments
 from opsn.payfip_local.models import Operation
 from opsn.regies import selectors
 from opsn.regies.chain import verify_chain
-from opsn.regies.errors import Refused
+from opsn.regies.errors import NotAllowed, Refused
 from opsn.regies.models import Assignment, EntrySource, Invoice, LedgerEntry
 from opsn.regies.services import cashdesk, founding, invoicing, merge, payments
 from opsn.regies.services.imports import bank_statement_import
@@ -538,3 +543,193 @@ def test_a_payment_waiting_for_its_result_is_shown_and_taken_up_never_doubled(
     assert ("La facture R-CANT-2026-00004 a un paiement en ligne en cours, résultat attendu"
             in text(refused))
     assert online_entries(shop) == [] and invoice_of(shop).status == "due"
+
+
+# --- Anomalies reach people ----------------------------------------------------------------
+
+def metric(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_an_unrecordable_result_appears_to_the_agents_and_in_the_audit_log(
+        shop, citizen, django_app, django_capture_on_commit_callbacks):
+    location, payment = start(citizen, shop)
+    close_the_regie(shop)
+    before = metric("opsn_money_anomalies_total", kind="online_unrecorded")
+    with django_capture_on_commit_callbacks(execute=True):
+        choose(citizen, location)
+    assert metric("opsn_money_anomalies_total", kind="online_unrecorded") == before + 1
+    with in_schema(shop.commune):
+        [line] = AuditEvent.objects.filter(code="online_payment.not_recorded")
+        assert line.summary.startswith(
+            f"Paiement en ligne {payment.idop} (facture R-CANT-2026-00004, 74,75 €) payé mais "
+            "pas encore enregistré : La régie Cantine et périscolaire n'est pas ouverte")
+        stored = OnlinePayment.objects.get(pk=payment.pk)
+        assert stored.problem and stored.problem_since and stored.failed_attempts >= 1
+
+    # The finance staff sees it on « Mes régies », with the reference and what to do.
+    grant(shop.commune, "finances@venissieux.fr", "finance")
+    app = agents_app(django_app, shop.commune, "finances@venissieux.fr", "finance")
+    home = text(app.get(f"{BASE}/"))
+    assert "À vérifier" in home and f"payfip:{payment.idop}" in home and "74,75 €" in home
+    assert "La régie est fermée : l'administrateur la rouvre" in home
+    page = text(app.get(f"{BASE}/R-001/a-verifier/"))
+    assert f"payfip:{payment.idop}" in page and "n'est pas ouverte" in page
+    assert "À faire" in page and "Famille Durand" in page
+    # The reconciliation tries again, the page stays until it goes in; still one entry.
+    with in_schema(shop.commune):
+        assert online_payments_reconcile() == {"unrecorded": 1}
+        assert AuditEvent.objects.filter(code="online_payment.not_recorded").count() == 1
+
+
+def test_a_titulaire_also_sees_it_and_the_page_empties_once_recorded(shop, citizen,
+                                                                      django_app):
+    location, payment = start(citizen, shop)
+    close_the_regie(shop)
+    choose(citizen, location)
+    app = agents_app(django_app, shop.commune, TITULAIRE.account)
+    assert f"payfip:{payment.idop}" in text(app.get(f"{BASE}/"))
+    reopen_the_regie(shop)
+    with in_schema(shop.commune):
+        online_payments_reconcile()
+    page = text(app.get(f"{BASE}/R-001/a-verifier/"))
+    assert "Aucun paiement en ligne à vérifier" in page
+    assert "enregistré après" in page  # the latest payments say what happened
+    assert f"payfip:{payment.idop}" not in text(app.get(f"{BASE}/"))
+
+
+def test_a_result_whose_amount_differs_is_flagged_shown_and_settled_by_the_titulaire(
+        shop, citizen, django_app, django_capture_on_commit_callbacks):
+    location, payment = start(citizen, shop)
+    Operation.objects.filter(idop=payment.idop).update(montant=100)  # 1 € for 74,75 €
+    before = metric("opsn_money_anomalies_total", kind="online_mismatch")
+    with django_capture_on_commit_callbacks(execute=True):
+        _where, outcome = choose(citizen, location)
+    assert "Paiement en vérification" in text(outcome)
+    assert metric("opsn_money_anomalies_total", kind="online_mismatch") == before + 1
+    assert online_entries(shop) == []
+    # No second payment while the régie checks.
+    mine = text(citizen.client(shop.host).get("/mon-espace/"))
+    assert "Paiement reçu, en vérification à la régie" in mine and "Payer en ligne" not in mine
+    assert citizen.client(shop.host).post(
+        f"/mon-espace/payer/{shop.commune.pk}/{shop.invoice.pk}/").status_code == 409
+
+    app = agents_app(django_app, shop.commune, TITULAIRE.account)
+    home = text(app.get(f"{BASE}/"))
+    assert f"payfip:{payment.idop}" in home and "1,00 € payés pour 74,75 € demandés" in home
+    page = app.get(f"{BASE}/R-001/a-verifier/")
+    assert "Vérifiez l'opération dans l'espace de gestion PayFiP" in text(page)
+    settle = form_of(page, f"/paiement-en-ligne/{payment.pk}/")
+    refused = settle.submit("action", value="record", status=400)
+    assert "Donnez le motif" in text(refused)
+    settle = form_of(refused, f"/paiement-en-ligne/{payment.pk}/")
+    settle[f"p{payment.pk}-reason"] = "1 € bien encaissé d'après PayFiP"
+    done = settle.submit("action", value="record").follow()
+    assert "Aucun paiement en ligne à vérifier" in text(done)
+    [entry] = online_entries(shop)
+    assert entry.amount == Decimal("1.00") and entry.external_ref == f"payfip:{payment.idop}"
+    assert invoice_of(shop).status == "partly_paid"
+    with in_schema(shop.commune):
+        settled = AuditEvent.objects.get(code="online_payment.resolved")
+        assert "1,00 € enregistrés par" in settled.summary
+    # The citizen may now pay the rest.
+    mine = text(citizen.client(shop.host).get("/mon-espace/"))
+    assert "Payer en ligne" in mine
+    chain_verifies(shop.commune)
+
+
+def test_a_mandataire_does_not_settle_an_anomaly_the_titulaire_may_set_it_aside(
+        shop, citizen, django_app):
+    location, payment = start(citizen, shop)
+    Operation.objects.filter(idop=payment.idop).update(refdet="AUTRE")
+    choose(citizen, location)
+    app = agents_app(django_app, shop.commune, MANDATAIRE.account)
+    page = app.get(f"{BASE}/R-001/a-verifier/")
+    assert "référence AUTRE au lieu de" in text(page)
+    assert not page.forms or not any("/paiement-en-ligne/" in f.action
+                                     for f in page.forms.values())
+    with in_schema(shop.commune):
+        with pytest.raises(NotAllowed):
+            online_payment_resolve(payment=payment, actor=MANDATAIRE, reason="x",
+                                   record_it=False)
+        settled = online_payment_resolve(payment=payment, actor=TITULAIRE,
+                                         reason="remboursé par le comptable", record_it=False)
+        assert settled.resolution.startswith("classée par Marie Lefèvre")
+    assert online_entries(shop) == []
+
+
+# --- Bad input -----------------------------------------------------------------------------
+
+def notify(shop, idop: str):
+    return Client(HTTP_HOST=shop.host, REMOTE_ADDR="203.0.113.9").post(
+        "/paiement-en-ligne/notification/", {"idOp": idop})
+
+
+def test_a_notification_for_an_unknown_operation_is_refused_and_shown(
+        shop, django_app, django_capture_on_commit_callbacks):
+    before = metric("opsn_money_anomalies_total", kind="notification_unknown")
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            assert notify(shop, "forged0000000000").status_code == 404
+    assert metric("opsn_money_anomalies_total", kind="notification_unknown") == before + 1
+    with in_schema(shop.commune):
+        [line] = AuditEvent.objects.filter(code="payfip.notification_refused")
+        assert line.summary == ("Notification PayFiP refusée : opération forged0000000000 "
+                                "inconnue de la commune (envoyée depuis 203.0.113.9)")
+    app = agents_app(django_app, shop.commune, TITULAIRE.account)
+    assert "payfip:forged0000000000" in text(app.get(f"{BASE}/"))
+    page = text(app.get(f"{BASE}/R-001/a-verifier/"))
+    assert "payfip:forged0000000000" in page and " 3 " in page
+
+
+def test_a_notification_meant_for_another_commune_is_refused_here_recorded_there(
+        shop, vaulx, settings):
+    """Vaulx-en-Velin's operation notified on Vénissieux's address: unknown here (refused,
+    shown); Vaulx's own reconciliation records it, once."""
+    settings.OPSN_PAYFIP_LOCAL_NOTIFY = False
+    there = make_shop(vaulx, number="PISC-2026-7", amount="24.00")
+    make_account("lucas.bernard@citoyen.test")
+    browser = Browser()
+    browser.sign_in(there.host, "lucas.bernard@citoyen.test")
+    browser.client(there.host).post("/mon-espace/rattachements/",
+                                    {"code": there.payer.link_code})
+    location, payment = start(browser, there)
+    pay_and_close_the_tab(browser, location)
+    assert notify(shop, payment.idop).status_code == 404
+    with in_schema(shop.commune):
+        assert AuditEvent.objects.filter(code="payfip.notification_refused").count() == 1
+    age(there, payment, 30)
+    with in_schema(vaulx):
+        assert online_payments_reconcile() == {"paid": 1}
+    assert len(online_entries(there)) == 1 and online_entries(shop) == []
+
+
+def test_a_replayed_notification_is_counted_shown_and_never_recorded_twice(
+        shop, citizen, django_app, settings):
+    settings.OPSN_PAYFIP_LOCAL_NOTIFY = False
+    location, payment = start(citizen, shop)
+    choose(citizen, location)  # the return page records it
+    for _ in range(3):
+        assert notify(shop, payment.idop).status_code == 200
+    assert len(online_entries(shop)) == 1
+    with in_schema(shop.commune):
+        assert OnlinePayment.objects.get(pk=payment.pk).notifications == 3
+        assert AuditEvent.objects.filter(code="payfip.notification_replayed").count() == 1
+    app = agents_app(django_app, shop.commune, TITULAIRE.account)
+    page = text(app.get(f"{BASE}/R-001/a-verifier/"))
+    assert "répétée, rien d'enregistré deux fois" in page
+
+
+def test_an_unmatched_bank_line_reaches_the_agents(shop, django_app,
+                                                    django_capture_on_commit_callbacks):
+    before = metric("opsn_money_anomalies_total", kind="import_unmatched")
+    with in_schema(shop.commune), django_capture_on_commit_callbacks(execute=True):
+        bank_statement_import(regie=shop.regie, actor=MANDATAIRE, file_name="releve.xml",
+                              content=camt053(transfer("80.00", ref="BQ-9",
+                                                       ustrd="R-CANT-2026-00004")))
+    assert metric("opsn_money_anomalies_total", kind="import_unmatched") == before + 1
+    app = agents_app(django_app, shop.commune, TITULAIRE.account)
+    home = text(app.get(f"{BASE}/"))
+    assert "1 paiement importé (relevé bancaire, TPE) qu'aucune facture ne reconnaît" in home
+    page = text(app.get(f"{BASE}/R-001/a-verifier/"))
+    assert "BQ-9" in page and "80,00 € dépassent ce que doit encore la facture" in page
