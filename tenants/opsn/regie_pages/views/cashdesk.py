@@ -69,7 +69,7 @@ def closing(request: HttpRequest, number: str) -> HttpResponse:
                 status = status_of(exc)
             else:
                 messages.success(request, f"Journée du {day:%d/%m/%Y} arrêtée : elle ne prend "
-                                          "plus d'écriture.")
+                                          "plus rien du tiroir.")
                 return redirect(f"{reverse('regie_pages:closing', args=[regie.number])}"
                                 f"?jour={day:%Y-%m-%d}")
         else:
