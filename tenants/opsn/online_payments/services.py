@@ -25,7 +25,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import IntegrityError
+from django.db.models import F, Q
 from django.utils import timezone
 
 from opsn.audit import events
@@ -225,18 +226,34 @@ def online_payment_notified(*, idop: str, ip: str = "") -> OnlinePayment:
     return _notified(payment)
 
 
+# The notification address is public: past this many new unknown operations in an hour,
+# more are only logged and counted (a flood of made-up ids fills neither table nor log).
+REFUSED_NOTIFICATIONS_KEPT_PER_HOUR = 50
+
+
 @atomic
 def _refused_notification(idop: str, ip: str) -> None:
+    """Keep a notification for an operation the commune does not know: once per id,
+    counted, in the audit log the first time."""
     now = timezone.now()
-    known = RefusedNotification.objects.select_for_update().filter(idop=idop).first()
     _count(PAYFIP_NOTIFICATIONS, "unknown")
-    if known is not None:
-        known.count += 1
-        known.last_at = now
-        known.ip = ip or known.ip
-        known.save(update_fields=["count", "last_at", "ip"])
+    if RefusedNotification.objects.filter(idop=idop).update(
+            count=F("count") + 1, last_at=now):
         return
-    RefusedNotification.objects.create(idop=idop, ip=ip or None, first_at=now, last_at=now)
+    recent = RefusedNotification.objects.filter(
+        first_at__gte=now - datetime.timedelta(hours=1)).count()
+    if recent >= REFUSED_NOTIFICATIONS_KEPT_PER_HOUR:
+        logger.warning("PayFiP notification for an unknown operation %r: not kept, %d "
+                       "already this hour", idop, recent)
+        return
+    try:
+        with atomic():
+            RefusedNotification.objects.create(idop=idop, ip=ip or None, first_at=now,
+                                               last_at=now)
+    except IntegrityError:  # the same id notified at the same moment: counted there
+        RefusedNotification.objects.filter(idop=idop).update(count=F("count") + 1,
+                                                             last_at=now)
+        return
     _count(MONEY_ANOMALIES, "notification_unknown")
     record(ACTOR, events.PayfipNotificationRefused(target=f"payfip:{idop}", data={
         "idop": idop, "ip": ip or "adresse inconnue"}))
