@@ -13,7 +13,6 @@ import html
 import logging
 import threading
 from types import SimpleNamespace
-from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -256,8 +255,9 @@ def test_a_replayed_notification_changes_nothing(shop, citizen, caplog):
     for _ in range(3):
         assert notify(shop, payment.idop).status_code == 200
     assert len(online_entries(shop)) == 1
-    with in_schema(shop.commune):
-        assert AuditEvent.objects.count() == events
+    with in_schema(shop.commune):  # nothing recorded again; the replay is said, once
+        assert AuditEvent.objects.count() == events + 1
+        assert AuditEvent.objects.filter(code="payfip.notification_replayed").count() == 1
 
 
 def test_a_late_or_stale_result_never_undoes_a_final_state(shop, citizen, settings):
@@ -488,34 +488,21 @@ def test_the_operator_opens_online_payment_for_a_regie_from_the_command_line(ven
         assert PayfipAccount.objects.get().enabled is False
 
 
-def test_a_payment_the_journal_cannot_take_yet_is_recorded_by_the_reconciliation(
-        shop, citizen, caplog):
-    """Paid after the régie closed its day: the journal refuses the entry today; the
-    payment stays paid, not recorded, and the reconciliation records it once it can."""
+def test_a_payment_after_the_closing_is_recorded_at_once_dated_the_next_day(shop, citizen):
+    """Paid after the régie closed its day: the money is on the régie's account, so the
+    journal takes it at once, dated to the next open day (issue 14; it used to wait)."""
 
     location, payment = start(citizen, shop)
     with in_schema(shop.commune):
         cashdesk.day_close(regie=shop.regie, actor=TITULAIRE, counted={})
-    with caplog.at_level(logging.ERROR, logger="opsn.online_payments"):
-        _where, outcome = choose(citizen, location, "payer")
-    assert "nous attendons la confirmation" in text(outcome).lower()
-    waiting = state_of(shop, payment)
-    assert waiting.state == PaymentState.PAID and waiting.entry_id is None
-    assert "paid but not recorded yet" in caplog.text and "est arrêtée" in caplog.text
+    _where, outcome = choose(citizen, location, "payer")
+    assert "Paiement accepté" in text(outcome)
+    [entry] = online_entries(shop)
+    assert entry.dated_on == timezone.localdate() + datetime.timedelta(days=1)
+    assert state_of(shop, payment).entry_id == entry.pk and invoice_status(shop) == "paid"
     with in_schema(shop.commune):
-
-        assert online_payments_reconcile() == {"paid": 1}  # still closed: still waiting
-        assert online_entries(shop) == []
+        assert online_payments_reconcile() == {}  # recorded: nothing left to do
         assert DailyClosing.objects.count() == 1
-
-
-        tomorrow = timezone.now() + datetime.timedelta(days=1)
-        with mock.patch("django.utils.timezone.now", return_value=tomorrow):
-            assert online_payments_reconcile() == {"paid": 1}  # the next day it goes in
-            assert online_payments_reconcile() == {}  # recorded: nothing left to do
-    assert len(online_entries(shop)) == 1 and state_of(shop, payment).entry_id is not None
-    assert "Paiement accepté" in text(citizen.client(shop.host).get(
-        f"/mon-espace/paiement-en-ligne/{shop.commune.pk}/{payment.pk}/"))
 
 
 def test_a_notification_and_the_return_page_at_the_same_moment_record_one_payment(committed):

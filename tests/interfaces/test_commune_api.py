@@ -77,6 +77,7 @@ def card(amount="12.50", ref="PAY-1", **more) -> dict:
 def without_time(body: dict) -> dict:
     body = dict(body)  # the client caches what .json() returned
     assert body.pop("posted_at").startswith(str(YEAR))
+    assert body.pop("accounting_day").startswith(str(YEAR))
     return body
 
 
@@ -248,6 +249,7 @@ OCTOBER = {
     "number": "CANT-2026-10-0042", "payer": "FAM-0042", "payer_name": "Famille Martin",
     "label": "Cantine d'octobre", "issued_on": "2026-10-31", "due_on": "2026-11-30",
     "total": "48.40", "amount_paid": "0.00", "remaining": "48.40", "status": "due",
+    "online_payment": None,
     "lines": [{"label": "Repas", "quantity": "12", "unit_price": "3.85", "amount": "46.20",
                "product": None, "period_start": "2026-10-01", "period_end": "2026-10-31",
                "beneficiary": "Léa Martin"},

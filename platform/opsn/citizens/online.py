@@ -66,13 +66,14 @@ def online_payment_begin(*, subject: str, commune_id: int, invoice_id: int, emai
 
 @dataclass
 class Outcome:
-    state: str  # paid | refused | cancelled | pending | expired | anomaly
+    state: str  # paid | received | refused | cancelled | pending | expired | anomaly
     commune: Commune
     invoice_number: str
     regie_name: str
     amount: Decimal
     entry_id: int | None = None
     receipt: str = ""
+    to_credit: Decimal = Decimal("0.00")  # what the invoice no longer owed: the credit
 
 
 def online_payment_outcome(*, subject: str, commune_id: int, payment_id: int) -> Outcome:
@@ -90,11 +91,17 @@ def online_payment_outcome(*, subject: str, commune_id: int, payment_id: int) ->
             with contextlib.suppress(ProviderUnavailable):
                 payment = online_payment_check(payment=payment)
         state = payment.state
-        if state == PaymentState.CREATED or (state == PaymentState.PAID
-                                             and payment.entry_id is None):
+        if state == PaymentState.CREATED:
             state = "pending"
+        elif state == PaymentState.PAID and payment.entry_id is None:
+            state = "received"  # taken by PayFiP, not in the journal yet: never pay again
         entry = payment.entry if payment.entry_id else None
+        to_credit = Decimal("0.00")
+        if entry is not None:
+            to_invoice = sum((a.amount for a in entry.allocations.all()), Decimal("0.00"))
+            to_credit = entry.amount - to_invoice
         return Outcome(state=state, commune=commune, invoice_number=payment.invoice.number,
                        regie_name=payment.regie.name,
                        amount=Decimal(payment.amount_cents) / 100,
-                       entry_id=payment.entry_id, receipt=entry.receipt if entry else "")
+                       entry_id=payment.entry_id, receipt=entry.receipt if entry else "",
+                       to_credit=to_credit)

@@ -18,6 +18,8 @@ from opsn.citizens.errors import CitizenError, NotLinked
 from opsn.citizens.models import PayerLink
 from opsn.communes.models import Commune
 from opsn.kernel.tenancy import inside
+from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
+from opsn.online_payments.selectors import PENDING, in_flight
 from opsn.regies.documents import receipt_pdf
 from opsn.regies.models import LedgerEntry, receipt_label
 
@@ -91,7 +93,20 @@ class Item:
     due_on: datetime.date | None
     remaining: Decimal | None
     payer: str
-    payable_online: bool = False  # an open invoice of a régie that takes PayFiP
+    offers_online: bool = False  # an open invoice of a régie that takes PayFiP
+    # An online payment of the invoice in flight (online_payments.selectors): received and
+    # being recorded, checked by the régie, or waiting for PayFiP's result.
+    online_state: str = ""
+
+    @property
+    def payable_online(self) -> bool:
+        """« Payer en ligne »: offered unless a payment of the invoice is in flight (one
+        still waiting for its result may be taken up again, never doubled)."""
+        return self.offers_online and self.online_state in ("", PENDING)
+
+    @property
+    def online_label(self) -> str:
+        return ONLINE_LABELS.get(self.online_state, "")
 
     @property
     def mode_label(self) -> str:
@@ -193,7 +208,22 @@ def statement(subject: str, filters: Filters | None = None, *, limit: int = 200)
     result.items.sort(key=lambda item: (item.at, item.kind == "invoice", item.id), reverse=True)
     result.truncated = len(result.items) > limit
     del result.items[limit:]
+    _online_states(result.items)
     return result
+
+
+def _online_states(items: list[Item]) -> None:
+    """The online payments in flight of the open invoices listed, one query per commune
+    that has any (the rule's one home is ``online_payments.selectors.in_flight``)."""
+    by_commune: dict[int, list[Item]] = defaultdict(list)
+    for item in items:
+        if item.kind == "invoice" and item.offers_online:
+            by_commune[item.commune.pk].append(item)
+    for listed in by_commune.values():
+        with inside(listed[0].commune):
+            states = in_flight(item.id for item in listed)
+        for item in listed:
+            item.online_state = states.get(item.id, "")
 
 
 def receipt_pdf_for(subject: str, commune_id: int, entry_id: int) -> tuple[str, bytes]:

@@ -29,3 +29,17 @@ PAYMENTS = Counter("opsn_payments_total", "Payments and reversals posted to rég
                    ["mode", "source"])
 BILLING_RUN = Histogram("opsn_billing_run_seconds", "Time to issue a year",
                         buckets=(.1, .5, 1, 5, 10, 30, 60, 120, 300, 600))
+# Money that arrived and did not go straight into a journal: an online payment paid but not
+# recorded (``online_unrecorded``), a PayFiP result that does not match what was asked
+# (``online_mismatch``), a notification for an unknown operation (``notification_unknown``),
+# an imported payment no invoice matched (``import_unmatched``). Bounded: 4 kinds.
+MONEY_ANOMALIES = Counter("opsn_money_anomalies_total",
+                          "Money that arrived and could not be recorded, or does not match",
+                          ["kind"])
+# The same, recorded afterwards (by the reconciliation, a notification, the return page, or
+# an agent): ``online_unrecorded``, ``online_mismatch``.
+MONEY_RECOVERED = Counter("opsn_money_recovered_total",
+                          "Money recorded after a first anomaly", ["kind"])
+# PayFiP's notifications: applied, replayed (a payment already settled), unknown operation.
+PAYFIP_NOTIFICATIONS = Counter("opsn_payfip_notifications_total", "PayFiP notifications",
+                               ["outcome"])

@@ -45,6 +45,11 @@ InvoiceIssued = event("invoice.issued", "Facture {number} de {total} € à {pay
 InvoiceCancelled = event("invoice.cancelled", "Annulation de la facture {number} : {reason}")
 PaymentRecorded = event("payment.recorded", "Quittance {receipt} : {amount} € ({mode}) de "
                                             "{payer} à la régie {regie}")
+# The same action, for money that arrived after the counter's closing and is dated to the
+# next open day (its code is the same: it is a payment recorded).
+PaymentRecordedForLater = event("payment.recorded", "Quittance {receipt} : {amount} € ({mode}) "
+                                                    "de {payer} à la régie {regie}, datée du "
+                                                    "{day} (reçue après l'arrêté de caisse)")
 PaymentReversed = event("payment.reversed", "Annulation de la quittance {receipt} par la "
                                             "quittance {reversal} : {reason}")
 CreditApplied = event("credit.applied", "Avoir de {payer} : {amount} € affectés à la facture "
@@ -71,3 +76,18 @@ PayfipConfigured = event("payfip.configured", "Paiement en ligne (PayFiP) {state
                                               "environnement {environment}")
 OnlinePaymentAnomaly = event("online_payment.anomaly", "Paiement en ligne {idop} (facture "
                                                        "{invoice}) non enregistré : {note}")
+OnlinePaymentNotRecorded = event("online_payment.not_recorded",
+                                 "Paiement en ligne {idop} (facture {invoice}, {amount} €) payé "
+                                 "mais pas encore enregistré : {problem}")
+OnlinePaymentRecordedLate = event("online_payment.recorded_late",
+                                  "Paiement en ligne {idop} (facture {invoice}) enregistré, "
+                                  "quittance {receipt}, après l'incident du {since} : {problem}")
+OnlinePaymentResolved = event("online_payment.resolved",
+                              "Anomalie du paiement en ligne {idop} (facture {invoice}) : "
+                              "{resolution}")
+PayfipNotificationRefused = event("payfip.notification_refused",
+                                  "Notification PayFiP refusée : opération {idop} inconnue de "
+                                  "la commune (envoyée depuis {ip})")
+PayfipNotificationReplayed = event("payfip.notification_replayed",
+                                   "Notification PayFiP répétée pour le paiement en ligne {idop} "
+                                   "(facture {invoice}) : rien n'est enregistré deux fois")

@@ -38,6 +38,7 @@ from opsn.kernel import api_errors
 from opsn.kernel.actors import Actor
 from opsn.kernel.api_errors import MALFORMED, NOT_AN_OBJECT, body_not_an_object
 from opsn.kernel.errors import DomainError
+from opsn.online_payments.selectors import in_flight
 from opsn.regies.documents import receipt_pdf
 from opsn.regies.errors import Duplicate, NotFound, RegieError
 from opsn.regies.models import EntrySource, InvoiceSource
@@ -216,7 +217,8 @@ def issue_invoices(request, number: str, payload: InvoicesIn):
          tags=["factures"])
 def get_invoice(request, number: str, invoice_number: str):
     regie = lookups.regie_for(_actor(request), number)
-    return lookups.invoice_out(lookups.invoice(regie, invoice_number))
+    invoice = lookups.invoice(regie, invoice_number)
+    return lookups.invoice_out(invoice, in_flight([invoice.pk]).get(invoice.pk, ""))
 
 
 # --- Payments ------------------------------------------------------------------------------

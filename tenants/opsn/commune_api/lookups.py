@@ -139,12 +139,15 @@ def payer_out(payer: Payer) -> dict:
         "email", "phone")}
 
 
-def invoice_out(inv: Invoice) -> dict:
+def invoice_out(inv: Invoice, online_payment: str = "") -> dict:
+    """``online_payment``: the state of an online payment of the invoice in flight
+    (``online_payments.selectors.in_flight``), empty when there is none."""
     return {
         "number": inv.number, "payer": inv.payer.external_ref, "payer_name": inv.payer.name,
         "label": inv.label, "issued_on": inv.issued_on, "due_on": inv.due_on,
         "total": money(inv.total), "amount_paid": money(inv.amount_paid),
         "remaining": money(inv.remaining), "status": inv.status,
+        "online_payment": online_payment or None,
         "lines": [{"label": line.label, "quantity": f"{line.quantity.normalize():f}",
                    "unit_price": money(line.unit_price), "amount": money(line.amount),
                    "product": line.product.code if line.product else None,
@@ -159,7 +162,8 @@ def entry_out(regie: Regie, e: LedgerEntry, allocations: list[Allocation],
         "receipt": e.receipt, "regie": regie.number, "amount": money(e.amount),
         "mode": e.mode, "payer": e.payer.external_ref or None if e.payer else None,
         "payer_name": e.payer_name, "external_ref": e.external_ref, "details": e.details,
-        "posted_at": e.posted_at, "collected_by": e.agent_name or e.agent,
+        "posted_at": e.posted_at, "accounting_day": e.day,
+        "collected_by": e.agent_name or e.agent,
         "allocations": [{"invoice": a.invoice.number, "amount": money(a.amount)}
                         for a in allocations if a.invoice is not None],
         "reverses": reverses.receipt if reverses else None,

@@ -136,6 +136,11 @@ class InvoiceOut(Out):
     amount_paid: Money
     remaining: Money
     status: str = Field(description="due | partly_paid | paid | cancelled")
+    online_payment: str | None = Field(
+        None, description="un paiement en ligne de la facture en cours : received (reçu, en "
+                          "cours d'enregistrement), checking (en vérification à la régie), "
+                          "pending (résultat attendu) ; n'encaissez pas la facture une "
+                          "seconde fois")
     lines: list[LineOut]
 
 
@@ -195,6 +200,10 @@ class PaymentOut(Out):
     external_ref: str
     details: dict[str, str]
     posted_at: datetime.datetime
+    accounting_day: datetime.date = Field(
+        description="la journée comptable du paiement : celle de posted_at, ou la suivante "
+                    "pour un virement, un prélèvement ou un paiement en ligne reçu après "
+                    "l'arrêté de caisse du jour")
     collected_by: str
     allocations: list[AllocationOut]
     reverses: str | None = Field(description="la quittance que cette écriture annule")

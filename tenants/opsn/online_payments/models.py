@@ -76,6 +76,20 @@ class OnlinePayment(models.Model):
     result_code = models.CharField(max_length=2, blank=True)  # PayFiP's resultrans
     result = models.JSONField(default=dict, blank=True)  # what PayFiP answered, as it said it
     note = models.CharField(max_length=300, blank=True)  # for the operator: why an anomaly
+    # Paid but not in the journal yet: why the last attempt failed, since when, how many
+    # attempts (the notification, the return page and the reconciliation each try). Kept
+    # once recorded: the history of what went wrong.
+    problem = models.CharField("ce qui empêche l'enregistrement", max_length=300, blank=True)
+    problem_since = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveIntegerField(default=0)
+    # PayFiP's notifications received for it (a replay is counted, never applied twice).
+    notifications = models.PositiveIntegerField(default=0)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    # An anomaly settled by the régie: recorded (the amount PayFiP collected) or set aside,
+    # by whom, when, why.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=254, blank=True)
+    resolution = models.CharField(max_length=300, blank=True)
     entry = models.OneToOneField("regies.LedgerEntry", null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="online_payment")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -103,3 +117,21 @@ class OnlinePayment(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+
+class RefusedNotification(models.Model):
+    """A notification PayFiP's address received for an operation this commune does not
+    know (forged, or meant for another commune): refused, and kept for the régies'
+    agents to see — once per operation id, counted."""
+
+    idop = models.CharField("identifiant de l'opération", max_length=64, unique=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_at"]
+
+    def __str__(self) -> str:
+        return f"{self.idop} ×{self.count}"

@@ -6,7 +6,16 @@ notification or the browser, so a forged notification can only make us ask.
 Order-safe and idempotent: a payment's row is locked while its result is applied; a final
 state (paid, refused, cancelled, anomaly) is never changed by a later non-paid result; a
 paid result is recorded in the régie's journal exactly once — the payment's ``entry`` is
-unique and the entry's reference (``payfip:<idOp>``) is unique in the régie's journal."""
+unique and the entry's reference (``payfip:<idOp>``) is unique in the régie's journal.
+
+Money PayFiP took is never refused: it is recorded by whichever comes first of the
+notification, the return page and the reconciliation, as money already collected
+(``payments_post(collected=True)``): after the counter's closing it is dated to the next
+open day; an invoice cancelled or paid meanwhile leaves it on the payer's credit; in a
+régie merged since, it goes to the régie that took the payer over. What still stops it
+(a régie closed for good, a commune being moved) is kept on the payment (``problem``),
+shown to the régie's agents, written in the audit log, counted, and tried again by the
+reconciliation until it goes in."""
 
 from __future__ import annotations
 
@@ -16,14 +25,16 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import IntegrityError
+from django.db.models import F, Q
 from django.utils import timezone
 
 from opsn.audit import events
 from opsn.audit.services import record
 from opsn.kernel.actors import Actor
+from opsn.kernel.metrics import MONEY_ANOMALIES, MONEY_RECOVERED, PAYFIP_NOTIFICATIONS
 from opsn.kernel.money import euros
-from opsn.kernel.tenancy import atomic
+from opsn.kernel.tenancy import atomic, on_commit
 from opsn.online_payments import payfip
 from opsn.online_payments.errors import NotPayableOnline, ProviderUnavailable, UnknownPayment
 from opsn.online_payments.models import (
@@ -32,10 +43,12 @@ from opsn.online_payments.models import (
     OnlinePayment,
     PayfipAccount,
     PaymentState,
+    RefusedNotification,
 )
+from opsn.online_payments.selectors import collected
 from opsn.regies.errors import Duplicate, RegieError
 from opsn.regies.models import AssignmentRole, EntrySource, Invoice, LedgerEntry, PaymentMode, Regie
-from opsn.regies.permissions import may_collect
+from opsn.regies.permissions import may_collect, require_keeper
 from opsn.regies.services.founding import assignment_grant
 from opsn.regies.services.payments import payment_record
 
@@ -50,6 +63,11 @@ MIN_CENTS, MAX_CENTS = 100, 10_000_000
 
 def _cents_text(cents: int) -> str:
     return euros(Decimal(cents) / 100)
+
+
+def _count(counter, label: str) -> None:
+    """Count once the transaction that found it commits."""
+    on_commit(lambda: counter.labels(label).inc())
 
 
 # --- Configuration ------------------------------------------------------------------------
@@ -125,6 +143,7 @@ def online_payment_start(*, invoice: Invoice, email: str, started_by: str, notif
         raise NotPayableOnline(f"La régie {regie.name} ne propose pas le paiement en ligne.")
     if invoice.cancelled_at is not None:
         raise NotPayableOnline(f"La facture {invoice.number} est annulée.")
+    _refuse_when_received(invoice)
     pending = (OnlinePayment.objects.select_for_update()
                .filter(invoice=invoice, state=PaymentState.CREATED).first())
     if pending is not None:
@@ -139,7 +158,8 @@ def online_payment_start(*, invoice: Invoice, email: str, started_by: str, notif
                                    "avant d'en commencer un autre.")
     cents = _owed_cents(invoice)
     if cents <= 0:
-        raise NotPayableOnline(f"La facture {invoice.number} est déjà payée.")
+        raise NotPayableOnline(f"La facture {invoice.number} est déjà payée : elle ne doit "
+                               "plus rien, aucun paiement en ligne n'est ouvert.")
     if not MIN_CENTS <= cents <= MAX_CENTS:
         raise NotPayableOnline(f"PayFiP accepte un paiement de 1 € à 100 000 € : la facture "
                                f"{invoice.number} demande {_cents_text(cents)}.")
@@ -171,18 +191,94 @@ def online_payment_start(*, invoice: Invoice, email: str, started_by: str, notif
     return payment
 
 
+def _refuse_when_received(invoice: Invoice) -> None:
+    """A payment of the invoice PayFiP took that is not in the journal yet (tried once more
+    here), or whose result the régie is checking: no second payment."""
+    received = list(OnlinePayment.objects.select_for_update().filter(
+        invoice=invoice, state=PaymentState.PAID, entry__isnull=True))
+    for payment in received:
+        _check_locked(payment)  # records it if it can now
+    if any(p.entry_id is None for p in received):
+        raise NotPayableOnline(f"Le paiement en ligne de la facture {invoice.number} est reçu "
+                               "et en cours d'enregistrement : ne payez pas une seconde fois. "
+                               "Il apparaîtra dans « Mes paiements » dans quelques minutes.")
+    if OnlinePayment.objects.filter(invoice=invoice, state=PaymentState.ANOMALY,
+                                    resolved_at__isnull=True).exists():
+        raise NotPayableOnline(f"Un paiement en ligne de la facture {invoice.number} est en "
+                               "vérification à la régie : ne payez pas une seconde fois, la "
+                               "régie vous répondra (ou contactez-la).")
+
+
 # --- Results ------------------------------------------------------------------------------
 
 def online_payment_notified(*, idop: str, ip: str = "") -> OnlinePayment:
-    """PayFiP says something happened to ``idop``: ask it what. An unknown id is refused
-    (and logged); a replayed notification changes nothing."""
+    """PayFiP says something happened to ``idop``: ask it what. An unknown id is refused,
+    and kept for the régies' agents to see (``RefusedNotification``); a replayed
+    notification is counted and changes nothing."""
     idop = (idop or "").strip()
     payment = OnlinePayment.objects.filter(idop=idop).first() if idop else None
     if payment is None:
         logger.warning("PayFiP notification for an unknown operation %r (ip %s): ignored",
                        idop[:64], ip or "-")
+        if idop:
+            _refused_notification(idop[:64], ip)
         raise UnknownPayment("Opération de paiement inconnue.")
-    return online_payment_check(payment=payment)
+    return _notified(payment)
+
+
+# The notification address is public: past this many new unknown operations in an hour,
+# more are only logged and counted (a flood of made-up ids fills neither table nor log).
+REFUSED_NOTIFICATIONS_KEPT_PER_HOUR = 50
+
+
+@atomic
+def _refused_notification(idop: str, ip: str) -> None:
+    """Keep a notification for an operation the commune does not know: once per id,
+    counted, in the audit log the first time."""
+    now = timezone.now()
+    _count(PAYFIP_NOTIFICATIONS, "unknown")
+    if RefusedNotification.objects.filter(idop=idop).update(
+            count=F("count") + 1, last_at=now):
+        return
+    recent = RefusedNotification.objects.filter(
+        first_at__gte=now - datetime.timedelta(hours=1)).count()
+    if recent >= REFUSED_NOTIFICATIONS_KEPT_PER_HOUR:
+        logger.warning("PayFiP notification for an unknown operation %r: not kept, %d "
+                       "already this hour", idop, recent)
+        return
+    try:
+        with atomic():
+            RefusedNotification.objects.create(idop=idop, ip=ip or None, first_at=now,
+                                               last_at=now)
+    except IntegrityError:  # the same id notified at the same moment: counted there
+        RefusedNotification.objects.filter(idop=idop).update(count=F("count") + 1,
+                                                             last_at=now)
+        return
+    _count(MONEY_ANOMALIES, "notification_unknown")
+    record(ACTOR, events.PayfipNotificationRefused(target=f"payfip:{idop}", data={
+        "idop": idop, "ip": ip or "adresse inconnue"}))
+
+
+@atomic
+def _notified(payment: OnlinePayment) -> OnlinePayment:
+    """Count the notification, then fetch and apply the result. The second notification
+    of an operation is a replay: counted, in the audit log once, never applied twice (the
+    payment's final state and its single entry see to that)."""
+    payment = OnlinePayment.objects.select_for_update().get(pk=payment.pk)
+    payment.notifications += 1
+    payment.notified_at = timezone.now()
+    payment.save(update_fields=["notifications", "notified_at"])
+    if payment.notifications > 1:
+        _count(PAYFIP_NOTIFICATIONS, "replayed")
+        logger.info("online payment %s (idop %s): notification %d (a replay)", payment.pk,
+                    payment.idop, payment.notifications)
+        if payment.notifications == 2:
+            record(ACTOR, events.PayfipNotificationReplayed(
+                target=f"invoice:{payment.invoice.number}",
+                data={"idop": payment.idop, "invoice": payment.invoice.number}))
+    else:
+        _count(PAYFIP_NOTIFICATIONS, "applied")
+    return _check_locked(payment)
 
 
 @atomic
@@ -234,6 +330,7 @@ def _apply(payment: OnlinePayment, detail: payfip.Detail, now) -> None:
             payment.save(update_fields=fields)
             logger.error("online payment %s (idop %s) tampered, not recorded: %s", payment.pk,
                          payment.idop, mismatch)
+            _count(MONEY_ANOMALIES, "online_mismatch")
             record(ACTOR, events.OnlinePaymentAnomaly(
                 target=f"invoice:{payment.invoice.number}",
                 data={"idop": payment.idop, "invoice": payment.invoice.number,
@@ -270,33 +367,122 @@ def _mismatch(payment: OnlinePayment, detail: payfip.Detail) -> str:
     return ""
 
 
-def _record(payment: OnlinePayment) -> None:
-    """Record the paid amount in the régie's journal, once. Whatever the invoice no longer
-    owes (paid meanwhile at the counter) goes to the payer's credit."""
+def _record(payment: OnlinePayment, amount_cents: int | None = None) -> bool:
+    """Record the paid amount in the journal, once, as money already collected: whatever
+    the invoice no longer owes (paid meanwhile at the counter, cancelled) goes to the
+    payer's credit; after the counter's closing it is dated to the next open day. When
+    the journal still refuses it, say why (``problem``) and leave it to the next try.
+    Returns whether it is in the journal."""
 
     reference = f"payfip:{payment.idop}"
     invoice = Invoice.objects.get(pk=payment.invoice_id)
-    amount = Decimal(payment.amount_cents) / 100
+    regie = _recording_regie(payment)
+    cents = payment.amount_cents if amount_cents is None else amount_cents
     details = {"idop": payment.idop or "", "numauto": str(payment.result.get("numauto", ""))}
     try:
         with atomic():
             entry = payment_record(
-                regie=payment.regie, actor=ACTOR, amount=amount, mode=PaymentMode.ONLINE,
-                payer=payment.payer,
-                invoices=[invoice] if invoice.total > invoice.amount_paid
-                and invoice.cancelled_at is None else [],
-                details=details, source=EntrySource.ONLINE, external_ref=reference)
+                regie=regie, actor=ACTOR, amount=Decimal(cents) / 100,
+                mode=PaymentMode.ONLINE, payer=payment.payer, invoices=[invoice],
+                details=details, source=EntrySource.ONLINE, external_ref=reference,
+                collected=True)
     except Duplicate:
-        entry = LedgerEntry.objects.get(regie=payment.regie, source=EntrySource.ONLINE,
-                                        external_ref=reference)
+        entry = LedgerEntry.objects.get(source=EntrySource.ONLINE, external_ref=reference)
     except RegieError as exc:
-        logger.error("online payment %s (idop %s) paid but not recorded yet: %s", payment.pk,
-                     payment.idop, exc.message)
-        return
+        _not_recorded(payment, exc.message)
+        return False
     payment.entry = entry
     payment.save(update_fields=["entry"])
-    logger.info("online payment %s (idop %s) recorded: receipt %s", payment.pk, payment.idop,
-                entry.receipt)
+    if payment.problem_since is not None:
+        _count(MONEY_RECOVERED, "online_unrecorded")
+        record(ACTOR, events.OnlinePaymentRecordedLate(
+            target=f"invoice:{invoice.number}", data={
+                "idop": payment.idop, "invoice": invoice.number, "receipt": entry.receipt,
+                "since": f"{timezone.localtime(payment.problem_since):%d/%m/%Y à %H:%M}",
+                "problem": payment.problem}))
+        logger.warning("online payment %s (idop %s) recorded after %d failed attempts since "
+                       "%s: receipt %s", payment.pk, payment.idop, payment.failed_attempts,
+                       payment.problem_since.isoformat(), entry.receipt)
+    logger.info("online payment %s (idop %s) recorded: receipt %s%s", payment.pk,
+                payment.idop, entry.receipt,
+                f", dated {entry.dated_on.isoformat()}" if entry.dated_on else "")
+    return True
+
+
+def _recording_regie(payment: OnlinePayment) -> Regie:
+    """The régie whose journal takes the payment: the payer's. Payers move with a merge,
+    so a payment started in a régie merged since goes to the régie that took it over."""
+    return Regie.objects.get(pk=payment.payer.regie_id)
+
+
+def _not_recorded(payment: OnlinePayment, problem: str) -> None:
+    """Paid, and the journal refuses it: keep why, tell the régie (audit, metric) the
+    first time and whenever the reason changes; the reconciliation tries again."""
+    now = timezone.now()
+    first = payment.problem_since is None or payment.entry_id is not None
+    changed = problem[:300] != payment.problem
+    payment.failed_attempts += 1
+    payment.problem = problem[:300]
+    if first:
+        payment.problem_since = now
+    payment.save(update_fields=["problem", "problem_since", "failed_attempts"])
+    if first or changed:
+        if first:
+            _count(MONEY_ANOMALIES, "online_unrecorded")
+        record(ACTOR, events.OnlinePaymentNotRecorded(
+            target=f"invoice:{payment.invoice.number}", data={
+                "idop": payment.idop, "invoice": payment.invoice.number,
+                "amount": _cents_text(payment.amount_cents).removesuffix(" €"),
+                "problem": payment.problem}))
+        logger.error("online payment %s (idop %s) paid but not recorded yet: %s", payment.pk,
+                     payment.idop, problem)
+    else:
+        logger.warning("online payment %s (idop %s) still not recorded (attempt %d): %s",
+                       payment.pk, payment.idop, payment.failed_attempts, problem)
+
+
+# --- The régie settles an anomaly ---------------------------------------------------------
+
+@atomic
+def online_payment_resolve(*, payment: OnlinePayment, actor: Actor, reason: str,
+                           record_it: bool) -> OnlinePayment:
+    """The titulaire settles a payment PayFiP's result did not match: ``record_it`` records
+    what PayFiP says it collected (checked in the DGFiP's PayFiP back office), to the
+    invoice and then the payer's credit; otherwise it is set aside (refunded, never
+    collected…). Either way with the reason, in the audit log."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise RegieError("Donnez le motif : ce que vous avez vérifié, ce qui a été fait.",
+                         field="reason")
+    payment = (OnlinePayment.objects.select_for_update(of=("self",))
+               .select_related("invoice", "payer").get(pk=payment.pk))
+    require_keeper(_recording_regie(payment), actor, timezone.localdate(),
+                   "régler une anomalie de paiement en ligne")
+    if payment.state != PaymentState.ANOMALY or payment.resolved_at is not None:
+        raise Duplicate("Cette anomalie est déjà réglée.")
+    if record_it:
+        cents = collected(payment)
+        if cents is None:
+            raise RegieError("PayFiP n'a pas donné de montant encaissé : classez l'anomalie "
+                             "et voyez avec le comptable.", field="reason")
+        payment.state = PaymentState.PAID
+        payment.save(update_fields=["state"])
+        if not _record(payment, amount_cents=cents):
+            raise RegieError(f"Le paiement n'a pas pu être enregistré : {payment.problem}",
+                             field="reason")
+        _count(MONEY_RECOVERED, "online_mismatch")
+        receipt = LedgerEntry.objects.get(online_payment=payment).receipt
+        what = f"{_cents_text(cents)} enregistrés par {actor.name}, quittance {receipt} : {reason}"
+    else:
+        what = f"classée par {actor.name} : {reason}"
+    payment.resolved_at, payment.resolved_by = timezone.now(), actor.account
+    payment.resolution = what[:300]
+    payment.save(update_fields=["resolved_at", "resolved_by", "resolution"])
+    record(actor, events.OnlinePaymentResolved(target=f"invoice:{payment.invoice.number}",
+                                               data={"idop": payment.idop,
+                                                     "invoice": payment.invoice.number,
+                                                     "resolution": payment.resolution}))
+    return payment
 
 
 # --- Reconciliation -----------------------------------------------------------------------
@@ -304,7 +490,9 @@ def _record(payment: OnlinePayment) -> None:
 def online_payments_reconcile(*, now: datetime.datetime | None = None) -> dict[str, int]:
     """In the current commune: fetch the result of each payment still waiting after
     ``OPSN_PAYFIP_RECONCILE_AFTER_MINUTES`` (expiring those past PayFiP's validity), and
-    record those paid but not yet in the journal. Returns the count per state reached."""
+    record those paid but not yet in the journal. Returns the count per state reached;
+    a payment paid earlier and recorded now counts as ``recorded``, one still refused by
+    the journal as ``unrecorded``."""
 
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(minutes=settings.OPSN_PAYFIP_RECONCILE_AFTER_MINUTES)
@@ -313,9 +501,16 @@ def online_payments_reconcile(*, now: datetime.datetime | None = None) -> dict[s
         | Q(state=PaymentState.PAID, entry__isnull=True)).order_by("pk")
     counts: dict[str, int] = {}
     for payment in waiting:
+        was_unrecorded = payment.state == PaymentState.PAID
         try:
-            state = online_payment_check(payment=payment).state
+            checked = online_payment_check(payment=payment)
         except ProviderUnavailable:
             state = "unavailable"
+        else:
+            state = checked.state
+            if state == PaymentState.PAID and checked.entry_id is None:
+                state = "unrecorded"
+            elif was_unrecorded:
+                state = "recorded"
         counts[state] = counts.get(state, 0) + 1
     return counts

@@ -322,3 +322,10 @@ class QueuedPostForm(forms.Form):
 
 class DismissForm(forms.Form):
     reason = forms.CharField(label="Motif", max_length=300, required=False)
+
+
+class ResolveForm(forms.Form):
+    """The titulaire settles an online payment in anomaly: what was checked, what is done."""
+
+    reason = forms.CharField(label="Ce que vous avez vérifié, ce qui est fait", max_length=300,
+                             required=False)

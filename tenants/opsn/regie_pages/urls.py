@@ -12,6 +12,7 @@ from opsn.regie_pages.views import (
     journal,
     payers,
     reports,
+    to_check,
 )
 
 app_name = "regie_pages"
@@ -38,6 +39,9 @@ urlpatterns = [
          cashdesk.deposit_slip_detail, name="deposit_slip_csv"),
     path("<str:number>/versements/V<int:year>-<int:slip>/comptage.csv",
          cashdesk.deposit_counted, name="deposit_counted_csv"),
+    path("<str:number>/a-verifier/", to_check.to_check, name="to_check"),
+    path("<str:number>/a-verifier/paiement-en-ligne/<int:payment_id>/", to_check.online_resolve,
+         name="online_resolve"),
     path("<str:number>/rapports/", reports.report, name="report"),
     path("<str:number>/rapports/rapport.csv", reports.report_csv, name="report_csv"),
     path("<str:number>/imports/", imports.imports, name="imports"),

@@ -10,7 +10,7 @@ GENESIS = "0" * 64
 
 FINGERPRINT = """regies_entry_hash(previous_hash, regie_id, year, receipt_number, amount, mode,
     payer_id, payer_name, details, source, external_ref, agent, agent_name, posted_at,
-    reverses_id, reason)"""
+    reverses_id, reason, dated_on)"""
 
 
 def verify_chain(regie: Regie) -> LedgerEntry | None:

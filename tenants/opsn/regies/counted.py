@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import BigIntegerField, Case, Count, OuterRef, Subquery, Sum, Value, When
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from opsn.kernel.money import euros
@@ -223,15 +222,15 @@ def deposit_counts(deposits: Iterable[Deposit]) -> dict[int, DepositCount]:
         window = window.filter(closed_at__gt=min(afters))
     closings = list(window.prefetch_related("lines").order_by("day"))
 
-    # The local days of each deposit's entries, in one query.
+    # The accounting days of each deposit's entries, in one query.
     which = Case(*[When(id__gte=d.first_entry_id, id__lte=d.last_entry_id, then=Value(d.pk))
                    for d in deposits], output_field=BigIntegerField())
     days: dict[int, set[datetime.date]] = {}
     for key, day in (LedgerEntry.objects.filter(
             regie_id=regie_id, id__gte=min(d.first_entry_id for d in deposits),
             id__lte=max(d.last_entry_id for d in deposits))
-            .annotate(deposit=which, day=TruncDate("posted_at"))
-            .filter(deposit__isnull=False).values_list("deposit", "day").order_by().distinct()):
+            .with_day().annotate(deposit=which).filter(deposit__isnull=False)
+            .values_list("deposit", "accounting_day").order_by().distinct()):
         days.setdefault(key, set()).add(day)
     closed = list(DailyClosing.objects.filter(
         regie_id=regie_id, day__in=set().union(*days.values())).values_list("day", "closed_at"))
@@ -263,7 +262,7 @@ def pending_count(regie: Regie, now: datetime.datetime | None = None) -> Deposit
     closings = DailyClosing.objects.filter(regie=regie, closed_at__lte=now)
     if last is not None:
         closings = closings.filter(closed_at__gt=last.made_at)
-    days = set(pending.annotate(day=TruncDate("posted_at")).values_list("day", flat=True)
+    days = set(pending.with_day().values_list("accounting_day", flat=True)
                .order_by().distinct())
     return _count(
         journal=[(row["mode"], row["n"], row["total"]) for row in pending.values("mode")

@@ -36,8 +36,8 @@ from opsn.regies.models import (
     PaymentMode,
     Product,
     Regie,
+    day_bounds,
 )
-from opsn.regies.selectors import day_bounds
 
 ZERO = Decimal("0.00")
 
@@ -67,15 +67,13 @@ def _receipt_sql(prefix: str):
 def receipt_register(regie: Regie, *, since: datetime.date | None = None,
                      until: datetime.date | None = None, mode: str | None = None,
                      agent: str | None = None) -> QuerySet[LedgerEntry]:
-    """The régie's numbered receipts, newest first, from ``since`` to ``until`` (local
+    """The régie's numbered receipts, newest first, from ``since`` to ``until`` (accounting
     days, both included), of one mode or one agent's account if given. Each entry carries
     ``note``: « annulée par la quittance … » on a cancelled payment, « annule la quittance
     … » on a reversal, empty otherwise. A queryset: the pages slice it."""
     entries = LedgerEntry.objects.filter(regie=regie)
-    if since is not None:
-        entries = entries.filter(posted_at__gte=day_bounds(since)[0])
-    if until is not None:
-        entries = entries.filter(posted_at__lt=day_bounds(until)[1])
+    if since is not None or until is not None:
+        entries = entries.in_days(since, until)
     if mode:
         if mode not in PaymentMode.values:
             raise RegieError(f"Mode de paiement inconnu : « {mode} ».", field="mode")
@@ -155,8 +153,8 @@ def regie_report(regie: Regie, start: datetime.date, end: datetime.date) -> Regi
     if end < start:
         raise RegieError(f"La période se termine le {end:%d/%m/%Y}, avant son début le "
                          f"{start:%d/%m/%Y}.", field="end")
-    since, until = day_bounds(start)[0], day_bounds(end)[1]
-    entries = LedgerEntry.objects.filter(regie=regie, posted_at__gte=since, posted_at__lt=until)
+    until = day_bounds(end)[1]
+    entries = LedgerEntry.objects.filter(regie=regie).in_days(start, end)
 
     totals = entries.aggregate(
         payments=Count("id", filter=Q(amount__gt=0)),

@@ -16,14 +16,18 @@ from opsn.kernel.money import euros
 from opsn.regies.models import (
     HELD_MODES,
     Assignment,
+    DailyClosing,
     Deposit,
     Holding,
+    ImportedPayment,
     Invoice,
     LedgerEntry,
     Payer,
     PaymentMode,
+    QueueStatus,
     Regie,
 )
+from opsn.regies.models.ledger import LedgerEntryQuerySet
 from opsn.regies.services.invoicing import normalise_link_code
 
 ZERO = Decimal("0.00")
@@ -64,25 +68,29 @@ def held_in_hand(regie: Regie) -> Decimal:
     return sum((values.get(mode, ZERO) for mode in HELD_MODES), ZERO)
 
 
-def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
-    tz = timezone.get_current_timezone()
-    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
-    return start, start + datetime.timedelta(days=1)
-
-
 def day_totals(regie: Regie, day: datetime.date) -> dict[str, tuple[int, Decimal]]:
-    """Per mode: number of entries and total posted on ``day`` (reversals included)."""
-    start, end = day_bounds(day)
-    rows = (LedgerEntry.objects.filter(regie=regie, posted_at__gte=start, posted_at__lt=end)
+    """Per mode: number of entries and total of the accounting day ``day`` (reversals
+    included; money dated to ``day`` after the previous day's closing too)."""
+    rows = (LedgerEntry.objects.filter(regie=regie).on_day(day)
             .values("mode").annotate(n=Count("id"), total=Sum("amount")))
     return {row["mode"]: (row["n"], row["total"]) for row in rows}
+
+
+def next_open_day(regie: Regie, day: datetime.date) -> datetime.date:
+    """The régie's first accounting day from ``day`` on that is not closed: the day that
+    money arriving on ``day`` (transfer, direct debit, online) is dated to."""
+    closed = set(DailyClosing.objects.filter(regie=regie, day__gte=day)
+                 .values_list("day", flat=True))
+    while day in closed:
+        day += datetime.timedelta(days=1)
+    return day
 
 
 def last_deposit(regie: Regie) -> Deposit | None:
     return Deposit.objects.filter(regie=regie).order_by("-last_entry_id").first()
 
 
-def undeposited(regie: Regie) -> QuerySet[LedgerEntry]:
+def undeposited(regie: Regie) -> LedgerEntryQuerySet:
     """Entries posted after the last deposit (entries are numbered in posting order)."""
     last = last_deposit(regie)
     entries = LedgerEntry.objects.filter(regie=regie)
@@ -122,6 +130,17 @@ def warnings(regie: Regie, now: datetime.datetime | None = None) -> list[Warning
                                  f"versées depuis le {due:%d/%m/%Y} (au moins tous les "
                                  f"{regie.deposit_period_days} jours)."))
     return found
+
+
+def unmatched_imports(regie: Regie) -> QuerySet[ImportedPayment]:
+    """Payments a bank statement or a card export brought that no invoice matched (the
+    amount, the reference or the payer did not): each waits for an agent."""
+    return (ImportedPayment.objects.filter(regie=regie, status=QueueStatus.PENDING)
+            .select_related("batch").order_by("paid_on", "id"))
+
+
+UNMATCHED_TODO = ("Encaissez-le sur un payeur ou sur des factures (page Imports) ; s'il n'est "
+                  "pas pour la régie, le titulaire l'écarte en disant pourquoi.")
 
 
 def regies_of(account: str, day: datetime.date | None = None) -> QuerySet[Regie]:

@@ -19,6 +19,14 @@ def euros(value) -> str:
 
 
 @register.filter
+def cents(value) -> str:
+    """An amount kept in cents (PayFiP's), written for people."""
+    if value is None or value == "":
+        return ""
+    return money.format_cents(int(value))
+
+
+@register.filter
 def mode_label(value) -> str:
     try:
         return str(PaymentMode(value).label)

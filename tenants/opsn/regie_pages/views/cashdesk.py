@@ -30,7 +30,7 @@ from opsn.regies.counted import deposit_count, deposit_counts, pending_count
 from opsn.regies.documents import deposit_slip_pdf
 from opsn.regies.errors import RegieError
 from opsn.regies.exports import deposit_counted_csv, deposit_slip_csv
-from opsn.regies.models import DailyClosing, Deposit, PaymentMode, Regie
+from opsn.regies.models import ACCOUNT_MODES, DailyClosing, Deposit, PaymentMode, Regie
 from opsn.regies.services.cashdesk import day_close, deposit_make
 
 ZERO = Decimal("0.00")
@@ -69,7 +69,7 @@ def closing(request: HttpRequest, number: str) -> HttpResponse:
                 status = status_of(exc)
             else:
                 messages.success(request, f"Journée du {day:%d/%m/%Y} arrêtée : elle ne prend "
-                                          "plus d'écriture.")
+                                          "plus rien du tiroir.")
                 return redirect(f"{reverse('regie_pages:closing', args=[regie.number])}"
                                 f"?jour={day:%Y-%m-%d}")
         else:
@@ -78,7 +78,8 @@ def closing(request: HttpRequest, number: str) -> HttpResponse:
         form = ClosingForm(initial={"day": day}, modes=modes)
     rows = [{"mode": mode, "entries": expected.get(mode, (0, ZERO))[0],
              "expected": expected.get(mode, (0, ZERO))[1], "counted": counted_field,
-             "reason": reason_field} for mode, counted_field, reason_field in form.rows()]
+             "reason": reason_field, "drawer": mode not in ACCOUNT_MODES}
+            for mode, counted_field, reason_field in form.rows()]
     return page(request, "regie_pages/closing.html", {
         "form": form, "day": day, "rows": rows,
         "total": sum((total for _, total in expected.values()), ZERO),

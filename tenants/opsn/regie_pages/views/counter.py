@@ -13,6 +13,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import account_id, actor_of, commune_role_required
 from opsn.kernel.money import line_amount, parse_amount, parse_quantity
+from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
+from opsn.online_payments.selectors import in_flight
 from opsn.regie_pages.forms import CounterForm, ReversalForm, modes_of
 from opsn.regie_pages.views.common import (
     AGENT_ROLES,
@@ -109,10 +111,21 @@ def counter(request: HttpRequest, number: str) -> HttpResponse:
     regie = regie_of(request, number)
     q = (request.GET.get("q") or request.POST.get("q") or "").strip()
     payer, results, invoices = _payer_and_invoices(request, regie, q)
+    # An invoice with an online payment in flight is offered no other payment.
+    flight = in_flight(i.pk for i in invoices)
+    online = [(i, ONLINE_LABELS[flight[i.pk]]) for i in invoices if i.pk in flight]
+    invoices = [i for i in invoices if i.pk not in flight]
     status = 200
     if request.method == "POST":
         form = CounterForm(request.POST, regie=regie, invoices=invoices)
-        if form.is_valid():
+        ticked = set(request.POST.getlist("invoices"))
+        if doubled := [(i, label) for i, label in online if str(i.pk) in ticked]:
+            invoice, label = doubled[0]
+            form.is_valid()
+            form.add_error("invoices", f"La facture {invoice.number} a un {label} : elle ne "
+                                       "se paie pas une seconde fois.")
+            status = 409
+        elif form.is_valid():
             try:
                 entry = _record(request, regie, form, payer)
             except RegieError as exc:
@@ -133,7 +146,7 @@ def counter(request: HttpRequest, number: str) -> HttpResponse:
                            invoices=invoices)
     today = timezone.localdate()
     return page(request, "regie_pages/counter.html", {
-        "form": form, "q": q, "payer": payer, "results": results,
+        "form": form, "q": q, "payer": payer, "results": results, "online": online,
         "credit": credit_of(payer) if payer else None,
         "warnings": selectors.warnings(regie),
         "in_hand": selectors.held_in_hand(regie),

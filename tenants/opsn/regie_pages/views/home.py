@@ -1,5 +1,6 @@
-"""« Mes régies »: the régies the agent is appointed to, each with its cash position and
-its warnings; the administrator sees them all."""
+"""« Mes régies »: the régies the agent is appointed to, each with its cash position, its
+warnings and the money that arrived and awaits someone (« À vérifier »); the
+administrator and the finance staff see them all."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from opsn.accounts.auth import account_id, commune_role_required, commune_roles
+from opsn.online_payments import selectors as online
 from opsn.regie_pages.views.common import AGENT_ROLES, READ_ALL, page
 from opsn.regies import permissions, selectors
 from opsn.regies.models import Regie
@@ -37,6 +39,10 @@ def my_regies(request: HttpRequest) -> HttpResponse:
             "day_count": sum(n for n, _ in totals.values()),
             "role": assignment.get_role_display() if assignment else "",
             "collects": assignment is not None,
+            "alerts": online.alerts(regie),
+            "unmatched": selectors.unmatched_imports(regie).count(),
         })
-    return page(request, "regie_pages/home.html", {"cards": cards, "sees_all": sees_all},
-                section="home")
+    return page(request, "regie_pages/home.html", {
+        "cards": cards, "sees_all": sees_all, "notifications": online.refused_notifications(),
+        "notification_todo": online.TODO_NOTIFICATION, "unmatched_todo": selectors.UNMATCHED_TODO,
+    }, section="home")

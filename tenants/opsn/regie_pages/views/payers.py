@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
+from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
+from opsn.online_payments.selectors import in_flight
 from opsn.regie_pages.forms import INVOICE_LINES, CancelForm, InvoiceForm, PayerForm
 from opsn.regie_pages.views.common import (
     AGENT_ROLES,
@@ -76,6 +78,9 @@ def _payer_page(request: HttpRequest, regie: Regie, payer: Payer, *,
                 form: PayerForm | None = None, cancel: tuple[int, CancelForm] | None = None,
                 error: str = "", status: int = 200) -> HttpResponse:
     invoices = list(Invoice.objects.filter(payer=payer).order_by("-issued_on", "-id"))
+    flight = in_flight(i.pk for i in invoices if i.status != "paid" and not i.cancelled_at)
+    for invoice in invoices:  # a payment in flight: no other offered
+        invoice.online_label = ONLINE_LABELS.get(flight.get(invoice.pk, ""), "")  # type: ignore[attr-defined]
     entries = (LedgerEntry.objects.filter(payer=payer).select_related("regie", "reverses")
                .order_by("-id")[:100])
     initial = {f: getattr(payer, f) for f in invoicing.PAYER_FIELDS}

@@ -4,6 +4,8 @@ deposits), imports (files and the queue of unmatched payments)."""
 
 from opsn.regies.models.cashdesk import ClosingLine, DailyClosing, Deposit, DepositLine
 from opsn.regies.models.founding import (
+    ACCOUNT_MODES,
+    DRAWER_MODES,
     HELD_MODES,
     Assignment,
     AssignmentRole,
@@ -21,6 +23,7 @@ from opsn.regies.models.ledger import (
     Holding,
     LedgerEntry,
     ReceiptCounter,
+    day_bounds,
     receipt_label,
 )
 from opsn.regies.models.payers import (
@@ -33,9 +36,10 @@ from opsn.regies.models.payers import (
 )
 
 __all__ = [
-    "HELD_MODES", "Allocation", "Assignment", "AssignmentRole", "ClosingLine", "DailyClosing",
+    "ACCOUNT_MODES", "DRAWER_MODES", "HELD_MODES", "Allocation", "Assignment", "AssignmentRole",
+    "ClosingLine", "DailyClosing",
     "Deposit", "DepositLine", "EntrySource", "Handover", "Holding", "ImportBatch", "ImportKind",
     "ImportedPayment", "Invoice", "InvoiceLine", "InvoiceSource", "InvoiceStatus", "LedgerEntry",
     "Payer", "PayerKind", "PaymentMode", "Product", "QueueStatus", "ReceiptCounter", "Regie",
-    "RegieMerge", "StandIn", "receipt_label",
+    "RegieMerge", "StandIn", "day_bounds", "receipt_label",
 ]

@@ -24,6 +24,13 @@ class PaymentMode(models.TextChoices):
 # maximum cash (encaisse). Card, transfer, debit and online payments reach the régie's
 # account at the Treasury directly.
 HELD_MODES = (PaymentMode.CASH, PaymentMode.CHEQUE)
+# What the counter's daily closing (arrêté de caisse) covers: the drawer, what is handed
+# over at the counter and counted there — cash, cheques, card slips, and the other means
+# an agent notes by hand. A closed day takes no more of these.
+DRAWER_MODES = (PaymentMode.CASH, PaymentMode.CHEQUE, PaymentMode.CARD, PaymentMode.OTHER)
+# Money that reaches the régie's account at the Treasury (DFT) by itself, whatever the
+# counter did: never refused for a closed day, it is dated to the next open day.
+ACCOUNT_MODES = (PaymentMode.TRANSFER, PaymentMode.DIRECT_DEBIT, PaymentMode.ONLINE)
 
 
 class Regie(models.Model):

@@ -3,8 +3,12 @@ payment paid, and the funds held. Append-only, chained by the database."""
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
 
 from opsn.regies.models.founding import PaymentMode, Product, Regie
 from opsn.regies.models.payers import Invoice, Payer
@@ -15,6 +19,13 @@ def receipt_label(year: int, number: int) -> str:
     one Python home; SQL's is ``regies_receipt_label`` (regies/sql/), and a test checks
     that the two agree."""
     return f"{year}-{number:06d}"
+
+
+def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """The first instant of ``day`` and of the next one, in the platform's time zone."""
+    tz = timezone.get_current_timezone()
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
+    return start, start + datetime.timedelta(days=1)
 
 
 class ReceiptCounter(models.Model):
@@ -41,6 +52,31 @@ class EntrySource(models.TextChoices):
     ONLINE = "online", "paiement en ligne"
 
 
+class LedgerEntryQuerySet(models.QuerySet):
+    def in_days(self, since: datetime.date | None = None,
+                until: datetime.date | None = None) -> LedgerEntryQuerySet:
+        """The entries of the accounting days from ``since`` to ``until`` (both included,
+        either open): an entry belongs to the day it was posted, or to ``dated_on`` when
+        it arrived after that day's closing. The rule's one home (``LedgerEntry.day`` says
+        it for one entry)."""
+        posted = Q(dated_on__isnull=True)
+        dated = Q(dated_on__isnull=False)
+        if since is not None:
+            posted &= Q(posted_at__gte=day_bounds(since)[0])
+            dated &= Q(dated_on__gte=since)
+        if until is not None:
+            posted &= Q(posted_at__lt=day_bounds(until)[1])
+            dated &= Q(dated_on__lte=until)
+        return self.filter(posted | dated)
+
+    def on_day(self, day: datetime.date) -> LedgerEntryQuerySet:
+        return self.in_days(day, day)
+
+    def with_day(self) -> LedgerEntryQuerySet:
+        """Each entry with its accounting day (``accounting_day``), the same rule in SQL."""
+        return self.annotate(accounting_day=Coalesce("dated_on", TruncDate("posted_at")))
+
+
 class LedgerEntry(models.Model):
     """A posted payment (or the reversal of one), with its receipt number. Never updated or
     deleted (database triggers); each entry's hash covers the previous one's."""
@@ -62,12 +98,18 @@ class LedgerEntry(models.Model):
     agent = models.CharField(max_length=254)
     agent_name = models.CharField(max_length=200, blank=True, db_default="")
     posted_at = models.DateTimeField()
+    # The accounting day (journée comptable) when it is not the day of ``posted_at``: money
+    # that reached the régie's account (transfer, direct debit, online) after the counter
+    # closed its day is dated to the next open day. Empty otherwise. In the hash.
+    dated_on = models.DateField("journée comptable", null=True, blank=True)
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="reversed_by")
     reason = models.CharField(max_length=300, blank=True)
     # Both written by the database on insert (migration 0003), never by the application.
     previous_hash = models.CharField(max_length=64, blank=True, editable=False)
     hash = models.CharField(max_length=64, unique=True, blank=True, editable=False)
+
+    objects = LedgerEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["regie", "year", "receipt_number"]
@@ -82,10 +124,17 @@ class LedgerEntry(models.Model):
                                    | Q(reverses__isnull=False, amount__lt=0),
                                    name="entry_sign_matches_kind"),
         ]
-        indexes = [models.Index(fields=["regie", "posted_at"], name="entry_regie_day")]
+        indexes = [models.Index(fields=["regie", "posted_at"], name="entry_regie_day"),
+                   models.Index(fields=["regie", "dated_on"], name="entry_regie_dated_on",
+                                condition=Q(dated_on__isnull=False))]
 
     def __str__(self) -> str:
         return f"{self.regie_id}/{self.year}-{self.receipt_number} {self.amount} €"
+
+    @property
+    def day(self) -> datetime.date:
+        """The accounting day the entry belongs to."""
+        return self.dated_on or timezone.localdate(self.posted_at)
 
     @property
     def receipt(self) -> str:

@@ -17,7 +17,15 @@ from opsn.kernel.money import euros, parse_amount
 from opsn.kernel.tenancy import atomic
 from opsn.regies import permissions, selectors
 from opsn.regies.errors import Duplicate, Refused, RegieError
-from opsn.regies.models import ClosingLine, DailyClosing, Deposit, DepositLine, PaymentMode, Regie
+from opsn.regies.models import (
+    ACCOUNT_MODES,
+    ClosingLine,
+    DailyClosing,
+    Deposit,
+    DepositLine,
+    PaymentMode,
+    Regie,
+)
 
 ZERO = Decimal("0.00")
 
@@ -28,7 +36,10 @@ def day_close(*, regie: Regie, actor: Actor, counted: dict[str, object],
               day: datetime.date | None = None) -> DailyClosing:
     """Close ``day`` (today by default): for every mode the journal has that day, and any
     other mode counted, the expected and counted amounts; a difference needs a reason.
-    Once closed, the day takes no new entry."""
+    The closing counts the drawer (``DRAWER_MODES``); money that reached the régie's
+    account (``ACCOUNT_MODES``) is taken as the journal has it unless a count is given.
+    Once closed, the day takes nothing more of the drawer; money arriving on the régie's
+    account afterwards is dated to the next open day."""
     reasons = {k: (v or "").strip() for k, v in (reasons or {}).items()}
     regie = Regie.objects.select_for_update().get(pk=regie.pk)
     today = timezone.localdate()
@@ -46,14 +57,18 @@ def day_close(*, regie: Regie, actor: Actor, counted: dict[str, object],
     for mode in [m for m in PaymentMode.values if m in expected or m in counted]:
         entries, want = expected.get(mode, (0, ZERO))
         label = PaymentMode(mode).label
-        if counted.get(mode) in (None, ""):
+        if counted.get(mode) in (None, "") and mode in ACCOUNT_MODES:
+            count = want  # not in the drawer: the account's statement says it
+        elif counted.get(mode) in (None, ""):
             raise RegieError(f"Indiquez le montant compté ({label}) : le journal en attend "
                              f"{euros(want)}.", field=f"counted_{mode}")
-        try:
-            count = parse_amount(counted[mode], field=f"counted_{mode}", allow_zero=True,
-                                 error=RegieError)
-        except RegieError as exc:
-            raise RegieError(f"{label} : {exc.message}", field=f"counted_{mode}") from None
+        else:
+            try:
+                count = parse_amount(counted[mode], field=f"counted_{mode}", allow_zero=True,
+                                     error=RegieError)
+            except RegieError as exc:
+                raise RegieError(f"{label} : {exc.message}",
+                                 field=f"counted_{mode}") from None
         if count != want and not reasons.get(mode):
             raise RegieError(f"Écart de {euros(count - want)} ({label}) : indiquez-en le motif.",
                              field=f"reason_{mode}")

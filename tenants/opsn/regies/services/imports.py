@@ -17,6 +17,7 @@ others wait in the queue (``ImportedPayment``) for an agent, who posts them
 
 from __future__ import annotations
 
+import datetime
 import gc
 import hashlib
 import re
@@ -32,8 +33,9 @@ from opsn.audit import events
 from opsn.audit.services import record
 from opsn.kernel.actors import Actor
 from opsn.kernel.inputs import file_problem, problem
+from opsn.kernel.metrics import MONEY_ANOMALIES
 from opsn.kernel.money import euros
-from opsn.kernel.tenancy import atomic, commune_connection
+from opsn.kernel.tenancy import atomic, commune_connection, on_commit
 from opsn.regies import permissions
 from opsn.regies.errors import Duplicate, Refused, RegieError
 from opsn.regies.importers.camt053 import read_camt053
@@ -177,6 +179,9 @@ def outcome_summary(kind: str, outcome: dict) -> str:
     if outcome["posted"]:
         posted += (f" ({euros(Decimal(outcome['total_posted']))}, quittances "
                    f"{outcome['first_receipt']} à {outcome['last_receipt']})")
+    if outcome.get("dated_on"):
+        posted += (f", datés du {datetime.date.fromisoformat(outcome['dated_on']):%d/%m/%Y} "
+                   "(journée arrêtée)")
     parts = [posted, f"{outcome['queued']} à rapprocher"
              + (f" ({euros(Decimal(outcome['total_queued']))})" if outcome["queued"] else "")]
     if outcome["already_imported"]:
@@ -411,7 +416,10 @@ def _post_and_queue(regie: Regie, actor: Actor, batch: ImportBatch,
                         payer_hint=hint[:200], external_ref=line.external_ref,
                         note=notes.get(line.external_ref, note)[:300])
         for line, note, hint in waiting], batch_size=5000)
-    return {"payments": len(lines), "posted": len(entries),
+    if waiting:
+        _count_unmatched(len(waiting))
+    dated = {"dated_on": entries[0].dated_on.isoformat()} if entries and entries[0].dated_on else {}
+    return dated | {"payments": len(lines), "posted": len(entries),
             "matched_by_reference": sum(1 for *_, how in posting if how == "reference"),
             "matched_by_payer": sum(1 for *_, how in posting if how == "payer"),
             "queued": len(waiting), "already_imported": len(lines) - len(fresh),
@@ -419,6 +427,10 @@ def _post_and_queue(regie: Regie, actor: Actor, batch: ImportBatch,
             "total_queued": str(sum((line.amount for line, *_ in waiting), ZERO)),
             "first_receipt": entries[0].receipt if entries else "",
             "last_receipt": entries[-1].receipt if entries else ""}
+
+
+def _count_unmatched(n: int) -> None:
+    on_commit(lambda: MONEY_ANOMALIES.labels("import_unmatched").inc(n))
 
 
 def _where(field: str) -> str:

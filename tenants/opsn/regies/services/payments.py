@@ -7,7 +7,15 @@ invoices' paid amounts. All or nothing. A mistake is undone by ``payment_reverse
 The checks are written once, here (``_check_draft``); ``payments_post`` runs them either
 before taking the lock (the short way, one statement under the lock) or after (the long
 way) — see its docstring. Either way the payments are inserted by one SQL function,
-``regies_insert_payments`` (regies/sql/), from one document (``_posting``)."""
+``regies_insert_payments`` (regies/sql/), from one document (``_posting``).
+
+Money that arrives is never refused for the counter's closing: once the day is closed, a
+transfer, a direct debit or an online payment (``ACCOUNT_MODES``, money that reaches the
+régie's account by itself) is dated to the next open day; only what the drawer holds
+(``DRAWER_MODES``) is refused. And money already collected (``collected``: PayFiP took
+it) is refused by nothing in the régie's state that the payer cannot help — an agent's
+appointment, the modes of the founding act, an invoice cancelled or paid meanwhile (what
+it cannot pay goes to the payer's credit)."""
 
 from __future__ import annotations
 
@@ -33,6 +41,7 @@ from opsn.kernel.tenancy import atomic, check_writable, commune_connection, on_c
 from opsn.regies import permissions
 from opsn.regies.errors import Duplicate, NotFound, Refused, RegieError
 from opsn.regies.models import (
+    ACCOUNT_MODES,
     HELD_MODES,
     Allocation,
     DailyClosing,
@@ -45,7 +54,12 @@ from opsn.regies.models import (
     Product,
     Regie,
 )
-from opsn.regies.selectors import held_in_hand, regie_columns, regie_with_version
+from opsn.regies.selectors import (
+    held_in_hand,
+    next_open_day,
+    regie_columns,
+    regie_with_version,
+)
 
 # What the agent must note for each mode (the receipt and the deposit slip show them).
 REQUIRED_DETAILS = {
@@ -91,8 +105,11 @@ def _fail(draft: PaymentDraft, message: str, error=RegieError, **kw) -> NoReturn
 
 
 def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice],
-                 owed: dict[int, Decimal]) -> _Checked:
-    """``owed`` is what each invoice still owes, lowered as the batch's drafts pay it."""
+                 owed: dict[int, Decimal], collected: bool = False) -> _Checked:
+    """``owed`` is what each invoice still owes, lowered as the batch's drafts pay it.
+    ``collected``: the money is already on the régie's account; the founding act's modes
+    do not refuse it, and an invoice it can no longer pay (cancelled, paid, moved to
+    another régie or payer) is left out: the amount goes to the payer's credit."""
     try:
         amount = parse_amount(draft.amount, error=RegieError)
     except RegieError as exc:
@@ -100,7 +117,7 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
     mode = draft.mode
     if mode not in PaymentMode.values:
         _fail(draft, f"Mode de paiement inconnu : « {mode} ».", field="mode")
-    if mode not in regie.accepted_modes:
+    if mode not in regie.accepted_modes and not collected:
         _fail(draft, f"La régie {regie.name} n'accepte pas ce mode de paiement "
                      f"({PaymentMode(mode).label}).", field="mode")
     if mode == PaymentMode.CASH and amount > settings.OPSN_CASH_PAYMENT_LIMIT:
@@ -128,6 +145,8 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
     left = amount
     for stale in wanted:
         invoice = invoices[stale.pk]
+        if collected and _left_out(regie, invoice, payer, owed):
+            continue
         if invoice.regie_id != regie.pk:
             _fail(draft, f"La facture {invoice.number} n'est pas une facture de la régie "
                          f"{regie.name}.", field="invoices")
@@ -183,6 +202,13 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
                      "ira à son avoir), des factures ou des produits.", field="payer")
     return _Checked(amount=amount, mode=mode, payer=payer, payer_name=payer_name[:200],
                     details=details, external_ref=_external_ref(draft), pays=pays, sales=sales)
+
+
+def _left_out(regie: Regie, invoice: Invoice, payer: Payer | None,
+              owed: dict[int, Decimal]) -> bool:
+    """Money already collected cannot pay this invoice any more: it goes to the credit."""
+    return (invoice.regie_id != regie.pk or invoice.cancelled_at is not None
+            or owed[invoice.pk] <= 0 or (payer is not None and invoice.payer_id != payer.pk))
 
 
 def _external_ref(draft: PaymentDraft) -> str:
@@ -248,11 +274,11 @@ NUMBERS_AND_STATE = """
          AND source = %(source)s AND external_ref <> '' AND external_ref = ANY(%(refs)s))"""
 
 
-def _take_numbers_and_read(regie: Regie, actor: Actor, today, source: str, count: int,
-                           refs: list[str]) -> _State:
+def _take_numbers_and_read(regie: Regie, actor: Actor, today, year: int, source: str,
+                           count: int, refs: list[str]) -> _State:
     with commune_connection().cursor() as cursor:
         cursor.execute(NUMBERS_AND_STATE, {
-            "regie": regie.pk, "year": today.year, "count": count, "today": today,
+            "regie": regie.pk, "year": year, "count": count, "today": today,
             "account": actor.account, "source": source, "refs": refs})
         return _State(*cursor.fetchone())
 
@@ -267,7 +293,7 @@ def _take_numbers(regie: Regie, year: int, count: int) -> int:
 
 def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
                   source: str = EntrySource.COUNTER, audit_each: bool = True,
-                  ) -> list[LedgerEntry]:
+                  collected: bool = False) -> list[LedgerEntry]:
     """Post payments, all or none, with consecutive receipt numbers. Imports pass
     ``audit_each=False`` and record one line for the whole file.
 
@@ -278,14 +304,20 @@ def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
     a check fails, or something changed meanwhile, the long way takes the lock, reads and
     checks again, and posts or refuses with the reason. Cash and cheques always go the long
     way: the encaisse they are checked against changes with every one of them. Both ways
-    insert through ``regies_insert_payments``."""
+    insert through ``regies_insert_payments``.
+
+    Once the day is closed, a batch of transfers, direct debits and online payments is
+    dated to the next open day (the long way: the short way's guard sees the closing);
+    anything of the drawer refuses the batch. ``collected`` (money PayFiP already took,
+    always the long way): see ``_check_draft``; the actor need not be appointed."""
     if not drafts:
         return []
-    if len(drafts) <= SHORT_WAY_MAX and not any(d.mode in HELD_MODES for d in drafts):
+    if (len(drafts) <= SHORT_WAY_MAX and not collected
+            and not any(d.mode in HELD_MODES for d in drafts)):
         entries = _post_short_way(regie, actor, drafts, source, audit_each)
         if entries is not None:
             return entries
-    return _post_under_lock(regie, actor, drafts, source, audit_each)
+    return _post_under_lock(regie, actor, drafts, source, audit_each, collected)
 
 
 # Beyond this, a batch (a file import) holds the lock long whichever way: the long way,
@@ -324,7 +356,7 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
     except RegieError:
         return None  # the long way refuses it, with what it reads under the lock
     paid = {invoice.pk for c in checked for invoice, _ in c.pays}
-    entries, document = _posting(regie, actor, checked, source, now, audit_each)
+    entries, document = _posting(regie, actor, checked, source, now, today, audit_each)
     # What the guard compares with what it finds under the lock.
     document.update({
         "regie_version": version, "day": today.isoformat(),
@@ -344,13 +376,17 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
 
 @atomic
 def _post_under_lock(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], source: str,
-                     audit_each: bool) -> list[LedgerEntry]:
+                     audit_each: bool, collected: bool = False) -> list[LedgerEntry]:
     regie, now, today = _lock(regie)
-    state = _take_numbers_and_read(regie, actor, today, source, len(drafts),
+    # Money that reaches the régie's account by itself goes to the first day not closed;
+    # its receipts are numbered in that day's year.
+    arriving = all(d.mode in ACCOUNT_MODES for d in drafts)
+    day = next_open_day(regie, today) if arriving else today
+    state = _take_numbers_and_read(regie, actor, today, day.year, source, len(drafts),
                                    sorted({ref for d in drafts if (ref := _external_ref(d))}))
-    if state.closed:
+    if state.closed and not arriving:
         _refuse_closed_day(regie, today)
-    if not state.collects:
+    if not state.collects and not collected:
         permissions.require_collector(regie, actor, today)  # raises, with its message
 
     # Read the invoices after the lock: what they still owe is then exact.
@@ -359,7 +395,7 @@ def _post_under_lock(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
     invoices = {inv.pk: inv for inv in Invoice.objects.select_related("payer").filter(
         Q(pk__in=wanted) | Q(number__in=numbers))} if (wanted or numbers) else {}
     owed = {pk: inv.total - inv.amount_paid for pk, inv in invoices.items()}
-    checked = [_check_draft(regie, d, invoices, owed) for d in drafts]
+    checked = [_check_draft(regie, d, invoices, owed, collected) for d in drafts]
     _refuse_known(drafts, checked, state.known)
     new_held = sum((c.amount for c in checked if c.mode in HELD_MODES), ZERO)
     if new_held and (in_hand := held_in_hand(regie)) + new_held > regie.cash_limit:
@@ -369,7 +405,7 @@ def _post_under_lock(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
                       "d'encaisser d'autres espèces ou chèques.", field="amount")
 
     # Checked under the lock, numbered: inserted as the short way inserts, one round trip.
-    entries, document = _posting(regie, actor, checked, source, now, audit_each)
+    entries, document = _posting(regie, actor, checked, source, now, day, audit_each)
     with commune_connection().cursor() as cursor:
         cursor.execute("SELECT regies_insert_payments(%s::jsonb, %s)",
                        [json.dumps(document), state.first])
@@ -383,17 +419,20 @@ def _post_under_lock(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
 RECEIPT_MARK = "\x1e"
 
 
-def _posting(regie: Regie, actor: Actor, checked: list[_Checked], source: str, now,
+def _posting(regie: Regie, actor: Actor, checked: list[_Checked], source: str, now, day,
              audit_each: bool) -> tuple[list[LedgerEntry], dict]:
     """The entries of checked payments (not yet numbered), and the document the SQL
     function ``regies_insert_payments`` inserts them from (regies/sql/), whichever way they
     are posted: the entries, what each pays (invoices, sales) and, with ``audit_each``, a
-    ``payment.recorded`` audit line each, whose receipt the database writes in."""
-    year = timezone.localdate(now).year
+    ``payment.recorded`` audit line each, whose receipt the database writes in. ``day`` is
+    their accounting day: recorded as ``dated_on`` when it is not the day of ``now``."""
+    year = day.year
+    dated_on = day if day != timezone.localdate(now) else None
     entries = [LedgerEntry(regie=regie, year=year, amount=c.amount, mode=c.mode,
                            source=source, payer=c.payer, payer_name=c.payer_name,
                            details=c.details, external_ref=c.external_ref,
-                           agent=actor.account, agent_name=actor.name[:200], posted_at=now)
+                           agent=actor.account, agent_name=actor.name[:200], posted_at=now,
+                           dated_on=dated_on)
                for c in checked]
     entries_doc = []
     for entry in entries:
@@ -410,6 +449,7 @@ def _posting(regie: Regie, actor: Actor, checked: list[_Checked], source: str, n
         "regie": regie.pk, "year": year, "account": actor.account,
         "agent_name": actor.name[:200], "actor_name": actor.name, "actor_kind": actor.kind,
         "ip": actor.ip or None, "source": source, "posted_at": now.isoformat(),
+        "dated_on": dated_on.isoformat() if dated_on else None,
         "code": events.PaymentRecorded.code, "entries": entries_doc,
         "allocations": [
             {"entry": i, "invoice": invoice.pk, "amount": str(part)}
@@ -449,10 +489,14 @@ def _refuse_known(drafts: Sequence[PaymentDraft], checked: list[_Checked],
 
 
 def _recorded_event(regie: Regie, entry: LedgerEntry, receipt: str | None = None):
-    return events.PaymentRecorded(target=f"entry:{entry.pk}", data={
-        "receipt": receipt or entry.receipt, "amount": euros(entry.amount).removesuffix(" €"),
-        "mode": PaymentMode(entry.mode).label, "payer": entry.payer_name,
-        "regie": regie.number})
+    data = {"receipt": receipt or entry.receipt,
+            "amount": euros(entry.amount).removesuffix(" €"),
+            "mode": PaymentMode(entry.mode).label, "payer": entry.payer_name,
+            "regie": regie.number}
+    if entry.dated_on:
+        return events.PaymentRecordedForLater(target=f"entry:{entry.pk}", data={
+            **data, "day": f"{entry.dated_on:%d/%m/%Y}"})
+    return events.PaymentRecorded(target=f"entry:{entry.pk}", data=data)
 
 
 def _count(entries: list[LedgerEntry]) -> None:
@@ -471,12 +515,14 @@ def payment_record(*, regie: Regie, actor: Actor, amount, mode: str,
                    payer: Payer | None = None, payer_name: str = "",
                    invoices: Sequence[Invoice] = (), allocations: dict | None = None,
                    sales: Sequence[tuple[Product, object]] = (), details: dict | None = None,
-                   source: str = EntrySource.COUNTER, external_ref: str = "") -> LedgerEntry:
+                   source: str = EntrySource.COUNTER, external_ref: str = "",
+                   collected: bool = False) -> LedgerEntry:
     """One payment, its receipt returned."""
     draft = PaymentDraft(amount=amount, mode=mode, payer=payer, payer_name=payer_name,
                          invoices=invoices, allocations=allocations, sales=sales,
                          details=details or {}, external_ref=external_ref)
-    return payments_post(regie=regie, actor=actor, drafts=[draft], source=source)[0]
+    return payments_post(regie=regie, actor=actor, drafts=[draft], source=source,
+                         collected=collected)[0]
 
 
 @atomic

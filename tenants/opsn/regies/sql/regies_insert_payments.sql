@@ -4,7 +4,9 @@
    guard) and the long way (services/payments.py, after its checks under the régie's lock)
    both end here. It checks nothing: its callers have, under the régie's lock. Returns the
    entries' ids in receipt order.
-     p: {regie, year, source, account, agent_name, actor_name, actor_kind, ip, posted_at, code,
+     p: {regie, year, source, account, agent_name, actor_name, actor_kind, ip, posted_at,
+         dated_on (the accounting day when it is not posted_at's: money dated to the next
+         open day), code,
          entries: [{amount, mode, payer, payer_name, details, external_ref,
                     audit: [summary before the receipt, summary after it, data]}],
          allocations: [{entry (index in entries), invoice | product and quantity, amount}]} */
@@ -17,15 +19,17 @@ DECLARE
     v_account text := p->>'account';
     v_agent_name text := p->>'agent_name';
     v_posted_at timestamptz := (p->>'posted_at')::timestamptz;
+    v_dated_on date := (p->>'dated_on')::date;
     v_ids bigint[];
 BEGIN
     WITH entries AS (
         INSERT INTO regies_ledgerentry (regie_id, year, receipt_number, amount, mode,
             payer_id, payer_name, details, source, external_ref, agent, agent_name,
-            posted_at, reason, previous_hash, hash)
+            posted_at, dated_on, reason, previous_hash, hash)
         SELECT v_regie, v_year, p_first + (e.i - 1)::int, (e.doc->>'amount')::numeric,
             e.doc->>'mode', (e.doc->>'payer')::bigint, e.doc->>'payer_name', e.doc->'details',
-            v_source, e.doc->>'external_ref', v_account, v_agent_name, v_posted_at, '', '', ''
+            v_source, e.doc->>'external_ref', v_account, v_agent_name, v_posted_at,
+            v_dated_on, '', '', ''
         FROM jsonb_array_elements(p->'entries') WITH ORDINALITY AS e(doc, i)
         ORDER BY e.i
         RETURNING id, receipt_number)

@@ -28,7 +28,7 @@ BEGIN
     NEW.hash := regies_entry_hash(NEW.previous_hash, NEW.regie_id, NEW.year,
         NEW.receipt_number, NEW.amount, NEW.mode, NEW.payer_id, NEW.payer_name, NEW.details,
         NEW.source, NEW.external_ref, NEW.agent, NEW.agent_name, NEW.posted_at,
-        NEW.reverses_id, NEW.reason);
+        NEW.reverses_id, NEW.reason, NEW.dated_on);
     PERFORM set_config('opsn.chain_head', concat_ws(':', TG_TABLE_SCHEMA, NEW.regie_id,
                        NEW.year, NEW.receipt_number, NEW.hash), true);  -- this transaction
     RETURN NEW;
