@@ -26,7 +26,7 @@ from opsn.billing.models import (
 from opsn.billing.services import parse_amount
 from opsn.communes.models import Commune, Module
 from opsn.kernel.metrics import BILLING_RUN
-from opsn.kernel.money import format_cents, from_cents, to_cents
+from opsn.kernel.money import euros, from_cents
 from opsn.kernel.tenancy import inside
 
 
@@ -157,7 +157,7 @@ def _mail_invoice(invoice_id: int) -> None:
         subject=f"{invoice.get_kind_display().capitalize()} {invoice.number} — "
                 f"{operator['short_name']}",
         body=(f"Bonjour,\n\nVeuillez trouver ci-joint le {invoice.get_kind_display()} "
-              f"n° {invoice.number} de {format_cents(to_cents(invoice.total))} ({invoice.year}), "
+              f"n° {invoice.number} de {euros(invoice.total)} ({invoice.year}), "
               f"à régler avant le "
               f"{invoice.due_on:%d/%m/%Y}. Il est aussi transmis par Chorus Pro.\n"
               f"Vous pouvez le contester jusqu'au {contest_deadline(invoice):%d/%m/%Y} depuis "
