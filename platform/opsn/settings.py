@@ -62,8 +62,11 @@ OPSN_OPERATOR = {
 OPSN_OPERATOR["short_name"] = env.str("OPSN_OPERATOR_SHORT_NAME", default="OPSN")
 OPSN_OPERATOR["primary_color"] = env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68")
 # Billing calendar (convention of Montpellier Méditerranée Métropole, seeds/004): a commune
-# may contest an invoice within 8 days of receiving it and pays within 30 days.
+# may contest an invoice within 8 jours francs of receiving it (opsn.kernel.calendar) and
+# pays within 30 days. A titre sent through Chorus Pro is deemed received this many days
+# after it was sent.
 OPSN_INVOICE_CONTEST_DAYS = env.int("OPSN_INVOICE_CONTEST_DAYS", default=8)
+OPSN_INVOICE_RECEIPT_DAYS = env.int("OPSN_INVOICE_RECEIPT_DAYS", default=1)
 OPSN_INVOICE_PAYMENT_DAYS = env.int("OPSN_INVOICE_PAYMENT_DAYS", default=30)
 # Adding or removing an application, or leaving: requested at least this many months before
 # the end of the year, effective on 1 January of the next year.

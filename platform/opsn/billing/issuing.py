@@ -171,7 +171,8 @@ def _mail_invoice(invoice_id: int) -> None:
 @transaction.atomic
 def invoice_contest(*, invoice: Invoice, reason: str,
                     today: datetime.date | None = None) -> Invoice:
-    """The commune contests within the deadline (8 days after sending by default)."""
+    """The commune contests within the deadline (8 jours francs after receipt by default,
+    ``contest_deadline``)."""
     invoice = _locked(invoice)
     reason = (reason or "").strip()
     if not reason:
@@ -183,8 +184,8 @@ def invoice_contest(*, invoice: Invoice, reason: str,
     deadline = contest_deadline(invoice)
     if deadline is None or today > deadline:
         raise BillingError(f"Le délai de contestation du titre {invoice.number} a expiré le "
-                           f"{deadline:%d/%m/%Y} ({settings.OPSN_INVOICE_CONTEST_DAYS} jours "
-                           "après sa transmission).")
+                           f"{deadline:%d/%m/%Y} ({settings.OPSN_INVOICE_CONTEST_DAYS} "
+                           "jours francs après sa réception).")
     invoice.status = Invoice.Status.CONTESTED
     invoice.contested_at = timezone.now()
     invoice.contest_reason = reason[:2000]

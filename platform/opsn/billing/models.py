@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from opsn.communes.models import Commune, Module
+from opsn.kernel.calendar import jours_francs_deadline
 
 ZERO = Decimal("0.00")
 
@@ -320,11 +321,23 @@ class BillingJob(models.Model):
         return f"{self.year} {self.get_status_display()}"
 
 
-def contest_deadline(invoice: Invoice) -> datetime.date | None:
+def received_on(invoice: Invoice) -> datetime.date | None:
+    """The day the commune is deemed to receive the titre: the day after it was sent by
+    default (``OPSN_INVOICE_RECEIPT_DAYS``)."""
     if invoice.sent_at is None:
         return None
     return (timezone.localtime(invoice.sent_at).date()
-            + datetime.timedelta(days=settings.OPSN_INVOICE_CONTEST_DAYS))
+            + datetime.timedelta(days=settings.OPSN_INVOICE_RECEIPT_DAYS))
+
+
+def contest_deadline(invoice: Invoice) -> datetime.date | None:
+    """The last day the commune may contest: ``OPSN_INVOICE_CONTEST_DAYS`` jours francs
+    after receipt (convention of Montpellier Méditerranée Métropole), moved past weekends
+    and public holidays."""
+    received = received_on(invoice)
+    if received is None:
+        return None
+    return jours_francs_deadline(received, settings.OPSN_INVOICE_CONTEST_DAYS)
 
 
 def is_overdue(invoice: Invoice, today: datetime.date | None = None) -> bool:
