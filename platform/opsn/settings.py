@@ -50,15 +50,19 @@ OPSN_OPERATOR_HOSTS = frozenset(
     for h in env.list("OPSN_OPERATOR_HOSTS", default=[OPSN_CONSOLE_HOST, OPSN_BASE_DOMAIN])
 )
 # The operator's identity defaults to the demo's (opsn.kernel.production), which production
-# refuses. The last five are the seller on the invoices and in their Factur-X XML.
+# refuses. The last six are the seller on the invoices and in their Factur-X XML.
 OPSN_OPERATOR = {
     key: env.str(variable, default=DEMO_OPERATOR[variable])
     for key, variable in (("name", "OPSN_OPERATOR_NAME"), ("email", "OPSN_OPERATOR_EMAIL"),
                           ("phone", "OPSN_OPERATOR_PHONE"), ("siren", "OPSN_OPERATOR_SIREN"),
                           ("address", "OPSN_OPERATOR_ADDRESS"),
                           ("postcode", "OPSN_OPERATOR_POSTCODE"),
-                          ("city", "OPSN_OPERATOR_CITY"), ("iban", "OPSN_OPERATOR_IBAN"))
+                          ("city", "OPSN_OPERATOR_CITY"), ("iban", "OPSN_OPERATOR_IBAN"),
+                          ("vat_number", "OPSN_OPERATOR_VAT_NUMBER"))
 }
+# The seller's tax registration identifier (EN 16931 BT-32), beside its VAT number (BT-31):
+# optional, on the titres when given.
+OPSN_OPERATOR["tax_registration"] = env.str("OPSN_OPERATOR_TAX_REGISTRATION", default="")
 OPSN_OPERATOR["short_name"] = env.str("OPSN_OPERATOR_SHORT_NAME", default="OPSN")
 OPSN_OPERATOR["primary_color"] = env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68")
 # Billing calendar (convention of Montpellier Méditerranée Métropole, seeds/004): a commune

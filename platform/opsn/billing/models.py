@@ -176,6 +176,10 @@ class Invoice(models.Model):
     insee_code = models.CharField(max_length=5, db_index=True)
     commune_name = models.CharField(max_length=200)
     commune_siren = models.CharField(max_length=9, blank=True)
+    # How Chorus Pro routes it (EN 16931 BT-46/47, BT-10, BT-13), as the registry said then.
+    commune_siret = models.CharField(max_length=14, blank=True, default="")
+    service_code = models.CharField(max_length=100, blank=True, default="")
+    engagement_number = models.CharField(max_length=50, blank=True, default="")
     # Yearly contributions carry no VAT; services (custom work, training) do.
     total_excl_vat = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
     vat_total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
