@@ -5,6 +5,7 @@ schema, no domain, no row."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 from django.conf import settings
@@ -334,6 +335,9 @@ def commune_set_modules(*, commune: Commune, modules: Sequence[str]) -> list[Mod
     return chosen
 
 
+SIRET_FORMAT = re.compile(r"[0-9]{14}")
+
+
 def _reference(value: str | None, *, label: str, field: str, max_length: int) -> str:
     value = (value or "").strip()
     if len(value) > max_length:
@@ -353,7 +357,7 @@ def clean_siret(value: str | None, *, siren: str = "") -> str:
     siret = raw.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
     if not siret:
         return ""
-    if not siret.isdigit() or len(siret) != 14:
+    if not SIRET_FORMAT.fullmatch(siret):
         raise InvalidBillingIdentifier(
             f"« {raw[:40]} » n'est pas un SIRET : 14 chiffres attendus.", field="billing_siret")
     if not stdnum_siret.is_valid(siret):
