@@ -79,6 +79,8 @@ class Commune(TenantMixin):
     service_code_required = models.BooleanField(default=False)
     engagement_number = models.CharField(max_length=50, blank=True, default="")
     engagement_number_required = models.BooleanField(default=False)
+    BILLING_FIELDS = ("billing_siret", "service_code", "service_code_required",
+                      "engagement_number", "engagement_number_required")
     # Registry's commune -> database map. One database to start; nothing may assume that
     # every commune lives in "default" (see docs/architecture.md).
     database = models.CharField(max_length=63, default="default")

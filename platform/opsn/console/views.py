@@ -113,16 +113,12 @@ def _commune(insee_code: str) -> Commune:
         Commune.objects.annotate(population=latest_population()), insee_code=insee_code)
 
 
-BILLING_FIELDS = ("billing_siret", "service_code", "service_code_required",
-                  "engagement_number", "engagement_number_required")
-
-
 @operator_required
 def commune_detail(request: HttpRequest, insee_code: str, *,
                    billing_form: BillingForm | None = None) -> HttpResponse:
     commune = _commune(insee_code)
     billing_form = billing_form or BillingForm(
-        initial={name: getattr(commune, name) for name in BILLING_FIELDS})
+        initial={name: getattr(commune, name) for name in Commune.BILLING_FIELDS})
     return render(request, "console/commune.html", {
         "c": commune, "billing_form": billing_form,
         "suspend_form": SuspendForm(), "domain_form": DomainForm(),
