@@ -71,6 +71,9 @@ OPSN_OPERATOR["primary_color"] = env.str("OPSN_OPERATOR_PRIMARY_COLOR", default=
 # after it was sent.
 OPSN_INVOICE_CONTEST_DAYS = env.int("OPSN_INVOICE_CONTEST_DAYS", default=8)
 OPSN_INVOICE_RECEIPT_DAYS = env.int("OPSN_INVOICE_RECEIPT_DAYS", default=1)
+# The year's titres go out by 30 September (month, day): the billing page warns from the
+# first of that month while they are not issued and sent.
+OPSN_INVOICE_SENDING_DEADLINE = (9, 30)
 OPSN_INVOICE_PAYMENT_DAYS = env.int("OPSN_INVOICE_PAYMENT_DAYS", default=30)
 # Adding or removing an application, or leaving: requested at least this many months before
 # the end of the year, effective on 1 January of the next year.

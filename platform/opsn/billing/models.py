@@ -348,3 +348,34 @@ def is_overdue(invoice: Invoice, today: datetime.date | None = None) -> bool:
     today = today or timezone.localdate()
     return (invoice.status == Invoice.Status.SENT and invoice.due_on is not None
             and today > invoice.due_on)
+
+
+def sending_reminder(today: datetime.date | None = None) -> str | None:
+    """From 1 September, while the year's titres are not issued and sent: they must reach
+    the communes through Chorus Pro by 30 September (convention of Montpellier Méditerranée
+    Métropole). None when there is nothing to say."""
+    today = today or timezone.localdate()
+    year = today.year
+    deadline = datetime.date(year, *settings.OPSN_INVOICE_SENDING_DEADLINE)
+    if today < deadline.replace(day=1):
+        return None
+    late = today > deadline
+    if not BillingRun.objects.filter(year=year).exists():
+        if late:
+            return (f"Les titres {year} devaient partir par Chorus Pro au plus tard le "
+                    f"{deadline:%d/%m/%Y} : ils ne sont toujours pas émis.")
+        days = (deadline - today).days
+        left = "c'est aujourd'hui le dernier jour" if not days else (
+            f"il reste {days} jour{'s' if days > 1 else ''}")
+        return (f"Les titres {year} doivent partir par Chorus Pro au plus tard le "
+                f"{deadline:%d/%m/%Y} ({left}) : ils ne sont pas encore émis.")
+    unsent = Invoice.objects.filter(year=year, kind=Invoice.Kind.INVOICE,
+                                    status=Invoice.Status.ISSUED).count()
+    if not unsent:
+        return None
+    titles = f"{unsent} titre{'s' if unsent > 1 else ''} {year} émis"
+    if late:
+        return (f"{titles} mais pas transmis : ils devaient partir par Chorus Pro au plus "
+                f"tard le {deadline:%d/%m/%Y}.")
+    return (f"{titles} mais pas encore transmis : ils doivent partir par Chorus Pro au plus "
+            f"tard le {deadline:%d/%m/%Y}.")
