@@ -7,11 +7,13 @@ Chorus Pro routes a titre by the commune's SIRET (BT-46/BT-47, scheme 0009), wit
 service code (BT-10) and engagement number (BT-13) when it requires them."""
 
 import datetime
+import io
 from decimal import Decimal
 
 import facturx
 import pytest
 from lxml import etree
+from pypdf import PdfReader
 
 from opsn.billing import documents, issuing, services
 from opsn.billing.computation import BillingError
@@ -83,6 +85,11 @@ def test_a_titre_with_a_service_at_20_percent_routed_by_siret_passes(year_2024, 
     categories = sorted(t.findtext("ram:CategoryCode", namespaces=NS) for t in tree.findall(
         ".//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax", NS))
     assert categories == ["E", "S"]
+    text = "".join(page.extract_text() for page in PdfReader(
+        io.BytesIO(documents.invoice_pdf(invoice))).pages)
+    for shown in (f"SIRET {SIRET}", "Code service FINANCES", "Engagement n° EJ-2024-0042",
+                  "TVA intracommunautaire FR67256900994"):
+        assert shown in text
 
 
 def test_a_titre_with_a_discount_passes(year_2024, venissieux):
