@@ -6,12 +6,12 @@ a VAT identifier (BT-31) nor a tax registration identifier (BT-32).
 Chorus Pro routes a titre by the commune's SIRET (BT-46/BT-47, scheme 0009), with its
 service code (BT-10) and engagement number (BT-13) when it requires them."""
 
-import datetime
 import io
 from decimal import Decimal
 
 import facturx
 import pytest
+from django.db import IntegrityError, InternalError, transaction
 from lxml import etree
 from pypdf import PdfReader
 
@@ -152,5 +152,9 @@ def test_an_issued_titre_keeps_its_routing(year_2024, venissieux):
     issuing.billing_issue(year=2024)
     commune_set_billing(commune=venissieux, billing_siret="21690259300021")
     invoice = Invoice.objects.get(insee_code="69259")
-    assert invoice.commune_siret == SIRET
-    assert datetime.date.today()  # the registry moved on; the titre did not
+    assert invoice.commune_siret == SIRET  # the registry moved on; the titre did not
+    for field, value in (("commune_siret", "21690259300021"), ("service_code", "X"),
+                         ("engagement_number", "EJ-9")):
+        with pytest.raises((IntegrityError, InternalError), match="cannot be rewritten"), \
+                transaction.atomic():
+            Invoice.objects.filter(pk=invoice.pk).update(**{field: value})
