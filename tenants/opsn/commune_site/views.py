@@ -236,9 +236,9 @@ def pay_receipt(request: CommuneRequest, token: str) -> FileResponse:
     """The receipt of that payment (and of no other)."""
 
     payment = by_reference.payment_of(token)
-    if payment is None or payment.entry_id is None:
+    entry = payment.entry if payment is not None else None
+    if entry is None:
         raise Http404(UNKNOWN_LINK)
-    entry = payment.entry
     return FileResponse(io.BytesIO(receipt_pdf(entry)), as_attachment=True,
                         filename=f"quittance-{entry.receipt}.pdf",
                         content_type="application/pdf")
