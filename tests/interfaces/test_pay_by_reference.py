@@ -18,6 +18,8 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from opsn.branding.selectors import current_profile
+from opsn.communes.models import Module
 from opsn.online_payments import by_reference
 from opsn.online_payments.models import OnlinePayment, PaymentState, ReferenceAttempt
 from opsn.online_payments.services import payfip_configure
@@ -316,3 +318,19 @@ def test_a_link_opens_its_own_payment_only(shop, vaulx):
     with in_schema(vaulx):
         foreign = by_reference.payment_token(ours)
     assert client.get(f"/payer/quittance/{foreign}.pdf").status_code == 404
+
+
+def test_the_home_page_leads_to_paying_my_payments_and_the_contact(shop, vaulx):
+    with in_schema(shop.commune):
+        profile = current_profile()
+        profile.phone, profile.email = "04 72 21 44 44", "mairie@venissieux.example"
+        profile.save()
+    home = text(Client(HTTP_HOST=shop.host).get("/"))
+    main = home.split("<main", 1)[1].split("</main>")[0]
+    for shown in ('href="/payer/">Payer une facture', 'href="/mon-espace/">Mes paiements',
+                  "Contacter la mairie", "04 72 21 44 44", "mairie@venissieux.example"):
+        assert shown in main, shown
+    for code in Module.objects.values_list("code", flat=True):  # never a module's code
+        assert code not in main, code
+    # A commune where no régie takes online payment offers no « Payer une facture ».
+    assert 'href="/payer/"' not in text(Client(HTTP_HOST=host_of(vaulx)).get("/"))

@@ -21,10 +21,11 @@ from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic
 from opsn.online_payments import by_reference
 from opsn.online_payments.errors import OnlinePaymentError
-from opsn.online_payments.models import OnlinePayment
+from opsn.online_payments.models import OnlinePayment, PayfipAccount
 from opsn.online_payments.payfip import provider
 from opsn.online_payments.services import online_payment_outcome
 from opsn.regies.documents import receipt_pdf
+from opsn.regies.models import PaymentMode
 from opsn.regies.verification import receipt_verified
 
 
@@ -35,9 +36,10 @@ def home(request: CommuneRequest) -> HttpResponse:
                .select_related("module").order_by("module__position"))
     roles = commune_roles(request)
     offered = [cm.module for cm in modules]
+    pays_online = any(m.code == "regies" for m in offered) and PayfipAccount.objects.filter(
+        enabled=True, regie__accepted_modes__contains=[PaymentMode.ONLINE]).exists()
     return render(request, "commune_site/home.html",
-                  {"modules": offered, "roles": roles,
-                   "has_regies": any(m.code == "regies" for m in offered),
+                  {"modules": offered, "roles": roles, "pays_online": pays_online,
                    "is_admin": Role.ADMINISTRATOR in roles})
 
 
