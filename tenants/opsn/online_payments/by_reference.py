@@ -61,14 +61,13 @@ def _typed(value: str, limit: int) -> str:
 
 
 def _find(number: str) -> Invoice | None:
-    """The invoice of that number, upper or lower case alike, spaces dropped."""
+    """The invoice of that number as typed, or in upper or lower case (spaces dropped):
+    one look-up on the numbers' unique index, the same whether it exists or not."""
     if not number or len(number) > NUMBER_LENGTH:
         return None
-    found = list(Invoice.objects.select_related("payer", "regie")
-                 .filter(number__iexact=number)[:2])
-    if len(found) > 1:  # two numbers differ only by case: the one typed exactly
-        found = [invoice for invoice in found if invoice.number == number]
-    return found[0] if len(found) == 1 else None
+    found = {invoice.number: invoice for invoice in Invoice.objects.select_related(
+        "payer", "regie").filter(number__in={number, number.upper(), number.lower()})}
+    return found.get(number) or found.get(number.upper()) or found.get(number.lower())
 
 
 def invoice_by_reference(*, number: str, code: str, ip: str = "") -> Invoice:
