@@ -22,7 +22,7 @@ from opsn.branding.selectors import current_profile
 from opsn.communes.models import Module
 from opsn.online_payments import by_reference
 from opsn.online_payments.models import OnlinePayment, PaymentState, ReferenceAttempt
-from opsn.online_payments.services import payfip_configure
+from opsn.online_payments.services import online_payments_reconcile, payfip_configure
 from opsn.payfip_local.models import Operation
 from opsn.regies.models import EntrySource, LedgerEntry
 from opsn.regies.services import invoicing, payments
@@ -334,3 +334,21 @@ def test_the_home_page_leads_to_paying_my_payments_and_the_contact(shop, vaulx):
         assert code not in main, code
     # A commune where no régie takes online payment offers no « Payer une facture ».
     assert 'href="/payer/"' not in text(Client(HTTP_HOST=host_of(vaulx)).get("/"))
+
+
+def test_paid_and_gone_the_reconciliation_records_it_and_mails_the_receipt_once(shop, settings):
+    settings.OPSN_PAYFIP_LOCAL_NOTIFY = False  # no notification comes
+    client = visitor(shop)
+    location, idop = start(client, ask(client, "CANT-2026-11", shop.payer.link_code),
+                           email="parent@example.fr")
+    parts = urlsplit(location)  # the family pays and closes the page before coming back
+    Browser().client(PROVIDER).post(parts.path, {"idop": idop, "choix": "payer"})
+    assert online_entries(shop) == [] and mail.outbox == []
+    with in_schema(shop.commune):
+        OnlinePayment.objects.filter(idop=idop).update(
+            created_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+        assert online_payments_reconcile() == {"paid": 1}
+        assert online_payments_reconcile() == {}
+    [entry] = online_entries(shop)
+    assert [m.to for m in mail.outbox] == [["parent@example.fr"]]
+    assert entry.receipt in mail.outbox[0].subject
