@@ -20,6 +20,7 @@ from opsn.kernel.production import (
     DEVELOPMENT_SECRET_KEY,
     PRODUCTION,
 )
+from opsn.kernel.rates import setting as rate_setting
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -251,9 +252,12 @@ OPSN_OIDC_TIMEOUT = env.float("OPSN_OIDC_TIMEOUT", default=10.0)
 # reads it), wrong second-factor codes per account (the account of the sign-in under way),
 # and failed attempts per client address, high enough for a town hall's agents behind one
 # address. Each locks for its period once reached, the right password or code included.
-OPSN_IDP_SIGN_IN_RATE = env.str("OPSN_IDP_SIGN_IN_RATE", default="5/15m")
-OPSN_IDP_CODE_RATE = env.str("OPSN_IDP_CODE_RATE", default="5/15m")
-OPSN_IDP_ADDRESS_RATE = env.str("OPSN_IDP_ADDRESS_RATE", default="100/15m")
+OPSN_IDP_SIGN_IN_RATE = rate_setting("OPSN_IDP_SIGN_IN_RATE",
+                                     env.str("OPSN_IDP_SIGN_IN_RATE", default="5/15m"))
+OPSN_IDP_CODE_RATE = rate_setting("OPSN_IDP_CODE_RATE",
+                                  env.str("OPSN_IDP_CODE_RATE", default="5/15m"))
+OPSN_IDP_ADDRESS_RATE = rate_setting("OPSN_IDP_ADDRESS_RATE",
+                                     env.str("OPSN_IDP_ADDRESS_RATE", default="100/15m"))
 # Provisioning of communes' identities (accounts.identity): local store or Keycloak.
 OPSN_IDENTITY_PROVISIONING = env.str(
     "OPSN_IDENTITY_PROVISIONING",

@@ -12,6 +12,7 @@ import time
 import pyotp
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -22,6 +23,7 @@ from opsn.citizens.errors import TooManyAttempts, WrongCode
 from opsn.citizens.models import LinkAttempt
 from opsn.communes.models import Commune
 from opsn.idp.models import Identity
+from opsn.kernel import rates
 from opsn.operations import throttle
 from opsn.operations.models import Throttle
 from tests.helpers.communes import VENISSIEUX
@@ -41,7 +43,7 @@ def at_once(count: int, attempt) -> list:
         try:
             barrier.wait(timeout=30)
             outcomes.append(attempt(n))
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test reads
+        except Exception as exc:  # the outcome is what the test reads
             outcomes.append(exc)
         finally:
             connection.close()
@@ -70,6 +72,8 @@ def test_thirty_wrong_link_codes_at_once_check_no_more_than_the_limit(committed,
         assert len(checked) == 5  # the limit, not one more
         assert LinkAttempt.objects.filter(subject=CITIZEN).count() == 5
         assert all("Trop de codes erronés" in o.message for o in stopped)
+        # The day's count holds the five codes checked, not the flood.
+        assert Throttle.objects.get(scope="link-code-day").count == 5
     finally:
         LinkAttempt.objects.filter(subject=CITIZEN).delete()
 
@@ -239,6 +243,9 @@ def test_a_counter_holds_for_its_period_then_starts_again(db):
 
 
 @pytest.mark.parametrize("text", ["", "5", "0/15m", "5/15x", "cinq/15m"])
-def test_a_rate_is_checked(text):
+def test_a_wrong_rate_stops_the_start_naming_its_variable(text):
     with pytest.raises(ValueError, match="n'est pas une limite"):
         throttle.Rate.parse(text)
+    with pytest.raises(ImproperlyConfigured, match="OPSN_IDP_CODE_RATE : .* n'est pas une"):
+        rates.setting("OPSN_IDP_CODE_RATE", text)
+    assert throttle.Rate.parse("20/1d") == throttle.Rate(20, datetime.timedelta(days=1))

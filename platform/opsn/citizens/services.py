@@ -33,16 +33,17 @@ def _who(subject: str) -> str:
 
 def _link_limits(subject: str, ip: str) -> tuple[throttle.Limit, ...]:
     """The limits on link codes (``opsn.operations.throttle``, counted before each code is
-    checked): a few per person within the window, then a wait; more per person in a day,
-    then a lock for the day; four times the first per address within the window."""
+    checked): a few per person within the window, then a wait; four times as many per
+    address within the window; more per person in a day, then a lock for the day. The
+    tightest first: a flood stopped by the window never reaches the day's count."""
     window = datetime.timedelta(minutes=settings.OPSN_LINK_WINDOW_MINUTES)
     return (
-        throttle.Limit("link-code-day", subject, throttle.Rate(
-            settings.OPSN_LINK_LOCK_FAILURES, datetime.timedelta(days=1))),
         throttle.Limit("link-code", subject, throttle.Rate(
             settings.OPSN_LINK_MAX_FAILURES, window)),
         throttle.Limit("link-code-address", address_key(ip), throttle.Rate(
             settings.OPSN_LINK_MAX_FAILURES * 4, window)),
+        throttle.Limit("link-code-day", subject, throttle.Rate(
+            settings.OPSN_LINK_LOCK_FAILURES, datetime.timedelta(days=1))),
     )
 
 

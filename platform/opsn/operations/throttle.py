@@ -11,7 +11,8 @@ the limit are checked at all. Then:
 - a right one is given back (``give_back``: a limit per address counts what failed), or the
   counter is cleared (``forgive``: the account's own counter, once its holder proved it);
 - an attempt over a limit is refused without being checked, and given back on the limits
-  counted before it (``take`` counts them in order and stops at the first one exceeded).
+  counted before it (``take`` counts them in order and stops at the first one exceeded:
+  give the tightest first, so that a flood it stops never reaches the others).
 
 A counter lives for its rate's period from its first attempt; the attempt that reaches the
 limit starts a full period again, so the lock lasts a period after the last attempt
@@ -29,34 +30,16 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections, router
 from django.utils import timezone
 
+from opsn.kernel.rates import Rate
 from opsn.operations.models import Throttle
 
-RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-@dataclass(frozen=True)
-class Rate:
-    """How many attempts within how long: ``"5/15m"``, ``"100/15m"``, ``"20/1d"``."""
-
-    number: int
-    period: datetime.timedelta
-
-    @classmethod
-    def parse(cls, text: str) -> Rate:
-        match = RATE.match(text or "")
-        if not match or int(match.group(1)) < 1:
-            raise ValueError(f"« {text} » n'est pas une limite (par exemple 5/15m : 5 essais "
-                             "par 15 minutes ; unités s, m, h, d).")
-        seconds = int(match.group(2) or 1) * UNITS[match.group(3)]
-        return cls(int(match.group(1)), datetime.timedelta(seconds=max(seconds, 1)))
+__all__ = ["Limit", "Rate", "Refused", "forget_expired", "forgive", "give_back", "take"]
 
 
 @dataclass(frozen=True)
