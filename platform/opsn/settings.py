@@ -19,6 +19,7 @@ from opsn.kernel.production import (
     DEVELOPMENT_SECRET_KEY,
     PRODUCTION,
 )
+from opsn.operations.logs import log_format
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -86,6 +87,9 @@ OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
 # and worker (no service needed). OPSN_JOBS_MODE=inline runs jobs at once (tests).
 OPSN_BROKER_URL = env.str("OPSN_BROKER_URL", default="")
 OPSN_JOBS_MODE = env.str("OPSN_JOBS_MODE", default="broker")
+# At exit, the in-process worker finishes its queued jobs for at most this long, then stops
+# (before the embedded database does).
+OPSN_JOBS_DRAIN_SECONDS = env.float("OPSN_JOBS_DRAIN_SECONDS", default=60.0)
 
 # Online payment (PayFiP, DGFiP): "payfip" is the DGFiP's web service (production);
 # "local" the local test provider served on the portal under /payfip-local/ (demo, tests).
@@ -387,9 +391,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "opsn.operations.logs.ContextFilter"}},
     "formatters": {"json": {"()": "opsn.operations.logs.Formatter"},
-                   "text": {"format": "%(levelname)s %(name)s %(message)s"}},
+                   "text": {"()": "opsn.operations.logs.TextFormatter"}},
+    # To standard error. auto: French lines on a terminal, JSON otherwise (opsn.operations.logs).
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
-                             "formatter": env.str("LOG_FORMAT", default="json")}},
+                             "formatter": log_format(env.str("LOG_FORMAT", default="auto"))}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {"opsn": {"level": env.str("LOG_LEVEL", default="INFO")}},
 }

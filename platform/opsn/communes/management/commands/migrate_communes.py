@@ -1,6 +1,7 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from opsn.communes.release import migrate_communes
 from opsn.communes.services import check_database, commune_databases
@@ -36,8 +37,9 @@ class Command(BaseCommand):
 
         failed = False
         for database in [check_database(d) for d in databases or commune_databases()]:
-            report = migrate_communes(workers=workers, database=database, start=start,
-                                      progress=progress)
+            with logging_redirect_tqdm():  # log lines above the bar, not into it
+                report = migrate_communes(workers=workers, database=database, start=start,
+                                          progress=progress)
             for bar in bars:
                 bar.close()
             bars.clear()
