@@ -371,6 +371,14 @@ SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Absolute links that leave a page (e-mails, a receipt's verification URL and QR code,
+# PayFiP's return and notification URLs) are built from these (opsn.kernel.urls), never
+# from a request's Host header. 0: the scheme's own port; the demo sets the port it serves.
+OPSN_PUBLIC_SCHEME = env.str("OPSN_PUBLIC_SCHEME",
+                             default="https" if SESSION_COOKIE_SECURE else "http").lower()
+if OPSN_PUBLIC_SCHEME not in ("http", "https"):
+    raise environ.ImproperlyConfigured("OPSN_PUBLIC_SCHEME: http or https")
+OPSN_PUBLIC_PORT = env.int("OPSN_PUBLIC_PORT", default=0)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

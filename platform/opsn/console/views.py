@@ -24,6 +24,7 @@ from opsn.console.forms import (
     SuspendForm,
 )
 from opsn.jobs.broker import send
+from opsn.kernel.urls import public_url
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -31,7 +32,8 @@ def home(request: HttpRequest) -> HttpResponse:
     if request_host(request) == settings.OPSN_CONSOLE_HOST:
         return redirect("console:communes")
     communes = Commune.objects.filter(status=Commune.Status.ACTIVE).prefetch_related("domains")
-    return render(request, "console/portal.html", {"communes": communes})
+    return render(request, "console/portal.html", {"communes": [
+        (c.name, public_url(c.primary_domain)) for c in communes if c.primary_domain]})
 
 
 @operator_required
