@@ -83,6 +83,9 @@ OPSN_LINK_LOCK_FAILURES = env.int("OPSN_LINK_LOCK_FAILURES", default=20)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
+# A régie's imported file (invoices CSV, card terminal CSV, CAMT.053 statement) is refused
+# above this size, on the agents' page and on the command line.
+OPSN_IMPORT_MAX_MEGABYTES = env.int("OPSN_IMPORT_MAX_MEGABYTES", default=20)
 # Background jobs (dramatiq): amqp://… (RabbitMQ) or redis://…; unset: an in-process broker
 # and worker (no service needed). OPSN_JOBS_MODE=inline runs jobs at once (tests).
 OPSN_BROKER_URL = env.str("OPSN_BROKER_URL", default="")
