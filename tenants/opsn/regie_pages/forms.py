@@ -9,6 +9,7 @@ from typing import cast
 from django import forms
 from django.conf import settings
 
+from opsn.kernel.inputs import BIGINT
 from opsn.online_payments.models import Environment
 from opsn.regies.errors import RegieError
 from opsn.regies.models import (
@@ -52,7 +53,8 @@ class CounterForm(forms.Form):
     """A payment at the counter: a payer's invoices (each with what it still owes), or a
     product sold with a quantity to someone whose name is typed."""
 
-    payer = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    payer = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1,
+                               max_value=BIGINT)
     invoices = forms.MultipleChoiceField(required=False, label="Factures réglées",
                                          widget=forms.CheckboxSelectMultiple)
     product = forms.ChoiceField(required=False, label="Produit vendu au guichet")

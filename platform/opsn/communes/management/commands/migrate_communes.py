@@ -1,14 +1,15 @@
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from opsn.communes.release import migrate_communes
 from opsn.communes.services import check_database, commune_databases
+from opsn.kernel.commands import DomainCommand
 from opsn.kernel.production import refuse_demo_values
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Migrate the public schema, then every commune and spare schema that is behind, "
             "in every commune database (found in one query per database; SQL written once and "
             "replayed on N connections).")

@@ -6,7 +6,7 @@ import signal
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from opsn.agents.models import AgentRole, Role
@@ -16,6 +16,7 @@ from opsn.communes import services
 from opsn.communes.models import Commune
 from opsn.idp import store
 from opsn.idp.models import Identity
+from opsn.kernel.commands import DomainCommand
 from opsn.kernel.tenancy import inside
 from opsn.operations.demo_regies import regies_demo
 from opsn.operations.server import serve_until_stopped
@@ -39,7 +40,7 @@ CITIZENS = [("camille.durand@citoyen.demo", "Camille", "Durand", "1985-04-12"),
 DEMO_TOTP_SECRET = "OPSNDEMOOPSNDEMOOPSNDEMOOPSNDEMO"  # noqa: S105
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Prepare the demo data (idempotent) and start the web server."
 
     def add_arguments(self, parser):

@@ -1,12 +1,11 @@
 import os
 
-from django.core.management.base import BaseCommand
-
+from opsn.kernel.commands import DomainCommand
 from opsn.kernel.production import refuse_demo_values
 from opsn.operations.server import gunicorn_argv, gunicorn_environment
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     # The checks would import the middlewares, hence the metrics, before the metrics folder
     # below exists; gunicorn's workers load the application anyway. Only the production
     # check runs (in handle).
