@@ -134,7 +134,7 @@ def pay_online(request: HttpRequest, commune_id: int, invoice_id: int) -> HttpRe
 
     # Given to PayFiP: built from the public base, never from the Host header's port.
     def notify_url_for(commune: Commune) -> str:
-        return public_url(commune.primary_domain,
+        return public_url(commune.primary_domain or "",
                           reverse("online_payments:notification", urlconf="opsn.urls_commune"))
 
     def return_url_for(payment_id: int) -> str:

@@ -4,6 +4,7 @@ import atexit
 import datetime
 import logging
 import threading
+from typing import cast
 
 import dramatiq
 from django.conf import settings
@@ -135,7 +136,7 @@ def stop_embedded_worker(timeout: float | None = None) -> None:
     if worker is None:
         return
     atexit.unregister(stop_embedded_worker)
-    broker = worker.broker
+    broker = cast(StubBroker, worker.broker)  # the in-process broker
     deadline = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(
         seconds=settings.OPSN_JOBS_DRAIN_SECONDS if timeout is None else timeout)
     for queue in sorted(broker.get_declared_queues()):

@@ -52,7 +52,8 @@ def journal(request: HttpRequest, number: str) -> HttpResponse:
     # The filters again, for the chain check's form: pairs, not the query dictionary, whose
     # keys a template would read before its methods (``?lists=x`` made ``.lists`` a text).
     kept = [(key, value) for key, values in query.lists() for value in values]
-    paginated.query = query.urlencode()  # type: ignore[attr-defined] - the chain check once
+    # The links to other pages do not run the chain check again.
+    paginated.query = query.urlencode()  # type: ignore[attr-defined]
     return page(request, "regie_pages/journal.html", {
         "filters": filters, "rows": _grouped(list(paginated.object_list)),
         "page_obj": paginated, "count": paginated.paginator.count,
