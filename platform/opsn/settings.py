@@ -21,6 +21,7 @@ from opsn.kernel.production import (
     PRODUCTION,
 )
 from opsn.kernel.rates import setting as rate_setting
+from opsn.operations.logs import log_format
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -85,10 +86,16 @@ OPSN_LINK_LOCK_FAILURES = env.int("OPSN_LINK_LOCK_FAILURES", default=20)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
+# A régie's imported file (invoices CSV, card terminal CSV, CAMT.053 statement) is refused
+# above this size, on the agents' page and on the command line.
+OPSN_IMPORT_MAX_MEGABYTES = env.int("OPSN_IMPORT_MAX_MEGABYTES", default=20)
 # Background jobs (dramatiq): amqp://… (RabbitMQ) or redis://…; unset: an in-process broker
 # and worker (no service needed). OPSN_JOBS_MODE=inline runs jobs at once (tests).
 OPSN_BROKER_URL = env.str("OPSN_BROKER_URL", default="")
 OPSN_JOBS_MODE = env.str("OPSN_JOBS_MODE", default="broker")
+# At exit, the in-process worker finishes its queued jobs for at most this long, then stops
+# (before the embedded database does).
+OPSN_JOBS_DRAIN_SECONDS = env.float("OPSN_JOBS_DRAIN_SECONDS", default=60.0)
 
 # Online payment (PayFiP, DGFiP): "payfip" is the DGFiP's web service (production);
 # "local" the local test provider served on the portal under /payfip-local/ (demo, tests).
@@ -378,6 +385,14 @@ SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Absolute links that leave a page (e-mails, a receipt's verification URL and QR code,
+# PayFiP's return and notification URLs) are built from these (opsn.kernel.urls), never
+# from a request's Host header. 0: the scheme's own port; the demo sets the port it serves.
+OPSN_PUBLIC_SCHEME = env.str("OPSN_PUBLIC_SCHEME",
+                             default="https" if SESSION_COOKIE_SECURE else "http").lower()
+if OPSN_PUBLIC_SCHEME not in ("http", "https"):
+    raise environ.ImproperlyConfigured("OPSN_PUBLIC_SCHEME: http or https")
+OPSN_PUBLIC_PORT = env.int("OPSN_PUBLIC_PORT", default=0)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -403,9 +418,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "opsn.operations.logs.ContextFilter"}},
     "formatters": {"json": {"()": "opsn.operations.logs.Formatter"},
-                   "text": {"format": "%(levelname)s %(name)s %(message)s"}},
+                   "text": {"()": "opsn.operations.logs.TextFormatter"}},
+    # To standard error. auto: French lines on a terminal, JSON otherwise (opsn.operations.logs).
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
-                             "formatter": env.str("LOG_FORMAT", default="json")}},
+                             "formatter": log_format(env.str("LOG_FORMAT", default="auto"))}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {"opsn": {"level": env.str("LOG_LEVEL", default="INFO")}},
 }
