@@ -195,7 +195,7 @@ def _onboard_in(*, insee_code: str, modules: Sequence[str] | None,
         commune_schema_ready.send(sender=Commune, commune=commune, official=official,
                                   admin_email=admin_email)
     provisioning().commune_provisioned(commune, admin_email)
-    logger.info("onboarded %s (%s) into schema %s of database %s", commune.name, insee_code,
+    logger.info("commune %s (%s) accueillie : schéma %s, base %s", commune.name, insee_code,
                 schema_name, database)
     return commune
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +24,8 @@ from opsn.console.forms import (
     SuspendForm,
 )
 from opsn.jobs.broker import send
+from opsn.kernel.pages import paginate
+from opsn.kernel.urls import public_url
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -32,18 +33,18 @@ def home(request: HttpRequest) -> HttpResponse:
     if request_host(request) == settings.OPSN_CONSOLE_HOST:
         return redirect("console:communes")
     communes = Commune.objects.filter(status=Commune.Status.ACTIVE).prefetch_related("domains")
-    return render(request, "console/portal.html", {"communes": communes})
+    return render(request, "console/portal.html", {"communes": [
+        (c.name, public_url(c.primary_domain)) for c in communes if c.primary_domain]})
 
 
 @operator_required
 def commune_list(request: HttpRequest) -> HttpResponse:
     filters = {k: request.GET.get(k, "") for k in ("q", "status", "module", "departement",
                                                    "epci")}
-    page = Paginator(communes_search(**filters), 50).get_page(request.GET.get("page"))
     return render(request, "console/communes.html", {
-        "page": page, "filters": filters, "modules": Module.objects.all(),
-        "statuses": Commune.Status.choices, "totals": registry_totals(),
-        "querystring": "&".join(f"{k}={v}" for k, v in filters.items() if v),
+        "page": paginate(request, communes_search(**filters)), "filters": filters,
+        "modules": Module.objects.all(), "statuses": Commune.Status.choices,
+        "totals": registry_totals(),
     })
 
 
