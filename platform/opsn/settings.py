@@ -53,20 +53,30 @@ OPSN_OPERATOR_HOSTS = frozenset(
     for h in env.list("OPSN_OPERATOR_HOSTS", default=[OPSN_CONSOLE_HOST, OPSN_BASE_DOMAIN])
 )
 # The operator's identity defaults to the demo's (opsn.kernel.production), which production
-# refuses. The last five are the seller on the invoices and in their Factur-X XML.
+# refuses. The last six are the seller on the invoices and in their Factur-X XML.
 OPSN_OPERATOR = {
     key: env.str(variable, default=DEMO_OPERATOR[variable])
     for key, variable in (("name", "OPSN_OPERATOR_NAME"), ("email", "OPSN_OPERATOR_EMAIL"),
                           ("phone", "OPSN_OPERATOR_PHONE"), ("siren", "OPSN_OPERATOR_SIREN"),
                           ("address", "OPSN_OPERATOR_ADDRESS"),
                           ("postcode", "OPSN_OPERATOR_POSTCODE"),
-                          ("city", "OPSN_OPERATOR_CITY"), ("iban", "OPSN_OPERATOR_IBAN"))
+                          ("city", "OPSN_OPERATOR_CITY"), ("iban", "OPSN_OPERATOR_IBAN"),
+                          ("vat_number", "OPSN_OPERATOR_VAT_NUMBER"))
 }
+# The seller's tax registration identifier (EN 16931 BT-32), beside its VAT number (BT-31):
+# optional, on the titres when given.
+OPSN_OPERATOR["tax_registration"] = env.str("OPSN_OPERATOR_TAX_REGISTRATION", default="")
 OPSN_OPERATOR["short_name"] = env.str("OPSN_OPERATOR_SHORT_NAME", default="OPSN")
 OPSN_OPERATOR["primary_color"] = env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68")
 # Billing calendar (convention of Montpellier Méditerranée Métropole, seeds/004): a commune
-# may contest an invoice within 8 days of receiving it and pays within 30 days.
+# may contest an invoice within 8 jours francs of receiving it (opsn.kernel.calendar) and
+# pays within 30 days. A titre sent through Chorus Pro is deemed received this many days
+# after it was sent.
 OPSN_INVOICE_CONTEST_DAYS = env.int("OPSN_INVOICE_CONTEST_DAYS", default=8)
+OPSN_INVOICE_RECEIPT_DAYS = env.int("OPSN_INVOICE_RECEIPT_DAYS", default=1)
+# The year's titres go out by 30 September (month, day): the billing page warns from the
+# first of that month while they are not issued and sent.
+OPSN_INVOICE_SENDING_DEADLINE = (9, 30)
 OPSN_INVOICE_PAYMENT_DAYS = env.int("OPSN_INVOICE_PAYMENT_DAYS", default=30)
 # Adding or removing an application, or leaving: requested at least this many months before
 # the end of the year, effective on 1 January of the next year.

@@ -16,6 +16,7 @@ from opsn.communes.selectors import communes_search, latest_population, registry
 from opsn.communes.tasks import run_onboarding_batch
 from opsn.console.forms import (
     BatchForm,
+    BillingForm,
     DomainForm,
     ModulesForm,
     OffboardForm,
@@ -114,10 +115,14 @@ def _commune(insee_code: str) -> Commune:
 
 
 @operator_required
-def commune_detail(request: HttpRequest, insee_code: str) -> HttpResponse:
+def commune_detail(request: HttpRequest, insee_code: str, *,
+                   billing_form: BillingForm | None = None) -> HttpResponse:
     commune = _commune(insee_code)
+    billing_form = billing_form or BillingForm(
+        initial={name: getattr(commune, name) for name in Commune.BILLING_FIELDS})
     return render(request, "console/commune.html", {
-        "c": commune, "suspend_form": SuspendForm(), "domain_form": DomainForm(),
+        "c": commune, "billing_form": billing_form,
+        "suspend_form": SuspendForm(), "domain_form": DomainForm(),
         "offboard_form": OffboardForm(commune=commune),
         "modules_form": ModulesForm(initial={"modules": list(
             commune.communemodule_set.current().values_list("module_id", flat=True))}),
@@ -179,6 +184,24 @@ def modules_set(request: HttpRequest, insee_code: str) -> HttpResponse:
     return _action(request, insee_code,
                    lambda c: services.commune_set_modules(commune=c, modules=chosen),
                    "Modules de {name} enregistrés.")
+
+
+@operator_required
+@require_POST
+def commune_billing(request: HttpRequest, insee_code: str) -> HttpResponse:
+    """The commune's Chorus Pro routing; a refusal shows next to its field, nothing saved."""
+    commune = _commune(insee_code)
+    form = BillingForm(request.POST)
+    if form.is_valid():
+        try:
+            services.commune_set_billing(commune=commune, **form.cleaned_data)
+        except RegistryError as exc:
+            _fail(request, exc, form)
+        else:
+            messages.success(request, f"Facturation Chorus Pro de {commune.name} enregistrée : "
+                                      "les prochains titres la porteront.")
+            return redirect("console:commune", insee_code=insee_code)
+    return commune_detail(request, insee_code, billing_form=form)
 
 
 @operator_required
