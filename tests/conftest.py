@@ -22,6 +22,7 @@ from hypothesis import settings as hypothesis
 from opsn.accounts.models import OperatorApiToken
 from opsn.communes import routing, schemas, services
 from opsn.communes.models import Commune, CommuneArchive, SpareSchema
+from opsn.jobs.broker import stop_embedded_worker
 from opsn.kernel import tenancy
 from opsn.operations.models import Throttle
 from opsn.referentiel.loader import ensure_loaded
@@ -141,3 +142,10 @@ def api_token(db) -> str:
 @pytest.fixture
 def api(api_token) -> Client:
     return Client(HTTP_HOST="console.localhost", HTTP_AUTHORIZATION=f"Bearer {api_token}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop an in-process job worker a test started while pytest still captures output:
+    at interpreter exit (its usual stop) the captured streams are closed and its last
+    log line would be a « Logging error »."""
+    stop_embedded_worker(timeout=5)
