@@ -27,6 +27,8 @@ from opsn.regies.models.ledger import (
     receipt_label,
 )
 from opsn.regies.models.payers import (
+    AGE_BUCKETS,
+    OWED_STATUSES,
     Invoice,
     InvoiceLine,
     InvoiceSource,
@@ -36,7 +38,7 @@ from opsn.regies.models.payers import (
 )
 
 __all__ = [
-    "ACCOUNT_MODES", "DRAWER_MODES", "HELD_MODES", "Allocation", "Assignment", "AssignmentRole",
+    "ACCOUNT_MODES", "AGE_BUCKETS", "OWED_STATUSES", "DRAWER_MODES", "HELD_MODES", "Allocation", "Assignment", "AssignmentRole",
     "ClosingLine", "DailyClosing",
     "Deposit", "DepositLine", "EntrySource", "Handover", "Holding", "ImportBatch", "ImportKind",
     "ImportedPayment", "Invoice", "InvoiceLine", "InvoiceSource", "InvoiceStatus", "LedgerEntry",
