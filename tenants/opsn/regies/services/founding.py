@@ -12,6 +12,9 @@ from django.utils import timezone
 from opsn.agents.selectors import commune_agents
 from opsn.audit import events
 from opsn.audit.services import record
+from opsn.finance.errors import FinanceError
+from opsn.finance.models import Budget
+from opsn.finance.selectors import Imputation, checked_imputation
 from opsn.kernel.actors import Actor
 from opsn.kernel.money import euros, parse_amount
 from opsn.kernel.tenancy import atomic
@@ -115,24 +118,63 @@ def regie_amend(*, regie: Regie, actor: Actor, **changes) -> Regie:
     return regie
 
 
+def imputation(nature: str = "", fonction: str = "") -> Imputation:
+    """An imputation as typed, checked against the commune's M57 plan; the plan's refusal
+    in the régies' words (same message, same field)."""
+    try:
+        return checked_imputation(nature, fonction)
+    except FinanceError as exc:
+        raise RegieError(exc.message, field=exc.field) from None
+
+
 @atomic
 def product_save(*, regie: Regie, actor: Actor, code: str, name: str, unit_price,
-                 is_active: bool = True) -> Product:
-    """Add a product the régie may collect, or change its name, price or availability.
-    Invoices already issued keep the price they were issued with."""
+                 is_active: bool = True, nature: str = "", fonction: str = "") -> Product:
+    """Add a product the régie may collect, or change its name, price, availability or M57
+    imputation (blank: the régie's default). Invoices already issued keep the price and
+    the imputation they were issued with."""
     code = (code or "").strip().lower()
     if not code:
         raise RegieError("Le code du produit manque.", field="code")
     if not (name or "").strip():
         raise RegieError("Le libellé du produit manque.", field="name")
     price = parse_amount(unit_price, field="unit_price", allow_zero=True, error=RegieError)
+    imputed = imputation(nature, fonction)
     product, _ = Product.objects.update_or_create(
         regie=regie, code=code,
-        defaults={"name": name.strip(), "unit_price": price, "is_active": is_active})
+        defaults={"name": name.strip(), "unit_price": price, "is_active": is_active,
+                  "nature_id": imputed.nature or None, "fonction_id": imputed.fonction or None})
     record(actor, events.ProductSaved(target=f"product:{product.pk}", data={
         "code": code, "name": product.name, "unit_price": euros(price).removesuffix(" €"),
-        "regie": regie.number}))
+        "regie": regie.number, "imputation": str(imputed)}))
     return product
+
+
+@atomic
+def regie_imputation_set(*, regie: Regie, actor: Actor, budget: Budget | None = None,
+                         nature: str = "", fonction: str = "") -> Regie:
+    """The budget the régie collects for (None: the principal budget) and the imputation
+    of what it sells when a product has none of its own."""
+    imputed = imputation(nature, fonction)
+    regie = Regie.objects.select_for_update().get(pk=regie.pk)
+    regie.budget = budget
+    regie.nature_id = imputed.nature or None  # type: ignore[assignment]
+    regie.fonction_id = imputed.fonction or None  # type: ignore[assignment]
+    regie.save(update_fields=["budget", "nature", "fonction"])
+    record(actor, events.ImputationSaved(target=f"regie:{regie.pk}", data={
+        "regie": regie.number, "budget": budget.name if budget else "principal",
+        "nature": imputed.nature or "aucune", "fonction": imputed.fonction or "aucune"}))
+    return regie
+
+
+def imputation_of(regie: Regie, product: Product | None) -> Imputation:
+    """What a line of ``regie`` selling ``product`` (or no product) is imputed to: the
+    product's nature and fonction, or else the régie's default (each read alone: a
+    product with a nature of its own and no fonction takes the régie's fonction only if
+    it has no nature either)."""
+    if product is not None and product.nature_id:
+        return Imputation(nature=product.nature_id, fonction=product.fonction_id or "")
+    return Imputation(nature=regie.nature_id or "", fonction=regie.fonction_id or "")
 
 
 def _check_account(account: str) -> str:
