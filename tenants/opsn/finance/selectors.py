@@ -40,7 +40,8 @@ def _entry(model, code: str, what: str, field: str):
                            f"M57 (édition {entry.retired_in}) : choisissez un code en vigueur.",
                            field=field)
     if not entry.imputable:
-        finer = [e.code for e in model.objects.filter(code__startswith=code, retired_in="")
+        finer = [e.code for e in model.objects.filter(code__startswith=code, retired_in="",
+                                                         imputable=True)
                  .exclude(code=code).order_by("code")[:6]]
         raise FinanceError(f"{what} {code} ({entry.label}) se subdivise : imputez au niveau le "
                            f"plus détaillé ({', '.join(finer)}…).", field=field)
