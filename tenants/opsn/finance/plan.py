@@ -27,7 +27,7 @@ from opsn.kernel.inputs import file_problem, problem
 from opsn.kernel.tenancy import atomic
 
 COLUMNS = ("edition", "type", "code", "libelle", "chapitre")
-KINDS = {"nature": Nature, "fonction": Fonction}
+KINDS: dict[str, type[Nature] | type[Fonction]] = {"nature": Nature, "fonction": Fonction}
 CODE = re.compile(r"[0-9]{1,10}")
 CHAPTER = re.compile(r"[0-9]{2,3}")
 EDITION = re.compile(r"[0-9A-Za-z._-]{1,20}")
@@ -166,7 +166,7 @@ def _leaves(lines: list[Line]) -> set[str]:
             if not (i + 1 < len(codes) and codes[i + 1].startswith(c))}
 
 
-def _fields(line: Line, leaves: set[str], model: type[PlanEntry]) -> dict:
+def _fields(line: Line, leaves: set[str], model: type) -> dict:
     values = {"label": line.label, "imputable": line.code in leaves, "retired_in": ""}
     if model is Nature:
         values["chapter"] = line.chapter
@@ -190,7 +190,7 @@ def load_plan(plan: Plan) -> Loaded:
     for kind, model in KINDS.items():
         lines = plan.of(kind)
         leaves = _leaves(lines)
-        existing = {e.code: e for e in model.objects.all()}  # type: ignore[attr-defined]
+        existing: dict[str, PlanEntry] = {e.code: e for e in model.objects.all()}
         new, updated = [], []
         for line in lines:
             wanted = _fields(line, leaves, model)
@@ -214,8 +214,9 @@ def load_plan(plan: Plan) -> Loaded:
                 entry.retired_in = plan.edition
                 updated.append(entry)
                 done.retired.append(f"{kind} {entry.code}")
-        model.objects.bulk_create(new)  # type: ignore[attr-defined]
-        model.objects.bulk_update(  # type: ignore[attr-defined]
-            updated, ["label", "imputable", "retired_in", "edition",
-                      *(["chapter"] if model is Nature else [])])
+        model.objects.bulk_create(new)  # type: ignore[arg-type]
+        model.objects.bulk_update(
+            updated,  # type: ignore[arg-type]
+            ["label", "imputable", "retired_in", "edition",
+             *(["chapter"] if model is Nature else [])])
     return done

@@ -79,7 +79,7 @@ def budget_save(*, actor: Actor, budget: Budget | None = None, **fields) -> Budg
     if unknown:
         raise FinanceError(f"Champ(s) inconnu(s) : {', '.join(sorted(unknown))}.")
     clean = _clean({name: fields.get(name, "") for name in FIELDS})
-    others = Budget.objects.exclude(pk=budget.pk if budget else None)
+    others = Budget.objects.all() if budget is None else Budget.objects.exclude(pk=budget.pk)
     if clean["kind"] == BudgetKind.PRINCIPAL and others.filter(
             kind=BudgetKind.PRINCIPAL).exists():
         raise FinanceError("La commune a déjà son budget principal : un autre budget est un "

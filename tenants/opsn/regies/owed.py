@@ -9,7 +9,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, Q, QuerySet, Sum
 
 from opsn.regies.models import AGE_BUCKETS, Invoice, Regie
 
@@ -45,7 +45,7 @@ def past_due(regie: Regie, on: datetime.date) -> QuerySet:
 
 
 def _sums() -> dict:
-    sums = {}
+    sums: dict[str, Aggregate] = {}
     for i, (key, *_rest) in enumerate(AGE_BUCKETS):
         sums[f"total_{i}"] = Sum("owed", filter=Q(bucket=key))
         sums[f"count_{i}"] = Count("id", filter=Q(bucket=key))

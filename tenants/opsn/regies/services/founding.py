@@ -158,8 +158,8 @@ def regie_imputation_set(*, regie: Regie, actor: Actor, budget: Budget | None = 
     imputed = imputation(nature, fonction)
     regie = Regie.objects.select_for_update().get(pk=regie.pk)
     regie.budget = budget
-    regie.nature_id = imputed.nature or None  # type: ignore[assignment]
-    regie.fonction_id = imputed.fonction or None  # type: ignore[assignment]
+    regie.nature_id = imputed.nature or None
+    regie.fonction_id = imputed.fonction or None
     regie.save(update_fields=["budget", "nature", "fonction"])
     record(actor, events.ImputationSaved(target=f"regie:{regie.pk}", data={
         "regie": regie.number, "budget": budget.name if budget else "principal",
