@@ -12,14 +12,13 @@ from django.utils import timezone
 from opsn.agents.selectors import commune_agents
 from opsn.audit import events
 from opsn.audit.services import record
-from opsn.finance.errors import FinanceError
 from opsn.finance.models import Budget
-from opsn.finance.selectors import Imputation, checked_imputation
 from opsn.kernel.actors import Actor
 from opsn.kernel.money import euros, parse_amount
 from opsn.kernel.tenancy import atomic
 from opsn.regies import selectors
 from opsn.regies.errors import Duplicate, NotFound, Refused, RegieError
+from opsn.regies.imputation import imputation
 from opsn.regies.models import (
     Assignment,
     AssignmentRole,
@@ -118,15 +117,6 @@ def regie_amend(*, regie: Regie, actor: Actor, **changes) -> Regie:
     return regie
 
 
-def imputation(nature: str = "", fonction: str = "") -> Imputation:
-    """An imputation as typed, checked against the commune's M57 plan; the plan's refusal
-    in the régies' words (same message, same field)."""
-    try:
-        return checked_imputation(nature, fonction)
-    except FinanceError as exc:
-        raise RegieError(exc.message, field=exc.field) from None
-
-
 @atomic
 def product_save(*, regie: Regie, actor: Actor, code: str, name: str, unit_price,
                  is_active: bool = True, nature: str = "", fonction: str = "") -> Product:
@@ -165,16 +155,6 @@ def regie_imputation_set(*, regie: Regie, actor: Actor, budget: Budget | None = 
         "regie": regie.number, "budget": budget.name if budget else "principal",
         "nature": imputed.nature or "aucune", "fonction": imputed.fonction or "aucune"}))
     return regie
-
-
-def imputation_of(regie: Regie, product: Product | None) -> Imputation:
-    """What a line of ``regie`` selling ``product`` (or no product) is imputed to: the
-    product's nature and fonction, or else the régie's default (each read alone: a
-    product with a nature of its own and no fonction takes the régie's fonction only if
-    it has no nature either)."""
-    if product is not None and product.nature_id:
-        return Imputation(nature=product.nature_id, fonction=product.fonction_id or "")
-    return Imputation(nature=regie.nature_id or "", fonction=regie.fonction_id or "")
 
 
 def _check_account(account: str) -> str:

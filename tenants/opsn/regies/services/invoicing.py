@@ -23,6 +23,7 @@ from opsn.kernel.money import euros, line_amount, parse_amount, parse_quantity
 from opsn.kernel.tenancy import atomic
 from opsn.regies import permissions
 from opsn.regies.errors import Duplicate, Refused, RegieError
+from opsn.regies.imputation import imputation_of
 from opsn.regies.models import (
     Allocation,
     ImportBatch,
@@ -34,7 +35,6 @@ from opsn.regies.models import (
     Product,
     Regie,
 )
-from opsn.regies.services.founding import imputation_of
 
 # No 0/O, 1/I/L: a code read over the phone or copied from paper is typed right.
 LINK_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
