@@ -3,8 +3,8 @@ default imputation; each product has its own; each invoice line keeps the imputa
 issued with.
 
 Invoice lines are history (trigger ``regies_invoiceline_kept`` refuses any UPDATE or
-DELETE, migration 0006): the two columns are added by DDL with an empty default, which fires
-no row trigger, and no existing line is rewritten. Lines issued before this release stay
+DELETE, migration 0006): the two columns are added by DDL with an empty default (kept by
+the database, for lines written by plain SQL), which fires no row trigger, and no existing line is rewritten. Lines issued before this release stay
 « non imputé » — what they were issued with — and the new columns are as immutable as the
 others."""
 
@@ -23,12 +23,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='invoiceline',
             name='fonction',
-            field=models.CharField(blank=True, max_length=10, verbose_name='fonction'),
+            field=models.CharField(blank=True, db_default='', max_length=10, verbose_name='fonction'),
         ),
         migrations.AddField(
             model_name='invoiceline',
             name='nature',
-            field=models.CharField(blank=True, max_length=10, verbose_name='compte par nature'),
+            field=models.CharField(blank=True, db_default='', max_length=10, verbose_name='compte par nature'),
         ),
         migrations.AddField(
             model_name='product',

@@ -151,9 +151,10 @@ class InvoiceLine(models.Model):
     beneficiary = models.CharField("bénéficiaire", max_length=200, blank=True)
     # The M57 imputation the line was issued with (its product's, or the régie's default),
     # copied at issue and never rewritten: a later change of the product does not move
-    # what was invoiced. Blank: not imputed.
-    nature = models.CharField("compte par nature", max_length=10, blank=True)
-    fonction = models.CharField("fonction", max_length=10, blank=True)
+    # what was invoiced. Blank: not imputed (the database's default too, for a line written
+    # by plain SQL).
+    nature = models.CharField("compte par nature", max_length=10, blank=True, db_default="")
+    fonction = models.CharField("fonction", max_length=10, blank=True, db_default="")
 
     class Meta:
         ordering = ["invoice", "id"]
