@@ -11,6 +11,7 @@ import environ
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from opsn.kernel.addresses import trusted_networks
 from opsn.kernel.database import commune_databases, embedded_aliases, embedded_database_settings
 from opsn.kernel.production import (
     DEMO_BASE_DOMAIN,
@@ -19,6 +20,7 @@ from opsn.kernel.production import (
     DEVELOPMENT_SECRET_KEY,
     PRODUCTION,
 )
+from opsn.kernel.rates import setting as rate_setting
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -75,7 +77,8 @@ OPSN_CASH_PAYMENT_LIMIT = env.int("OPSN_CASH_PAYMENT_LIMIT", default=300)
 OPSN_CASH_WARNING_PERCENT = env.int("OPSN_CASH_WARNING_PERCENT", default=80)
 # Link codes typed by citizens: this many wrong codes within the window (per person, or
 # four times as many from one address) make them wait until the window has passed; this
-# many in a day lock code linking for the day.
+# many in a day lock code linking for the day. Counted atomically before each code is
+# checked (opsn.operations.throttle).
 OPSN_LINK_WINDOW_MINUTES = env.int("OPSN_LINK_WINDOW_MINUTES", default=15)
 OPSN_LINK_MAX_FAILURES = env.int("OPSN_LINK_MAX_FAILURES", default=5)
 OPSN_LINK_LOCK_FAILURES = env.int("OPSN_LINK_LOCK_FAILURES", default=20)
@@ -245,9 +248,17 @@ OPSN_OIDC_CLIENT_SECRET = secret("OPSN_OIDC_CLIENT_SECRET") or DEMO_OIDC_CLIENT_
 # acr values that prove two factors (Keycloak's acr.loa.map in infra/keycloak: "2").
 OPSN_OIDC_STRONG_ACR = env.list("OPSN_OIDC_STRONG_ACR", default=["2"])
 OPSN_OIDC_TIMEOUT = env.float("OPSN_OIDC_TIMEOUT", default=10.0)
-# The local provider: failed sign-in attempts per address and e-mail before a lock.
-OPSN_IDP_SIGN_IN_RATE = env.str("OPSN_IDP_SIGN_IN_RATE", default="5/15m")
-OPSN_IDP_REDIRECT_SCHEMES = env.list("OPSN_IDP_REDIRECT_SCHEMES", default=["http", "https"])
+# The local provider's limits ("attempts/period", counted before each check,
+# opsn.operations.throttle): wrong passwords per account (the e-mail as the account lookup
+# reads it), wrong second-factor codes per account (the account of the sign-in under way),
+# and failed attempts per client address, high enough for a town hall's agents behind one
+# address. Each locks for its period once reached, the right password or code included.
+OPSN_IDP_SIGN_IN_RATE = rate_setting("OPSN_IDP_SIGN_IN_RATE",
+                                     env.str("OPSN_IDP_SIGN_IN_RATE", default="5/15m"))
+OPSN_IDP_CODE_RATE = rate_setting("OPSN_IDP_CODE_RATE",
+                                  env.str("OPSN_IDP_CODE_RATE", default="5/15m"))
+OPSN_IDP_ADDRESS_RATE = rate_setting("OPSN_IDP_ADDRESS_RATE",
+                                     env.str("OPSN_IDP_ADDRESS_RATE", default="100/15m"))
 # Provisioning of communes' identities (accounts.identity): local store or Keycloak.
 OPSN_IDENTITY_PROVISIONING = env.str(
     "OPSN_IDENTITY_PROVISIONING",
@@ -377,6 +388,11 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The proxies in front of the application (addresses or CIDR networks, e.g. the ingress
+# controller's pods): X-Forwarded-For is read only from them (opsn.kernel.addresses).
+# Empty: the client's address is REMOTE_ADDR. Checked here: a wrong entry stops the start.
+OPSN_TRUSTED_PROXIES = [str(net) for net in trusted_networks(
+    env.list("OPSN_TRUSTED_PROXIES", default=[]))]
 
 # --- Operations -----------------------------------------------------------------------
 SENTRY_DSN = secret("SENTRY_DSN") or ""

@@ -51,6 +51,8 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   value: "false"
 - name: BEHIND_TLS_PROXY
   value: "true"
+- name: OPSN_TRUSTED_PROXIES
+  value: {{ .Values.ingress.trustedProxies | quote }}
 - name: SECURE_COOKIES
   value: "true"
 - name: SECURE_HSTS_SECONDS

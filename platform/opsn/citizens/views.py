@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from opsn.accounts.auth import client_ip, signed_in_required, subject_of
+from opsn.accounts.auth import signed_in_required, subject_of
 from opsn.citizens import services
 from opsn.citizens.errors import CitizenError, NotLinked
 from opsn.citizens.online import online_payment_begin, online_payment_outcome
@@ -24,6 +24,7 @@ from opsn.citizens.statement import (
     statement,
 )
 from opsn.communes.models import Commune
+from opsn.kernel.addresses import client_ip
 
 
 def _int(value: str) -> int | None:

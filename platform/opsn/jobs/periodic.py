@@ -49,6 +49,7 @@ SCHEDULE = [
     PeriodicJob("regies-warnings", daily, "opsn.regies.tasks.warn_regies"),
     PeriodicJob("online-payments-reconciliation", every_five_minutes,
                 "opsn.online_payments.tasks.reconcile_online_payments"),
+    PeriodicJob("expired-attempts", daily, "opsn.operations.tasks.forget_expired_attempts"),
 ]
 
 
