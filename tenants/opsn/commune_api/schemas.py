@@ -123,6 +123,10 @@ class LineOut(Out):
     period_start: datetime.date | None
     period_end: datetime.date | None
     beneficiary: str
+    nature: str = Field(description="le compte par nature M57 de la ligne, copié à l'émission "
+                                    "(celui du produit, sinon celui de la régie) ; vide : "
+                                    "non imputée")
+    fonction: str = Field(description="la fonction M57 de la ligne, copiée à l'émission")
 
 
 class InvoiceOut(Out):
