@@ -117,6 +117,8 @@ def test_a_mandataire_does_not_open_the_budgets(venissieux, regie, django_app):
 def test_the_administrator_imputes_the_regie_and_its_products(venissieux, regie, django_app):
     app = browser(django_app, venissieux, ADMIN.account)
     admin = app.get(f"{BASE}/R-001/administration/")
+    assert unique_ids(admin) and admin.html.title.get_text().startswith(
+        "Administration – Cantine et périscolaire – ")
     assert admin.html.find("datalist", id="m57-natures").find("option", value="7067")
     assert not admin.html.find("datalist", id="m57-natures").find("option", value="706")
     product = form_of(admin, "/produits/")
