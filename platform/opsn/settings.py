@@ -21,6 +21,7 @@ from opsn.kernel.production import (
     PRODUCTION,
 )
 from opsn.kernel.rates import setting as rate_setting
+from opsn.operations.logs import log_format
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -52,20 +53,30 @@ OPSN_OPERATOR_HOSTS = frozenset(
     for h in env.list("OPSN_OPERATOR_HOSTS", default=[OPSN_CONSOLE_HOST, OPSN_BASE_DOMAIN])
 )
 # The operator's identity defaults to the demo's (opsn.kernel.production), which production
-# refuses. The last five are the seller on the invoices and in their Factur-X XML.
+# refuses. The last six are the seller on the invoices and in their Factur-X XML.
 OPSN_OPERATOR = {
     key: env.str(variable, default=DEMO_OPERATOR[variable])
     for key, variable in (("name", "OPSN_OPERATOR_NAME"), ("email", "OPSN_OPERATOR_EMAIL"),
                           ("phone", "OPSN_OPERATOR_PHONE"), ("siren", "OPSN_OPERATOR_SIREN"),
                           ("address", "OPSN_OPERATOR_ADDRESS"),
                           ("postcode", "OPSN_OPERATOR_POSTCODE"),
-                          ("city", "OPSN_OPERATOR_CITY"), ("iban", "OPSN_OPERATOR_IBAN"))
+                          ("city", "OPSN_OPERATOR_CITY"), ("iban", "OPSN_OPERATOR_IBAN"),
+                          ("vat_number", "OPSN_OPERATOR_VAT_NUMBER"))
 }
+# The seller's tax registration identifier (EN 16931 BT-32), beside its VAT number (BT-31):
+# optional, on the titres when given.
+OPSN_OPERATOR["tax_registration"] = env.str("OPSN_OPERATOR_TAX_REGISTRATION", default="")
 OPSN_OPERATOR["short_name"] = env.str("OPSN_OPERATOR_SHORT_NAME", default="OPSN")
 OPSN_OPERATOR["primary_color"] = env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68")
 # Billing calendar (convention of Montpellier Méditerranée Métropole, seeds/004): a commune
-# may contest an invoice within 8 days of receiving it and pays within 30 days.
+# may contest an invoice within 8 jours francs of receiving it (opsn.kernel.calendar) and
+# pays within 30 days. A titre sent through Chorus Pro is deemed received this many days
+# after it was sent.
 OPSN_INVOICE_CONTEST_DAYS = env.int("OPSN_INVOICE_CONTEST_DAYS", default=8)
+OPSN_INVOICE_RECEIPT_DAYS = env.int("OPSN_INVOICE_RECEIPT_DAYS", default=1)
+# The year's titres go out by 30 September (month, day): the billing page warns from the
+# first of that month while they are not issued and sent.
+OPSN_INVOICE_SENDING_DEADLINE = (9, 30)
 OPSN_INVOICE_PAYMENT_DAYS = env.int("OPSN_INVOICE_PAYMENT_DAYS", default=30)
 # Adding or removing an application, or leaving: requested at least this many months before
 # the end of the year, effective on 1 January of the next year.
@@ -85,10 +96,16 @@ OPSN_LINK_LOCK_FAILURES = env.int("OPSN_LINK_LOCK_FAILURES", default=20)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
+# A régie's imported file (invoices CSV, card terminal CSV, CAMT.053 statement) is refused
+# above this size, on the agents' page and on the command line.
+OPSN_IMPORT_MAX_MEGABYTES = env.int("OPSN_IMPORT_MAX_MEGABYTES", default=20)
 # Background jobs (dramatiq): amqp://… (RabbitMQ) or redis://…; unset: an in-process broker
 # and worker (no service needed). OPSN_JOBS_MODE=inline runs jobs at once (tests).
 OPSN_BROKER_URL = env.str("OPSN_BROKER_URL", default="")
 OPSN_JOBS_MODE = env.str("OPSN_JOBS_MODE", default="broker")
+# At exit, the in-process worker finishes its queued jobs for at most this long, then stops
+# (before the embedded database does).
+OPSN_JOBS_DRAIN_SECONDS = env.float("OPSN_JOBS_DRAIN_SECONDS", default=60.0)
 
 # Online payment (PayFiP, DGFiP): "payfip" is the DGFiP's web service (production);
 # "local" the local test provider served on the portal under /payfip-local/ (demo, tests).
@@ -379,6 +396,14 @@ SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Absolute links that leave a page (e-mails, a receipt's verification URL and QR code,
+# PayFiP's return and notification URLs) are built from these (opsn.kernel.urls), never
+# from a request's Host header. 0: the scheme's own port; the demo sets the port it serves.
+OPSN_PUBLIC_SCHEME = env.str("OPSN_PUBLIC_SCHEME",
+                             default="https" if SESSION_COOKIE_SECURE else "http").lower()
+if OPSN_PUBLIC_SCHEME not in ("http", "https"):
+    raise environ.ImproperlyConfigured("OPSN_PUBLIC_SCHEME: http or https")
+OPSN_PUBLIC_PORT = env.int("OPSN_PUBLIC_PORT", default=0)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -404,9 +429,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "opsn.operations.logs.ContextFilter"}},
     "formatters": {"json": {"()": "opsn.operations.logs.Formatter"},
-                   "text": {"format": "%(levelname)s %(name)s %(message)s"}},
+                   "text": {"()": "opsn.operations.logs.TextFormatter"}},
+    # To standard error. auto: French lines on a terminal, JSON otherwise (opsn.operations.logs).
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
-                             "formatter": env.str("LOG_FORMAT", default="json")}},
+                             "formatter": log_format(env.str("LOG_FORMAT", default="auto"))}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {"opsn": {"level": env.str("LOG_LEVEL", default="INFO")}},
 }

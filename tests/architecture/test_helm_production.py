@@ -63,7 +63,7 @@ def test_the_defaults_alone_are_refused_until_the_operator_gives_its_own():
     assert wrong == {"identity.issuer", "identity.keycloak.serverUrl", "operator.name",
                      "operator.email", "operator.phone", "operator.siren",
                      "operator.address", "operator.postcode", "operator.city",
-                     "operator.iban", "ingress.trustedProxies"}
+                     "operator.iban", "operator.vatNumber", "ingress.trustedProxies"}
     jsonschema.validate(production_values(), schema())
 
 
@@ -72,6 +72,7 @@ def test_the_defaults_alone_are_refused_until_the_operator_gives_its_own():
     ("identity.keycloak.serverUrl", "sso.opsn.example.fr"),
     ("operator.siren", "25690099"),
     ("operator.iban", "not an iban"),
+    ("operator.vatNumber", "200046977"),
     ("ingress.trustedProxies", "ingress-nginx"),
     ("ingress.trustedProxies", "10.244.0.0/16; 10.0.0.1"),
 ])

@@ -352,3 +352,22 @@ def test_paid_and_gone_the_reconciliation_records_it_and_mails_the_receipt_once(
     [entry] = online_entries(shop)
     assert [m.to for m in mail.outbox] == [["parent@example.fr"]]
     assert entry.receipt in mail.outbox[0].subject
+
+
+def test_the_host_headers_port_never_reaches_payfip_without_an_account_either(shop, settings):
+    """The addresses handed to PayFiP come from the public base: a Host header naming
+    another port is not followed (it did before, on the return address and the
+    notification's)."""
+    client = Client(HTTP_HOST=f"{shop.host}:6666", REMOTE_ADDR="198.51.100.9")
+    _location, idop = start(client, ask(client, "CANT-2026-11", shop.payer.link_code))
+    operation = Operation.objects.get(idop=idop)
+    assert operation.urlnotif == f"http://{shop.host}/paiement-en-ligne/notification/"
+    assert operation.urlredirect.startswith(f"http://{shop.host}/payer/resultat/")
+
+    settings.OPSN_PUBLIC_PORT = 8000
+    with in_schema(shop.commune):
+        OnlinePayment.objects.filter(idop=idop).update(state="cancelled")
+    _location, idop = start(client, ask(client, "CANT-2026-11", shop.payer.link_code))
+    operation = Operation.objects.get(idop=idop)
+    assert operation.urlnotif == f"http://{shop.host}:8000/paiement-en-ligne/notification/"
+    assert operation.urlredirect.startswith(f"http://{shop.host}:8000/payer/resultat/")

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from opsn.billing import issuing, services
 from opsn.billing.models import Invoice
+from opsn.billing.tasks import remind_billing_deadlines
 from opsn.communes.models import CommuneModule
 from opsn.jobs.models import PeriodRun
 from opsn.jobs.periodic import tick
@@ -98,3 +99,15 @@ def test_the_operator_is_reminded_of_a_new_insee_release(db, settings):
     remind_population_release.fn()  # in 2026 the 2023 figures are the right ones
     assert mail.outbox == []
 
+
+
+def test_the_operator_is_reminded_that_the_titres_go_out_by_30_september(venissieux):
+    with mock.patch("django.utils.timezone.localdate", return_value=datetime.date(2027, 8, 31)):
+        remind_billing_deadlines.fn()
+    assert mail.outbox == []
+    with mock.patch("django.utils.timezone.localdate", return_value=datetime.date(2027, 9, 20)):
+        remind_billing_deadlines.fn()
+    assert mail.outbox[-1].subject == ("Facturation : les titres de l'année partent au plus "
+                                       "tard le 30 septembre")
+    assert ("Les titres 2027 doivent partir par Chorus Pro au plus tard le 30/09/2027 "
+            "(il reste 10 jours)") in mail.outbox[-1].body

@@ -29,6 +29,10 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   value: {{ .Values.operator.city | quote }}
 - name: OPSN_OPERATOR_IBAN
   value: {{ .Values.operator.iban | quote }}
+- name: OPSN_OPERATOR_VAT_NUMBER
+  value: {{ .Values.operator.vatNumber | quote }}
+- name: OPSN_OPERATOR_TAX_REGISTRATION
+  value: {{ .Values.operator.taxRegistration | quote }}
 - name: OPSN_IDP
   value: keycloak
 - name: OPSN_OIDC_ISSUER

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from opsn.accounts.auth import client_ip, commune_role_required, commune_roles
+from opsn.accounts.auth import commune_role_required, commune_roles
 from opsn.agents.models import AgentRole, Role
 from opsn.billing import issuing
 from opsn.billing.computation import BillingError
@@ -17,8 +17,10 @@ from opsn.branding.images import served_as
 from opsn.branding.selectors import current_profile
 from opsn.communes.models import CommuneModule
 from opsn.communes.routing import CommuneRequest
+from opsn.kernel.addresses import client_ip
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic
+from opsn.kernel.urls import public_url, request_domain
 from opsn.online_payments import by_reference
 from opsn.online_payments.errors import OnlinePaymentError
 from opsn.online_payments.models import OnlinePayment, PayfipAccount
@@ -186,11 +188,6 @@ def pay(request: CommuneRequest) -> HttpResponse:
                   status=status)
 
 
-def _port(request: CommuneRequest) -> str:
-    host = request.get_host()
-    return ":" + host.rsplit(":", 1)[1] if ":" in host.rsplit("]", 1)[-1] else ""
-
-
 @require_POST
 def pay_start(request: CommuneRequest) -> HttpResponse:
     """« Payer avec PayFiP »: start the payment, send the browser to PayFiP's page."""
@@ -205,11 +202,13 @@ def pay_start(request: CommuneRequest) -> HttpResponse:
     if not owed.payable:
         return _owed_page(request, owed, status=409)
     notify = reverse("online_payments:notification")
-    notify_url = f"{request.scheme}://{request.commune.primary_domain}{_port(request)}{notify}"
+    # Addresses handed to PayFiP come from the deployment's public base, never from the
+    # request's Host header (its port is whatever the client sent).
+    notify_url = public_url(request.commune.primary_domain or "", notify)
 
     def return_url_for(payment: OnlinePayment) -> str:
-        return request.build_absolute_uri(
-            reverse("commune_site:pay_result", args=[by_reference.payment_token(payment)]))
+        return public_url(request_domain(request), reverse(
+            "commune_site:pay_result", args=[by_reference.payment_token(payment)]))
 
     try:
         payment = by_reference.reference_payment_start(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
+from opsn.kernel.pages import paginate
 from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
 from opsn.online_payments.selectors import in_flight
 from opsn.regie_pages.forms import INVOICE_LINES, CancelForm, InvoiceForm, PayerForm
@@ -32,8 +32,6 @@ from opsn.regies.models import Invoice, LedgerEntry, Payer, Regie
 from opsn.regies.services import invoicing
 from opsn.regies.services.payments import credit_apply, credit_of
 
-PER_PAGE = 50
-
 
 def _payer(regie: Regie, payer_id: int) -> Payer:
     return get_object_or_404(Payer, regie=regie, pk=payer_id)
@@ -43,9 +41,9 @@ def _payer(regie: Regie, payer_id: int) -> Payer:
 def payer_list(request: HttpRequest, number: str) -> HttpResponse:
     regie = regie_of(request, number)
     q = (request.GET.get("q") or "").strip()
-    payers = selectors.payers_search(regie, q, limit=PER_PAGE) if q else (
+    payers = selectors.payers_search(regie, q, limit=None) if q else (
         Payer.objects.filter(regie=regie).order_by("name", "id"))
-    paginated = Paginator(payers, PER_PAGE).get_page(request.GET.get("page"))
+    paginated = paginate(request, payers)
     return page(request, "regie_pages/payers.html", {"q": q, "page_obj": paginated},
                 regie=regie, section="payers")
 
