@@ -157,6 +157,7 @@ TENANT_APPS = [
     "opsn.branding",
     "opsn.agents",
     "opsn.audit",
+    "opsn.finance",
     "opsn.regies",
     "opsn.commune_site",
     "opsn.regie_pages",

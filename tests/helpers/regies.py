@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db import connection
 
 from opsn.agents.models import AgentRole, Role
+from opsn.finance.services import budget_save
 from opsn.kernel.actors import Actor
 from opsn.regies.models import AssignmentRole, Regie
 from opsn.regies.services import founding, invoicing
@@ -79,7 +80,8 @@ def wipe_regies() -> None:
               "regies_dailyclosing", "regies_ledgerentry", "regies_receiptcounter",
               "regies_holding", "regies_invoiceline", "regies_invoice", "regies_importbatch",
               "regies_payer", "regies_product", "regies_handover", "regies_standin",
-              "regies_regiemerge", "regies_assignment", "regies_regie", "agents_agentrole"]
+              "regies_regiemerge", "regies_assignment", "regies_regie", "finance_budget",
+              "agents_agentrole"]
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")  # no user triggers
         try:
@@ -87,3 +89,16 @@ def wipe_regies() -> None:
                 cursor.execute(f"DELETE FROM {table}")
         finally:
             cursor.execute("SET session_replication_role = DEFAULT")
+
+
+PRINCIPAL_SIRET = "21690259300005"  # the town hall of Vénissieux (Sirene)
+
+
+def make_budget(**fields):
+    """The commune's principal budget as its public accountant knows it."""
+    values = {"kind": "principal", "name": "Ville de Vénissieux – budget principal",
+              "siret": PRINCIPAL_SIRET, "collectivity_code": "047", "budget_code": "00",
+              "post_code": "069027", "post_name": "SGC de Vénissieux",
+              "sender_code": "VENISSIEUX", "sender_address": "5 avenue Marcel Houël"}
+    values.update(fields)
+    return budget_save(actor=ADMIN, **values)

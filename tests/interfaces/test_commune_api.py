@@ -252,16 +252,16 @@ OCTOBER = {
     "online_payment": None,
     "lines": [{"label": "Repas", "quantity": "12", "unit_price": "3.85", "amount": "46.20",
                "product": None, "period_start": "2026-10-01", "period_end": "2026-10-31",
-               "beneficiary": "Léa Martin"},
+               "beneficiary": "Léa Martin", "nature": "", "fonction": ""},
               {"label": "Garderie du matin", "quantity": "2", "unit_price": "1.10",
                "amount": "2.20", "product": None, "period_start": None, "period_end": None,
-               "beneficiary": ""}]}
+               "beneficiary": "", "nature": "", "fonction": ""}]}
 
 
 def test_invoices_are_issued_in_a_batch_and_read_back(software, venissieux):
     with in_schema(venissieux):
         founding.product_save(regie=software.regie, actor=ADMIN, code="repas", name="Repas",
-                              unit_price="3.85")
+                              unit_price="3.85", nature="7067", fonction="281")
     response = software.post("/regies/R-001/invoices", {"invoices": [
         october(),
         {"payer": "FAM-0042", "lines": [{"product": "repas", "quantity": "1.5"}]}]})
@@ -269,7 +269,9 @@ def test_invoices_are_issued_in_a_batch_and_read_back(software, venissieux):
     first, second = response.json()["invoices"]
     assert first == OCTOBER
     assert (second["number"], second["total"], second["lines"][0]["product"],
-            second["lines"][0]["label"]) == (f"R-001-{YEAR}-00001", "5.78", "repas", "Repas")
+            second["lines"][0]["label"], second["lines"][0]["nature"],
+            second["lines"][0]["fonction"]) == (f"R-001-{YEAR}-00001", "5.78", "repas",
+                                                "Repas", "7067", "281")
     assert second["due_on"] > second["issued_on"]
     assert software.get("/regies/R-001/invoices/CANT-2026-10-0042").json() == OCTOBER
     with in_schema(venissieux):
@@ -529,6 +531,7 @@ def test_the_openapi_description_and_the_docs_are_served(venissieux):
     assert {"/api/v1/regies", "/api/v1/regies/{number}/payers",
             "/api/v1/regies/{number}/invoices",
             "/api/v1/regies/{number}/invoices/{invoice_number}",
+            "/api/v1/regies/{number}/owed",
             "/api/v1/regies/{number}/payments", "/api/v1/regies/{number}/payments/{receipt}",
             "/api/v1/regies/{number}/payments/{receipt}/pdf",
             "/api/v1/regies/{number}/payments/{receipt}/reversal"} == set(spec["paths"])

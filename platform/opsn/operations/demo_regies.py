@@ -61,9 +61,11 @@ def regies_demo(commune: Commune) -> dict[str, str]:
         founding.assignment_grant(regie=regie, actor=admin, account=accounts["mandataire"],
                                   role=AssignmentRole.MANDATAIRE, starts_on=opened)
         meal = founding.product_save(regie=regie, actor=admin, code="repas",
-                                     name="Repas de cantine", unit_price="3.85")
+                                     name="Repas de cantine", unit_price="3.85",
+                                     nature="7067", fonction="281")
         care = founding.product_save(regie=regie, actor=admin, code="periscolaire",
-                                     name="Accueil périscolaire (heure)", unit_price="1.60")
+                                     name="Accueil périscolaire (heure)", unit_price="1.60",
+                                     nature="7067", fonction="288")
         month_start = today.replace(day=1)
         previous = (month_start - datetime.timedelta(days=1)).replace(day=1)
         cashier = Actor(account=accounts["regisseur"], name="Régisseur de démonstration")

@@ -91,3 +91,8 @@ PayfipNotificationRefused = event("payfip.notification_refused",
 PayfipNotificationReplayed = event("payfip.notification_replayed",
                                    "Notification PayFiP répétée pour le paiement en ligne {idop} "
                                    "(facture {invoice}) : rien n'est enregistré deux fois")
+BudgetSaved = event("budget.saved", "Budget « {name} » ({kind}) enregistré : {changes}")
+ImputationSaved = event("imputation.saved", "Imputation par défaut de la régie {regie} : "
+                                            "budget {budget}, nature {nature}, fonction "
+                                            "{fonction}")
+PlanLoaded = event("m57.loaded", "Nomenclature M57 chargée : {summary}")

@@ -25,6 +25,7 @@ from opsn.commune_api.schemas import (
     InvoiceOut,
     InvoicesIn,
     InvoicesOut,
+    OwedOut,
     PayerIn,
     PayerOut,
     PaymentOut,
@@ -41,7 +42,8 @@ from opsn.kernel.errors import DomainError
 from opsn.online_payments.selectors import in_flight
 from opsn.regies.documents import receipt_pdf
 from opsn.regies.errors import Duplicate, NotFound, RegieError
-from opsn.regies.models import EntrySource, InvoiceSource
+from opsn.regies.models import AGE_BUCKETS, EntrySource, InvoiceSource
+from opsn.regies.owed import by_payer, past_due, summary
 from opsn.regies.selectors import payers_search, regies_of
 from opsn.regies.services.invoicing import InvoiceDraft, invoices_issue, line_draft, payer_create
 from opsn.regies.services.payments import PaymentDraft, payment_reverse, payments_post
@@ -219,6 +221,44 @@ def get_invoice(request, number: str, invoice_number: str):
     regie = lookups.regie_for(_actor(request), number)
     invoice = lookups.invoice(regie, invoice_number)
     return lookups.invoice_out(invoice, in_flight([invoice.pk]).get(invoice.pk, ""))
+
+
+@api.get("/regies/{number}/owed", response={200: OwedOut, **ERRORS}, tags=["factures"])
+def owed(request, number: str, on: Query[datetime.date | None] = None,
+         group: Query[str] = "invoice", offset: Query[int] = 0, limit: Query[int] = 100):
+    """Les impayés de la régie au jour `on` (aujourd'hui par défaut) : les factures dont
+    l'échéance est passée et qui restent à payer, par tranche de retard (0-30, 31-60,
+    61-90, 90+ jours), avec la liste des factures (`group=invoice`, la plus ancienne
+    échéance d'abord) ou le total de chaque payeur (`group=payer`, le plus gros d'abord),
+    `limit` (500 au plus) à partir de `offset`."""
+    regie = lookups.regie_for(_actor(request), number)
+    if group not in ("invoice", "payer"):
+        raise RegieError("group vaut invoice (les factures) ou payer (les payeurs).",
+                         field="group")
+    on = on or timezone.localdate()
+    offset, limit = max(0, offset), max(1, min(limit, 500))
+    found = summary(regie, on)
+    keys = [key for key, *_rest in AGE_BUCKETS]
+    if group == "payer":
+        payers = by_payer(regie, on)
+        page = payers[offset:offset + limit]
+        more = len(payers) > offset + limit
+        items = [{"payer": p.external_ref, "payer_name": p.name, "invoices": p.count,
+                  "owed": lookups.money(p.total),
+                  "by_bucket": {k: lookups.money(v) for k, v in zip(keys, p.by_bucket,
+                                                                     strict=True)}}
+                 for p in page]
+    else:
+        rows = list(past_due(regie, on)[offset:offset + limit + 1])
+        more = len(rows) > limit
+        items = [{"payer": i.payer.external_ref, "payer_name": i.payer.name, "invoices": 1,
+                  "owed": lookups.money(i.owed), "by_bucket": {i.bucket: lookups.money(i.owed)},
+                  "number": i.number, "due_on": i.due_on, "days_late": i.days_late,
+                  "bucket": i.bucket, "total": lookups.money(i.total)} for i in rows[:limit]]
+    return {"on": on, "invoices": found.count, "owed": lookups.money(found.total),
+            "buckets": [{"key": b.key, "label": b.label, "invoices": b.count,
+                         "owed": lookups.money(b.total)} for b in found.buckets],
+            "group": group, "items": items, "next_offset": offset + limit if more else None}
 
 
 # --- Payments ------------------------------------------------------------------------------

@@ -152,7 +152,8 @@ def invoice_out(inv: Invoice, online_payment: str = "") -> dict:
                    "unit_price": money(line.unit_price), "amount": money(line.amount),
                    "product": line.product.code if line.product else None,
                    "period_start": line.period_start, "period_end": line.period_end,
-                   "beneficiary": line.beneficiary} for line in inv.lines.all()]}
+                   "beneficiary": line.beneficiary, "nature": line.nature,
+                   "fonction": line.fonction} for line in inv.lines.all()]}
 
 
 def entry_out(regie: Regie, e: LedgerEntry, allocations: list[Allocation],

@@ -123,6 +123,10 @@ class LineOut(Out):
     period_start: datetime.date | None
     period_end: datetime.date | None
     beneficiary: str
+    nature: str = Field(description="le compte par nature M57 de la ligne, copié à l'émission "
+                                    "(celui du produit, sinon celui de la régie) ; vide : "
+                                    "non imputée")
+    fonction: str = Field(description="la fonction M57 de la ligne, copiée à l'émission")
 
 
 class InvoiceOut(Out):
@@ -217,3 +221,35 @@ class PaymentsOut(Out):
 
 class ReversalIn(In):
     reason: str = Field(max_length=300)
+
+
+class OwedBucketOut(Out):
+    key: str = Field(description="0-30 | 31-60 | 61-90 | 90+ (jours de retard)")
+    label: str
+    invoices: int
+    owed: Money
+
+
+class OwedItemOut(Out):
+    """A past-due invoice (``group=invoice``) or a payer's total (``group=payer``)."""
+
+    payer: str = Field(description="la référence du payeur dans le logiciel métier")
+    payer_name: str
+    invoices: int = Field(description="le nombre de factures en retard (1 pour une facture)")
+    owed: Money = Field(description="le reste dû")
+    by_bucket: dict[str, Money] = Field(description="le reste dû par tranche de retard")
+    number: str | None = Field(None, description="le numéro de la facture (group=invoice)")
+    due_on: datetime.date | None = None
+    days_late: int | None = Field(None, description="jours depuis l'échéance (1 le lendemain)")
+    bucket: str | None = None
+    total: Money | None = None
+
+
+class OwedOut(Out):
+    on: datetime.date
+    invoices: int = Field(description="le nombre de factures en retard")
+    owed: Money = Field(description="le reste dû en tout")
+    buckets: list[OwedBucketOut]
+    group: str = Field(description="invoice | payer : ce que ``items`` énumère")
+    items: list[OwedItemOut]
+    next_offset: int | None = Field(None, description="l'offset de la page suivante, s'il y en a")

@@ -9,6 +9,7 @@ from typing import cast
 from django import forms
 from django.conf import settings
 
+from opsn.finance.models import Budget, BudgetKind
 from opsn.kernel.inputs import BIGINT
 from opsn.online_payments.models import Environment
 from opsn.regies.errors import RegieError
@@ -215,6 +216,22 @@ class RegieForm(forms.Form):
             del self.fields["starts_on"]
 
 
+def _plan_code(label: str, datalist: str, help_text: str) -> forms.CharField:
+    """A code of the M57 plan, typed (the list proposes them; the domain checks it)."""
+    return forms.CharField(label=label, required=False, max_length=10, help_text=help_text,
+                           widget=forms.TextInput(attrs={"list": datalist, "class": "short",
+                                                         "inputmode": "numeric",
+                                                         "autocomplete": "off"}))
+
+
+def _nature(help_text: str = "compte M57, par exemple 7067") -> forms.CharField:
+    return _plan_code("Compte par nature (M57)", "m57-natures", help_text)
+
+
+def _fonction(help_text: str = "par exemple 281") -> forms.CharField:
+    return _plan_code("Fonction (M57)", "m57-fonctions", help_text)
+
+
 class ProductForm(forms.Form):
     code = forms.SlugField(label="Code", max_length=30,
                            help_text="court, sans espace : cantine, piscine-adulte…")
@@ -222,6 +239,51 @@ class ProductForm(forms.Form):
     unit_price = _amount("Prix unitaire (€)")
     is_active = forms.BooleanField(label="Proposé au guichet et sur les factures",
                                    required=False, initial=True)
+    nature = _nature("vide : l'imputation par défaut de la régie")
+    fonction = _fonction()
+
+
+class ImputationForm(forms.Form):
+    """The budget a régie collects for and its default M57 imputation."""
+
+    budget = forms.ChoiceField(label="Budget", required=False)
+    nature = _nature()
+    fonction = _fonction()
+
+    def __init__(self, *args, budgets: list[Budget], **kwargs):
+        super().__init__(*args, **kwargs)
+        _choices(self, "budget", [("", "Budget principal")] + [
+            (str(b.pk), b.name) for b in budgets if b.kind == BudgetKind.ANNEX])
+
+
+class BudgetForm(forms.Form):
+    """A budget as the public accountant files it (the PES V2 header)."""
+
+    kind = forms.ChoiceField(label="Type", choices=BudgetKind.choices)
+    name = forms.CharField(label="Libellé du budget", max_length=100,
+                           help_text="par exemple : Ville de Vénissieux – budget principal")
+    siret = forms.CharField(label="SIRET du budget", max_length=20,
+                            help_text="14 chiffres (IdColl du PES)",
+                            widget=forms.TextInput(attrs={"inputmode": "numeric"}))
+    collectivity_code = forms.CharField(label="Code collectivité (CodCol)", max_length=10,
+                                        help_text="3 caractères, donné par le comptable public",
+                                        widget=forms.TextInput(attrs={"class": "short"}))
+    budget_code = forms.CharField(label="Code budget (CodBud)", max_length=10,
+                                  help_text="2 caractères, donné par le comptable public",
+                                  widget=forms.TextInput(attrs={"class": "short"}))
+    post_code = forms.CharField(label="Code du poste comptable (IdPost)", max_length=10,
+                                help_text="codique DGFiP du poste : 6 chiffres",
+                                widget=forms.TextInput(attrs={"inputmode": "numeric",
+                                                              "class": "short"}))
+    post_name = forms.CharField(label="Poste comptable", max_length=100,
+                                help_text="par exemple : SGC de Vénissieux")
+    sender_code = forms.CharField(label="Sigle de l'émetteur des fichiers PES", max_length=30,
+                                  required=False)
+    sender_address = forms.CharField(label="Adresse de l'émetteur", max_length=100,
+                                     required=False)
+    operator = forms.CharField(label="Tiers de télétransmission", max_length=100,
+                               required=False,
+                               help_text="l'opérateur qui transmet les fichiers signés à Hélios")
 
 
 class PayfipForm(forms.Form):

@@ -9,10 +9,12 @@ import io
 from collections.abc import Iterable
 from decimal import Decimal
 
+import tablib
 from django.utils import timezone
 
 from opsn.regies.counted import NOT_COUNTED, closing_lines, deposit_count, sense
-from opsn.regies.models import Deposit, LedgerEntry, PaymentMode
+from opsn.regies.models import AGE_BUCKETS, Deposit, LedgerEntry, PaymentMode, Regie
+from opsn.regies.owed import bucket_label, by_payer, past_due, summary
 from opsn.regies.reports import RegieReport, deposit_entries
 
 BOM = "\ufeff"
@@ -21,6 +23,10 @@ SLIP_HEADER = ["quittance", "date", "mode", "payeur", "montant", "cheque", "banq
 COUNTED_HEADER = ["rubrique", "journee", "mode", "ecritures", "journal", "compte", "ecart",
                   "sens", "verse", "motif"]
 REPORT_HEADER = ["rubrique", "cle", "libelle", "ecritures", "montant"]
+OWED_HEADER = ["rubrique", "facture", "payeur", "code_rattachement", "reference", "emise_le",
+               "echeance", "jours_de_retard", "tranche", "montant", "paye", "reste_du"]
+PAYER_HEADER = ["payeur", "code_rattachement", "reference", "factures",
+                *[f"reste_du_{key}" for key, *_rest in AGE_BUCKETS], "reste_du"]
 
 
 def decimal_fr(value: Decimal) -> str:
@@ -125,3 +131,51 @@ def regie_report_csv(report: RegieReport) -> str:
              ["total", "net", "Total net", str(report.payments + report.reversals),
               decimal_fr(report.net_total)]]
     return csv_text(REPORT_HEADER, rows)
+
+
+def _owed_rows(regie: Regie, on) -> tuple[list[list], list[list], list[list]]:
+    """What is owed on ``on`` (``opsn.regies.owed``), as typed cells: the invoices, the
+    payers, the buckets and the total. Text is made safe for a spreadsheet by the CSV
+    writer; the ODS file types its cells (text stays text)."""
+    invoices = [[inv.number, inv.payer.name, inv.payer.link_code, inv.payer.external_ref,
+                 inv.issued_on, inv.due_on, inv.days_late, bucket_label(inv.bucket),
+                 inv.total, inv.amount_paid, inv.owed]
+                for inv in past_due(regie, on).iterator(chunk_size=2000)]
+    payers = [[p.name, p.link_code, p.external_ref, p.count, *p.by_bucket, p.total]
+              for p in by_payer(regie, on)]
+    found = summary(regie, on)
+    buckets = [[b.label, b.count, b.total] for b in found.buckets]
+    buckets.append(["Total", found.count, found.total])
+    return invoices, payers, buckets
+
+
+def _csv_cell(value) -> str:
+    if isinstance(value, Decimal):
+        return decimal_fr(value)
+    if hasattr(value, "strftime"):
+        return f"{value:%d/%m/%Y}"
+    return text(value) if isinstance(value, str) else str(value)
+
+
+def owed_csv(regie: Regie, on) -> str:
+    """One ``facture`` line per invoice owed (the oldest debt first), then one ``tranche``
+    line per age bucket and the ``total`` line, each with what is left to pay."""
+    invoices, _payers, buckets = _owed_rows(regie, on)
+    rows = [["facture", *map(_csv_cell, row)] for row in invoices]
+    rows += [["total" if label == "Total" else "tranche", "", "", "", "", "", "", "",
+              "" if label == "Total" else label, "", "", decimal_fr(total)]
+             for label, _count, total in buckets]
+    return csv_text(OWED_HEADER, rows)
+
+
+def owed_ods(regie: Regie, on) -> bytes:
+    """The same as an OpenDocument spreadsheet (LibreOffice, Excel): three sheets, the
+    invoices, the payers, the age buckets; amounts are numbers, dates dates."""
+    invoices, payers, buckets = _owed_rows(regie, on)
+    book = tablib.Databook()
+    for title, header, rows in (
+            ("Factures", OWED_HEADER[1:], invoices), ("Payeurs", PAYER_HEADER, payers),
+            ("Tranches", ["tranche", "factures", "reste_du"], buckets)):
+        sheet = tablib.Dataset(*[tuple(row) for row in rows], headers=header, title=title)
+        book.add_sheet(sheet)
+    return book.export("ods")

@@ -14,12 +14,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.agents.models import Role
 from opsn.agents.selectors import commune_agents
+from opsn.finance.models import Budget
+from opsn.finance.selectors import current_fonctions, imputable_natures, principal_budget
 from opsn.online_payments.models import Environment, PayfipAccount
 from opsn.online_payments.services import payfip_configure
 from opsn.regie_pages.forms import (
     AssignmentForm,
     EndForm,
     HandoverForm,
+    ImputationForm,
     MergeForm,
     PayfipForm,
     ProductForm,
@@ -46,7 +49,8 @@ admin_only = commune_role_required(Role.ADMINISTRATOR)
 # The administration page holds several forms: each its own ids (labels point to the right
 # input); the field names stay the same.
 AUTO_ID = {"amend": "acte_%s", "product": "produit_%s", "appoint": "nomination_%s",
-           "handover": "remise_%s", "standin": "remplacement_%s", "payfip": "payfip_%s"}
+           "handover": "remise_%s", "standin": "remplacement_%s", "payfip": "payfip_%s",
+           "imputation": "imputation_%s"}
 
 
 def _agents() -> list[tuple[str, str]]:
@@ -75,13 +79,19 @@ def _admin_page(request: HttpRequest, regie: Regie, *, status: int = 200,
     """The administration page; a refused form comes back bound, the others fresh."""
     today = timezone.localdate()
     product = Product.objects.filter(regie=regie, code=request.GET.get("produit", "")).first()
+    budgets = list(Budget.objects.all())
     forms = {
         "amend": RegieForm(initial=_founding_values(regie), amend=True,
                            auto_id=AUTO_ID["amend"]),
         "product": ProductForm(initial={"code": product.code, "name": product.name,
                                         "unit_price": amount_input(product.unit_price),
-                                        "is_active": product.is_active} if product else None,
-                               auto_id=AUTO_ID["product"]),
+                                        "is_active": product.is_active,
+                                        "nature": product.nature_id or "",
+                                        "fonction": product.fonction_id or ""}
+                               if product else None, auto_id=AUTO_ID["product"]),
+        "imputation": ImputationForm(budgets=budgets, initial={
+            "budget": str(regie.budget_id or ""), "nature": regie.nature_id or "",
+            "fonction": regie.fonction_id or ""}, auto_id=AUTO_ID["imputation"]),
         "appoint": AssignmentForm(agents=_agents(), initial={"starts_on": today},
                                   auto_id=AUTO_ID["appoint"]),
         "handover": HandoverForm(agents=_agents(), initial={"on": today},
@@ -106,6 +116,8 @@ def _admin_page(request: HttpRequest, regie: Regie, *, status: int = 200,
         "default_end": today, "handovers": regie.handovers.order_by("-on", "-id"),
         "stand_ins": regie.stand_ins.all(), "open": regie.is_open_on(today),
         "payfip": payfip, "accepts_online": PaymentMode.ONLINE in regie.accepted_modes,
+        "budget": regie.budget or principal_budget(), "natures": imputable_natures(),
+        "fonctions": current_fonctions(),
         # The refused form's errors are summarised at the top of the page.
         "failed": next((f for f in bound.values() if getattr(f, "errors", None)), None),
     }, status=status, regie=regie, section="admin")

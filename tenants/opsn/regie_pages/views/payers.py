@@ -78,7 +78,7 @@ def _payer_page(request: HttpRequest, regie: Regie, payer: Payer, *,
     invoices = list(Invoice.objects.filter(payer=payer).order_by("-issued_on", "-id"))
     flight = in_flight(i.pk for i in invoices if i.status != "paid" and not i.cancelled_at)
     for invoice in invoices:  # a payment in flight: no other offered
-        invoice.online_label = ONLINE_LABELS.get(flight.get(invoice.pk, ""), "")  # type: ignore[attr-defined]
+        invoice.online_label = ONLINE_LABELS.get(flight.get(invoice.pk, ""), "")
     entries = (LedgerEntry.objects.filter(payer=payer).select_related("regie", "reverses")
                .order_by("-id")[:100])
     initial = {f: getattr(payer, f) for f in invoicing.PAYER_FIELDS}

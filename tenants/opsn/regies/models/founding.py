@@ -52,6 +52,17 @@ class Regie(models.Model):
     ends_on = models.DateField("fermée le", null=True, blank=True)
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="absorbed", verbose_name="fusionnée dans")
+    # The budget the régie collects for (empty: the commune's principal budget), and the
+    # imputation of what it sells when a product has none of its own (M57).
+    budget = models.ForeignKey("finance.Budget", null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="regies",
+                               verbose_name="budget")
+    nature = models.ForeignKey("finance.Nature", to_field="code", db_column="nature",
+                               null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+", verbose_name="compte par nature par défaut")
+    fonction = models.ForeignKey("finance.Fonction", to_field="code", db_column="fonction",
+                                 null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", verbose_name="fonction par défaut")
 
     class Meta:
         ordering = ["number"]
@@ -81,6 +92,13 @@ class Product(models.Model):
     name = models.CharField("libellé", max_length=200)
     unit_price = models.DecimalField("prix unitaire", max_digits=12, decimal_places=2)
     is_active = models.BooleanField("proposé", default=True)
+    # M57 imputation; empty: the régie's default.
+    nature = models.ForeignKey("finance.Nature", to_field="code", db_column="nature",
+                               null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+", verbose_name="compte par nature")
+    fonction = models.ForeignKey("finance.Fonction", to_field="code", db_column="fonction",
+                                 null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", verbose_name="fonction")
 
     class Meta:
         ordering = ["regie", "name"]

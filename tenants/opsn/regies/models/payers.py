@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import models
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Func, IntegerField, Q, Value, When
 from django.db.models.functions import Upper
 
 from opsn.regies.models.founding import Product, Regie
@@ -60,6 +62,30 @@ class InvoiceSource(models.TextChoices):
     API = "api", "API"
 
 
+# How late an unpaid invoice is, in days past its due date: the buckets of « what is owed »
+# (key, label, first day, last day or None).
+AGE_BUCKETS = (("0-30", "0 à 30 jours", 1, 30), ("31-60", "31 à 60 jours", 31, 60),
+               ("61-90", "61 à 90 jours", 61, 90), ("90+", "plus de 90 jours", 91, None))
+OWED_STATUSES = (InvoiceStatus.DUE, InvoiceStatus.PARTLY_PAID)
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def past_due(self, on: datetime.date) -> InvoiceQuerySet:
+        """« What is owed » on ``on``: the invoices still to pay (due, or partly paid) whose
+        due date has passed, each with ``days_late`` (days past the due date: 1 the day
+        after), ``bucket`` (the key of its ``AGE_BUCKETS``) and ``owed`` (what is left to
+        pay). The rule's one home: the page, its exports and the API read it here."""
+        days = Func(Value(on), F("due_on"), template="(%(expressions)s)", arg_joiner=" - ",
+                    output_field=IntegerField())
+        return (self.filter(status__in=OWED_STATUSES, due_on__lt=on)
+                .annotate(days_late=days, owed=F("total") - F("amount_paid"))
+                .annotate(bucket=Case(
+                    *[When(days_late__lte=last, then=Value(key))
+                      for key, _, _, last in AGE_BUCKETS if last is not None],
+                    default=Value(AGE_BUCKETS[-1][0]),
+                    output_field=models.CharField())))
+
+
 class Invoice(models.Model):
     """An invoice to a payer. Its number, payer, date and lines are never rewritten
     (database trigger): a mistake is cancelled and a new invoice issued. ``amount_paid``
@@ -92,6 +118,8 @@ class Invoice(models.Model):
     created_by = models.CharField(max_length=254)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = InvoiceQuerySet.as_manager()
+
     class Meta:
         ordering = ["-issued_on", "number"]
         constraints = [
@@ -121,6 +149,12 @@ class InvoiceLine(models.Model):
     period_start = models.DateField("période du", null=True, blank=True)
     period_end = models.DateField("au", null=True, blank=True)
     beneficiary = models.CharField("bénéficiaire", max_length=200, blank=True)
+    # The M57 imputation the line was issued with (its product's, or the régie's default),
+    # copied at issue and never rewritten: a later change of the product does not move
+    # what was invoiced. Blank: not imputed (the database's default too, for a line written
+    # by plain SQL).
+    nature = models.CharField("compte par nature", max_length=10, blank=True, db_default="")
+    fonction = models.CharField("fonction", max_length=10, blank=True, db_default="")
 
     class Meta:
         ordering = ["invoice", "id"]

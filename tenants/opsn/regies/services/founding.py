@@ -12,11 +12,13 @@ from django.utils import timezone
 from opsn.agents.selectors import commune_agents
 from opsn.audit import events
 from opsn.audit.services import record
+from opsn.finance.models import Budget
 from opsn.kernel.actors import Actor
 from opsn.kernel.money import euros, parse_amount
 from opsn.kernel.tenancy import atomic
 from opsn.regies import selectors
 from opsn.regies.errors import Duplicate, NotFound, Refused, RegieError
+from opsn.regies.imputation import imputation
 from opsn.regies.models import (
     Assignment,
     AssignmentRole,
@@ -117,22 +119,42 @@ def regie_amend(*, regie: Regie, actor: Actor, **changes) -> Regie:
 
 @atomic
 def product_save(*, regie: Regie, actor: Actor, code: str, name: str, unit_price,
-                 is_active: bool = True) -> Product:
-    """Add a product the régie may collect, or change its name, price or availability.
-    Invoices already issued keep the price they were issued with."""
+                 is_active: bool = True, nature: str = "", fonction: str = "") -> Product:
+    """Add a product the régie may collect, or change its name, price, availability or M57
+    imputation (blank: the régie's default). Invoices already issued keep the price and
+    the imputation they were issued with."""
     code = (code or "").strip().lower()
     if not code:
         raise RegieError("Le code du produit manque.", field="code")
     if not (name or "").strip():
         raise RegieError("Le libellé du produit manque.", field="name")
     price = parse_amount(unit_price, field="unit_price", allow_zero=True, error=RegieError)
+    imputed = imputation(nature, fonction)
     product, _ = Product.objects.update_or_create(
         regie=regie, code=code,
-        defaults={"name": name.strip(), "unit_price": price, "is_active": is_active})
+        defaults={"name": name.strip(), "unit_price": price, "is_active": is_active,
+                  "nature_id": imputed.nature or None, "fonction_id": imputed.fonction or None})
     record(actor, events.ProductSaved(target=f"product:{product.pk}", data={
         "code": code, "name": product.name, "unit_price": euros(price).removesuffix(" €"),
-        "regie": regie.number}))
+        "regie": regie.number, "imputation": str(imputed)}))
     return product
+
+
+@atomic
+def regie_imputation_set(*, regie: Regie, actor: Actor, budget: Budget | None = None,
+                         nature: str = "", fonction: str = "") -> Regie:
+    """The budget the régie collects for (None: the principal budget) and the imputation
+    of what it sells when a product has none of its own."""
+    imputed = imputation(nature, fonction)
+    regie = Regie.objects.select_for_update().get(pk=regie.pk)
+    regie.budget = budget
+    regie.nature_id = imputed.nature or None
+    regie.fonction_id = imputed.fonction or None
+    regie.save(update_fields=["budget", "nature", "fonction"])
+    record(actor, events.ImputationSaved(target=f"regie:{regie.pk}", data={
+        "regie": regie.number, "budget": budget.name if budget else "principal",
+        "nature": imputed.nature or "aucune", "fonction": imputed.fonction or "aucune"}))
+    return regie
 
 
 def _check_account(account: str) -> str:

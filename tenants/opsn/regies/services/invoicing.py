@@ -23,6 +23,7 @@ from opsn.kernel.money import euros, line_amount, parse_amount, parse_quantity
 from opsn.kernel.tenancy import atomic
 from opsn.regies import permissions
 from opsn.regies.errors import Duplicate, Refused, RegieError
+from opsn.regies.imputation import imputation_of
 from opsn.regies.models import (
     Allocation,
     ImportBatch,
@@ -219,11 +220,15 @@ def invoices_issue(*, regie: Regie, actor: Actor, drafts: Sequence[InvoiceDraft]
                 issued_on=d.issued_on, due_on=d.due_on, total=d.total, source=source,
                 import_batch=batch, created_by=actor.account, created_at=created_at)
         for d in drafts], batch_size=2000)
+    # Each line keeps the imputation it is issued with (its product's, or the régie's).
+    imputed = {p: imputation_of(regie, p)
+               for p in {line.product for d in drafts for line in d.lines}}
     InvoiceLine.objects.bulk_create([
         InvoiceLine(invoice=invoice, product=line.product, label=line.label[:200],
                     quantity=line.quantity, unit_price=line.unit_price, amount=line.amount,
                     period_start=line.period_start, period_end=line.period_end,
-                    beneficiary=line.beneficiary[:200])
+                    beneficiary=line.beneficiary[:200], nature=imputed[line.product].nature,
+                    fonction=imputed[line.product].fonction)
         for invoice, draft in zip(invoices, drafts, strict=True) for line in draft.lines],
         batch_size=5000)
     if batch is None:  # an import records one line for the whole file

@@ -1,0 +1,90 @@
+"""The commune's budgets as the public accountant knows them (what a PES V2 file's header
+carries), and the M57 plan of accounts its régies impute their products to."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class BudgetKind(models.TextChoices):
+    PRINCIPAL = "principal", "budget principal"
+    ANNEX = "annex", "budget annexe"
+
+
+class Budget(models.Model):
+    """A budget of the commune (the principal, or an annex: water, a cultural centre…), with
+    the identifiers the accountant's application (Hélios) files it under. The PES V2
+    header (``EnTetePES``) and envelope (``Enveloppe``) are written from it."""
+
+    kind = models.CharField("type", max_length=10, choices=BudgetKind.choices)
+    name = models.CharField("libellé du budget", max_length=100,
+                            help_text="LibelleColBud du PES : « Ville de … – budget principal »")
+    siret = models.CharField("SIRET du budget", max_length=14)
+    collectivity_code = models.CharField("code collectivité (CodCol)", max_length=3)
+    budget_code = models.CharField("code budget (CodBud)", max_length=2)
+    post_code = models.CharField("code du poste comptable (IdPost)", max_length=7)
+    post_name = models.CharField("poste comptable (LibellePoste)", max_length=100)
+    sender_code = models.CharField("sigle de l'émetteur (Emetteur/Sigle)", max_length=30,
+                                   blank=True)
+    sender_address = models.CharField("adresse de l'émetteur (Emetteur/Adresse)",
+                                      max_length=100, blank=True)
+    operator = models.CharField("tiers de télétransmission", max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=254, blank=True)
+
+    class Meta:
+        ordering = ["kind", "name"]  # « annex » < « principal »: the view puts it first
+        constraints = [
+            models.UniqueConstraint(fields=["kind"], condition=Q(kind="principal"),
+                                    name="budget_one_principal"),
+            models.UniqueConstraint(fields=["collectivity_code", "budget_code"],
+                                    name="budget_codes_once"),
+            models.CheckConstraint(condition=Q(siret__regex=r"^[0-9]{14}$"),
+                                   name="budget_siret_digits"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_principal(self) -> bool:
+        return self.kind == BudgetKind.PRINCIPAL
+
+
+class PlanEntry(models.Model):
+    """A line of the M57 plan: the edition it was last seen in, and the edition that no
+    longer has it (``retired_in``; blank while it is current). Never deleted: products and
+    invoices name it."""
+
+    code = models.CharField("code", max_length=10, unique=True)
+    label = models.CharField("libellé", max_length=300)
+    edition = models.CharField("édition", max_length=20)
+    retired_in = models.CharField("retiré dans l'édition", max_length=20, blank=True)
+    # The most detailed level: the only one an amount is imputed to.
+    imputable = models.BooleanField("imputable", default=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label}"
+
+
+class Nature(PlanEntry):
+    """A nature account (compte par nature): 7067 « Redevances et droits des services
+    périscolaires et d'enseignement »…"""
+
+    chapter = models.CharField("chapitre", max_length=3)
+
+    class Meta(PlanEntry.Meta):
+        verbose_name = "compte par nature"
+
+
+class Fonction(PlanEntry):
+    """A code of the functional presentation (fonction): 281 « Hébergement et restauration
+    scolaires »…"""
+
+    class Meta(PlanEntry.Meta):
+        verbose_name = "fonction"

@@ -1,0 +1,117 @@
+"""The commune's finance pages: its budgets as the public accountant knows them
+(administrator and finance staff), a régie's budget and default imputation
+(administrator), and what is owed to a régie (its agents)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from opsn.accounts.auth import actor_of, commune_role_required
+from opsn.agents.models import Role
+from opsn.finance.errors import FinanceError
+from opsn.finance.models import Budget
+from opsn.finance.services import budget_save
+from opsn.regie_pages.forms import BudgetForm, ImputationForm
+from opsn.regie_pages.views.admin import AUTO_ID, _act, admin_only
+from opsn.regie_pages.views.common import AGENT_ROLES, download, page, parse_day, regie_of
+from opsn.regies.exports import owed_csv, owed_ods
+from opsn.regies.models import AGE_BUCKETS
+from opsn.regies.owed import by_payer, past_due, summary
+from opsn.regies.services.founding import regie_imputation_set
+
+finance_staff = commune_role_required(Role.ADMINISTRATOR, Role.FINANCE)
+PER_PAGE = 50
+BUDGET_FIELDS = ("kind", "name", "siret", "collectivity_code", "budget_code", "post_code",
+                 "post_name", "sender_code", "sender_address", "operator")
+
+
+def _budgets_page(request: HttpRequest, form: BudgetForm, editing: Budget | None,
+                  status: int = 200) -> HttpResponse:
+    return page(request, "regie_pages/budgets.html", {
+        "form": form, "editing": editing, "budgets": Budget.objects.order_by("-kind", "name"),
+    }, status=status, section="budgets")
+
+
+def _save(request: HttpRequest, budget: Budget | None) -> HttpResponse:
+    form = BudgetForm(request.POST)
+    if not form.is_valid():
+        return _budgets_page(request, form, budget, status=400)
+    try:
+        saved = budget_save(actor=actor_of(request), budget=budget, **form.cleaned_data)
+    except FinanceError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _budgets_page(request, form, budget, status=exc.http_status)
+    messages.success(request, f"Budget « {saved.name} » enregistré.")
+    return redirect("regie_pages:budgets")
+
+
+@finance_staff
+@require_http_methods(["GET", "POST"])
+def budgets(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _save(request, None)
+    return _budgets_page(request, BudgetForm(), None)
+
+
+@finance_staff
+@require_http_methods(["GET", "POST"])
+def budget_edit(request: HttpRequest, budget_id: int) -> HttpResponse:
+    budget = get_object_or_404(Budget, pk=budget_id)
+    if request.method == "POST":
+        return _save(request, budget)
+    return _budgets_page(request, BudgetForm(initial={f: getattr(budget, f)
+                                                      for f in BUDGET_FIELDS}), budget)
+
+
+@admin_only
+@require_POST
+def imputation_save(request: HttpRequest, number: str) -> HttpResponse:
+    regie = regie_of(request, number)
+    form = ImputationForm(request.POST, budgets=list(Budget.objects.all()),
+                          auto_id=AUTO_ID["imputation"])
+
+    def call(data):
+        budget = Budget.objects.filter(pk=data["budget"]).first() if data["budget"] else None
+        regie_imputation_set(regie=regie, actor=actor_of(request), budget=budget,
+                             nature=data["nature"], fonction=data["fonction"])
+
+    return _act(request, regie, "imputation", form, call,
+                "Budget et imputation par défaut de la régie enregistrés.")
+
+
+# --- What is owed --------------------------------------------------------------------------
+
+def _on(request: HttpRequest):
+    return parse_day(request.GET.get("au"), timezone.localdate())
+
+
+@commune_role_required(*AGENT_ROLES)
+def owed(request: HttpRequest, number: str) -> HttpResponse:
+    regie = regie_of(request, number)
+    on = _on(request)
+    found = summary(regie, on)
+    invoices = Paginator(past_due(regie, on), PER_PAGE).get_page(request.GET.get("page"))
+    payers = Paginator(by_payer(regie, on), PER_PAGE).get_page(request.GET.get("payeurs"))
+    return page(request, "regie_pages/owed.html", {
+        "on": on, "found": found, "invoices": invoices,
+        # The chart: one bar per bucket, 10 units high each (8 drawn), its length in %.
+        "bars": [(b, max(share, 0.5), 10 * i) for i, (b, share) in enumerate(found.shares())],
+        "chart_height": 10 * len(AGE_BUCKETS),
+        "payers": payers, "bucket_labels": [label for _, label, *_rest in AGE_BUCKETS],
+    }, regie=regie, section="owed")
+
+
+@commune_role_required(*AGENT_ROLES)
+def owed_export(request: HttpRequest, number: str, extension: str) -> HttpResponse:
+    regie = regie_of(request, number)
+    on = _on(request)
+    name = f"impayes-{regie.number}-{on:%Y%m%d}.{extension}"
+    if extension == "ods":
+        return download(owed_ods(regie, on), name,
+                        "application/vnd.oasis.opendocument.spreadsheet")
+    return download(owed_csv(regie, on), name, "text/csv; charset=utf-8")

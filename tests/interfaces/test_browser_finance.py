@@ -1,0 +1,110 @@
+"""The finance pages on a phone (Chromium, Playwright, 360 px wide): the administrator
+describes the principal budget, finds it on the régie's founding act, imputes a product,
+and reads « Impayés » with its chart; axe-core finds no serious violation on any of them,
+and nothing is wider than the phone but the tables, each scrolling in its frame.
+
+The server reads committed data (``server``), which the test removes afterwards."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from playwright.sync_api import expect, sync_playwright
+
+from opsn.agents.models import Role
+from opsn.communes.models import Commune
+from opsn.regies.services import invoicing
+from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.communes import VENISSIEUX, in_schema
+from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
+from tests.helpers.regies import ADMIN, make_payer, make_regie, wipe_regies
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
+PHONE = 360
+
+
+@pytest.fixture
+def finance_data(server):
+    commune = Commune.objects.get(insee_code=VENISSIEUX)
+    today = timezone.localdate()
+    with in_schema(commune):
+        regie = make_regie()
+        for n, days in enumerate((5, 45, 120), start=1):
+            due = today - datetime.timedelta(days=days)
+            invoicing.invoice_issue(
+                regie=regie, actor=ADMIN, payer=make_payer(regie, f"Famille n° {n}"),
+                issued_on=due, due_on=due, number=f"F-{days}",
+                lines=[invoicing.line_draft(label="Repas", unit_price=f"{10 * n}.00")])
+    make_account(ADMIN.account)
+    grant(commune, ADMIN.account, Role.ADMINISTRATOR)
+    try:
+        yield f"http://{commune.primary_domain}:{server}"
+    finally:
+        with in_schema(commune):
+            wipe_regies()
+        get_user_model().objects.filter(email=ADMIN.account).delete()
+
+
+def fits_the_phone(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
+    assert serious_violations(page) == []
+
+
+def test_the_finance_pages_on_a_phone_in_chromium(finance_data):
+    base = finance_data
+    authenticator = totp_of(ADMIN.account)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context = browser.new_context(locale="fr-FR", viewport={"width": PHONE,
+                                                                    "height": 740},
+                                          is_mobile=True, has_touch=True)
+            page = context.new_page()
+            page.goto(f"{base}/compte/connexion/?next=/espace/regies/budgets/")
+            page.get_by_label("Adresse électronique").fill(ADMIN.account)
+            page.get_by_label("Mot de passe").fill(PASSWORD)
+            page.get_by_role("button", name="Se connecter").click()
+            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
+            page.get_by_role("button", name="Valider").click()
+            expect(page.get_by_role("heading", name="Budgets de la commune")).to_be_visible()
+            fits_the_phone(page)
+
+            page.get_by_label("Libellé du budget").fill("Ville de Vénissieux – budget principal")
+            page.get_by_label("SIRET du budget").fill("216 902 593 00006")
+            page.get_by_label("Code collectivité (CodCol)").fill("047")
+            page.get_by_label("Code budget (CodBud)").fill("00")
+            page.get_by_label("Code du poste comptable (IdPost)").fill("069027")
+            page.get_by_label("Poste comptable", exact=True).fill("SGC de Vénissieux")
+            page.get_by_role("button", name="Enregistrer le budget").click()
+            expect(page.get_by_role("alert")).to_contain_text("n'est pas un SIRET")
+            fits_the_phone(page)
+            page.get_by_label("SIRET du budget").fill("21690259300005")
+            page.get_by_role("button", name="Enregistrer le budget").click()
+            expect(page.get_by_text("Budget « Ville de Vénissieux – budget principal » "
+                                    "enregistré.")).to_be_visible()
+            fits_the_phone(page)
+
+            page.goto(f"{base}/espace/regies/R-001/administration/")
+            expect(page.get_by_text("SGC de Vénissieux (069027)")).to_be_visible()
+            page.get_by_label("Code", exact=True).fill("repas")
+            page.get_by_label("Libellé", exact=True).fill("Repas")
+            page.get_by_label("Prix unitaire (€)").fill("3,50")
+            page.locator("#produit_nature").fill("7067")
+            page.locator("#produit_fonction").fill("281")
+            page.get_by_role("button", name="Enregistrer le produit").click()
+            expect(page.get_by_role("cell", name="7067 / 281")).to_be_visible()
+            fits_the_phone(page)
+
+            page.get_by_role("link", name="Impayés").click()
+            expect(page.get_by_role("heading", name="Impayés au")).to_be_visible()
+            table = page.get_by_role("table", name="Reste dû par tranche de retard")
+            expect(table).to_contain_text("Total")
+            expect(table).to_contain_text("60,00 €")
+            expect(page.get_by_role("img", name="Reste dû par tranche de retard")).to_be_visible()
+            fits_the_phone(page)
+        finally:
+            browser.close()
