@@ -9,9 +9,10 @@ from opsn.billing import issuing
 from opsn.billing.computation import BillingError
 from opsn.billing.models import Invoice
 from opsn.billing.views import invoice_file
-from opsn.branding.forms import ProfileForm
+from opsn.branding.forms import NoticesForm, ProfileForm
 from opsn.branding.images import served_as
-from opsn.branding.selectors import current_profile
+from opsn.branding.models import PublicNotices
+from opsn.branding.selectors import current_notices_row, current_profile
 from opsn.communes.models import CommuneModule
 from opsn.communes.routing import CommuneRequest
 from opsn.kernel.money import euros
@@ -42,6 +43,25 @@ def edit_profile(request: CommuneRequest) -> HttpResponse:
         messages.error(request, "Le formulaire contient des erreurs : rien n'a été enregistré.")
     return render(request, "commune_site/profile.html",
                   {"form": form, "domains": request.commune.domains.all()},
+                  status=400 if form.errors else 200)
+
+
+@commune_role_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
+def edit_notices(request: CommuneRequest) -> HttpResponse:
+    """The accessibility statement, legal notices, privacy notice and « Je donne mon
+    avis » button of the commune's site: a new form starts from the template's values."""
+    profile = current_profile()
+    form = NoticesForm(request.POST or None, instance=current_notices_row()
+                       or PublicNotices(pk=1), profile=profile)
+    if request.method == "POST":
+        if form.is_valid():
+            with atomic():
+                form.save()
+            messages.success(request, "Les mentions publiques du site ont été enregistrées.")
+            return redirect("commune_site:notices")
+        messages.error(request, "Le formulaire contient des erreurs : rien n'a été enregistré.")
+    return render(request, "commune_site/notices.html", {"form": form},
                   status=400 if form.errors else 200)
 
 
