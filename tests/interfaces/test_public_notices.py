@@ -50,13 +50,12 @@ def test_the_template_fills_a_communes_statement_with_what_the_platform_knows(ve
     legal = page(VENISSIEUX, "/mentions-legales/")
     assert "édité par <strong>Ville de Vénissieux</strong>, 5 avenue Marcel Houël, 69200" in legal
     assert "Le maire ou la maire de Vénissieux" in legal
-    assert "hébergé par <strong>Syndicat" in legal or "hébergé par <strong>" in legal
-    assert settings.OPSN_OPERATOR["name"] in legal
+    assert f"hébergé par <strong>{settings.OPSN_OPERATOR['name']}</strong>" in legal
 
     privacy = page(VENISSIEUX, "/donnees-personnelles/")
     assert "<strong>Responsable de traitement</strong> : Ville de Vénissieux" in privacy
-    assert f"<strong>Sous-traitant</strong> (article 28 du RGPD) : {settings.OPSN_OPERATOR['name']}" \
-        in privacy
+    operator = settings.OPSN_OPERATOR["name"]
+    assert f"<strong>Sous-traitant</strong> (article 28 du RGPD) : {operator}" in privacy
     assert settings.OPSN_DPO_CONTACT in privacy
     assert "CNIL" in privacy
 
@@ -115,7 +114,8 @@ def test_only_the_administrator_edits_the_notices(venissieux):
 
 
 def test_the_operator_has_its_own_notices_on_its_hosts(db, settings):
-    settings.OPSN_AVIS_SERVICE_ID, settings.OPSN_AVIS_KEY = "3193", "58e099a09c02abe629c14905ed2b055d"
+    settings.OPSN_AVIS_SERVICE_ID = "3193"
+    settings.OPSN_AVIS_KEY = "58e099a09c02abe629c14905ed2b055d"
     for host in ("console.localhost", "localhost", "connexion.localhost"):
         legal = page(host, "/mentions-legales/")
         assert f"édité par <strong>{settings.OPSN_OPERATOR['name']}</strong>" in legal

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import csv
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -24,6 +26,7 @@ from opsn.console.forms import (
     SuspendForm,
 )
 from opsn.jobs.broker import send
+from opsn.public_service.statistics import CSV_HEADER, csv_rows, latest, published
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -205,12 +208,50 @@ def archives(request: HttpRequest) -> HttpResponse:
 
 
 def statistics(request: HttpRequest) -> HttpResponse:
-    """Public impact indicators (no sign-in), as the digital commons publish them."""
+    """Public impact indicators (no sign-in), as the digital commons publish them: the
+    daily job's figures, small counts hidden (``public_service.statistics``)."""
 
-    active = Commune.objects.filter(status=Commune.Status.ACTIVE)
-    population = sum(p or 0 for p in active.annotate(population=latest_population())
-                     .values_list("population", flat=True))
+    data = published(latest().figures)
     modules = (CommuneModule.objects.current().filter(commune__status=Commune.Status.ACTIVE)
                .values_list("module__name").annotate(n=Count("id")).order_by("-n"))
     return render(request, "console/statistics.html", {
-        "communes": active.count(), "population": population, "modules": list(modules)})
+        "data": data, "chart": statistics_chart(data), "modules": list(modules)})
+
+
+def statistics_json(request: HttpRequest) -> JsonResponse:
+    response = JsonResponse(published(latest().figures),
+                            json_dumps_params={"ensure_ascii": False, "indent": 1})
+    response["Content-Disposition"] = 'inline; filename="statistiques-opsn.json"'
+    return response
+
+
+def statistics_csv(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="statistiques-opsn.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    writer.writerows(csv_rows(published(latest().figures)))
+    return response
+
+
+CHART_HEIGHT = 160
+CHART_BAR = 40
+
+
+def statistics_chart(data: dict) -> dict:
+    """Bars of the SVG chart: payments per month, the online part darker. A month whose
+    count is hidden draws no bar (its label says « < 5 »)."""
+    counts = [m["count"] or 0 for m in data["months"]]
+    top = max(counts, default=0) or 1
+    bars = []
+    for i, month in enumerate(data["months"]):
+        count, online = month["count"] or 0, month["online_count"] or 0
+        height = round(count * CHART_HEIGHT / top)
+        online_height = round(online * CHART_HEIGHT / top)
+        bars.append({"x": 40 + i * (CHART_BAR + 10), "height": height,
+                     "y": 20 + CHART_HEIGHT - height, "online_height": online_height,
+                     "online_y": 20 + CHART_HEIGHT - online_height,
+                     "label": month["month"][5:] + "/" + month["month"][2:4],
+                     "value": "< 5" if month["count"] is None else month["count"]})
+    return {"bars": bars, "width": 40 + len(bars) * (CHART_BAR + 10), "bar": CHART_BAR,
+            "base": 20 + CHART_HEIGHT, "height": CHART_HEIGHT + 60}
