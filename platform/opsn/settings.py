@@ -350,10 +350,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "accounts:login"
 
-# French for everyone. LocaleMiddleware (the browser's language) comes back with the English
-# translations: until then it would only switch number and date formats to English.
+# French only (decision 0012): every page, message, document and e-mail is written in French;
+# no English is announced that the platform does not speak.
 LANGUAGE_CODE = "fr"
-LANGUAGES = [("fr", "Français"), ("en", "English")]
+LANGUAGES = [("fr", "Français")]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
 USE_I18N = True
 USE_TZ = True
