@@ -55,6 +55,7 @@ class NoticesForm(forms.ModelForm):
                    "non_conformities": forms.Textarea(attrs={"rows": 5}),
                    "derogations": forms.Textarea(attrs={"rows": 3}),
                    "privacy_additions": forms.Textarea(attrs={"rows": 3})}
+        localized_fields = ["audit_rate"]  # 61,5 as a French administrator types it
         help_texts = {
             "non_conformities": "Une non-conformité par ligne (critère RGAA et page).",
             "derogations": "Une par ligne ; laissez vide s'il n'y en a pas.",
