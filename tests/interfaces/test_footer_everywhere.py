@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from django.test import Client
 
 from opsn.agents.models import Role
+from opsn.branding.models import PublicNotices
 from opsn.citizens.models import LinkMethod, PayerLink
 from tests.helpers.communes import in_schema
 from tests.helpers.identity import agent, make_account, sign_in
@@ -83,3 +84,10 @@ def test_a_citizens_space(venissieux):
                              payer_name=payer.name, method=LinkMethod.CODE)
     seen = crawl(citizen, venissieux.primary_domain, ["/mon-espace/"])
     assert any(p.startswith("/mon-espace/") for p in seen)
+
+    # The commune's « Je donne mon avis »: on « Mes paiements » itself, and in the footer.
+    with in_schema(venissieux):
+        PublicNotices.objects.create(pk=1, avis_service_id="3193",
+                                     avis_key="58e099a09c02abe629c14905ed2b055d")
+    page = citizen.get("/mon-espace/", HTTP_HOST=venissieux.primary_domain).content.decode()
+    assert page.count("voxusagers.numerique.gouv.fr/Demarches/3193?") == 2

@@ -3,6 +3,7 @@ from the template with what the platform knows, edited by the commune's administ
 the operator's own on its hosts; the « Je donne mon avis » button where configured."""
 
 import datetime
+import re
 from decimal import Decimal
 
 from django.test import Client
@@ -124,3 +125,17 @@ def test_the_operator_has_its_own_notices_on_its_hosts(db, settings):
         assert "le responsable de traitement est <strong>la commune</strong>" in privacy
         assert "non conforme" in page(host, "/accessibilite/")
         assert AVIS in legal  # the footer's button, the operator's démarche
+
+
+def test_the_button_needs_nothing_more_from_the_content_security_policy(db, settings):
+    response = Client(HTTP_HOST="localhost").get("/mentions-legales/")
+    before = response["Content-Security-Policy"]
+    settings.OPSN_AVIS_SERVICE_ID = "3193"
+    settings.OPSN_AVIS_KEY = "58e099a09c02abe629c14905ed2b055d"
+    response = Client(HTTP_HOST="localhost").get("/mentions-legales/")
+    html = response.content.decode()
+    assert AVIS in html and 'target="_blank"' in html
+    # A link: no image, script or form from elsewhere, so the policy is the same.
+    assert response["Content-Security-Policy"] == before
+    assert "img-src 'self' data:;" in before and "voxusagers" not in before
+    assert not re.search(r'<(img|script|iframe)[^>]+src="https?://', html)
