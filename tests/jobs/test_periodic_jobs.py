@@ -20,18 +20,20 @@ NOON = timezone.make_aware(datetime.datetime(2026, 11, 22, 12, 0))
 
 
 RECONCILE = "online-payments-reconciliation"  # every five minutes
+STATISTICS = "public-statistics"  # daily: the open statistics
 
 
 def test_each_job_runs_once_a_period(db):
     assert tick(NOON) == ["billing-deadlines", "population-release", "regies-warnings",
-                          RECONCILE]
+                          STATISTICS, RECONCILE]
     assert tick(NOON + datetime.timedelta(minutes=4)) == []
     assert tick(NOON + datetime.timedelta(hours=3)) == [RECONCILE]
     assert tick(NOON + datetime.timedelta(days=1)) == ["billing-deadlines", "regies-warnings",
-                                                       RECONCILE]
+                                                       STATISTICS, RECONCILE]
     assert tick(NOON + datetime.timedelta(days=10)) == ["billing-deadlines",
                                                         "population-release",
-                                                        "regies-warnings", RECONCILE]
+                                                        "regies-warnings", STATISTICS,
+                                                        RECONCILE]
 
 
 def test_the_record_of_runs_is_kept_ninety_days(db):
@@ -42,11 +44,11 @@ def test_the_record_of_runs_is_kept_ninety_days(db):
     PeriodRun.objects.filter(enqueued_at__gt=summer).update(
         enqueued_at=NOON - datetime.timedelta(days=80))
     assert tick(NOON) == ["billing-deadlines", "population-release", "regies-warnings",
-                          RECONCILE]
+                          STATISTICS, RECONCILE]
     periods = list(PeriodRun.objects.values_list("period", flat=True))
     assert not [p for p in periods if p.startswith("2026-08")]  # 100 days old: forgotten
-    assert len([p for p in periods if p.startswith("2026-09")]) == 4  # 80 days old: kept
-    assert len([p for p in periods if p.startswith("2026-11")]) == 4
+    assert len([p for p in periods if p.startswith("2026-09")]) == 5  # 80 days old: kept
+    assert len([p for p in periods if p.startswith("2026-11")]) == 5
 
 
 def test_several_schedulers_at_once_enqueue_each_job_once(committed):
@@ -65,7 +67,7 @@ def test_several_schedulers_at_once_enqueue_each_job_once(committed):
         for t in threads:
             t.join()
         assert sorted(started) == ["billing-deadlines", RECONCILE, "population-release",
-                                   "regies-warnings"]
+                                   STATISTICS, "regies-warnings"]
     finally:
         PeriodRun.objects.all().delete()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
@@ -43,7 +44,7 @@ def source_code(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def source_archive(request: HttpRequest, name: str) -> HttpResponse:
+def source_archive(request: HttpRequest, name: str) -> HttpResponseBase:
     if name != source.archive_name():  # an older or unknown version: the one running
         return redirect("public_service:source_archive", name=source.archive_name())
     response = FileResponse(source.archive().open("rb"), as_attachment=True, filename=name,
