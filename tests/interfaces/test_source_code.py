@@ -40,8 +40,11 @@ def test_the_source_page_offers_the_running_code(db, settings, tmp_path):
     assert all(n.startswith(f"{top}/") for n in names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")
                 or "/var/" in n or n.endswith((".pem", ".key")) or "/.env" in n]
-    # Built once per version: the second answer is the same file.
-    assert (tmp_path / "source" / name).read_bytes() == data
+    # Built once per version (and state of the files): kept, and answered again as is.
+    [kept] = (tmp_path / "source").glob("opsn-*.tar.gz")
+    assert kept.read_bytes() == data
+    again = Client(HTTP_HOST="localhost").get(f"/code-source/{name}")
+    assert b"".join(again.streaming_content) == data
 
 
 def test_the_archive_leaves_out_the_data_folder_and_secrets(db, settings, tmp_path):

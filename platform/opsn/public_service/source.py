@@ -10,6 +10,7 @@ database, uploads, exports), nor a file whose name says it holds a secret."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import tarfile
@@ -41,8 +42,9 @@ def _excluded_roots() -> list[Path]:
                                         settings.STATIC_ROOT, settings.OPSN_EXPORT_DIR)]
 
 
-def _kept(path: Path, excluded: list[Path]) -> bool:
-    if set(path.parts) & SKIPPED_PARTS or path.suffix in SKIPPED_SUFFIXES:
+def _kept(path: Path, relative: Path, excluded: list[Path]) -> bool:
+    """``path`` on disk, ``relative`` to its folder (the parts that say what it is)."""
+    if set(relative.parts) & SKIPPED_PARTS or path.suffix in SKIPPED_SUFFIXES:
         return False
     if path.name.lower() in SKIPPED_NAMES or path.name.lower().startswith(".env"):
         return False
@@ -59,7 +61,7 @@ def files() -> list[tuple[Path, str]]:
         prefix = f"{half_dir.parent.name}/opsn" if half_dir.parent.name in (
             "platform", "tenants") else "opsn"
         for path in half_dir.rglob("*"):
-            if path.is_file() and _kept(path.relative_to(half_dir.parent), excluded):
+            if path.is_file() and _kept(path, path.relative_to(half_dir.parent), excluded):
                 found[f"{prefix}/{path.relative_to(half_dir).as_posix()}"] = path
     checkout = settings.REPO_DIR
     for name in ROOT_FILES:
@@ -72,7 +74,7 @@ def files() -> list[tuple[Path, str]]:
                 break
     for folder in ROOT_FOLDERS:
         for path in (checkout / folder).rglob("*") if (checkout / folder).is_dir() else ():
-            if path.is_file() and _kept(path.relative_to(checkout), excluded):
+            if path.is_file() and _kept(path, path.relative_to(checkout), excluded):
                 found[path.relative_to(checkout).as_posix()] = path
     return sorted(((path, name) for name, path in found.items()), key=lambda x: x[1])
 
@@ -88,18 +90,29 @@ def archive_name() -> str:
     return f"opsn-{version()}.tar.gz"
 
 
+def fingerprint(listed: list[tuple[Path, str]]) -> str:
+    """What the files are now (names, sizes, modification times): code deployed again under
+    the same version number gets an archive of its own."""
+    digest = hashlib.sha256()
+    for path, name in listed:
+        stat = path.stat()
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def archive() -> Path:
-    """The archive of this version, built on first demand (written whole, then renamed:
-    a reader never sees half of one)."""
-    target = Path(settings.DATA_DIR) / "source" / archive_name()
+    """The archive of the running code, built on first demand and kept per version (and
+    fingerprint); written whole, then renamed: a reader never sees half of one."""
+    listed = files()
+    top = archive_name().removesuffix(".tar.gz")
+    target = Path(settings.DATA_DIR) / "source" / f"{top}-{fingerprint(listed)}.tar.gz"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    top = archive_name().removesuffix(".tar.gz")
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path, name in files():
+        for path, name in listed:
             info = tarfile.TarInfo(f"{top}/{name}")
             data = path.read_bytes()
             info.size = len(data)
