@@ -1,7 +1,9 @@
+from typing import cast
+
 from django import forms
 
 from opsn.branding.images import checked_image
-from opsn.branding.models import CommuneProfile, PublicNotices
+from opsn.branding.models import CommuneProfile, Conformity, PublicNotices
 from opsn.branding.notices import template_values
 
 
@@ -71,6 +73,8 @@ class NoticesForm(forms.ModelForm):
         for name, value in template.items():
             if getattr(self.instance, name) in ("", None):  # blank: the template's value
                 self.initial[name] = value
+        conformity = cast(forms.ChoiceField, self.fields["conformity"])
+        conformity.choices = [("", "celui de l'audit de l'opérateur"), *Conformity.choices]
 
     def clean_avis_key(self):
         return (self.cleaned_data.get("avis_key") or "").lower()
