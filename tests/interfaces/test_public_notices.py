@@ -5,13 +5,16 @@ the operator's own on its hosts; the « Je donne mon avis » button where config
 import datetime
 import re
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 from django.test import Client
 
 from opsn.agents.models import Role
 from opsn.branding.models import CommuneProfile, PublicNotices
+from opsn.online_payments.services import payfip_configure
 from tests.helpers.communes import in_schema
-from tests.helpers.identity import agent
+from tests.helpers.identity import Browser, agent, make_account
+from tests.helpers.regies import ADMIN, make_invoice, make_payer, make_regie
 
 VENISSIEUX = "venissieux.localhost"
 AVIS = ("https://voxusagers.numerique.gouv.fr/Demarches/3193?&amp;view-mode=formulaire-avis"
@@ -139,3 +142,26 @@ def test_the_button_needs_nothing_more_from_the_content_security_policy(db, sett
     assert response["Content-Security-Policy"] == before
     assert "img-src 'self' data:;" in before and "voxusagers" not in before
     assert not re.search(r'<(img|script|iframe)[^>]+src="https?://', html)
+
+
+def test_the_button_follows_a_paid_online_payment(venissieux):
+    with in_schema(venissieux):
+        regie = make_regie(accepted_modes=["cash", "online"])
+        payfip_configure(regie=regie, actor=ADMIN, numcli="123456")
+        family = make_payer(regie, "Famille Durand", email="famille.durand@example.fr")
+        invoice = make_invoice(regie, family, "74.75", number="R-CANT-2026-00004")
+        PublicNotices.objects.create(pk=1, avis_service_id="3193",
+                                     avis_key="58e099a09c02abe629c14905ed2b055d")
+    make_account("camille.durand@citoyen.test")
+    browser = Browser()
+    where, _ = browser.sign_in(VENISSIEUX, "camille.durand@citoyen.test")
+    client = browser.client(VENISSIEUX)
+    assert client.post("/mon-espace/rattachements/", {"code": family.link_code}).status_code == 302
+    location = urlsplit(client.post(f"/mon-espace/payer/{venissieux.pk}/{invoice.pk}/")
+                        ["Location"])
+    where, outcome = browser.go(f"{location.path}?{location.query}", host="localhost",
+                                data={"idop": parse_qs(location.query)["idop"][0],
+                                      "choix": "payer"})
+    page = outcome.content.decode()
+    assert where == VENISSIEUX and "Paiement accepté" in page
+    assert page.count("voxusagers.numerique.gouv.fr/Demarches/3193?") == 2  # page, footer
