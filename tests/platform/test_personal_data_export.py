@@ -6,10 +6,12 @@ import json
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from opsn.agents.models import Role
+from opsn.audit.models import AuditEvent
 from opsn.citizens.models import LinkMethod, PayerLink
 from opsn.regies.services.payments import payment_record
 from tests.helpers.communes import in_schema
-from tests.helpers.identity import make_account, sign_in
+from tests.helpers.identity import agent, make_account, sign_in
 from tests.helpers.regies import MANDATAIRE, make_invoice, make_payer, make_regie
 
 CITIZEN = "camille.durand@citoyen.test"
@@ -65,3 +67,33 @@ def test_a_citizen_downloads_their_data_from_two_communes_and_nothing_else(venis
 def test_the_export_is_for_the_person_signed_in_only(db):
     response = Client(HTTP_HOST="localhost").get("/mon-espace/mes-donnees.json")
     assert response.status_code == 302 and "/compte/connexion/" in response["Location"]
+
+
+def test_an_agent_exports_one_payers_data_and_the_audit_log_says_so(venissieux):
+    with in_schema(venissieux):
+        canteen = make_regie()
+        payer = make_payer(canteen, "Famille Durand", email="camille@exemple.fr")
+        make_invoice(canteen, payer, "45.00", number="CANT-2026-11")
+        other = make_payer(canteen, "Famille Voisin")
+        make_invoice(canteen, other, "12.00", number="CANT-2026-99")
+    regisseur = agent(venissieux, "regisseur@venissieux.fr", Role.REGISSEUR)
+    url = f"/espace/regies/{canteen.number}/payeurs/{payer.pk}/donnees.json"
+    assert regisseur.get(url).status_code == 405  # an export is asked for, not fetched
+    response = regisseur.post(url)
+    assert response.status_code == 200
+    assert f"donnees-payeur-{payer.link_code}.json" in response["Content-Disposition"]
+    data = json.loads(response.content)
+    assert data["payer"]["email"] == "camille@exemple.fr"
+    assert data["produced_by"] == "regisseur@venissieux.fr"
+    assert [i["number"] for i in data["invoices"]] == ["CANT-2026-11"]
+    assert "Voisin" not in response.content.decode()
+    with in_schema(venissieux):
+        event = AuditEvent.objects.get(code="payer.data_exported")
+    assert event.actor == "regisseur@venissieux.fr"
+    assert event.summary == (f"Export des données personnelles du payeur Famille Durand "
+                             f"({payer.link_code}), régie {canteen.number}")
+    page = regisseur.get(f"/espace/regies/{canteen.number}/payeurs/{payer.pk}/")
+    assert "Exporter ses données (JSON)" in page.content.decode()
+
+    stranger = Client(HTTP_HOST=venissieux.primary_domain).post(url)
+    assert stranger.status_code == 302  # to sign in

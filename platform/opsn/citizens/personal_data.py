@@ -11,8 +11,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from opsn.audit import events
+from opsn.audit.services import record as audit_record
 from opsn.citizens.models import PayerLink
-from opsn.kernel.tenancy import inside
+from opsn.kernel.actors import Actor
+from opsn.kernel.tenancy import atomic, inside
 from opsn.online_payments.models import OnlinePayment
 from opsn.regies.models import Invoice, LedgerEntry, Payer
 
@@ -44,7 +47,8 @@ ENTRY_FIELDS = ("year", "receipt_number", "amount", "mode", "payer_name", "sourc
 ONLINE_FIELDS = ("created_at", "refdet", "amount_cents", "email", "state", "result_code")
 
 
-def _payer_record(payer_id: int) -> dict | None:
+def payer_record(payer_id: int) -> dict | None:
+    """One payer record and all that hangs on it, read in the current commune's schema."""
     payer = Payer.objects.select_related("regie").filter(pk=payer_id).first()
     if payer is None:
         return None
@@ -73,7 +77,7 @@ def personal_data(subject: str, account: dict) -> dict:
         if link.unlinked_at is not None:
             continue
         with inside(link.commune):
-            record = _payer_record(link.payer_id)
+            record = payer_record(link.payer_id)
         if record is not None:
             entry = communes.setdefault(link.commune.insee_code, {
                 "commune": link.commune.name, "insee_code": link.commune.insee_code,
@@ -89,3 +93,14 @@ def personal_data(subject: str, account: dict) -> dict:
                    "unlinked_at": _plain(link.unlinked_at)} for link in links],
         "communes": list(communes.values()),
     }
+
+
+def payer_data_export(*, payer: Payer, actor: Actor) -> dict:
+    """An agent answers a payer's access request: the same document for one payer record
+    of the commune, the export written in the commune's audit log."""
+    with atomic():
+        audit_record(actor, events.PayerDataExported(
+            target=f"payer:{payer.pk}", data={"name": payer.name, "link_code": payer.link_code,
+                                               "regie": payer.regie.number}))
+    return {"format": FORMAT, "produced_at": timezone.localtime().isoformat(),
+            "produced_by": actor.account, **(payer_record(payer.pk) or {})}
