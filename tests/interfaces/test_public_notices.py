@@ -2,7 +2,10 @@
 from the template with what the platform knows, edited by the commune's administrator;
 the operator's own on its hosts; the « Je donne mon avis » button where configured."""
 
+import csv
 import datetime
+import io
+import json
 import re
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -165,3 +168,24 @@ def test_the_button_follows_a_paid_online_payment(venissieux):
     page = outcome.content.decode()
     assert where == VENISSIEUX and "Paiement accepté" in page
     assert page.count("voxusagers.numerique.gouv.fr/Demarches/3193?") == 2  # page, footer
+
+
+def test_the_register_of_processing_activities_exports(venissieux):
+    profile(venissieux, official_name="Ville de Vénissieux", address_line="5 avenue Marcel Houël",
+            postal_code="69200", city="Vénissieux")
+    admin = agent(venissieux, "admin@venissieux.fr", Role.ADMINISTRATOR)
+    response = admin.get("/espace/mentions/registre-des-traitements.csv")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [r["identifiant"] for r in rows] == ["regies", "espace_citoyen",
+                                                "paiement_en_ligne", "securite"]
+    assert rows[0]["responsable_de_traitement"] == (
+        "Ville de Vénissieux, 5 avenue Marcel Houël, 69200 Vénissieux")
+    assert rows[0]["duree_de_conservation"].startswith("dix ans pour les pièces comptables")
+    data = json.loads(admin.get("/espace/mentions/registre-des-traitements.json").content)
+    assert data["insee_code"] == venissieux.insee_code
+    assert data["traitements"][2]["traitement"] == "Paiement en ligne (PayFiP)"
+    # The privacy notice says the same purposes.
+    assert rows[2]["finalite"] in page(VENISSIEUX, "/donnees-personnelles/")
+    regisseur = agent(venissieux, "regisseur@venissieux.fr", Role.REGISSEUR)
+    assert regisseur.get("/espace/mentions/registre-des-traitements.csv").status_code == 403

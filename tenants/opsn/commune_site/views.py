@@ -1,5 +1,7 @@
+import csv
+
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -12,6 +14,8 @@ from opsn.billing.views import invoice_file
 from opsn.branding.forms import NoticesForm, ProfileForm
 from opsn.branding.images import served_as
 from opsn.branding.models import PublicNotices
+from opsn.branding.notices import commune_notices
+from opsn.branding.processing import COLUMNS, register
 from opsn.branding.selectors import current_notices_row, current_profile
 from opsn.communes.models import CommuneModule
 from opsn.communes.routing import CommuneRequest
@@ -63,6 +67,34 @@ def edit_notices(request: CommuneRequest) -> HttpResponse:
         messages.error(request, "Le formulaire contient des erreurs : rien n'a été enregistré.")
     return render(request, "commune_site/notices.html", {"form": form},
                   status=400 if form.errors else 200)
+
+
+def _register(request: CommuneRequest) -> list[dict]:
+    notices = commune_notices(current_profile(), current_notices_row(),
+                              request.get_host().rsplit(":", 1)[0].lower())
+    return register(notices)
+
+
+@commune_role_required(Role.ADMINISTRATOR)
+def processing_register_csv(request: CommuneRequest) -> HttpResponse:
+    """The register of processing activities (RGPD art. 30) the platform performs for the
+    commune, for its DPO's register tool or a spreadsheet."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="registre-des-traitements.csv"'
+    writer = csv.DictWriter(response, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(_register(request))
+    return response
+
+
+@commune_role_required(Role.ADMINISTRATOR)
+def processing_register_json(request: CommuneRequest) -> JsonResponse:
+    response = JsonResponse({"commune": request.commune.name,
+                             "insee_code": request.commune.insee_code,
+                             "traitements": _register(request)},
+                            json_dumps_params={"ensure_ascii": False, "indent": 1})
+    response["Content-Disposition"] = 'attachment; filename="registre-des-traitements.json"'
+    return response
 
 
 @commune_role_required(Role.ADMINISTRATOR)
