@@ -234,24 +234,26 @@ def statistics_csv(request: HttpRequest) -> HttpResponse:
     return response
 
 
-CHART_HEIGHT = 160
-CHART_BAR = 40
+CHART_ROW = 26  # one horizontal bar per month: readable at a phone's width
+CHART_BAR_MAX = 220
+MONTH_NAMES = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.",
+               "oct.", "nov.", "déc.")
 
 
 def statistics_chart(data: dict) -> dict:
-    """Bars of the SVG chart: payments per month, the online part darker. A month whose
-    count is hidden draws no bar (its label says « < 5 »)."""
+    """Horizontal bars of the SVG chart: payments per month, the online part darker. A
+    month whose count is hidden draws no bar (its value says « < 5 »)."""
     counts = [m["count"] or 0 for m in data["months"]]
     top = max(counts, default=0) or 1
     bars = []
     for i, month in enumerate(data["months"]):
         count, online = month["count"] or 0, month["online_count"] or 0
-        height = round(count * CHART_HEIGHT / top)
-        online_height = round(online * CHART_HEIGHT / top)
-        bars.append({"x": 40 + i * (CHART_BAR + 10), "height": height,
-                     "y": 20 + CHART_HEIGHT - height, "online_height": online_height,
-                     "online_y": 20 + CHART_HEIGHT - online_height,
-                     "label": month["month"][5:] + "/" + month["month"][2:4],
+        width = round(count * CHART_BAR_MAX / top)
+        year, number = month["month"].split("-")
+        bars.append({"y": 10 + i * CHART_ROW, "text_y": 10 + i * CHART_ROW + 15,
+                     "width": width, "online_width": round(online * CHART_BAR_MAX / top),
+                     "value_x": 78 + width + 6,
+                     "label": f"{MONTH_NAMES[int(number) - 1]} {year}",
                      "value": "< 5" if month["count"] is None else month["count"]})
-    return {"bars": bars, "width": 40 + len(bars) * (CHART_BAR + 10), "bar": CHART_BAR,
-            "base": 20 + CHART_HEIGHT, "height": CHART_HEIGHT + 60}
+    return {"bars": bars, "width": 78 + CHART_BAR_MAX + 60, "row": CHART_ROW - 6,
+            "height": 20 + len(bars) * CHART_ROW}
