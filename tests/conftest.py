@@ -23,6 +23,7 @@ from opsn.accounts.models import OperatorApiToken
 from opsn.communes import routing, schemas, services
 from opsn.communes.models import Commune, CommuneArchive, SpareSchema
 from opsn.kernel import tenancy
+from opsn.operations.models import Throttle
 from opsn.referentiel.loader import ensure_loaded
 from tests.helpers.communes import (
     EAST,
@@ -76,8 +77,8 @@ def _public_schema_and_settings(settings):
     connection.set_schema_to_public()
 
     routing.forget_all()
-    # The cache (sign-in attempt counters, nonces already seen) is a table: a test's rows
-    # roll back with it; ``committed`` clears it.
+    # The cache (nonces already seen) and the attempt counters are tables: a test's rows
+    # roll back with it; ``committed`` clears them.
     yield
     connection.set_schema_to_public()
 
@@ -93,9 +94,11 @@ def committed(django_db_setup, django_db_blocker, settings, tmp_path):
         assert connection.settings_dict["NAME"].startswith("test_")
 
         cache.clear()
+        Throttle.objects.all().delete()  # the attempt counters, seen by every connection
         spares = set(SpareSchema.objects.values_list("schema_name", flat=True))
         yield
         cache.clear()
+        Throttle.objects.all().delete()
         connection.set_schema_to_public()
         tenancy.enter(None)
         for commune in Commune.objects.exclude(insee_code__in=SESSION_COMMUNES):

@@ -2,8 +2,11 @@
 
 import multiprocessing
 import os
+import sys
 
 from prometheus_client import multiprocess
+
+from opsn.operations.logs import log_format
 
 bind = os.environ.get("OPSN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_WORKERS", max(2, multiprocessing.cpu_count())))
@@ -17,8 +20,13 @@ keepalive = 5
 max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "5000"))
 max_requests_jitter = max_requests // 10
 accesslog = "-"
-access_log_format = ('{"time":"%(t)s","remote":"%(h)s","request":"%(r)s","status":%(s)s,'
-                     '"bytes":%(B)s,"duration_us":%(D)s,"request_id":"%({x-request-id}o)s"}')
+# JSON for a log collector; a readable line on a terminal (LOG_FORMAT, opsn.operations.logs).
+if log_format(os.environ.get("LOG_FORMAT", "auto"), sys.stdout) == "json":
+    access_log_format = ('{"time":"%(t)s","remote":"%(h)s","request":"%(r)s","status":%(s)s,'
+                         '"bytes":%(B)s,"duration_us":%(D)s,'
+                         '"request_id":"%({x-request-id}o)s"}')
+else:
+    access_log_format = '%(t)s %(s)s "%(r)s" %(B)s octets, %(M)s ms (%({host}i)s)'
 
 
 def child_exit(server, worker):

@@ -11,6 +11,7 @@ import environ
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from opsn.kernel.addresses import trusted_networks
 from opsn.kernel.database import commune_databases, embedded_aliases, embedded_database_settings
 from opsn.kernel.production import (
     DEMO_BASE_DOMAIN,
@@ -19,6 +20,8 @@ from opsn.kernel.production import (
     DEVELOPMENT_SECRET_KEY,
     PRODUCTION,
 )
+from opsn.kernel.rates import setting as rate_setting
+from opsn.operations.logs import log_format
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -50,15 +53,19 @@ OPSN_OPERATOR_HOSTS = frozenset(
     for h in env.list("OPSN_OPERATOR_HOSTS", default=[OPSN_CONSOLE_HOST, OPSN_BASE_DOMAIN])
 )
 # The operator's identity defaults to the demo's (opsn.kernel.production), which production
-# refuses. The last five are the seller on the invoices and in their Factur-X XML.
+# refuses. The last six are the seller on the invoices and in their Factur-X XML.
 OPSN_OPERATOR = {
     key: env.str(variable, default=DEMO_OPERATOR[variable])
     for key, variable in (("name", "OPSN_OPERATOR_NAME"), ("email", "OPSN_OPERATOR_EMAIL"),
                           ("phone", "OPSN_OPERATOR_PHONE"), ("siren", "OPSN_OPERATOR_SIREN"),
                           ("address", "OPSN_OPERATOR_ADDRESS"),
                           ("postcode", "OPSN_OPERATOR_POSTCODE"),
-                          ("city", "OPSN_OPERATOR_CITY"), ("iban", "OPSN_OPERATOR_IBAN"))
+                          ("city", "OPSN_OPERATOR_CITY"), ("iban", "OPSN_OPERATOR_IBAN"),
+                          ("vat_number", "OPSN_OPERATOR_VAT_NUMBER"))
 }
+# The seller's tax registration identifier (EN 16931 BT-32), beside its VAT number (BT-31):
+# optional, on the titres when given.
+OPSN_OPERATOR["tax_registration"] = env.str("OPSN_OPERATOR_TAX_REGISTRATION", default="")
 OPSN_OPERATOR["short_name"] = env.str("OPSN_OPERATOR_SHORT_NAME", default="OPSN")
 OPSN_OPERATOR["primary_color"] = env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68")
 # Public-service notices (docs/public-service.md). The operator's director of publication
@@ -83,8 +90,14 @@ OPSN_AVIS_KEY = env.str("OPSN_AVIS_KEY", default="")
 # archive of the running code.
 OPSN_SOURCE_URL = env.str("OPSN_SOURCE_URL", default="")
 # Billing calendar (convention of Montpellier Méditerranée Métropole, seeds/004): a commune
-# may contest an invoice within 8 days of receiving it and pays within 30 days.
+# may contest an invoice within 8 jours francs of receiving it (opsn.kernel.calendar) and
+# pays within 30 days. A titre sent through Chorus Pro is deemed received this many days
+# after it was sent.
 OPSN_INVOICE_CONTEST_DAYS = env.int("OPSN_INVOICE_CONTEST_DAYS", default=8)
+OPSN_INVOICE_RECEIPT_DAYS = env.int("OPSN_INVOICE_RECEIPT_DAYS", default=1)
+# The year's titres go out by 30 September (month, day): the billing page warns from the
+# first of that month while they are not issued and sent.
+OPSN_INVOICE_SENDING_DEADLINE = (9, 30)
 OPSN_INVOICE_PAYMENT_DAYS = env.int("OPSN_INVOICE_PAYMENT_DAYS", default=30)
 # Adding or removing an application, or leaving: requested at least this many months before
 # the end of the year, effective on 1 January of the next year.
@@ -96,17 +109,24 @@ OPSN_CASH_PAYMENT_LIMIT = env.int("OPSN_CASH_PAYMENT_LIMIT", default=300)
 OPSN_CASH_WARNING_PERCENT = env.int("OPSN_CASH_WARNING_PERCENT", default=80)
 # Link codes typed by citizens: this many wrong codes within the window (per person, or
 # four times as many from one address) make them wait until the window has passed; this
-# many in a day lock code linking for the day.
+# many in a day lock code linking for the day. Counted atomically before each code is
+# checked (opsn.operations.throttle).
 OPSN_LINK_WINDOW_MINUTES = env.int("OPSN_LINK_WINDOW_MINUTES", default=15)
 OPSN_LINK_MAX_FAILURES = env.int("OPSN_LINK_MAX_FAILURES", default=5)
 OPSN_LINK_LOCK_FAILURES = env.int("OPSN_LINK_LOCK_FAILURES", default=20)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
+# A régie's imported file (invoices CSV, card terminal CSV, CAMT.053 statement) is refused
+# above this size, on the agents' page and on the command line.
+OPSN_IMPORT_MAX_MEGABYTES = env.int("OPSN_IMPORT_MAX_MEGABYTES", default=20)
 # Background jobs (dramatiq): amqp://… (RabbitMQ) or redis://…; unset: an in-process broker
 # and worker (no service needed). OPSN_JOBS_MODE=inline runs jobs at once (tests).
 OPSN_BROKER_URL = env.str("OPSN_BROKER_URL", default="")
 OPSN_JOBS_MODE = env.str("OPSN_JOBS_MODE", default="broker")
+# At exit, the in-process worker finishes its queued jobs for at most this long, then stops
+# (before the embedded database does).
+OPSN_JOBS_DRAIN_SECONDS = env.float("OPSN_JOBS_DRAIN_SECONDS", default=60.0)
 
 # Online payment (PayFiP, DGFiP): "payfip" is the DGFiP's web service (production);
 # "local" the local test provider served on the portal under /payfip-local/ (demo, tests).
@@ -267,9 +287,17 @@ OPSN_OIDC_CLIENT_SECRET = secret("OPSN_OIDC_CLIENT_SECRET") or DEMO_OIDC_CLIENT_
 # acr values that prove two factors (Keycloak's acr.loa.map in infra/keycloak: "2").
 OPSN_OIDC_STRONG_ACR = env.list("OPSN_OIDC_STRONG_ACR", default=["2"])
 OPSN_OIDC_TIMEOUT = env.float("OPSN_OIDC_TIMEOUT", default=10.0)
-# The local provider: failed sign-in attempts per address and e-mail before a lock.
-OPSN_IDP_SIGN_IN_RATE = env.str("OPSN_IDP_SIGN_IN_RATE", default="5/15m")
-OPSN_IDP_REDIRECT_SCHEMES = env.list("OPSN_IDP_REDIRECT_SCHEMES", default=["http", "https"])
+# The local provider's limits ("attempts/period", counted before each check,
+# opsn.operations.throttle): wrong passwords per account (the e-mail as the account lookup
+# reads it), wrong second-factor codes per account (the account of the sign-in under way),
+# and failed attempts per client address, high enough for a town hall's agents behind one
+# address. Each locks for its period once reached, the right password or code included.
+OPSN_IDP_SIGN_IN_RATE = rate_setting("OPSN_IDP_SIGN_IN_RATE",
+                                     env.str("OPSN_IDP_SIGN_IN_RATE", default="5/15m"))
+OPSN_IDP_CODE_RATE = rate_setting("OPSN_IDP_CODE_RATE",
+                                  env.str("OPSN_IDP_CODE_RATE", default="5/15m"))
+OPSN_IDP_ADDRESS_RATE = rate_setting("OPSN_IDP_ADDRESS_RATE",
+                                     env.str("OPSN_IDP_ADDRESS_RATE", default="100/15m"))
 # Provisioning of communes' identities (accounts.identity): local store or Keycloak.
 OPSN_IDENTITY_PROVISIONING = env.str(
     "OPSN_IDENTITY_PROVISIONING",
@@ -350,7 +378,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "accounts:login"
 
-# French only (decision 0012): every page, message, document and e-mail is written in French;
+# French only (decision 0014): every page, message, document and e-mail is written in French;
 # no English is announced that the platform does not speak.
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français")]
@@ -390,6 +418,14 @@ SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Absolute links that leave a page (e-mails, a receipt's verification URL and QR code,
+# PayFiP's return and notification URLs) are built from these (opsn.kernel.urls), never
+# from a request's Host header. 0: the scheme's own port; the demo sets the port it serves.
+OPSN_PUBLIC_SCHEME = env.str("OPSN_PUBLIC_SCHEME",
+                             default="https" if SESSION_COOKIE_SECURE else "http").lower()
+if OPSN_PUBLIC_SCHEME not in ("http", "https"):
+    raise environ.ImproperlyConfigured("OPSN_PUBLIC_SCHEME: http or https")
+OPSN_PUBLIC_PORT = env.int("OPSN_PUBLIC_PORT", default=0)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -399,6 +435,11 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The proxies in front of the application (addresses or CIDR networks, e.g. the ingress
+# controller's pods): X-Forwarded-For is read only from them (opsn.kernel.addresses).
+# Empty: the client's address is REMOTE_ADDR. Checked here: a wrong entry stops the start.
+OPSN_TRUSTED_PROXIES = [str(net) for net in trusted_networks(
+    env.list("OPSN_TRUSTED_PROXIES", default=[]))]
 
 # --- Operations -----------------------------------------------------------------------
 SENTRY_DSN = secret("SENTRY_DSN") or ""
@@ -410,9 +451,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "opsn.operations.logs.ContextFilter"}},
     "formatters": {"json": {"()": "opsn.operations.logs.Formatter"},
-                   "text": {"format": "%(levelname)s %(name)s %(message)s"}},
+                   "text": {"()": "opsn.operations.logs.TextFormatter"}},
+    # To standard error. auto: French lines on a terminal, JSON otherwise (opsn.operations.logs).
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
-                             "formatter": env.str("LOG_FORMAT", default="json")}},
+                             "formatter": log_format(env.str("LOG_FORMAT", default="auto"))}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {"opsn": {"level": env.str("LOG_LEVEL", default="INFO")}},
 }

@@ -63,7 +63,7 @@ def test_the_defaults_alone_are_refused_until_the_operator_gives_its_own():
     assert wrong == {"identity.issuer", "identity.keycloak.serverUrl", "operator.name",
                      "operator.email", "operator.phone", "operator.siren",
                      "operator.address", "operator.postcode", "operator.city",
-                     "operator.iban"}
+                     "operator.iban", "operator.vatNumber", "ingress.trustedProxies"}
     jsonschema.validate(production_values(), schema())
 
 
@@ -72,6 +72,9 @@ def test_the_defaults_alone_are_refused_until_the_operator_gives_its_own():
     ("identity.keycloak.serverUrl", "sso.opsn.example.fr"),
     ("operator.siren", "25690099"),
     ("operator.iban", "not an iban"),
+    ("operator.vatNumber", "200046977"),
+    ("ingress.trustedProxies", "ingress-nginx"),
+    ("ingress.trustedProxies", "10.244.0.0/16; 10.0.0.1"),
 ])
 def test_production_values_are_checked_by_the_schema(path, value):
     values = production_values()
@@ -96,6 +99,8 @@ def test_a_chart_rendered_with_production_values_has_no_local_provider():
         assert env["OPSN_IDP"]["value"] == "keycloak", name
         assert env["OPSN_PAYFIP"]["value"] == "payfip", name
         assert env["OPSN_OIDC_ISSUER"]["value"] == "https://sso.opsn.example.fr/realms/opsn"
+        # X-Forwarded-For is believed from the ingress controller's pods only.
+        assert env["OPSN_TRUSTED_PROXIES"]["value"] == "10.244.0.0/16"
         assert "OPSN_IDENTITY_PROVISIONING" not in env
         assert "DEBUG" not in env
         for key in REQUIRED_SECRETS:  # by reference, and the pod waits for the key

@@ -150,7 +150,7 @@ def age(shop, payment, minutes: int) -> None:
 
 def test_a_citizen_pays_an_invoice_online_and_gets_its_receipt(shop, citizen):
     page = text(citizen.client(shop.host).get("/mon-espace/"))
-    assert "Payer en ligne" in page and "la facture n° CANT-2026-11 (45,00 €)" in page
+    assert "Payer en ligne" in page and "la facture n° CANT-2026-11 de Vénissieux (45,00 €)" in page
 
     location, payment = start(citizen, shop)
     assert (payment.amount_cents, payment.state, payment.numcli) == (4500, "created", "049836")

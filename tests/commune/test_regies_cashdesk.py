@@ -9,6 +9,7 @@ from django.db import IntegrityError, InternalError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from opsn.agents.models import AgentRole, Role
 from opsn.regies import selectors
 from opsn.regies.chain import verify_chain
 from opsn.regies.errors import Duplicate, Refused, RegieError
@@ -215,3 +216,34 @@ def test_the_holdings_table_cannot_drift_from_a_bulk_write(venissieux):
                            [regie.pk, regie.pk])
         assert selectors.holdings(regie) == {"cash": Decimal("15.00")}
         assert verify_chain(regie) is None
+
+
+def test_a_merge_on_the_day_an_appointment_starts_moves_it_whole(venissieux):
+    """An agent appointed to the absorbed régie from the merge day (or later) never served
+    it: the appointment moves to the surviving régie with its own start, instead of ending
+    on the day it starts (an empty period the database refuses: a 500 before)."""
+    with in_schema(venissieux):
+        surviving = make_regie("R-A", "Enfance")
+        absorbed = make_regie("R-B", "Cantine", staff=False)
+        today = timezone.localdate()
+        for account in ("nouvelle@venissieux.fr", "future@venissieux.fr"):
+            AgentRole.objects.create(account=account, role=Role.MANDATAIRE)
+        founding.assignment_grant(regie=absorbed, actor=ADMIN, account="nouvelle@venissieux.fr",
+                                  role="mandataire", starts_on=today)
+        founding.assignment_grant(regie=absorbed, actor=ADMIN, account="future@venissieux.fr",
+                                  role="mandataire",
+                                  starts_on=today + datetime.timedelta(days=7))
+        founding.assignment_grant(regie=absorbed, actor=ADMIN, account=MANDATAIRE.account,
+                                  role="mandataire", starts_on=today)
+
+        done = merge.regie_merge(absorbed=absorbed, surviving=surviving, actor=ADMIN)
+
+        assert done.moved["assignments"] == 2
+        open_ = {a.account: (a.role, a.starts_on)
+                 for a in surviving.assignments.filter(ends_on__isnull=True)}
+        assert open_["nouvelle@venissieux.fr"] == ("mandataire", today)
+        assert open_["future@venissieux.fr"] == (
+            "mandataire", today + datetime.timedelta(days=7))
+        assert not Assignment.objects.filter(regie=absorbed, ends_on__isnull=True).exists()
+        assert Assignment.objects.filter(account=MANDATAIRE.account,
+                                         ends_on__isnull=True).count() == 1

@@ -26,3 +26,22 @@ def serious_violations(page) -> list[str]:
     results = Axe().run(page)
     return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]
             if v.get("impact") in ("serious", "critical")]
+
+
+def violations(page) -> list[str]:
+    """Every violation axe-core finds, whatever its impact (minor ones too)."""
+    results = Axe().run(page)
+    return [f"{v['id']} ({v.get('impact')}): {v['help']} ({len(v['nodes'])})"
+            for v in results.response["violations"]]
+
+
+def overflows(page) -> bool:
+    """Whether the page is wider than the screen (something off-screen to the right)."""
+    return page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+
+
+def within_screen(page, locator) -> bool:
+    """Whether ``locator``'s box lies wholly inside the screen's width."""
+    box = locator.bounding_box()
+    width = page.viewport_size["width"]
+    return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width

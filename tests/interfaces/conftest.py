@@ -21,6 +21,8 @@ def server(committed, settings):
     httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
     httpd.set_app(get_wsgi_application())
     settings.OPSN_OIDC_ISSUER = f"http://{IDP_HOST}:{httpd.server_address[1]}"
+    # Links that leave a page (PayFiP's return URL, e-mails) carry the port served on.
+    settings.OPSN_PUBLIC_PORT = httpd.server_address[1]
     forget_provider()
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

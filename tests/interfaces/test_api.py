@@ -132,4 +132,26 @@ def test_the_openapi_description_lists_every_operation(api):
     assert spec["openapi"].startswith("3.")
     assert {"/api/v1/communes", "/api/v1/communes/{insee_code}",
             "/api/v1/communes/{insee_code}/suspend", "/api/v1/communes/{insee_code}/offboard",
-            "/api/v1/batches"} <= set(spec["paths"])
+            "/api/v1/communes/{insee_code}/billing", "/api/v1/batches"} <= set(spec["paths"])
+
+
+def test_set_the_chorus_pro_routing_of_a_commune(api):
+    response = api.put("/api/v1/communes/69259/billing", json.dumps({
+        "billing_siret": "21690259300013", "engagement_number": "EJ-7",
+        "engagement_number_required": True}), content_type="application/json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["billing_siret"], body["service_code"], body["engagement_number"],
+            body["engagement_number_required"]) == ("21690259300013", "", "EJ-7", True)
+
+    refused = api.put("/api/v1/communes/69259/billing", json.dumps({
+        "billing_siret": "21690259300013", "engagement_number": "",
+        "engagement_number_required": True}), content_type="application/json")
+    assert refused.status_code == 400
+    assert refused.json() == {"code": "invalid_billing_identifier",
+                              "message": "Vénissieux exige un numéro d'engagement : "
+                                         "donnez-le.", "field": "engagement_number"}
+    bad = api.put("/api/v1/communes/69259/billing", json.dumps({
+        "billing_siret": "2169025930001\u0000"}), content_type="application/json")
+    assert (bad.status_code, bad.json()["field"]) == (400, "billing_siret")
+    assert Commune.objects.get(insee_code="69259").engagement_number == "EJ-7"

@@ -2,6 +2,7 @@
 space and sees only its own invoices."""
 
 import datetime
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -75,7 +76,9 @@ def test_a_late_contest_is_refused_with_the_deadline(rules, venissieux):
     issuing.billing_issue(year=2024)
     own = Invoice.objects.get(insee_code="69259")
 
-    issuing.invoice_send(invoice=own, when=timezone.now() - datetime.timedelta(days=9))
+    # 8 jours francs after receipt (the day after sending), moved past weekends and
+    # holidays: 20 days after sending is always too late.
+    issuing.invoice_send(invoice=own, when=timezone.now() - datetime.timedelta(days=20))
     client = admin_of(venissieux)
     response = client.post("/espace/titres-operateur/", {"number": own.number,
                                                          "reason": "trop tard"}, follow=True)
@@ -120,3 +123,24 @@ def test_sending_an_invoice_mails_it_to_the_commune(rules, venissieux,
     name, content, mimetype = message.attachments[0]
     assert (name, mimetype) == (f"{invoice.number}.pdf", "application/pdf")
     assert content.startswith(b"%PDF")
+
+
+def _years_page(console, today: datetime.date) -> str:
+    with mock.patch("django.utils.timezone.localdate", return_value=today):
+        return console.get("/facturation/").content.decode().replace("&#x27;", "'")
+
+
+def test_the_billing_page_reminds_that_titres_go_out_by_30_september(rules, console):
+    assert "À faire" not in _years_page(console, datetime.date(2024, 8, 31))
+    assert ("Les titres 2024 doivent partir par Chorus Pro au plus tard le 30/09/2024 "
+            "(il reste 29 jours) : ils ne sont pas encore émis.") in _years_page(
+        console, datetime.date(2024, 9, 1))
+    assert ("Les titres 2024 devaient partir par Chorus Pro au plus tard le 30/09/2024 : "
+            "ils ne sont toujours pas émis.") in _years_page(console, datetime.date(2024, 10, 1))
+
+    issuing.billing_issue(year=2024)
+    assert ("2 titres 2024 émis mais pas encore transmis : ils doivent partir par Chorus Pro "
+            "au plus tard le 30/09/2024.") in _years_page(console, datetime.date(2024, 9, 20))
+    for invoice in Invoice.objects.all():
+        issuing.invoice_send(invoice=invoice)
+    assert "À faire" not in _years_page(console, datetime.date(2024, 9, 20))

@@ -178,8 +178,8 @@ def test_a_citizen_pays_an_invoice_online_and_downloads_its_receipt_in_chromium(
             page.get_by_role("button", name="Rattacher").click()
             page.get_by_role("link", name="Mes paiements").click()
 
-            pay = page.get_by_role("button",
-                                   name="Payer en ligne la facture n° CANT-2026-11 (45,00 €)")
+            pay = page.get_by_role(
+                "button", name="Payer en ligne la facture n° CANT-2026-11 de Vénissieux (45,00 €)")
             expect(pay).to_be_visible()
             assert serious_violations(page) == []
             pay.click()

@@ -117,3 +117,44 @@ def test_a_bad_custom_domain_is_refused_on_the_commune_page(browser):
     form["domain"] = "vaulx-en-velin.localhost"
     page = form.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
     assert "déjà attribué" in page.text
+
+
+def test_the_commune_page_sets_its_chorus_pro_routing(browser):
+    page = browser.get("/communes/69259/", extra_environ=CONSOLE)
+    form = next(f for f in page.forms.values() if "/facturation/" in f.action)
+    form["billing_siret"] = " 216 902 593 00013 "
+    form["service_code"] = "FINANCES"
+    form["service_code_required"] = True
+    form["engagement_number"] = "EJ-2027-12"
+    page = form.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
+    assert "Facturation Chorus Pro de Vénissieux enregistrée" in page.text
+    commune = Commune.objects.get(insee_code="69259")
+    assert (commune.billing_siret, commune.service_code, commune.service_code_required,
+            commune.engagement_number, commune.engagement_number_required) == (
+        "21690259300013", "FINANCES", True, "EJ-2027-12", False)
+    form = next(f for f in page.forms.values() if "/facturation/" in f.action)
+    assert form["billing_siret"].value == "21690259300013"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("billing_siret", "2169025930001", "n'est pas un SIRET : 14 chiffres attendus"),
+    ("billing_siret", "21690259300014", "clé de contrôle fausse"),
+    ("billing_siret", "21690256900013", "n'est pas un établissement de la commune"),
+    ("service_code", "", "Vénissieux exige un code service"),
+])
+def test_a_bad_chorus_pro_routing_is_refused_next_to_its_field(browser, field, value,
+                                                               message):
+    page = browser.get("/communes/69259/", extra_environ=CONSOLE)
+    form = next(f for f in page.forms.values() if "/facturation/" in f.action)
+    form["billing_siret"] = "21690259300013"
+    form["service_code_required"] = True
+    form["service_code"] = "FIN"
+    form[field] = value
+    page = form.submit(extra_environ=CONSOLE)
+    assert page.status_code == 200
+    error = page.html.find("input", {"name": field}).find_next("div", class_="error")
+    assert message in error.text
+    form = next(f for f in page.forms.values() if "/facturation/" in f.action)
+    assert form[field].value == value  # what was typed stays
+    commune = Commune.objects.get(insee_code="69259")
+    assert (commune.billing_siret, commune.service_code) == ("", "")  # nothing saved

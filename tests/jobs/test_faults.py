@@ -182,3 +182,23 @@ def test_a_job_killed_half_way_completes_on_rerun_without_doubles(committed):
     assert sorted(Commune.objects.filter(insee_code__in=codes)
                   .values_list("insee_code", flat=True)) == sorted(codes)
     OnboardingBatch.objects.filter(pk=batch.pk).delete()
+
+
+def test_twenty_failovers_in_a_row_never_answer_500(committed, tmp_path):
+    """The database cuts the server's connections (a failover, a restart) twenty times in a
+    row; each first request after a cut, and the ones after it, still answer 200 (a
+    connection used within the last second must not be reused unchecked after a cut)."""
+    db = connection.settings_dict
+    own = connection.cursor().connection.info.backend_pid
+    statuses = []
+    with production_server(tmp_path, workers=1) as port, psycopg.connect(
+            host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"],
+            autocommit=True) as admin:
+        for _ in range(20):
+            statuses.append(get(port, "/", "venissieux.localhost")[0])  # a warm connection
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), %s)",
+                [own])
+            statuses += [get(port, "/", "venissieux.localhost")[0] for _ in range(2)]
+    assert statuses == [200] * 60

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from opsn.billing import issuing, services
 from opsn.billing.models import Invoice
+from opsn.billing.tasks import remind_billing_deadlines
 from opsn.communes.models import CommuneModule
 from opsn.jobs.models import PeriodRun
 from opsn.jobs.periodic import tick
@@ -21,19 +22,20 @@ NOON = timezone.make_aware(datetime.datetime(2026, 11, 22, 12, 0))
 
 RECONCILE = "online-payments-reconciliation"  # every five minutes
 STATISTICS = "public-statistics"  # daily: the open statistics
+ATTEMPTS = "expired-attempts"  # daily
 
 
 def test_each_job_runs_once_a_period(db):
     assert tick(NOON) == ["billing-deadlines", "population-release", "regies-warnings",
-                          STATISTICS, RECONCILE]
+                          STATISTICS, RECONCILE, ATTEMPTS]
     assert tick(NOON + datetime.timedelta(minutes=4)) == []
     assert tick(NOON + datetime.timedelta(hours=3)) == [RECONCILE]
     assert tick(NOON + datetime.timedelta(days=1)) == ["billing-deadlines", "regies-warnings",
-                                                       STATISTICS, RECONCILE]
+                                                       STATISTICS, RECONCILE, ATTEMPTS]
     assert tick(NOON + datetime.timedelta(days=10)) == ["billing-deadlines",
                                                         "population-release",
                                                         "regies-warnings", STATISTICS,
-                                                        RECONCILE]
+                                                        RECONCILE, ATTEMPTS]
 
 
 def test_the_record_of_runs_is_kept_ninety_days(db):
@@ -44,11 +46,11 @@ def test_the_record_of_runs_is_kept_ninety_days(db):
     PeriodRun.objects.filter(enqueued_at__gt=summer).update(
         enqueued_at=NOON - datetime.timedelta(days=80))
     assert tick(NOON) == ["billing-deadlines", "population-release", "regies-warnings",
-                          STATISTICS, RECONCILE]
+                          STATISTICS, RECONCILE, ATTEMPTS]
     periods = list(PeriodRun.objects.values_list("period", flat=True))
     assert not [p for p in periods if p.startswith("2026-08")]  # 100 days old: forgotten
-    assert len([p for p in periods if p.startswith("2026-09")]) == 5  # 80 days old: kept
-    assert len([p for p in periods if p.startswith("2026-11")]) == 5
+    assert len([p for p in periods if p.startswith("2026-09")]) == 6  # 80 days old: kept
+    assert len([p for p in periods if p.startswith("2026-11")]) == 6
 
 
 def test_several_schedulers_at_once_enqueue_each_job_once(committed):
@@ -66,8 +68,8 @@ def test_several_schedulers_at_once_enqueue_each_job_once(committed):
             t.start()
         for t in threads:
             t.join()
-        assert sorted(started) == ["billing-deadlines", RECONCILE, "population-release",
-                                   STATISTICS, "regies-warnings"]
+        assert sorted(started) == ["billing-deadlines", ATTEMPTS, RECONCILE,
+                                   "population-release", STATISTICS, "regies-warnings"]
     finally:
         PeriodRun.objects.all().delete()
 
@@ -98,3 +100,15 @@ def test_the_operator_is_reminded_of_a_new_insee_release(db, settings):
     remind_population_release.fn()  # in 2026 the 2023 figures are the right ones
     assert mail.outbox == []
 
+
+
+def test_the_operator_is_reminded_that_the_titres_go_out_by_30_september(venissieux):
+    with mock.patch("django.utils.timezone.localdate", return_value=datetime.date(2027, 8, 31)):
+        remind_billing_deadlines.fn()
+    assert mail.outbox == []
+    with mock.patch("django.utils.timezone.localdate", return_value=datetime.date(2027, 9, 20)):
+        remind_billing_deadlines.fn()
+    assert mail.outbox[-1].subject == ("Facturation : les titres de l'année partent au plus "
+                                       "tard le 30 septembre")
+    assert ("Les titres 2027 doivent partir par Chorus Pro au plus tard le 30/09/2027 "
+            "(il reste 10 jours)") in mail.outbox[-1].body

@@ -30,6 +30,7 @@ from opsn.operations.management.commands import serve as serve_command
 OPERATOR = {"name": "SITIV", "email": "support@sitiv.fr", "phone": "04 72 00 00 01",
             "siren": "200046977", "address": "2 rue Jean Moulin", "postcode": "69200",
             "city": "Vénissieux", "iban": "FR76 1007 1690 0000 0020 0123 456",
+            "vat_number": "FR03200046977", "tax_registration": "",
             "short_name": "SITIV", "primary_color": "#1F3A68"}
 
 
@@ -126,6 +127,16 @@ def test_check_deploy_names_every_demo_value_at_once(settings):
     ({"OPSN_OPERATOR": {**OPERATOR, "email": ""}}, "opsn.E017", "OPSN_OPERATOR_EMAIL"),
     ({"OPSN_OPERATOR": {**OPERATOR, "address": DEMO_OPERATOR["OPSN_OPERATOR_ADDRESS"]}},
      "opsn.E017", "OPSN_OPERATOR_ADDRESS,"),
+    # The titres' seller VAT identifier (EN 16931 BT-31): missing, the demo's, not a valid
+    # French VAT number, or another SIREN's.
+    ({"OPSN_OPERATOR": {**OPERATOR, "vat_number": ""}}, "opsn.E017",
+     "OPSN_OPERATOR_VAT_NUMBER"),
+    ({"OPSN_OPERATOR": {**OPERATOR, "vat_number": DEMO_OPERATOR["OPSN_OPERATOR_VAT_NUMBER"]}},
+     "opsn.E017", "OPSN_OPERATOR_VAT_NUMBER"),
+    ({"OPSN_OPERATOR": {**OPERATOR, "vat_number": "FR04200046977"}}, "opsn.E018",
+     "OPSN_OPERATOR_VAT_NUMBER"),
+    ({"OPSN_OPERATOR": {**OPERATOR, "vat_number": "FR40303265045"}}, "opsn.E018",
+     "OPSN_OPERATOR_VAT_NUMBER"),
 ])
 def test_each_demo_value_is_refused_naming_its_variable(production_ready, changes, code,
                                                          variable):

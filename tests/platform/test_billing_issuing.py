@@ -76,18 +76,20 @@ def test_issued_invoices_cannot_be_rewritten_or_deleted(rules_2024):
     assert invoice.total > 0
 
 
-def test_send_contest_within_eight_days_correct_and_pay(rules_2024):
+def test_send_contest_within_eight_jours_francs_correct_and_pay(rules_2024):
     issuing.billing_issue(year=2024)
     invoice = Invoice.objects.get(insee_code="69259")
     sent_at = timezone.make_aware(datetime.datetime(2024, 9, 20, 10, 0))
     invoice = issuing.invoice_send(invoice=invoice, when=sent_at)
     assert invoice.due_on == datetime.date(2024, 10, 20)
 
-    with pytest.raises(BillingError, match="a expiré le 28/09/2024"):
+    # Sent on Friday 20, received on Saturday 21: 8 jours francs run from the 22nd to the
+    # 29th, and the commune may still contest on Monday 30.
+    with pytest.raises(BillingError, match="a expiré le 30/09/2024 .8 jours francs"):
         issuing.invoice_contest(invoice=invoice, reason="population", today=datetime.date(
-            2024, 9, 29))
+            2024, 10, 1))
     invoice = issuing.invoice_contest(invoice=invoice, reason="Population 2023 erronée",
-                                      today=datetime.date(2024, 9, 28))
+                                      today=datetime.date(2024, 9, 30))
     assert invoice.status == Invoice.Status.CONTESTED
 
     credit, replacement = issuing.invoice_correct(
@@ -147,3 +149,19 @@ def test_two_runs_at_once_issue_the_year_once(committed):
     finally:
         wipe_billing()
         CommuneModule.objects.update(starts_on=timezone.localdate())
+
+
+def test_the_contest_deadline_moves_past_a_friday_holiday_and_the_weekend(rules_2024):
+    issuing.billing_issue(year=2024)
+    invoice = Invoice.objects.get(insee_code="69259")
+    # Sent Tuesday 28 April 2026, received Wednesday 29: 8 jours francs would end on
+    # Friday 8 May (Victoire 1945, a public holiday), then the weekend: Monday 11 May.
+    invoice = issuing.invoice_send(
+        invoice=invoice, when=timezone.make_aware(datetime.datetime(2026, 4, 28, 16, 0)))
+    assert invoice.contest_deadline == datetime.date(2026, 5, 11)
+    with pytest.raises(BillingError, match="a expiré le 11/05/2026"):
+        issuing.invoice_contest(invoice=invoice, reason="trop tard",
+                                today=datetime.date(2026, 5, 12))
+    invoice = issuing.invoice_contest(invoice=invoice, reason="Population erronée",
+                                      today=datetime.date(2026, 5, 11))
+    assert invoice.status == Invoice.Status.CONTESTED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from decimal import Decimal
 
 import pytest
@@ -10,9 +9,9 @@ from django.utils import timezone
 
 from opsn.citizens import services
 from opsn.citizens.errors import CitizenError, NotLinked, TooManyAttempts, WrongCode
-from opsn.citizens.models import LinkAttempt
 from opsn.citizens.statement import Filters, receipt_pdf_for, statement
 from opsn.communes.services import commune_suspend
+from opsn.operations.models import Throttle
 from opsn.regies.models import LedgerEntry
 from opsn.regies.services import payments
 from tests.helpers.citizens import family_books
@@ -117,9 +116,9 @@ def test_guessing_codes_is_paused_then_locked(books, settings):
     with pytest.raises(TooManyAttempts, match="réessayez après"):  # even the right code
         services.payer_link_by_code(subject=CITIZEN, commune=venissieux, code=martin.link_code)
 
-    # An hour ago: past the pause's window, within the day (24 hours) that counts for a lock.
-    LinkAttempt.objects.filter(subject=CITIZEN).update(
-        at=timezone.now() - datetime.timedelta(hours=1))
+    # An hour later: past the pause's window, within the day (24 hours) that counts for a
+    # lock.
+    Throttle.objects.filter(scope="link-code").update(until=timezone.now())
     for n in range(2):  # the window has passed; two more wrong codes make five in a day
         with pytest.raises(WrongCode):
             services.payer_link_by_code(subject=CITIZEN, commune=venissieux,

@@ -139,11 +139,69 @@ def test_a_citizen_signs_in_with_the_claims_of_the_provider(db):
     assert user.email == "camille@citoyen.fr" and not user.is_staff
 
 
+@pytest.mark.parametrize("redirect_uri", [
+    f"http://{VEN}:8081/compte/oidc/callback/",  # another port of a registry host
+    f"http://{VEN}:80/compte/oidc/callback/x",
+    f"https://{VEN}/compte/oidc/callback/",  # another scheme (so another port)
+    f"http://{VEN}:443/compte/oidc/callback/",
+    f"http://attacker@{VEN}/compte/oidc/callback/",
+    "http://console.localhost:8443/compte/oidc/callback/",
+])
+def test_a_redirect_uri_is_matched_exactly_scheme_host_and_port(db, redirect_uri):
+    make_account("camille@citoyen.fr")
+    browser = Browser()
+    browser.sign_in(VEN, "camille@citoyen.fr")  # signed in at the provider: it would answer
+    answer = browser.client(IDP_HOST).get("/authorize/", {
+        "response_type": "code", "client_id": settings.OPSN_OIDC_CLIENT_ID, "scope": "openid",
+        "code_challenge": "a" * 43, "code_challenge_method": "S256",
+        "redirect_uri": redirect_uri})
+    assert answer.status_code == 400
+    assert "code=" not in answer.get("Location", "")
+    # The platform's own origin, written with its default port, is the same origin.
+    same = browser.client(IDP_HOST).get("/authorize/", {
+        "response_type": "code", "client_id": settings.OPSN_OIDC_CLIENT_ID, "scope": "openid",
+        "code_challenge": "a" * 43, "code_challenge_method": "S256",
+        "redirect_uri": f"http://{VEN}:80/compte/oidc/callback/"})
+    assert same.status_code == 302 and "code=" in same["Location"]
+
+
+def test_behind_the_demos_port_the_callback_carries_that_port(db, settings):
+    settings.OPSN_OIDC_ISSUER = "http://connexion.localhost:8000"
+    make_account("camille@citoyen.fr")
+    browser = Browser()
+    browser.sign_in(VEN, "camille@citoyen.fr")
+    params = {"response_type": "code", "client_id": settings.OPSN_OIDC_CLIENT_ID,
+              "scope": "openid", "code_challenge": "a" * 43, "code_challenge_method": "S256"}
+    idp = browser.client(IDP_HOST)
+    on_port = idp.get("/authorize/", {
+        **params, "redirect_uri": f"http://{VEN}:8000/compte/oidc/callback/"})
+    assert on_port.status_code == 302
+    assert on_port["Location"].startswith(f"http://{VEN}:8000/compte/oidc/callback/?code=")
+    assert idp.get("/authorize/", {
+        **params, "redirect_uri": f"http://{VEN}/compte/oidc/callback/"}).status_code == 400
+
+
+def _two_audiences(azp: str | None):
+    def change(claims):
+        claims = {**claims, "aud": [settings.OPSN_OIDC_CLIENT_ID, "another-client"]}
+        if azp is not None:
+            claims["azp"] = azp
+        return signed(claims, provider_key(), provider_key().thumbprint())
+    return change
+
+
 @pytest.mark.parametrize(("change", "code", "text"), [
     (lambda c: signed(c, jwk.JWK.generate(kty="RSA", size=2048), provider_key().thumbprint()),
      "bad_signature", "signature invalide"),
     (lambda c: signed({**c, "aud": "another-site"}, provider_key(), provider_key().thumbprint()),
      "wrong_audience", "destinée à un autre site"),
+    (_two_audiences(None), "wrong_audience", "destinée à un autre site"),
+    (_two_audiences("another-client"), "wrong_audience", "destinée à un autre site"),
+    (lambda c: signed({**c, "azp": "another-client"}, provider_key(),
+                      provider_key().thumbprint()),
+     "wrong_audience", "destinée à un autre site"),
+    (lambda c: "not-a-token", "malformed_token", "illisible"),
+    (lambda c: "e30K%.%%%.%%%", "malformed_token", "illisible"),  # a header that is not JSON
     (lambda c: signed({**c, "exp": int(time.time()) - 3600, "iat": int(time.time()) - 4000},
                       provider_key(), provider_key().thumbprint()),
      "expired_token", "a expiré"),
@@ -157,6 +215,14 @@ def test_a_forged_or_stale_id_token_is_refused(db, monkeypatch, caplog, change, 
     assert where == VEN
     refused(page, caplog, code, text)
     assert "_auth_user_id" not in browser.client(VEN).session
+
+
+def test_an_id_token_for_several_audiences_naming_us_as_its_party_is_accepted(db, monkeypatch):
+    make_account("camille@citoyen.fr")
+    tamper_id_token(monkeypatch, _two_audiences(settings.OPSN_OIDC_CLIENT_ID))
+    browser = Browser()
+    where, _page = browser.sign_in(VEN, "camille@citoyen.fr")
+    assert where == VEN and "_auth_user_id" in browser.client(VEN).session
 
 
 def test_an_id_token_whose_nonce_was_already_used_is_refused(db, monkeypatch, caplog):

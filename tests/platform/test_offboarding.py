@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
+from stdnum.fr import siret
 
 from opsn.agents.models import AgentRole, Role
 from opsn.branding.models import CommuneProfile
@@ -25,6 +26,10 @@ def corbas_with_data():
         CommuneProfile.objects.filter(pk=1).update(official_name="Ville de Corbas",
                                                    primary_color="#123456")
         AgentRole.objects.create(account="regie@corbas.fr", role=Role.REGISSEUR)
+    head_office = next(f"{commune.siren}{n:05d}" for n in range(100)
+                       if siret.is_valid(f"{commune.siren}{n:05d}"))
+    commune = services.commune_set_billing(commune=commune, billing_siret=head_office,
+                                           service_code="DSI", service_code_required=True)
     return commune
 
 
@@ -47,6 +52,8 @@ def test_offboarding_exports_then_removes_and_the_export_restores(committed):
     assert sorted(d.domain for d in restored.domains.all()) == ["corbas-paie.fr",
                                                                "corbas.localhost"]
     assert restored.modules.count() == 6
+    assert (restored.billing_siret[:9], restored.service_code,
+            restored.service_code_required) == (restored.siren, "DSI", True)
     with in_schema(restored):
         assert CommuneProfile.objects.get().official_name == "Ville de Corbas"
         assert AgentRole.objects.filter(account="regie@corbas.fr").exists()

@@ -29,6 +29,10 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   value: {{ .Values.operator.city | quote }}
 - name: OPSN_OPERATOR_IBAN
   value: {{ .Values.operator.iban | quote }}
+- name: OPSN_OPERATOR_VAT_NUMBER
+  value: {{ .Values.operator.vatNumber | quote }}
+- name: OPSN_OPERATOR_TAX_REGISTRATION
+  value: {{ .Values.operator.taxRegistration | quote }}
 - name: OPSN_IDP
   value: keycloak
 - name: OPSN_OIDC_ISSUER
@@ -51,6 +55,8 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   value: "false"
 - name: BEHIND_TLS_PROXY
   value: "true"
+- name: OPSN_TRUSTED_PROXIES
+  value: {{ .Values.ingress.trustedProxies | quote }}
 - name: SECURE_COOKIES
   value: "true"
 - name: SECURE_HSTS_SECONDS

@@ -10,6 +10,7 @@ from django.shortcuts import render
 
 from opsn.agents.selectors import roles_of
 from opsn.kernel.actors import Actor
+from opsn.kernel.addresses import client_ip
 
 
 def is_operator(request: HttpRequest) -> bool:
@@ -66,12 +67,6 @@ def signed_in_required(view: Callable) -> Callable:
 def commune_roles(request: HttpRequest) -> set[str]:
     """Roles the signed-in person holds in the commune being served."""
     return roles_of(account_id(request)) if request.user.is_authenticated else set()
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's address as the server saw it (the proxy's own header is not trusted
-    here; a deployment behind a proxy sets REMOTE_ADDR with the server's own option)."""
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def actor_of(request: HttpRequest) -> Actor:

@@ -6,10 +6,11 @@ provider's own session makes the next host silent. The library runs the flow; wh
 ours sits at its hooks: the endpoints come from the provider's discovery document
 (``get_settings``), and ID tokens are checked, not trusted: RS256 signature against the
 provider's JWKS, fetched again on an unknown ``kid`` (``retrieve_matching_jwk``), issuer,
-audience, expiry (``get_payload_data``), the nonce of this browser's request and a nonce never
-accepted before (``verify_token``). Agents and the operator's staff must have signed in
-with two factors (``acr``/``amr``, ``verify_claims``). Each refusal shows a French page
-and writes one log line.
+audience, expiry, the authorized party (``azp``) of a token for several audiences
+(``get_payload_data``; a token that is not one at all is a refusal too), the nonce of this
+browser's request and a nonce never accepted before (``verify_token``). Agents and the
+operator's staff must have signed in with two factors (``acr``/``amr``, ``verify_claims``).
+Each refusal shows a French page and writes one log line.
 
 The provider is reached over HTTP in production (Keycloak). With the local provider
 (``OPSN_IDP=local``) the same deployment serves it, and the server-to-server calls
@@ -79,6 +80,7 @@ MESSAGES = {
                       + RETRY,
     "wrong_issuer": "La réponse ne vient pas du service de connexion de la plateforme." + RETRY,
     "expired_token": "La réponse du service de connexion a expiré." + RETRY,
+    "malformed_token": "La réponse du service de connexion est illisible." + RETRY,
     "nonce_mismatch": "La réponse du service de connexion ne correspond pas à votre demande."
                       + RETRY,
     "nonce_reused": "Cette réponse de connexion a déjà été utilisée." + RETRY,
@@ -276,20 +278,46 @@ class Backend(OIDCAuthenticationBackend):
         if response.status_code != 200:
             raise refuse("provider_error", f"token endpoint {response.status_code}: "
                                            f"{response.text[:200]}")
-        return response.json()
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise refuse("provider_error", f"token endpoint: not JSON: {exc}") from exc
+        if not isinstance(answer, dict) or not isinstance(answer.get("id_token"), str):
+            raise refuse("malformed_token", "no ID token in the token endpoint's answer")
+        return answer
 
     def retrieve_matching_jwk(self, token):
-        header = jwt.get_unverified_header(token)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:  # not a JWS at all (DecodeError…): a refusal, not a 500
+            raise refuse("malformed_token", str(exc)) from exc
         if header.get("alg") != self.OIDC_RP_SIGN_ALGO:
             raise refuse("bad_signature", f"alg {header.get('alg')!r}")
         for fresh in (False, True):  # the provider may have rotated its keys
             for jwk in _fetch(self.OIDC_OP_JWKS_ENDPOINT, fresh=fresh).get("keys", []):
                 if jwk.get("kid") == header.get("kid") and jwk.get("kty") == "RSA":
-                    return jwt.PyJWK(jwk, algorithm=self.OIDC_RP_SIGN_ALGO)
+                    try:
+                        return jwt.PyJWK(jwk, algorithm=self.OIDC_RP_SIGN_ALGO)
+                    except jwt.PyJWTError as exc:
+                        raise refuse("provider_error", f"unusable key: {exc}") from exc
         raise refuse("bad_signature", f"unknown kid {header.get('kid')!r}")
 
     def get_payload_data(self, token, key):
-        # The library checks the signature only: the issuer, audience and expiry too.
+        # The library checks the signature only: the issuer, audience and expiry too, and
+        # the authorized party (``azp``) of a token meant for several audiences.
+        return self.authorized_party(self.decoded(token, key))
+
+    def authorized_party(self, claims: dict) -> dict:
+        """OpenID Connect Core 3.1.3.7: a token for several audiences must name us as its
+        authorized party (``azp``); a token naming another party is not ours either."""
+        audience = claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else list(audience or [])
+        azp = claims.get("azp")
+        if (len(audiences) > 1 or azp is not None) and azp != self.OIDC_RP_CLIENT_ID:
+            raise refuse("wrong_audience", f"aud {audiences!r}, azp {azp!r}")
+        return claims
+
+    def decoded(self, token, key) -> dict:
         try:
             return jwt.decode(token, key, algorithms=[self.OIDC_RP_SIGN_ALGO],
                               audience=self.OIDC_RP_CLIENT_ID,
@@ -304,6 +332,8 @@ class Backend(OIDCAuthenticationBackend):
             raise refuse("wrong_issuer", str(exc)) from exc
         except jwt.ExpiredSignatureError as exc:
             raise refuse("expired_token", str(exc)) from exc
+        except jwt.DecodeError as exc:
+            raise refuse("malformed_token", str(exc)) from exc
         except jwt.InvalidTokenError as exc:
             raise refuse("bad_signature", str(exc)) from exc
 

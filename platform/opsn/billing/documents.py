@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from drafthorse.models.accounting import ApplicableTradeTax
 from drafthorse.models.document import Document
+from drafthorse.models.party import TaxRegistration
 from drafthorse.models.tradelines import LineItem
 
 from opsn.billing.computation import vat_breakdown
@@ -47,38 +48,58 @@ def invoice_xml(invoice: Invoice) -> bytes:
     doc.header.id = invoice.number
     doc.header.type_code = "381" if invoice.kind == Invoice.Kind.CREDIT_NOTE else "380"
     doc.header.issue_date_time = timezone.localtime(invoice.issued_at).date()
-    seller = doc.trade.agreement.seller
+    agreement = doc.trade.agreement
+    seller = agreement.seller
     seller.name = operator["name"]
-    seller.legal_organization.id = ("0002", operator["siren"])
+    seller.legal_organization.id = ("0002", operator["siren"])  # BT-30: SIREN
     seller.address.line_one = operator["address"]
     seller.address.postcode = operator["postcode"]
     seller.address.city_name = operator["city"]
     seller.address.country_id = "FR"
-    buyer = doc.trade.agreement.buyer
+    # BT-31, the seller's VAT identifier: required by BR-E-02 (the contributions, exempt)
+    # and BR-S-02 (a service at 20 %). BT-32 when the operator gives one.
+    seller.tax_registrations.add(TaxRegistration(id=("VA", operator["vat_number"])))
+    if operator.get("tax_registration"):
+        seller.tax_registrations.add(TaxRegistration(id=("FC", operator["tax_registration"])))
+    buyer = agreement.buyer
     buyer.name = invoice.commune_name
-    if invoice.commune_siren:
+    if invoice.commune_siret:
+        # Chorus Pro routes by the SIRET of the commune's billing establishment (scheme
+        # 0009): BT-46 and BT-47.
+        buyer.global_id.add(("0009", invoice.commune_siret))
+        buyer.legal_organization.id = ("0009", invoice.commune_siret)
+    elif invoice.commune_siren:
         buyer.legal_organization.id = ("0002", invoice.commune_siren)
     buyer.address.country_id = "FR"
+    if invoice.service_code:
+        agreement.buyer_reference = invoice.service_code  # BT-10: Chorus Pro service code
+    if invoice.engagement_number:
+        agreement.buyer_order.issuer_assigned_id = invoice.engagement_number  # BT-13
     settlement = doc.trade.settlement
     settlement.currency_code = "EUR"
     settlement.payment_means.type_code = "30"  # credit transfer
     # A credit note carries positive amounts: its type code (381) says it is a credit.
-    sign = -1 if invoice.kind == Invoice.Kind.CREDIT_NOTE else 1
+    negate = invoice.kind == Invoice.Kind.CREDIT_NOTE
+
+    def signed(value: Decimal) -> Decimal:
+        # Never "-0.00" (a free line of a credit note): EN 16931 BR-27 reads it negative.
+        return (-value if negate else value) + ZERO
+
     for line in lines:
         item = LineItem()
         item.document.line_id = str(line.position)
         item.product.name = line.label
-        item.agreement.net.amount = sign * line.amount
+        item.agreement.net.amount = signed(line.amount)
         item.delivery.billed_quantity = (Decimal("1.0000"), "C62")
         item.settlement.trade_tax.type_code = "VAT"
         item.settlement.trade_tax.category_code = "S" if line.vat_rate else "E"
         item.settlement.trade_tax.rate_applicable_percent = line.vat_rate
-        item.settlement.monetary_summation.total_amount = sign * line.amount
+        item.settlement.monetary_summation.total_amount = signed(line.amount)
         doc.trade.items.add(item)
     for rate, (basis, vat) in vat_breakdown(lines).items():
         tax = ApplicableTradeTax()
-        tax.calculated_amount = sign * vat
-        tax.basis_amount = sign * basis
+        tax.calculated_amount = signed(vat)
+        tax.basis_amount = signed(basis)
         tax.type_code = "VAT"
         if not rate:
             tax.exemption_reason = VAT_EXEMPTION
@@ -86,13 +107,13 @@ def invoice_xml(invoice: Invoice) -> bytes:
         tax.rate_applicable_percent = rate
         settlement.trade_tax.add(tax)
     summary = settlement.monetary_summation
-    summary.line_total = sign * invoice.total_excl_vat
+    summary.line_total = signed(invoice.total_excl_vat)
     summary.charge_total = ZERO
     summary.allowance_total = ZERO
-    summary.tax_basis_total = sign * invoice.total_excl_vat
-    summary.tax_total = (sign * invoice.vat_total, "EUR")
-    summary.grand_total = sign * invoice.total
-    summary.due_amount = sign * invoice.total
+    summary.tax_basis_total = signed(invoice.total_excl_vat)
+    summary.tax_total = (signed(invoice.vat_total), "EUR")
+    summary.grand_total = signed(invoice.total)
+    summary.due_amount = signed(invoice.total)
     return doc.serialize(schema="FACTUR-X_EN16931")
 
 

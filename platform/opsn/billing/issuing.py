@@ -47,6 +47,34 @@ def _numbers(year: int, count: int) -> list[str]:
     return [f"{year}-{n:06d}" for n in range(first, first + count)]
 
 
+def _routing(commune: Commune) -> dict[str, str]:
+    """How Chorus Pro routes the commune's titre, as the registry says today."""
+    return {"commune_siren": commune.siren, "commune_siret": commune.billing_siret,
+            "service_code": commune.service_code,
+            "engagement_number": commune.engagement_number}
+
+
+def _check_routing(communes) -> None:
+    """Refuse the run before any number is taken when Chorus Pro would reject its titres:
+    the operator's VAT number missing (EN 16931 BR-E-02, BR-S-02), or a commune that
+    requires a service code or an engagement number without one."""
+    if not settings.OPSN_OPERATOR.get("vat_number"):
+        raise BillingError("Le numéro de TVA intracommunautaire de l'opérateur manque "
+                           "(OPSN_OPERATOR_VAT_NUMBER) : Chorus Pro refuserait les titres.")
+    missing = sorted(
+        f"{c.name} ({c.insee_code}) : "
+        + " et ".join(label for required, value, label in (
+            (c.service_code_required, c.service_code, "code service"),
+            (c.engagement_number_required, c.engagement_number, "numéro d'engagement"))
+            if required and not value)
+        for c in communes
+        if (c.service_code_required and not c.service_code)
+        or (c.engagement_number_required and not c.engagement_number))
+    if missing:
+        raise BillingError("Rien n'a été émis : ces communes exigent dans Chorus Pro une "
+                           "référence qui manque à leur fiche — " + " ; ".join(missing) + ".")
+
+
 def billing_issue(*, year: int) -> BillingRun:
     """Issue one invoice per commune for ``year``: all of them, or none."""
 
@@ -78,6 +106,7 @@ def _issue(year: int) -> BillingRun:
         raise BillingError(f"Les contributions {year} viennent d'être émises par une autre "
                            "opération.") from None
     communes = {c.insee_code: c for c in Commune.objects.filter(insee_code__in=by_commune)}
+    _check_routing(communes.values())
     modules = dict(Module.objects.values_list("code", "name"))
     now = timezone.now()
     codes = sorted(by_commune)
@@ -103,7 +132,7 @@ def _issue(year: int) -> BillingRun:
     for code, number in zip(codes, _numbers(year, len(codes)), strict=True):
         invoice = Invoice(number=number, year=year, run=run, commune=communes.get(code),
                           insee_code=code, commune_name=communes[code].name,
-                          commune_siren=communes[code].siren, issued_at=now)
+                          issued_at=now, **_routing(communes[code]))
         _set_totals(invoice, lines[code])
         invoices.append(invoice)
     Invoice.objects.bulk_create(invoices, batch_size=5000)
@@ -171,7 +200,8 @@ def _mail_invoice(invoice_id: int) -> None:
 @transaction.atomic
 def invoice_contest(*, invoice: Invoice, reason: str,
                     today: datetime.date | None = None) -> Invoice:
-    """The commune contests within the deadline (8 days after sending by default)."""
+    """The commune contests within the deadline (8 jours francs after receipt by default,
+    ``contest_deadline``)."""
     invoice = _locked(invoice)
     reason = (reason or "").strip()
     if not reason:
@@ -183,8 +213,8 @@ def invoice_contest(*, invoice: Invoice, reason: str,
     deadline = contest_deadline(invoice)
     if deadline is None or today > deadline:
         raise BillingError(f"Le délai de contestation du titre {invoice.number} a expiré le "
-                           f"{deadline:%d/%m/%Y} ({settings.OPSN_INVOICE_CONTEST_DAYS} jours "
-                           "après sa transmission).")
+                           f"{deadline:%d/%m/%Y} ({settings.OPSN_INVOICE_CONTEST_DAYS} "
+                           "jours francs après sa réception).")
     invoice.status = Invoice.Status.CONTESTED
     invoice.contested_at = timezone.now()
     invoice.contest_reason = reason[:2000]
@@ -208,6 +238,8 @@ def invoice_correct(*, invoice: Invoice, lines: list[tuple[str, str, str | Decim
     now = timezone.now()
     common = {"year": invoice.year, "commune": invoice.commune, "insee_code": invoice.insee_code,
               "commune_name": invoice.commune_name, "commune_siren": invoice.commune_siren,
+              "commune_siret": invoice.commune_siret, "service_code": invoice.service_code,
+              "engagement_number": invoice.engagement_number,
               "issued_at": now, "corrects": invoice}
     credit = Invoice.objects.create(
         number=credit_number, kind=Invoice.Kind.CREDIT_NOTE, total=-invoice.total,

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from opsn.communes.models import Commune, Module
+from opsn.kernel.calendar import jours_francs_deadline
 
 ZERO = Decimal("0.00")
 
@@ -175,6 +176,10 @@ class Invoice(models.Model):
     insee_code = models.CharField(max_length=5, db_index=True)
     commune_name = models.CharField(max_length=200)
     commune_siren = models.CharField(max_length=9, blank=True)
+    # How Chorus Pro routes it (EN 16931 BT-46/47, BT-10, BT-13), as the registry said then.
+    commune_siret = models.CharField(max_length=14, blank=True, default="")
+    service_code = models.CharField(max_length=100, blank=True, default="")
+    engagement_number = models.CharField(max_length=50, blank=True, default="")
     # Yearly contributions carry no VAT; services (custom work, training) do.
     total_excl_vat = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
     vat_total = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
@@ -320,14 +325,57 @@ class BillingJob(models.Model):
         return f"{self.year} {self.get_status_display()}"
 
 
-def contest_deadline(invoice: Invoice) -> datetime.date | None:
+def received_on(invoice: Invoice) -> datetime.date | None:
+    """The day the commune is deemed to receive the titre: the day after it was sent by
+    default (``OPSN_INVOICE_RECEIPT_DAYS``)."""
     if invoice.sent_at is None:
         return None
     return (timezone.localtime(invoice.sent_at).date()
-            + datetime.timedelta(days=settings.OPSN_INVOICE_CONTEST_DAYS))
+            + datetime.timedelta(days=settings.OPSN_INVOICE_RECEIPT_DAYS))
+
+
+def contest_deadline(invoice: Invoice) -> datetime.date | None:
+    """The last day the commune may contest: ``OPSN_INVOICE_CONTEST_DAYS`` jours francs
+    after receipt (convention of Montpellier Méditerranée Métropole), moved past weekends
+    and public holidays."""
+    received = received_on(invoice)
+    if received is None:
+        return None
+    return jours_francs_deadline(received, settings.OPSN_INVOICE_CONTEST_DAYS)
 
 
 def is_overdue(invoice: Invoice, today: datetime.date | None = None) -> bool:
     today = today or timezone.localdate()
     return (invoice.status == Invoice.Status.SENT and invoice.due_on is not None
             and today > invoice.due_on)
+
+
+def sending_reminder(today: datetime.date | None = None) -> str | None:
+    """From 1 September, while the year's titres are not issued and sent: they must reach
+    the communes through Chorus Pro by 30 September (convention of Montpellier Méditerranée
+    Métropole). None when there is nothing to say."""
+    today = today or timezone.localdate()
+    year = today.year
+    deadline = datetime.date(year, *settings.OPSN_INVOICE_SENDING_DEADLINE)
+    if today < deadline.replace(day=1):
+        return None
+    late = today > deadline
+    if not BillingRun.objects.filter(year=year).exists():
+        if late:
+            return (f"Les titres {year} devaient partir par Chorus Pro au plus tard le "
+                    f"{deadline:%d/%m/%Y} : ils ne sont toujours pas émis.")
+        days = (deadline - today).days
+        left = "c'est aujourd'hui le dernier jour" if not days else (
+            f"il reste {days} jour{'s' if days > 1 else ''}")
+        return (f"Les titres {year} doivent partir par Chorus Pro au plus tard le "
+                f"{deadline:%d/%m/%Y} ({left}) : ils ne sont pas encore émis.")
+    unsent = Invoice.objects.filter(year=year, kind=Invoice.Kind.INVOICE,
+                                    status=Invoice.Status.ISSUED).count()
+    if not unsent:
+        return None
+    titles = f"{unsent} titre{'s' if unsent > 1 else ''} {year} émis"
+    if late:
+        return (f"{titles} mais pas transmis : ils devaient partir par Chorus Pro au plus "
+                f"tard le {deadline:%d/%m/%Y}.")
+    return (f"{titles} mais pas encore transmis : ils doivent partir par Chorus Pro au plus "
+            f"tard le {deadline:%d/%m/%Y}.")

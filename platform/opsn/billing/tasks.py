@@ -10,7 +10,7 @@ from django.utils import timezone
 from opsn.billing import documents
 from opsn.billing.computation import BillingError
 from opsn.billing.issuing import billing_issue
-from opsn.billing.models import BillingJob, BillingRun, Invoice, is_overdue
+from opsn.billing.models import BillingJob, BillingRun, Invoice, is_overdue, sending_reminder
 
 DOCUMENTS_CHUNK = 25
 
@@ -47,17 +47,22 @@ def issue_year(job_id: int) -> None:
 
 @dramatiq.actor(max_retries=3)
 def remind_billing_deadlines() -> None:
-    """Daily: tell the operator which invoices are overdue and which are contested."""
+    """Daily: tell the operator which invoices are overdue and which are contested, and
+    from 1 September that the year's titres must go out by 30 September."""
 
     overdue = [i for i in Invoice.objects.filter(status=Invoice.Status.SENT) if is_overdue(i)]
     contested = list(Invoice.objects.filter(status=Invoice.Status.CONTESTED))
-    if not overdue and not contested:
+    reminder = sending_reminder()
+    if not overdue and not contested and not reminder:
         return
-    lines = [f"- {i.number} {i.commune_name} {i.total} € : échéance {i.due_on:%d/%m/%Y} "
-             "dépassée" for i in overdue]
+    lines = [f"À faire : {reminder}", ""] if reminder else []
+    lines += [f"- {i.number} {i.commune_name} {i.total} € : échéance {i.due_on:%d/%m/%Y} "
+              "dépassée" for i in overdue]
     lines += [f"- {i.number} {i.commune_name} : contesté — {i.contest_reason}"
               for i in contested]
-    send_mail(subject=f"Facturation : {len(overdue)} titre(s) en retard, {len(contested)} "
-                      "contesté(s)",
+    subject = (f"Facturation : {len(overdue)} titre(s) en retard, {len(contested)} "
+               "contesté(s)") if overdue or contested else (
+        "Facturation : les titres de l'année partent au plus tard le 30 septembre")
+    send_mail(subject=subject,
               message="\n".join(lines), from_email=settings.DEFAULT_FROM_EMAIL,
               recipient_list=[settings.OPSN_OPERATOR["email"]])

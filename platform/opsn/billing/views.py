@@ -24,6 +24,7 @@ from opsn.billing.models import (
     InvoiceLine,
     PricingRule,
     SubscriptionRequest,
+    sending_reminder,
 )
 from opsn.billing.tasks import issue_year
 from opsn.communes.models import Module
@@ -40,7 +41,8 @@ def years(request: HttpRequest) -> HttpResponse:
     runs = {run.year: run for run in BillingRun.objects.all()}
     requests = SubscriptionRequest.objects.select_related("commune", "module")[:50]
     return render(request, "billing/years.html", {"by_year": by_year, "runs": runs,
-                                                  "requests": requests})
+                                                  "requests": requests,
+                                                  "reminder": sending_reminder()})
 
 
 @operator_required

@@ -38,8 +38,8 @@ class PayerLink(models.Model):
 
 
 class LinkAttempt(models.Model):
-    """A link code typed by a person, right or wrong: wrong codes are counted to stop
-    guessing (a few tries, then a wait, then a lock)."""
+    """A link code typed by a person and checked, right or wrong: the record of it (the
+    limits that stop guessing count in ``opsn.operations.throttle``, before the check)."""
 
     subject = models.CharField(max_length=255)
     commune = models.ForeignKey("communes.Commune", on_delete=models.CASCADE,

@@ -5,7 +5,6 @@ PayFiP the result when the notification has not come yet."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +15,11 @@ from opsn.citizens.models import PayerLink
 from opsn.citizens.services import _who
 from opsn.communes.models import Commune
 from opsn.kernel.tenancy import inside
-from opsn.online_payments.errors import OnlinePaymentError, ProviderUnavailable
-from opsn.online_payments.models import OnlinePayment, PaymentState
+from opsn.online_payments.errors import OnlinePaymentError
+from opsn.online_payments.models import OnlinePayment
 from opsn.online_payments.payfip import provider
-from opsn.online_payments.services import online_payment_check, online_payment_start
+from opsn.online_payments.services import online_payment_outcome as outcome_of
+from opsn.online_payments.services import online_payment_start
 from opsn.regies.models import Invoice
 
 logger = logging.getLogger("opsn.citizens")
@@ -77,31 +77,17 @@ class Outcome:
 
 
 def online_payment_outcome(*, subject: str, commune_id: int, payment_id: int) -> Outcome:
-    """What became of the person's payment, asking PayFiP when we do not know yet."""
+    """What became of the person's payment, asking PayFiP when we do not know yet (the
+    rule's one home: ``online_payments.services.online_payment_outcome``)."""
 
     commune, payers = _linked(subject, commune_id)
     with inside(commune):
-        payment = (OnlinePayment.objects.select_related("invoice", "regie")
-                   .filter(pk=payment_id, payer_id__in=payers).first())
+        payment = OnlinePayment.objects.filter(pk=payment_id, payer_id__in=payers).first()
         if payment is None:
             raise NotYours("Ce paiement n'est pas celui d'un payeur rattaché à votre compte.")
-        if payment.state == PaymentState.CREATED or (payment.state == PaymentState.PAID
-                                                     and payment.entry_id is None):
-            # PayFiP silent: shown as pending; the reconciliation will ask again.
-            with contextlib.suppress(ProviderUnavailable):
-                payment = online_payment_check(payment=payment)
-        state = payment.state
-        if state == PaymentState.CREATED:
-            state = "pending"
-        elif state == PaymentState.PAID and payment.entry_id is None:
-            state = "received"  # taken by PayFiP, not in the journal yet: never pay again
-        entry = payment.entry if payment.entry_id else None
-        to_credit = Decimal("0.00")
-        if entry is not None:
-            to_invoice = sum((a.amount for a in entry.allocations.all()), Decimal("0.00"))
-            to_credit = entry.amount - to_invoice
-        return Outcome(state=state, commune=commune, invoice_number=payment.invoice.number,
-                       regie_name=payment.regie.name,
-                       amount=Decimal(payment.amount_cents) / 100,
-                       entry_id=payment.entry_id, receipt=entry.receipt if entry else "",
-                       to_credit=to_credit)
+        found = outcome_of(payment=payment)
+        return Outcome(state=found.state, commune=commune,
+                       invoice_number=found.invoice_number, regie_name=found.regie_name,
+                       amount=found.amount,
+                       entry_id=found.entry.pk if found.entry is not None else None,
+                       receipt=found.receipt, to_credit=found.to_credit)

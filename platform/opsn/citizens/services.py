@@ -1,7 +1,8 @@
 """Linking a person to payer records: with the link code printed on an invoice (used
 once), or with the e-mail address the commune's record carries when the identity provider
-has verified the same address. Wrong codes are counted: a few tries, then a wait, then a
-lock; each refusal leaves a log line for the operator."""
+has verified the same address. Codes typed are counted before they are checked
+(``opsn.operations.throttle``): a few tries, then a wait, then a lock; each refusal leaves
+a log line for the operator."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from django.utils import timezone
 from opsn.citizens.errors import CitizenError, NotLinked, TooManyAttempts, WrongCode
 from opsn.citizens.models import LinkAttempt, LinkMethod, PayerLink
 from opsn.communes.models import Commune
+from opsn.kernel.addresses import address_key
 from opsn.kernel.tenancy import inside
+from opsn.operations import throttle
 from opsn.regies.models import Payer
 from opsn.regies.services.invoicing import normalise_link_code
 
@@ -28,35 +31,42 @@ def _who(subject: str) -> str:
     return hashlib.sha256(subject.encode()).hexdigest()[:12]
 
 
-def _refuse_while_guessing(subject: str, ip: str) -> None:
-    now = timezone.now()
+def _link_limits(subject: str, ip: str) -> tuple[throttle.Limit, ...]:
+    """The limits on link codes (``opsn.operations.throttle``, counted before each code is
+    checked): a few per person within the window, then a wait; four times as many per
+    address within the window; more per person in a day, then a lock for the day. The
+    tightest first: a flood stopped by the window never reaches the day's count."""
     window = datetime.timedelta(minutes=settings.OPSN_LINK_WINDOW_MINUTES)
-    failures = LinkAttempt.objects.filter(succeeded=False)
-    day = list(failures.filter(subject=subject, at__gte=now - datetime.timedelta(days=1))
-               .order_by("at").values_list("at", flat=True))
-    if len(day) >= settings.OPSN_LINK_LOCK_FAILURES:
+    return (
+        throttle.Limit("link-code", subject, throttle.Rate(
+            settings.OPSN_LINK_MAX_FAILURES, window)),
+        throttle.Limit("link-code-address", address_key(ip), throttle.Rate(
+            settings.OPSN_LINK_MAX_FAILURES * 4, window)),
+        throttle.Limit("link-code-day", subject, throttle.Rate(
+            settings.OPSN_LINK_LOCK_FAILURES, datetime.timedelta(days=1))),
+    )
+
+
+def _refused(refused: throttle.Refused, subject: str, ip: str) -> TooManyAttempts:
+    until = timezone.localtime(refused.until)
+    if refused.limit.scope == "link-code-day":
         logger.warning("link codes locked for subject %s after %d wrong codes in a day",
-                       _who(subject), len(day))
-        raise TooManyAttempts(
-            f"Rattachement par code bloqué jusqu'au "
-            f"{timezone.localtime(day[0] + datetime.timedelta(days=1)):%d/%m/%Y à %H:%M} "
-            f"après {len(day)} codes erronés. Si vous pensez qu'il s'agit d'une erreur, "
-            "contactez la régie qui vous a envoyé la facture.")
-    recent = [at for at in day if at >= now - window]
-    from_ip = failures.filter(ip=ip or None, at__gte=now - window).count() if ip else 0
-    if (len(recent) >= settings.OPSN_LINK_MAX_FAILURES
-            or from_ip >= settings.OPSN_LINK_MAX_FAILURES * 4):
-        retry = (recent[0] if recent else now) + window
-        logger.warning("link codes paused for subject %s (ip %s): %d wrong codes",
-                       _who(subject), ip or "-", max(len(recent), from_ip))
-        raise TooManyAttempts(f"Trop de codes erronés : réessayez après "
-                              f"{timezone.localtime(retry):%H:%M}.")
+                       _who(subject), refused.count - 1)
+        return TooManyAttempts(
+            f"Rattachement par code bloqué jusqu'au {until:%d/%m/%Y à %H:%M} après "
+            f"{refused.limit.rate.number} codes erronés. Si vous pensez qu'il s'agit d'une "
+            "erreur, contactez la régie qui vous a envoyé la facture.")
+    logger.warning("link codes paused for subject %s (ip %s): %s, %d attempts",
+                   _who(subject), ip or "-", refused.limit.scope, refused.count)
+    return TooManyAttempts(f"Trop de codes erronés : réessayez après {until:%H:%M}.")
 
 
 def payer_link_by_code(*, subject: str, commune: Commune, code: str,
                        ip: str = "") -> PayerLink:
     """Link ``subject`` to the payer of ``commune`` whose invoice carries ``code``. A code
-    links once: whoever else needs the same payer asks the régie for a new code."""
+    links once: whoever else needs the same payer asks the régie for a new code. Called
+    outside a transaction: the attempt is counted (atomically, before the code is
+    checked) whatever follows."""
 
     if not subject:
         raise CitizenError("Connectez-vous pour rattacher une facture à votre compte.")
@@ -64,11 +74,14 @@ def payer_link_by_code(*, subject: str, commune: Commune, code: str,
     if not typed:
         raise CitizenError("Saisissez le code de rattachement imprimé sur votre facture.",
                            field="code")
-    _refuse_while_guessing(subject, ip)
+    limits = _link_limits(subject, ip)
+    refused = throttle.take(*limits)
+    if refused is not None:
+        raise _refused(refused, subject, ip)
     with inside(commune):
         payer = (Payer.objects.filter(link_code=normalise_link_code(typed))
                  .values("id", "name").first())
-    # Counted in its own transaction: a refusal must still count.
+    # The record of each code typed, right or wrong (the counters decide, this tells).
     LinkAttempt.objects.create(subject=subject, commune=commune, succeeded=payer is not None,
                                ip=ip or None)
     if payer is None:
@@ -76,6 +89,7 @@ def payer_link_by_code(*, subject: str, commune: Commune, code: str,
                        _who(subject), ip or "-")
         raise WrongCode(f"Aucun payeur de {commune.name} n'a le code « {typed} ». Vérifiez "
                         "le code et la commune indiqués sur votre facture.", field="code")
+    throttle.give_back(*limits)  # a right code is not a guess
     with transaction.atomic():
         links = PayerLink.objects.select_for_update().filter(
             commune=commune, payer_id=payer["id"], unlinked_at__isnull=True)

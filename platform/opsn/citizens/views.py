@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from opsn.accounts.auth import client_ip, signed_in_required, subject_of
+from opsn.accounts.auth import signed_in_required, subject_of
 from opsn.citizens import services
 from opsn.citizens.errors import CitizenError, NotLinked
 from opsn.citizens.online import online_payment_begin, online_payment_outcome
@@ -27,6 +27,8 @@ from opsn.citizens.statement import (
     statement,
 )
 from opsn.communes.models import Commune
+from opsn.kernel.addresses import client_ip
+from opsn.kernel.urls import public_url, request_domain
 
 
 def _int(value: str) -> int | None:
@@ -129,23 +131,19 @@ def unlink(request: HttpRequest, link_id: int) -> HttpResponse:
     return redirect("citizens:links")
 
 
-def _port(request: HttpRequest) -> str:
-    host = request.get_host()
-    return ":" + host.rsplit(":", 1)[1] if ":" in host.rsplit("]", 1)[-1] else ""
-
-
 @signed_in_required
 @require_POST
 def pay_online(request: HttpRequest, commune_id: int, invoice_id: int) -> HttpResponse:
     """« Payer en ligne »: start the payment, send the browser to PayFiP's page."""
 
+    # Given to PayFiP: built from the public base, never from the Host header's port.
     def notify_url_for(commune: Commune) -> str:
-        path = reverse("online_payments:notification", urlconf="opsn.urls_commune")
-        return f"{request.scheme}://{commune.primary_domain}{_port(request)}{path}"
+        return public_url(commune.primary_domain or "",
+                          reverse("online_payments:notification", urlconf="opsn.urls_commune"))
 
     def return_url_for(payment_id: int) -> str:
-        return request.build_absolute_uri(
-            reverse("citizens:online_payment", args=[commune_id, payment_id]))
+        return public_url(request_domain(request),
+                          reverse("citizens:online_payment", args=[commune_id, payment_id]))
 
     try:
         url = online_payment_begin(subject=subject_of(request), commune_id=commune_id,

@@ -110,6 +110,7 @@ def commune_export(*, commune: Commune, directory: Path | None = None) -> Commun
                 "region_code": commune.region_code, "epci_siren": commune.epci_siren,
                 "schema_name": commune.schema_name, "status": commune.status,
                 "onboarded_at": commune.onboarded_at.isoformat(),
+                **{name: getattr(commune, name) for name in Commune.BILLING_FIELDS},
             },
             "domains": [{"domain": d.domain, "is_primary": d.is_primary}
                         for d in commune.domains.all()],
@@ -216,7 +217,9 @@ def commune_restore(*, path: Path | str, database: str | None = None) -> Commune
                     insee_code=info["insee_code"],
                     name=info["name"], slug=info["slug"], siren=info["siren"],
                     departement_code=info["departement_code"], region_code=info["region_code"],
-                    epci_siren=info["epci_siren"])
+                    epci_siren=info["epci_siren"],
+                    # Archives written before the Chorus Pro routing have none.
+                    **{name: info[name] for name in Commune.BILLING_FIELDS if name in info})
                 Domain.objects.bulk_create([
                     Domain(domain=d["domain"], tenant=commune, is_primary=d["is_primary"])
                     for d in manifest["domains"]])

@@ -61,3 +61,9 @@ class ExportFailed(RegistryError):
 
 class UnknownDatabase(RegistryError):
     code = "unknown_database"
+
+
+class InvalidBillingIdentifier(RegistryError):
+    """A SIRET, service code or engagement number Chorus Pro would not take."""
+
+    code = "invalid_billing_identifier"

@@ -71,6 +71,16 @@ class Commune(TenantMixin):
     departement_code = models.CharField(max_length=3)
     region_code = models.CharField(max_length=3)
     epci_siren = models.CharField(max_length=9, blank=True, db_index=True)
+    # Chorus Pro routes the operator's titres by the SIRET of the commune's billing
+    # establishment; some communes also require a service code (EN 16931 BT-10) and an
+    # engagement number (BT-13). Set by communes.services.commune_set_billing.
+    billing_siret = models.CharField(max_length=14, blank=True, default="")
+    service_code = models.CharField(max_length=100, blank=True, default="")
+    service_code_required = models.BooleanField(default=False)
+    engagement_number = models.CharField(max_length=50, blank=True, default="")
+    engagement_number_required = models.BooleanField(default=False)
+    BILLING_FIELDS = ("billing_siret", "service_code", "service_code_required",
+                      "engagement_number", "engagement_number_required")
     # Registry's commune -> database map. One database to start; nothing may assume that
     # every commune lives in "default" (see docs/architecture.md).
     database = models.CharField(max_length=63, default="default")

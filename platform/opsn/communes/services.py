@@ -5,12 +5,14 @@ schema, no domain, no row."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Count
 from django.utils import timezone
+from stdnum.fr import siret as stdnum_siret
 
 from opsn.communes import routing, schemas
 from opsn.communes.domains import (
@@ -22,6 +24,7 @@ from opsn.communes.domains import (
 from opsn.communes.errors import (
     AlreadyOnboarded,
     DomainTaken,
+    InvalidBillingIdentifier,
     InvalidState,
     UnknownDatabase,
     UnknownEpci,
@@ -192,7 +195,7 @@ def _onboard_in(*, insee_code: str, modules: Sequence[str] | None,
         commune_schema_ready.send(sender=Commune, commune=commune, official=official,
                                   admin_email=admin_email)
     provisioning().commune_provisioned(commune, admin_email)
-    logger.info("onboarded %s (%s) into schema %s of database %s", commune.name, insee_code,
+    logger.info("commune %s (%s) accueillie : schéma %s, base %s", commune.name, insee_code,
                 schema_name, database)
     return commune
 
@@ -330,3 +333,73 @@ def commune_set_modules(*, commune: Commune, modules: Sequence[str]) -> list[Mod
         [CommuneModule(commune=commune, module=m, starts_on=today)
          for m in chosen if m.code not in have])
     return chosen
+
+
+SIRET_FORMAT = re.compile(r"[0-9]{14}")
+
+
+def _reference(value: str | None, *, label: str, field: str, max_length: int) -> str:
+    value = (value or "").strip()
+    if len(value) > max_length:
+        raise InvalidBillingIdentifier(f"{label} : {max_length} caractères au plus.",
+                                       field=field)
+    if any(not ch.isprintable() for ch in value):
+        raise InvalidBillingIdentifier(f"{label} : caractères non imprimables refusés.",
+                                       field=field)
+    return value
+
+
+def clean_siret(value: str | None, *, siren: str = "") -> str:
+    """The SIRET as 14 digits ("" when none is given): spaces are taken out, nothing is
+    padded or cut; its key must be right and, when the commune's SIREN is known, it must
+    be one of its establishments."""
+    raw = (value or "").strip()
+    siret = raw.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+    if not siret:
+        return ""
+    if not SIRET_FORMAT.fullmatch(siret):
+        raise InvalidBillingIdentifier(
+            f"« {raw[:40]} » n'est pas un SIRET : 14 chiffres attendus.", field="billing_siret")
+    if not stdnum_siret.is_valid(siret):
+        raise InvalidBillingIdentifier(
+            f"Le SIRET {siret} est invalide (clé de contrôle fausse).", field="billing_siret")
+    if siren and siret[:9] != siren:
+        raise InvalidBillingIdentifier(
+            f"Le SIRET {siret} n'est pas un établissement de la commune (SIREN {siren}).",
+            field="billing_siret")
+    return siret
+
+
+@transaction.atomic
+def commune_set_billing(*, commune: Commune, billing_siret: str | None,
+                        service_code: str | None = "", service_code_required: bool = False,
+                        engagement_number: str | None = "",
+                        engagement_number_required: bool = False) -> Commune:
+    """How the operator's titres reach the commune in Chorus Pro: the SIRET of its billing
+    establishment, and the service code and engagement number when it requires them.
+    The next titres carry them; titres already issued keep what they said."""
+    commune = Commune.objects.select_for_update().get(pk=commune.pk)
+    siret = clean_siret(billing_siret, siren=commune.siren)
+    code = _reference(service_code, label="Code service", field="service_code",
+                      max_length=100)
+    engagement = _reference(engagement_number, label="Numéro d'engagement",
+                            field="engagement_number", max_length=50)
+    if (service_code_required or engagement_number_required) and not siret:
+        raise InvalidBillingIdentifier(
+            "Donnez le SIRET de facturation : le code service et le numéro d'engagement "
+            "se rattachent à lui dans Chorus Pro.", field="billing_siret")
+    if service_code_required and not code:
+        raise InvalidBillingIdentifier(
+            f"{commune.name} exige un code service : donnez-le.", field="service_code")
+    if engagement_number_required and not engagement:
+        raise InvalidBillingIdentifier(
+            f"{commune.name} exige un numéro d'engagement : donnez-le.",
+            field="engagement_number")
+    commune.billing_siret = siret
+    commune.service_code = code
+    commune.service_code_required = bool(service_code_required)
+    commune.engagement_number = engagement
+    commune.engagement_number_required = bool(engagement_number_required)
+    commune.save(update_fields=["billing_siret", "service_code", "service_code_required",
+                                "engagement_number", "engagement_number_required"])
+    return commune

@@ -98,3 +98,21 @@ class ModulesForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["modules"].choices = module_choices()
+
+
+class BillingForm(forms.Form):
+    """How the operator's titres reach the commune in Chorus Pro. The checks (SIRET key,
+    establishment of the commune, lengths) are communes.services.commune_set_billing's."""
+
+    billing_siret = forms.CharField(
+        label="SIRET de facturation (facultatif)", required=False, max_length=40,
+        help_text="L'établissement de la commune qui reçoit les titres dans Chorus Pro "
+                  "(14 chiffres).")
+    service_code = forms.CharField(label="Code service (facultatif)", required=False,
+                                   max_length=200)
+    service_code_required = forms.BooleanField(
+        label="La commune exige un code service dans Chorus Pro", required=False)
+    engagement_number = forms.CharField(label="Numéro d'engagement (facultatif)",
+                                        required=False, max_length=200)
+    engagement_number_required = forms.BooleanField(
+        label="La commune exige un numéro d'engagement dans Chorus Pro", required=False)

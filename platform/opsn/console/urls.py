@@ -22,5 +22,6 @@ urlpatterns = [
     path("communes/<str:insee_code>/domaines/retirer/", views.domain_remove,
          name="domain_remove"),
     path("communes/<str:insee_code>/modules/", views.modules_set, name="modules"),
+    path("communes/<str:insee_code>/facturation/", views.commune_billing, name="billing"),
     path("communes/<str:insee_code>/depart/", views.commune_offboard, name="offboard"),
 ]

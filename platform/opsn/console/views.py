@@ -4,7 +4,6 @@ import csv
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +18,7 @@ from opsn.communes.selectors import communes_search, latest_population, registry
 from opsn.communes.tasks import run_onboarding_batch
 from opsn.console.forms import (
     BatchForm,
+    BillingForm,
     DomainForm,
     ModulesForm,
     OffboardForm,
@@ -26,6 +26,8 @@ from opsn.console.forms import (
     SuspendForm,
 )
 from opsn.jobs.broker import send
+from opsn.kernel.pages import paginate
+from opsn.kernel.urls import public_url
 from opsn.public_service.statistics import CSV_HEADER, csv_rows, latest, published
 
 
@@ -34,18 +36,18 @@ def home(request: HttpRequest) -> HttpResponse:
     if request_host(request) == settings.OPSN_CONSOLE_HOST:
         return redirect("console:communes")
     communes = Commune.objects.filter(status=Commune.Status.ACTIVE).prefetch_related("domains")
-    return render(request, "console/portal.html", {"communes": communes})
+    return render(request, "console/portal.html", {"communes": [
+        (c.name, public_url(c.primary_domain)) for c in communes if c.primary_domain]})
 
 
 @operator_required
 def commune_list(request: HttpRequest) -> HttpResponse:
     filters = {k: request.GET.get(k, "") for k in ("q", "status", "module", "departement",
                                                    "epci")}
-    page = Paginator(communes_search(**filters), 50).get_page(request.GET.get("page"))
     return render(request, "console/communes.html", {
-        "page": page, "filters": filters, "modules": Module.objects.all(),
-        "statuses": Commune.Status.choices, "totals": registry_totals(),
-        "querystring": "&".join(f"{k}={v}" for k, v in filters.items() if v),
+        "page": paginate(request, communes_search(**filters)), "filters": filters,
+        "modules": Module.objects.all(), "statuses": Commune.Status.choices,
+        "totals": registry_totals(),
     })
 
 
@@ -116,10 +118,14 @@ def _commune(insee_code: str) -> Commune:
 
 
 @operator_required
-def commune_detail(request: HttpRequest, insee_code: str) -> HttpResponse:
+def commune_detail(request: HttpRequest, insee_code: str, *,
+                   billing_form: BillingForm | None = None) -> HttpResponse:
     commune = _commune(insee_code)
+    billing_form = billing_form or BillingForm(
+        initial={name: getattr(commune, name) for name in Commune.BILLING_FIELDS})
     return render(request, "console/commune.html", {
-        "c": commune, "suspend_form": SuspendForm(), "domain_form": DomainForm(),
+        "c": commune, "billing_form": billing_form,
+        "suspend_form": SuspendForm(), "domain_form": DomainForm(),
         "offboard_form": OffboardForm(commune=commune),
         "modules_form": ModulesForm(initial={"modules": list(
             commune.communemodule_set.current().values_list("module_id", flat=True))}),
@@ -181,6 +187,24 @@ def modules_set(request: HttpRequest, insee_code: str) -> HttpResponse:
     return _action(request, insee_code,
                    lambda c: services.commune_set_modules(commune=c, modules=chosen),
                    "Modules de {name} enregistrés.")
+
+
+@operator_required
+@require_POST
+def commune_billing(request: HttpRequest, insee_code: str) -> HttpResponse:
+    """The commune's Chorus Pro routing; a refusal shows next to its field, nothing saved."""
+    commune = _commune(insee_code)
+    form = BillingForm(request.POST)
+    if form.is_valid():
+        try:
+            services.commune_set_billing(commune=commune, **form.cleaned_data)
+        except RegistryError as exc:
+            _fail(request, exc, form)
+        else:
+            messages.success(request, f"Facturation Chorus Pro de {commune.name} enregistrée : "
+                                      "les prochains titres la porteront.")
+            return redirect("console:commune", insee_code=insee_code)
+    return commune_detail(request, insee_code, billing_form=form)
 
 
 @operator_required

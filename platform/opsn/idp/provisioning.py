@@ -12,6 +12,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from opsn.idp import store
+from opsn.kernel.urls import public_url
 
 logger = logging.getLogger("opsn.idp")
 
@@ -33,7 +34,7 @@ class LocalProvisioning:
                 subject=(f"Votre espace {commune.name} sur la plateforme "
                          f"{settings.OPSN_OPERATOR['short_name']}"),
                 message=(f"Bonjour,\n\nVous êtes administrateur de l'espace de {commune.name}"
-                         f" (http://{commune.primary_domain}/espace/).\n"
+                         f" ({public_url(commune.primary_domain, '/espace/')}).\n"
                          f"Activez votre compte et choisissez votre mot de passe : {link}\n"
                          "La double authentification est obligatoire pour les agents : "
                          "gardez votre application d'authentification à portée de main.\n\n"

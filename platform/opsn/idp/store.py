@@ -20,12 +20,18 @@ def commune_group(insee_code: str, role: str) -> str:
     return f"/communes/{insee_code}/{role}"
 
 
+def normalised(email: str) -> str:
+    """An e-mail address as accounts are keyed: trimmed, in lower case. The account lookup
+    and the sign-in's limits read it the same way."""
+    return (email or "").strip().lower()
+
+
 def account_ensure(email: str, *, password: str | None = None, given_name: str = "",
                    family_name: str = "", birthdate: datetime.date | None = None):
     """Create (or find) the provider's account for ``email``; set its password if given
     (None: unchanged; a new account without one cannot sign in until it is activated)."""
     User = get_user_model()
-    email = email.strip().lower()
+    email = normalised(email)
     user, created = User.objects.get_or_create(username=email, defaults={
         "email": email, "first_name": given_name, "last_name": family_name})
     if password is not None:
@@ -42,7 +48,7 @@ def account_ensure(email: str, *, password: str | None = None, given_name: str =
 
 
 def account(email: str):
-    return get_user_model().objects.filter(username=email.strip().lower()).first()
+    return get_user_model().objects.filter(username=normalised(email)).first()
 
 
 def totp_enrol(user: Any) -> str:

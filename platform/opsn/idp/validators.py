@@ -16,13 +16,33 @@ CALLBACK_PATH = "/compte/oidc/callback/"
 AMR_CLAIM = "_opsn_amr"  # kept with the authorization code, from the sign-in session
 
 
+def platform_origin() -> tuple[str, int]:
+    """The scheme and port every host of the platform is served on: the provider's own
+    (``OPSN_OIDC_ISSUER``), since the local provider is served by the same deployment, on
+    the same port, as the console and the communes' sites (``opsn demo`` adds its port to
+    both)."""
+    issuer = urlsplit(settings.OPSN_OIDC_ISSUER)
+    return issuer.scheme, _port(issuer)
+
+
+def _port(parts) -> int:
+    try:
+        explicit = parts.port
+    except ValueError:
+        return -1  # not a port at all
+    return explicit if explicit is not None else {"http": 80, "https": 443}.get(parts.scheme, -1)
+
+
 def platform_uri_allowed(uri: str, *, path: str | None) -> bool:
-    """A URI of the platform: an operator host or a domain of the commune registry, over
-    an allowed scheme, and (for the callback) the callback's path. Keycloak's client
-    says the same with a wildcard redirect URI."""
+    """A URI of the platform, matched exactly: the platform's scheme and port
+    (``platform_origin``), an operator host or a domain of the commune registry, and (for
+    the callback) the callback's path. Keycloak's client says the same with its list of
+    redirect URIs."""
 
     parts = urlsplit(uri)
-    if parts.scheme not in settings.OPSN_IDP_REDIRECT_SCHEMES or not parts.hostname:
+    if (parts.scheme, _port(parts)) != platform_origin() or not parts.hostname:
+        return False
+    if parts.username is not None or parts.password is not None:
         return False
     if parts.query or parts.fragment or (path is not None and parts.path != path):
         return False

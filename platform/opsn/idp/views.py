@@ -16,11 +16,11 @@ from django.contrib.auth.views import PasswordResetConfirmView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django_ratelimit.core import get_usage
 from oauth2_provider.exceptions import InvalidOIDCClientError, InvalidOIDCRedirectURIError
 from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView, TokenView
@@ -29,6 +29,8 @@ from oauth2_provider.views.oidc import RPInitiatedLogoutView
 from opsn.idp import store
 from opsn.idp.models import Identity
 from opsn.idp.validators import platform_uri_allowed
+from opsn.kernel.addresses import address_key, client_ip
+from opsn.operations import throttle
 
 logger = logging.getLogger("opsn.idp")
 User = get_user_model()
@@ -36,16 +38,26 @@ PENDING = "idp_pending_user"  # password checked, second factor awaited
 AMR = "idp_amr"
 
 
-def _attempts_key(group: str, request: HttpRequest) -> str:
-    return f"{request.META.get('REMOTE_ADDR', '')}|{request.POST.get('email', '').lower()}"
+# The limits (opsn.operations.throttle): each attempt is counted before it is checked.
+def _password_limit(email: str) -> throttle.Limit:
+    """Wrong passwords per account: the e-mail as the account lookup reads it
+    (``store.normalised``), so « Admin@… » and « admin@…\t » are one account."""
+    return throttle.Limit("idp-password", email,
+                          throttle.Rate.parse(settings.OPSN_IDP_SIGN_IN_RATE))
 
 
-def _limited(request: HttpRequest, *, increment: bool) -> bool:
-    """Counts failed attempts (``increment``); locked once the count reaches the rate's
-    number within its period."""
-    usage = get_usage(request, group="idp-sign-in", key=_attempts_key,
-                      rate=settings.OPSN_IDP_SIGN_IN_RATE, method="POST", increment=increment)
-    return bool(usage) and usage["count"] >= usage["limit"]
+def _code_limit(user: Any) -> throttle.Limit:
+    """Wrong second-factor codes per account: the account of the sign-in under way, held in
+    the session since its password was checked, never a field of the form."""
+    return throttle.Limit("idp-code", str(user.pk),
+                          throttle.Rate.parse(settings.OPSN_IDP_CODE_RATE))
+
+
+def _address_limit(request: HttpRequest) -> throttle.Limit:
+    """Failed attempts per client address: high enough for a town hall's agents behind one
+    address, so that one agent's mistakes never lock out another."""
+    return throttle.Limit("idp-address", address_key(client_ip(request)),
+                          throttle.Rate.parse(settings.OPSN_IDP_ADDRESS_RATE))
 
 
 def _next(request: HttpRequest) -> str:
@@ -66,25 +78,34 @@ TOO_MANY = ("Trop de tentatives de connexion. Pour protéger votre compte, atten
             "quelques minutes avant de réessayer.")
 
 
+def _too_many(request: HttpRequest, template: str, context: dict, refused: throttle.Refused,
+              who: str) -> HttpResponse:
+    logger.warning("provider sign-in locked (%s) for %s from %s: %d attempts, until %s",
+                   refused.limit.scope, who, client_ip(request), refused.count,
+                   refused.until.isoformat(timespec="seconds"))
+    context["error"] = f"{TOO_MANY} Réessayez après {timezone.localtime(refused.until):%H:%M}."
+    return render(request, template, context, status=429)
+
+
 @never_cache
 @csrf_protect
 def sign_in(request: HttpRequest) -> HttpResponse:
     context = {"next": _next(request), "email": ""}
     if request.method == "POST":
-        email = request.POST.get("email", "").strip().lower()
+        email = store.normalised(request.POST.get("email", ""))
         context["email"] = email
-        if _limited(request, increment=False):
-            logger.warning("provider sign-in locked for %s from %s", email,
-                           request.META.get("REMOTE_ADDR", ""))
-            context["error"] = TOO_MANY
-            return render(request, "idp/sign_in.html", context, status=429)
+        limits = (_password_limit(email), _address_limit(request))
+        refused = throttle.take(*limits)
+        if refused is not None:
+            return _too_many(request, "idp/sign_in.html", context, refused, email)
         user = store.account(email) if email else None
         if user is None or not user.is_active or not user.check_password(
                 request.POST.get("password", "")):
-            _limited(request, increment=True)
             logger.warning("provider sign-in refused for %s: wrong e-mail or password", email)
             context["error"] = "Adresse électronique ou mot de passe incorrect."
             return render(request, "idp/sign_in.html", context, status=400)
+        throttle.forgive(limits[0])
+        throttle.give_back(limits[1])
         identity, _ = Identity.objects.get_or_create(user=user)
         if identity.totp_secret:
             request.session.cycle_key()
@@ -102,9 +123,10 @@ def second_factor(request: HttpRequest) -> HttpResponse:
         return redirect("idp:sign-in")
     context = {"next": _next(request)}
     if request.method == "POST":
-        if _limited(request, increment=False):
-            context["error"] = TOO_MANY
-            return render(request, "idp/code.html", context, status=429)
+        limits = (_code_limit(user), _address_limit(request))
+        refused = throttle.take(*limits)
+        if refused is not None:
+            return _too_many(request, "idp/code.html", context, refused, user.get_username())
         code = "".join(request.POST.get("code", "").split())
         totp = pyotp.TOTP(user.idp_identity.totp_secret)
         # Accept the current step and its neighbours (clock drift), compared in constant time,
@@ -115,14 +137,14 @@ def second_factor(request: HttpRequest) -> HttpResponse:
         if steps and Identity.objects.filter(user=user, totp_last_step__lt=steps[-1]).update(
                 totp_last_step=steps[-1]):
             del request.session[PENDING]
+            throttle.forgive(limits[0])
+            throttle.give_back(limits[1])
             return _finish(request, user, ["pwd", "otp"], context["next"])
         if steps:
             logger.warning("provider second factor replayed for %s", user.get_username())
-            _limited(request, increment=True)
             context["error"] = "Ce code a déjà servi : attendez le code suivant de votre " \
                                "application d'authentification."
             return render(request, "idp/code.html", context, status=400)
-        _limited(request, increment=True)
         logger.warning("provider second factor refused for %s", user.get_username())
         context["error"] = "Code incorrect ou expiré. Saisissez le code à 6 chiffres affiché " \
                            "par votre application d'authentification."

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import atexit
 import datetime
 import logging
 import threading
+from typing import cast
 
 import dramatiq
 from django.conf import settings
@@ -12,6 +14,7 @@ from django_tenants.utils import get_tenant_model
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.errors import QueueJoinTimeout
 
 from opsn.jobs.models import OutboxMessage
 from opsn.kernel import tenancy
@@ -117,7 +120,36 @@ def ensure_embedded_worker() -> None:
         if _embedded_worker is None:
             _embedded_worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=2)
             _embedded_worker.start()
-            logger.info("embedded job worker started")
+            # Registered after the embedded database's own exit handler, so run before it
+            # (atexit is last in, first out): the jobs finish while the database is up.
+            atexit.register(stop_embedded_worker)
+            logger.info("tâches de fond : travailleur intégré démarré")
+
+
+def stop_embedded_worker(timeout: float | None = None) -> None:
+    """Let the in-process worker finish the jobs it has (at most ``timeout`` seconds,
+    ``OPSN_JOBS_DRAIN_SECONDS`` by default), then stop it. Called at exit, before the
+    embedded database stops, and before a server forks its workers (each starts its own)."""
+    global _embedded_worker
+    with _lock:
+        worker, _embedded_worker = _embedded_worker, None
+    if worker is None:
+        return
+    atexit.unregister(stop_embedded_worker)
+    broker = cast(StubBroker, worker.broker)  # the in-process broker
+    deadline = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(
+        seconds=settings.OPSN_JOBS_DRAIN_SECONDS if timeout is None else timeout)
+    for queue in sorted(broker.get_declared_queues()):
+        left = (deadline - datetime.datetime.now(tz=datetime.UTC)).total_seconds()
+        try:
+            broker.join(queue, timeout=max(1, int(left * 1000)), fail_fast=False)
+        except QueueJoinTimeout:
+            logger.warning("tâches de fond : la file %s n'est pas vide à l'arrêt ; ses tâches "
+                           "restantes ne sont pas faites", queue)
+            break
+    worker.stop(timeout=10_000)
+    connections.close_all()
+    logger.info("tâches de fond : travailleur intégré arrêté")
 
 
 def send(actor, *args, commune=None, **kwargs) -> None:

@@ -51,6 +51,7 @@ SCHEDULE = [
                 "opsn.public_service.tasks.refresh_public_statistics"),
     PeriodicJob("online-payments-reconciliation", every_five_minutes,
                 "opsn.online_payments.tasks.reconcile_online_payments"),
+    PeriodicJob("expired-attempts", daily, "opsn.operations.tasks.forget_expired_attempts"),
 ]
 
 

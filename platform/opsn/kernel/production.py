@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand
+from stdnum.fr import tva
 
 PRODUCTION = "production"
 # The tag of the check: the entry points run it alone (``opsn serve`` must not import the
@@ -39,6 +40,9 @@ DEMO_OPERATOR = {
     "OPSN_OPERATOR_POSTCODE": "69200",
     "OPSN_OPERATOR_CITY": "Vénissieux",
     "OPSN_OPERATOR_IBAN": "FR76 3000 1000 6400 0000 0000 000",
+    # The seller's VAT identifier (EN 16931 BT-31): without it Chorus Pro rejects every
+    # titre (BR-E-02; BR-S-02 when a service carries VAT). The demo SIREN's number.
+    "OPSN_OPERATOR_VAT_NUMBER": "FR67256900994",
 }
 DEMO_BASE_DOMAIN = "localhost"
 # E-mail backends that send nothing: they print, keep or drop the messages.
@@ -94,6 +98,24 @@ _ADDRESS = ("OPSN_OPERATOR_ADDRESS", "OPSN_OPERATOR_POSTCODE", "OPSN_OPERATOR_CI
 
 def _demo_address(config: Any) -> bool:
     return all(_operator(variable)(config) for variable in _ADDRESS)
+
+
+def vat_number_problem(vat_number: str, siren: str) -> str | None:
+    """Why ``vat_number`` cannot be the seller's VAT identifier of the operator whose SIREN
+    is ``siren``, or None when it can."""
+    if not vat_number:
+        return "Le numéro de TVA intracommunautaire manque."
+    if not tva.is_valid(vat_number):
+        return f"« {vat_number} » n'est pas un numéro de TVA intracommunautaire français valide."
+    if siren and tva.to_siren(vat_number) != siren:
+        return (f"Le numéro de TVA {vat_number} n'est pas celui du SIREN de l'opérateur "
+                f"({siren}).")
+    return None
+
+
+def _siren_given(config: Any) -> str:
+    """The operator's SIREN, or "" while it is missing or the demo's (opsn.E017 says so)."""
+    return "" if _operator("OPSN_OPERATOR_SIREN")(config) else config.OPSN_OPERATOR["siren"]
 
 
 RULES: tuple[Rule, ...] = (
@@ -178,6 +200,13 @@ RULES: tuple[Rule, ...] = (
          "l'adresse de démonstration figurerait sur les factures.",
          "Donnez l'adresse de l'opérateur (OPSN_OPERATOR_ADDRESS, OPSN_OPERATOR_POSTCODE, "
          "OPSN_OPERATOR_CITY)."),
+    Rule("opsn.E018", "OPSN_OPERATOR_VAT_NUMBER",
+         lambda s: not _operator("OPSN_OPERATOR_VAT_NUMBER")(s)
+         and vat_number_problem(s.OPSN_OPERATOR["vat_number"], _siren_given(s)) is not None,
+         "OPSN_OPERATOR_VAT_NUMBER est invalide ou n'est pas celui de OPSN_OPERATOR_SIREN : "
+         "Chorus Pro rejetterait les titres.",
+         "Donnez le numéro de TVA intracommunautaire de l'opérateur, FR + clé + SIREN "
+         "(par exemple FR40303265045)."),
 )
 
 

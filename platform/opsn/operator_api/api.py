@@ -117,6 +117,11 @@ class CommuneOut(Schema):
     onboarded_at: datetime
     domains: list[DomainOut]
     modules: list[str]
+    billing_siret: str
+    service_code: str
+    service_code_required: bool
+    engagement_number: str
+    engagement_number_required: bool
 
     @staticmethod
     def resolve_domains(obj: Commune):
@@ -176,6 +181,16 @@ class DomainIn(In):
 
 class ModulesIn(In):
     modules: list[str]
+
+
+class BillingIn(In):
+    """How the operator's titres reach the commune in Chorus Pro."""
+
+    billing_siret: str = ""
+    service_code: str = ""
+    service_code_required: bool = False
+    engagement_number: str = ""
+    engagement_number_required: bool = False
 
 
 class ArchiveOut(Schema):
@@ -257,6 +272,16 @@ def remove_domain(request, insee_code: str, domain: str):
                                                      404: ErrorOut}, tags=["communes"])
 def set_modules(request, insee_code: str, payload: ModulesIn):
     services.commune_set_modules(commune=_one(insee_code), modules=payload.modules)
+    return _one(insee_code)
+
+
+@api.put("/communes/{insee_code}/billing", response={200: CommuneOut, 400: ErrorOut,
+                                                     404: ErrorOut}, tags=["communes"])
+def set_billing(request, insee_code: str, payload: BillingIn):
+    """The SIRET Chorus Pro routes the commune's titres by (EN 16931 BT-46/BT-47), and its
+    service code (BT-10) and engagement number (BT-13), required or not. The next titres
+    carry them; titres already issued keep what they said."""
+    services.commune_set_billing(commune=_one(insee_code), **payload.model_dump())
     return _one(insee_code)
 
 

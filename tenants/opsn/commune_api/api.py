@@ -18,7 +18,6 @@ from ninja import NinjaAPI, Query, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
-from opsn.accounts.auth import client_ip
 from opsn.agents.services import service_actor, service_credential_authenticate
 from opsn.commune_api import lookups
 from opsn.commune_api.schemas import (
@@ -36,6 +35,7 @@ from opsn.commune_api.schemas import (
 )
 from opsn.kernel import api_errors
 from opsn.kernel.actors import Actor
+from opsn.kernel.addresses import client_ip
 from opsn.kernel.api_errors import MALFORMED, NOT_AN_OBJECT, body_not_an_object
 from opsn.kernel.errors import DomainError
 from opsn.online_payments.selectors import in_flight

@@ -17,6 +17,10 @@ urlpatterns = [
     path("espace/titres-operateur/<str:number>.pdf", views.operator_invoice_pdf,
          name="operator_invoice_pdf"),
     path("quittances/verifier/", views.verify_receipt, name="verify_receipt"),
+    path("payer/", views.pay, name="pay"),
+    path("payer/paiement/", views.pay_start, name="pay_start"),
+    path("payer/resultat/<str:token>/", views.pay_result, name="pay_result"),
+    path("payer/quittance/<str:token>.pdf", views.pay_receipt, name="pay_receipt"),
     path("identite/logo", views.logo, name="logo"),
     path("identite/blason", views.emblem, name="emblem"),
 ]

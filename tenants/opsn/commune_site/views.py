@@ -1,9 +1,11 @@
 import csv
+import io
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import commune_role_required, commune_roles
 from opsn.agents.models import AgentRole, Role
@@ -19,17 +21,31 @@ from opsn.branding.processing import COLUMNS, register
 from opsn.branding.selectors import current_notices_row, current_profile
 from opsn.communes.models import CommuneModule
 from opsn.communes.routing import CommuneRequest
+from opsn.kernel.addresses import client_ip
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic
+from opsn.kernel.urls import public_url, request_domain
+from opsn.online_payments import by_reference
+from opsn.online_payments.errors import OnlinePaymentError
+from opsn.online_payments.models import OnlinePayment, PayfipAccount
+from opsn.online_payments.payfip import provider
+from opsn.online_payments.services import online_payment_outcome
+from opsn.regies.documents import receipt_pdf
+from opsn.regies.models import PaymentMode
 from opsn.regies.verification import receipt_verified
 
 
 def home(request: CommuneRequest) -> HttpResponse:
+    """The citizen's way in: pay an invoice, « Mes paiements », check a receipt, the
+    commune's contact; the services it offers by their names (never a module's code)."""
     modules = (CommuneModule.objects.current().filter(commune=request.commune)
                .select_related("module").order_by("module__position"))
     roles = commune_roles(request)
+    offered = [cm.module for cm in modules]
+    pays_online = any(m.code == "regies" for m in offered) and PayfipAccount.objects.filter(
+        enabled=True, regie__accepted_modes__contains=[PaymentMode.ONLINE]).exists()
     return render(request, "commune_site/home.html",
-                  {"modules": [cm.module for cm in modules], "roles": roles,
+                  {"modules": offered, "roles": roles, "pays_online": pays_online,
                    "is_admin": Role.ADMINISTRATOR in roles})
 
 
@@ -176,3 +192,105 @@ def verify_receipt(request: CommuneRequest) -> HttpResponse:
                   {"typed": typed, "asked": asked, "entry": entry,
                    "amount": euros(entry.amount) if entry else ""},
                   status=404 if asked and entry is None else 200)
+
+
+# --- « Payer une facture »: paying without an account ------------------------------------
+
+EXPIRED = ("Le délai pour payer cette facture est dépassé (30 minutes) : saisissez à "
+           "nouveau son numéro et son code.")
+UNKNOWN_LINK = ("Ce lien de paiement n'est pas (ou plus) valable. Le résultat d'un paiement "
+                "et sa quittance s'ouvrent depuis le lien où le paiement vous a ramené, "
+                "pendant 30 jours ; la régie peut aussi vous donner la quittance.")
+
+
+def _status(exc: OnlinePaymentError) -> int:
+    # An unknown number and a wrong code: a form to correct, like an empty field.
+    return exc.http_status if exc.http_status in (429, 502) else 400
+
+
+def _owed_page(request: CommuneRequest, owed: by_reference.Owed, *, errors=None,
+               email: str = "", status: int = 200) -> HttpResponse:
+    return render(request, "commune_site/pay_owed.html", {
+        "owed": owed, "token": by_reference.invoice_token(owed.invoice), "email": email,
+        "errors": errors or {}}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def pay(request: CommuneRequest) -> HttpResponse:
+    """The invoice number (prefilled from the invoice's QR code, ``?facture=``) and its
+    code; right, what the invoice still asks."""
+
+    source = request.POST if request.method == "POST" else request.GET
+    typed = {"number": (source.get("number") or request.GET.get("facture") or "")[:60],
+             "code": ""}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        try:
+            invoice = by_reference.invoice_by_reference(
+                number=request.POST.get("number", ""), code=request.POST.get("code", ""),
+                ip=client_ip(request))
+        except OnlinePaymentError as exc:
+            errors[exc.field or "code"] = exc.message
+            status = _status(exc)
+        else:
+            return _owed_page(request, by_reference.owed(invoice))
+    return render(request, "commune_site/pay.html", {"typed": typed, "errors": errors},
+                  status=status)
+
+
+@require_POST
+def pay_start(request: CommuneRequest) -> HttpResponse:
+    """« Payer avec PayFiP »: start the payment, send the browser to PayFiP's page."""
+
+    invoice = by_reference.invoice_of(request.POST.get("token", ""))
+    if invoice is None:
+        return render(request, "commune_site/pay.html",
+                      {"typed": {"number": "", "code": ""}, "errors": {"code": EXPIRED}},
+                      status=400)
+    email = request.POST.get("email", "")[:254]
+    owed = by_reference.owed(invoice)
+    if not owed.payable:
+        return _owed_page(request, owed, status=409)
+    notify = reverse("online_payments:notification")
+    # Addresses handed to PayFiP come from the deployment's public base, never from the
+    # request's Host header (its port is whatever the client sent).
+    notify_url = public_url(request.commune.primary_domain or "", notify)
+
+    def return_url_for(payment: OnlinePayment) -> str:
+        return public_url(request_domain(request), reverse(
+            "commune_site:pay_result", args=[by_reference.payment_token(payment)]))
+
+    try:
+        payment = by_reference.reference_payment_start(
+            invoice=invoice, email=email, ip=client_ip(request), notify_url=notify_url,
+            return_url_for=return_url_for)
+    except OnlinePaymentError as exc:
+        return _owed_page(request, owed, errors={exc.field or "payment": exc.message},
+                          email=email, status=exc.http_status)
+    return redirect(provider().payment_url(payment.idop or ""))
+
+
+def pay_result(request: CommuneRequest, token: str) -> HttpResponse:
+    """Back from PayFiP: what happened, and the receipt when paid."""
+
+    payment = by_reference.payment_of(token)
+    if payment is None:
+        return render(request, "commune_site/pay_result.html", {"error": UNKNOWN_LINK},
+                      status=404)
+    outcome = online_payment_outcome(payment=payment)
+    return render(request, "commune_site/pay_result.html",
+                  {"outcome": outcome, "token": token,
+                   "receipt_to": outcome.payment.receipt_to})
+
+
+def pay_receipt(request: CommuneRequest, token: str) -> FileResponse:
+    """The receipt of that payment (and of no other)."""
+
+    payment = by_reference.payment_of(token)
+    entry = payment.entry if payment is not None else None
+    if entry is None:
+        raise Http404(UNKNOWN_LINK)
+    return FileResponse(io.BytesIO(receipt_pdf(entry)), as_attachment=True,
+                        filename=f"quittance-{entry.receipt}.pdf",
+                        content_type="application/pdf")

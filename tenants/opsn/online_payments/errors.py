@@ -22,3 +22,25 @@ class ProviderUnavailable(OnlinePaymentError):
 
     code = "provider_unavailable"
     http_status = 502
+
+
+class WrongReference(OnlinePaymentError):
+    """« Payer une facture »: no invoice has this number with this code. The same answer
+    whether the number is unknown or the code wrong (nothing of the invoice is said)."""
+
+    code = "wrong_reference"
+    http_status = 404
+
+
+class TooManyTries(OnlinePaymentError):
+    """« Payer une facture »: too many wrong codes, from the address or for the number."""
+
+    code = "too_many_attempts"
+    http_status = 429
+
+
+class BadRequest(OnlinePaymentError):
+    """What the family typed cannot be used (an empty field, an address that is none)."""
+
+    code = "invalid"
+    http_status = 400

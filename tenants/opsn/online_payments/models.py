@@ -71,6 +71,12 @@ class OnlinePayment(models.Model):
     amount_cents = models.PositiveIntegerField("montant (centimes)")
     email = models.EmailField("adresse électronique du payeur")
     started_by = models.CharField(max_length=64)  # who started it (a hashed subject)
+    # Started on the commune's site without an account (« Payer une facture »: the invoice
+    # number and its code); ``receipt_to``: where its receipt goes once recorded, if the
+    # family gave an address, and when it went (sent once).
+    by_reference = models.BooleanField("payé sans compte", default=False)
+    receipt_to = models.EmailField("quittance envoyée à", blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=PaymentState.choices,
                              default=PaymentState.CREATED)
     result_code = models.CharField(max_length=2, blank=True)  # PayFiP's resultrans
@@ -135,3 +141,22 @@ class RefusedNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.idop} ×{self.count}"
+
+
+class ReferenceAttempt(models.Model):
+    """An invoice number and code typed on « Payer une facture » (no account): wrong ones
+    are counted, per address and per invoice number, to stop guessing
+    (``online_payments.throttle``). The number is kept as typed, cut to an invoice number's
+    length: an unknown number counts as a known one does."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    number = models.CharField(max_length=30)
+    succeeded = models.BooleanField()
+
+    class Meta:
+        indexes = [models.Index(fields=["number", "at"], name="reference_attempts_number"),
+                   models.Index(fields=["ip", "at"], name="reference_attempts_ip")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.at:%Y-%m-%d %H:%M} {'ok' if self.succeeded else 'ko'}"

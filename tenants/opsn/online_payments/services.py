@@ -19,9 +19,11 @@ reconciliation until it goes in."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -36,6 +38,7 @@ from opsn.kernel.metrics import MONEY_ANOMALIES, MONEY_RECOVERED, PAYFIP_NOTIFIC
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic, on_commit
 from opsn.online_payments import payfip
+from opsn.online_payments.actor import ACTOR
 from opsn.online_payments.errors import NotPayableOnline, ProviderUnavailable, UnknownPayment
 from opsn.online_payments.models import (
     FINAL_STATES,
@@ -45,6 +48,7 @@ from opsn.online_payments.models import (
     PaymentState,
     RefusedNotification,
 )
+from opsn.online_payments.receipts import receipt_to_send
 from opsn.online_payments.selectors import collected
 from opsn.regies.errors import Duplicate, RegieError
 from opsn.regies.models import AssignmentRole, EntrySource, Invoice, LedgerEntry, PaymentMode, Regie
@@ -54,9 +58,6 @@ from opsn.regies.services.payments import payment_record
 
 logger = logging.getLogger("opsn.online_payments")
 
-# The platform records what PayFiP collected, as the régie's mandataire (appointed when the
-# régie's PayFiP account is set up).
-ACTOR = Actor(account="service:payfip", name="PayFiP (paiement en ligne)", kind="service")
 # PayFiP's own bounds on one payment (1 € to 100,000 €).
 MIN_CENTS, MAX_CENTS = 100, 10_000_000
 
@@ -129,10 +130,14 @@ def _owed_cents(invoice: Invoice) -> int:
 
 @atomic
 def online_payment_start(*, invoice: Invoice, email: str, started_by: str, notify_url: str,
-                         return_url_for: Callable[[OnlinePayment], str]) -> OnlinePayment:
+                         return_url_for: Callable[[OnlinePayment], str],
+                         by_reference: bool = False, receipt_to: str = "") -> OnlinePayment:
     """Start paying what ``invoice`` still owes (computed here, in cents). Returns the
     payment; the payer's browser goes to ``provider().payment_url(payment.idop)``. A
-    payment of the same invoice still waiting for its result is reused."""
+    payment of the same invoice still waiting for its result is reused when it was started
+    the same way (from a citizen's space, or ``by_reference`` without an account: its
+    return page is that way's). ``receipt_to``: where to e-mail its receipt once
+    recorded (« Payer une facture »)."""
     # The invoice's row only (``of``): the régie's row stays free for its counter while
     # PayFiP is asked.
     invoice = (Invoice.objects.select_for_update(of=("self",))
@@ -151,7 +156,11 @@ def online_payment_start(*, invoice: Invoice, email: str, started_by: str, notif
         invoice.refresh_from_db()
         if pending.state == PaymentState.CREATED:
             young = timezone.now() - pending.created_at < _validity() / 2
-            if young and pending.amount_cents == _owed_cents(invoice):
+            if (young and pending.amount_cents == _owed_cents(invoice)
+                    and pending.by_reference == by_reference):
+                if receipt_to and receipt_to != pending.receipt_to:
+                    pending.receipt_to = receipt_to[:254]
+                    pending.save(update_fields=["receipt_to"])
                 return pending
             raise NotPayableOnline(f"Un paiement en ligne de la facture {invoice.number} est "
                                    "en cours : attendez son résultat (quelques minutes) "
@@ -171,7 +180,7 @@ def online_payment_start(*, invoice: Invoice, email: str, started_by: str, notif
         regie=regie, invoice=invoice, payer=invoice.payer, numcli=account.numcli,
         environment=account.environment, exer=invoice.issued_on.year,
         refdet=payfip.refdet_of(invoice.number), amount_cents=cents, email=email[:254],
-        started_by=started_by[:64])
+        started_by=started_by[:64], by_reference=by_reference, receipt_to=receipt_to[:254])
     request = payfip.Request(
         numcli=account.numcli, exer=payment.exer, refdet=payment.refdet,
         objet=payfip.objet_of(f"Facture {invoice.number} {regie.name}"),
@@ -393,6 +402,7 @@ def _record(payment: OnlinePayment, amount_cents: int | None = None) -> bool:
         return False
     payment.entry = entry
     payment.save(update_fields=["entry"])
+    receipt_to_send(payment)
     if payment.problem_since is not None:
         _count(MONEY_RECOVERED, "online_unrecorded")
         record(ACTOR, events.OnlinePaymentRecordedLate(
@@ -439,6 +449,49 @@ def _not_recorded(payment: OnlinePayment, problem: str) -> None:
     else:
         logger.warning("online payment %s (idop %s) still not recorded (attempt %d): %s",
                        payment.pk, payment.idop, payment.failed_attempts, problem)
+
+
+# --- What the payer is told ---------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    """What became of a payment, for the page PayFiP sends the payer back to."""
+
+    state: str  # paid | received | refused | cancelled | pending | expired | anomaly
+    payment: OnlinePayment
+    invoice_number: str
+    regie_name: str
+    amount: Decimal
+    entry: LedgerEntry | None = None
+    to_credit: Decimal = Decimal("0.00")  # what the invoice no longer owed: the credit
+
+    @property
+    def receipt(self) -> str:
+        return self.entry.receipt if self.entry is not None else ""
+
+
+def online_payment_outcome(*, payment: OnlinePayment) -> Outcome:
+    """What became of ``payment``, asking PayFiP when we do not know yet (PayFiP silent:
+    shown as pending; the reconciliation asks again)."""
+    if payment.state == PaymentState.CREATED or (payment.state == PaymentState.PAID
+                                                 and payment.entry_id is None):
+        with contextlib.suppress(ProviderUnavailable):
+            payment = online_payment_check(payment=payment)
+    payment = (OnlinePayment.objects.select_related("invoice", "regie", "entry__regie")
+               .get(pk=payment.pk))
+    state = payment.state
+    if state == PaymentState.CREATED:
+        state = "pending"
+    elif state == PaymentState.PAID and payment.entry_id is None:
+        state = "received"  # taken by PayFiP, not in the journal yet: never pay again
+    entry = payment.entry if payment.entry_id else None
+    to_credit = Decimal("0.00")
+    if entry is not None:
+        to_invoice = sum((a.amount for a in entry.allocations.all()), Decimal("0.00"))
+        to_credit = entry.amount - to_invoice
+    return Outcome(state=state, payment=payment, invoice_number=payment.invoice.number,
+                   regie_name=payment.regie.name, amount=Decimal(payment.amount_cents) / 100,
+                   entry=entry, to_credit=to_credit)
 
 
 # --- The régie settles an anomaly ---------------------------------------------------------

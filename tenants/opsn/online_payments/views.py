@@ -8,12 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from opsn.kernel.addresses import client_ip
 from opsn.online_payments.errors import OnlinePaymentError
 from opsn.online_payments.services import online_payment_notified
-
-
-def _ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 @csrf_exempt  # PayFiP posts it, server to server; what it says is checked with PayFiP
@@ -21,7 +18,7 @@ def _ip(request: HttpRequest) -> str:
 def notification(request: HttpRequest) -> HttpResponse:
     idop = request.POST.get("idOp") or request.POST.get("idop") or ""
     try:
-        online_payment_notified(idop=idop, ip=_ip(request))
+        online_payment_notified(idop=idop, ip=client_ip(request))
     except OnlinePaymentError as exc:
         return HttpResponse(exc.message, status=exc.http_status,
                             content_type="text/plain; charset=utf-8")

@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import cast
 
 from django import forms
+from django.conf import settings
 
+from opsn.kernel.inputs import BIGINT
 from opsn.online_payments.models import Environment
+from opsn.regies.errors import RegieError
 from opsn.regies.models import (
     AssignmentRole,
     ImportKind,
@@ -18,6 +21,7 @@ from opsn.regies.models import (
     Product,
     Regie,
 )
+from opsn.regies.services.imports import import_size_check
 from opsn.regies.services.payments import REQUIRED_DETAILS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -49,7 +53,8 @@ class CounterForm(forms.Form):
     """A payment at the counter: a payer's invoices (each with what it still owes), or a
     product sold with a quantity to someone whose name is typed."""
 
-    payer = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    payer = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1,
+                               max_value=BIGINT)
     invoices = forms.MultipleChoiceField(required=False, label="Factures réglées",
                                          widget=forms.CheckboxSelectMultiple)
     product = forms.ChoiceField(required=False, label="Produit vendu au guichet")
@@ -311,6 +316,16 @@ class ImportForm(forms.Form):
             del self.fields["encoding"]
         else:
             self.fields["encoding"].hide_optional = True  # type: ignore[attr-defined]
+        self.fields["file"].help_text = (
+            f"{settings.OPSN_IMPORT_MAX_MEGABYTES} Mo au plus par fichier.")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        try:  # before the file is read (the service checks again: the command line's)
+            import_size_check(upload.size)
+        except RegieError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return upload
 
 
 class QueuedPostForm(forms.Form):

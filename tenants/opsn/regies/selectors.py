@@ -150,17 +150,19 @@ def regies_of(account: str, day: datetime.date | None = None) -> QuerySet[Regie]
         account=account).values("regie"))
 
 
-def payers_search(regie: Regie | None, query: str, limit: int = 20) -> QuerySet[Payer]:
-    """By name (any part), link code, external reference or invoice number."""
+def payers_search(regie: Regie | None, query: str, limit: int | None = 20) -> QuerySet[Payer]:
+    """By name (any part), link code, external reference or invoice number; the first
+    ``limit`` (None: all of them, for a page that paginates)."""
 
     query = (query or "").strip()
     payers = Payer.objects.all() if regie is None else Payer.objects.filter(regie=regie)
     if not query:
         return payers.none()
     by_invoice = Invoice.objects.filter(number__iexact=query).values("payer")
-    return payers.filter(Q(name__icontains=query) | Q(link_code=normalise_link_code(query))
+    found = payers.filter(Q(name__icontains=query) | Q(link_code=normalise_link_code(query))
                          | Q(external_ref__iexact=query) | Q(pk__in=by_invoice)).order_by(
-        Upper("name"), "id")[:limit]
+        Upper("name"), "id")
+    return found if limit is None else found[:limit]
 
 
 def open_invoices(payer: Payer) -> QuerySet[Invoice]:

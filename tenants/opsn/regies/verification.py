@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hmac
 import re
-from urllib.parse import urlencode
 
 import segno
-from django.conf import settings
 
+from opsn.kernel.urls import public_url
 from opsn.regies.models import LedgerEntry
 
 CODE_LENGTH = 16  # hex digits: 64 bits
@@ -26,10 +25,10 @@ def verification_code(entry: LedgerEntry) -> str:
 
 
 def verification_url(entry: LedgerEntry, domain: str) -> str:
-    scheme = "https" if settings.SESSION_COOKIE_SECURE else "http"
-    query = urlencode({"regie": entry.regie.number, "quittance": entry.receipt,
-                       "code": verification_code(entry)})
-    return f"{scheme}://{domain}/quittances/verifier/?{query}"
+    """On the commune's site as the public reaches it (``opsn.kernel.urls``)."""
+    return public_url(domain, "/quittances/verifier/", {
+        "regie": entry.regie.number, "quittance": entry.receipt,
+        "code": verification_code(entry)})
 
 
 def qr_svg_data_uri(url: str) -> str:

@@ -10,9 +10,11 @@ from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
+from opsn.kernel.pages import paginate
 from opsn.regie_pages.forms import DismissForm, ImportForm, QueuedPostForm
 from opsn.regie_pages.views.common import AGENT_ROLES, attach, page, regie_of, status_of
 from opsn.regies.errors import RegieError
@@ -40,9 +42,13 @@ def _imports_page(request: HttpRequest, regie: Regie, *, status: int = 200,
                   ) -> HttpResponse:
     uploads = [upload if upload is not None and upload.kind == kind else ImportForm(kind=kind)
                for kind in ImportKind.values]
+    # The queue, one page at a time (two bank statements of 20,000 lines once made a 40 MB
+    # page). A form sent from a page comes back to it (its address keeps ?page=).
+    pending = paginate(request, ImportedPayment.objects.filter(
+        regie=regie, status=QueueStatus.PENDING).select_related("batch").order_by(
+        "paid_on", "id"))
     queue = []
-    for item in (ImportedPayment.objects.filter(regie=regie, status=QueueStatus.PENDING)
-                 .select_related("batch").order_by("paid_on", "id")):
+    for item in pending:
         bound = item_forms if item_forms and item_forms[0] == item.pk else None
         queue.append({"item": item,
                       "post": (bound and bound[1]) or QueuedPostForm(prefix=f"q{item.pk}"),
@@ -52,9 +58,19 @@ def _imports_page(request: HttpRequest, regie: Regie, *, status: int = 200,
                for b in ImportBatch.objects.filter(regie=regie).order_by("-imported_at")[:20]]
     failed = [f for f in (upload, *(item_forms or (None,))[1:]) if f is not None and f.errors]
     return page(request, "regie_pages/imports.html", {
-        "uploads": uploads, "queue": queue, "batches": batches,
-        "failed": failed[0] if failed else None,
+        "uploads": uploads, "queue": queue, "pending": pending, "batches": batches,
+        "failed": failed[0] if failed else None, "here": _here(request),
     }, status=status, regie=regie, section="imports")
+
+
+def _here(request: HttpRequest) -> str:
+    """The queue's page number, to come back to it after acting on one of its lines."""
+    number = request.GET.get("page", "")
+    return f"?page={number}" if number.isdecimal() and len(number) <= 9 else ""
+
+
+def _back(request: HttpRequest, regie: Regie) -> HttpResponse:
+    return redirect(reverse("regie_pages:imports", args=[regie.number]) + _here(request))
 
 
 @commune_role_required(*AGENT_ROLES)
@@ -126,7 +142,7 @@ def queued_post(request: HttpRequest, number: str, item_id: int) -> HttpResponse
                                  item_forms=(item.pk, form, None))
         messages.success(request, f"Paiement importé encaissé : quittance {entry.receipt} "
                                   f"({entry.payer_name}).")
-        return redirect("regie_pages:imports", regie.number)
+        return _back(request, regie)
     return _imports_page(request, regie, status=400, item_forms=(item.pk, form, None))
 
 
@@ -145,4 +161,4 @@ def queued_dismiss(request: HttpRequest, number: str, item_id: int) -> HttpRespo
         return _imports_page(request, regie, status=status_of(exc),
                              item_forms=(item.pk, None, form))
     messages.success(request, f"Paiement importé ligne {item.line} écarté.")
-    return redirect("regie_pages:imports", regie.number)
+    return _back(request, regie)

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 
 from opsn.accounts.auth import commune_role_required
+from opsn.kernel.pages import paginate
 from opsn.regie_pages.forms import JournalFilter
 from opsn.regie_pages.views.common import AGENT_ROLES, page, regie_of
 from opsn.regies.chain import verify_chain
 from opsn.regies.models import LedgerEntry
 from opsn.regies.reports import receipt_register
-
-PER_PAGE = 100
 
 
 def _grouped(entries: list[LedgerEntry]) -> list[LedgerEntry]:
@@ -44,7 +42,7 @@ def journal(request: HttpRequest, number: str) -> HttpResponse:
     data = filters.cleaned_data if filters.is_valid() else {}
     entries = receipt_register(regie, since=data.get("day"), until=data.get("day"),
                                mode=data.get("mode") or None, agent=data.get("agent") or None)
-    paginated = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
+    paginated = paginate(request, entries)
     check = None
     if request.GET.get("verifier"):
         check = {"broken": verify_chain(regie), "count": all_entries.count()}
@@ -54,6 +52,8 @@ def journal(request: HttpRequest, number: str) -> HttpResponse:
     # The filters again, for the chain check's form: pairs, not the query dictionary, whose
     # keys a template would read before its methods (``?lists=x`` made ``.lists`` a text).
     kept = [(key, value) for key, values in query.lists() for value in values]
+    # The links to other pages do not run the chain check again.
+    paginated.query = query.urlencode()  # type: ignore[attr-defined]
     return page(request, "regie_pages/journal.html", {
         "filters": filters, "rows": _grouped(list(paginated.object_list)),
         "page_obj": paginated, "count": paginated.paginator.count,

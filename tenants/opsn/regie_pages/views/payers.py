@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.citizens.personal_data import payer_data_export
+from opsn.kernel.pages import paginate
 from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
 from opsn.online_payments.selectors import in_flight
 from opsn.regie_pages.forms import INVOICE_LINES, CancelForm, InvoiceForm, PayerForm
@@ -33,8 +33,6 @@ from opsn.regies.models import Invoice, LedgerEntry, Payer, Regie
 from opsn.regies.services import invoicing
 from opsn.regies.services.payments import credit_apply, credit_of
 
-PER_PAGE = 50
-
 
 def _payer(regie: Regie, payer_id: int) -> Payer:
     return get_object_or_404(Payer, regie=regie, pk=payer_id)
@@ -44,9 +42,9 @@ def _payer(regie: Regie, payer_id: int) -> Payer:
 def payer_list(request: HttpRequest, number: str) -> HttpResponse:
     regie = regie_of(request, number)
     q = (request.GET.get("q") or "").strip()
-    payers = selectors.payers_search(regie, q, limit=PER_PAGE) if q else (
+    payers = selectors.payers_search(regie, q, limit=None) if q else (
         Payer.objects.filter(regie=regie).order_by("name", "id"))
-    paginated = Paginator(payers, PER_PAGE).get_page(request.GET.get("page"))
+    paginated = paginate(request, payers)
     return page(request, "regie_pages/payers.html", {"q": q, "page_obj": paginated},
                 regie=regie, section="payers")
 

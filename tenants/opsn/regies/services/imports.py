@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils import timezone
 
 from opsn.audit import events
@@ -88,10 +89,22 @@ def sha256_of(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+def import_size_check(size: int) -> None:
+    """A file of more than ``OPSN_IMPORT_MAX_MEGABYTES`` is refused before it is read."""
+    cap = settings.OPSN_IMPORT_MAX_MEGABYTES
+    if size > cap * 1_000_000:
+        shown = f"{size / 1_000_000:.1f}".replace(".", ",")
+        raise RegieError(f"Le fichier pèse {shown} Mo : un import en prend au plus {cap} Mo. "
+                         "Découpez-le (par exemple par période) et importez chaque partie.",
+                         field="file")
+
+
 def received(content: bytes, file_name: str) -> str:
     """Every imported file, whatever its kind and wherever it comes from (the agents' page,
-    ``opsn regie_import``), comes in here first: what no input may hold is refused with
-    its line (``opsn.kernel.inputs``: a NUL byte), then the file is known by its digest."""
+    ``opsn regie_import``), comes in here first: a file over the size cap is refused, what
+    no input may hold is refused with its line (``opsn.kernel.inputs``: a NUL byte), then
+    the file is known by its digest."""
+    import_size_check(len(content))
     if found := file_problem(content):
         line, message = found
         raise RegieError(message, field="file", line=line)

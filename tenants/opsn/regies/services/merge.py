@@ -86,22 +86,35 @@ def regie_merge(*, absorbed: Regie, surviving: Regie, actor: Actor,
 
 def _move_assignments(absorbed: Regie, surviving: Regie, on: datetime.date,
                       actor: Actor) -> int:
-    current = list(Assignment.objects.filter(regie=absorbed, ends_on__isnull=True))
+    """End the absorbed régie's appointments on ``on`` and open them again in the surviving
+    one. An appointment that starts on ``on`` or later never took effect in the absorbed
+    régie: it moves whole, with its own start (ending it would leave an empty period),
+    or is dropped when the agent already serves the surviving régie."""
+    current = list(Assignment.objects.filter(regie=absorbed, ends_on__isnull=True)
+                   .order_by("starts_on", "id"))
     taken_roles = set(Assignment.objects.filter(regie=surviving, ends_on__isnull=True)
                       .values_list("role", flat=True))
     present = set(Assignment.objects.filter(regie=surviving, ends_on__isnull=True)
                   .values_list("account", flat=True))
     moved = 0
     for assignment in current:
-        assignment.ends_on = on
-        assignment.save(update_fields=["ends_on"])
-        if assignment.account in present:
-            continue
         role = assignment.role
         if role in (AssignmentRole.TITULAIRE, AssignmentRole.SUPPLEANT) and role in taken_roles:
             role = AssignmentRole.MANDATAIRE
+        if assignment.starts_on >= on:
+            if assignment.account in present:
+                assignment.delete()
+                continue
+            assignment.regie, assignment.role = surviving, role
+            assignment.save(update_fields=["regie", "role"])
+        else:
+            assignment.ends_on = on
+            assignment.save(update_fields=["ends_on"])
+            if assignment.account in present:
+                continue
+            Assignment.objects.create(regie=surviving, account=assignment.account, role=role,
+                                      starts_on=on, granted_by=actor.account)
         taken_roles.add(role)
-        Assignment.objects.create(regie=surviving, account=assignment.account, role=role,
-                                  starts_on=on, granted_by=actor.account)
+        present.add(assignment.account)
         moved += 1
     return moved

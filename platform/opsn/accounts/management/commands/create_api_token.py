@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from opsn.accounts.models import OperatorApiToken
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Create a token for the operator's HTTP API. The token is shown once."
 
     def add_arguments(self, parser):

@@ -1,11 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from opsn.billing import issuing
 from opsn.billing.computation import BillingError
 from opsn.billing.models import Invoice
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Move an invoice through its life: send, paid, contest (for a commune)."
 
     def add_arguments(self, parser):

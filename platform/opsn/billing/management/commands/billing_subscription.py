@@ -1,15 +1,16 @@
 import datetime
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from opsn.billing import services
 from opsn.billing.computation import BillingError
 from opsn.billing.models import SubscriptionRequest
 from opsn.communes.errors import RegistryError
 from opsn.communes.models import Commune
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Record a commune's request to add or remove an application, or to leave, under "
             "the convention's calendar (effective 1 January; 3 months' notice). "
             "Without arguments: list the requests, late ones flagged.")

@@ -1,10 +1,10 @@
-from django.core.management.base import BaseCommand
 
 from opsn.communes import schemas
 from opsn.communes.services import check_database, commune_databases
+from opsn.kernel.commands import DomainCommand
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Build spare commune schemas ahead of onboarding so that onboarding takes "
             "milliseconds (default target: OPSN_SCHEMA_POOL_SIZE), in every commune database "
             "or the one named.")

@@ -1,13 +1,15 @@
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from opsn.communes.release import migrate_communes
 from opsn.communes.services import check_database, commune_databases
+from opsn.kernel.commands import DomainCommand
 from opsn.kernel.production import refuse_demo_values
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Migrate the public schema, then every commune and spare schema that is behind, "
             "in every commune database (found in one query per database; SQL written once and "
             "replayed on N connections).")
@@ -36,8 +38,9 @@ class Command(BaseCommand):
 
         failed = False
         for database in [check_database(d) for d in databases or commune_databases()]:
-            report = migrate_communes(workers=workers, database=database, start=start,
-                                      progress=progress)
+            with logging_redirect_tqdm():  # log lines above the bar, not into it
+                report = migrate_communes(workers=workers, database=database, start=start,
+                                          progress=progress)
             for bar in bars:
                 bar.close()
             bars.clear()

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from opsn.communes import services
 from opsn.communes.models import OnboardingBatch
@@ -27,15 +28,16 @@ class Command(DomainCommand):
             if file:
                 codes += Path(file).read_text(encoding="utf-8").split()
             batch = services.batch_prepare(epci_siren=epci, insee_codes=codes, modules=modules)
-        bar = tqdm(total=batch.total, desc=batch.label[:40], unit="commune",
-                   file=self.stderr._out, disable=options["verbosity"] == 0)
+        # Log lines are written above the bar, not into it (tqdm's logging redirect).
+        with logging_redirect_tqdm(), tqdm(total=batch.total, desc=batch.label[:40],
+                                           unit="commune", file=self.stderr._out,
+                                           disable=options["verbosity"] == 0) as bar:
 
-        def progress(b, code):
-            bar.update(1)
-            bar.set_postfix_str(code)
+            def progress(b, code):
+                bar.update(1)
+                bar.set_postfix_str(code)
 
-        batch = services.batch_run(batch, progress=progress)
-        bar.close()
+            batch = services.batch_run(batch, progress=progress)
         created = sum(1 for v in batch.outcomes.values() if v == "created")
         already = sum(1 for v in batch.outcomes.values() if v == "already onboarded")
         self.stdout.write(f"batch {batch.pk}: {created} created, {already} already onboarded, "

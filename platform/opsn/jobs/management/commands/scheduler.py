@@ -1,14 +1,13 @@
 import signal
 import threading
 
-from django.core.management.base import BaseCommand
-
 from opsn.jobs.broker import deliver_pending
 from opsn.jobs.periodic import tick
+from opsn.kernel.commands import DomainCommand
 from opsn.kernel.production import refuse_demo_values
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = ("Enqueue the periodic jobs (billing deadlines and régie warnings daily, INSEE "
             "release reminder monthly) and deliver the jobs that waited in the outbox while "
             "the broker was down. Safe on several replicas: each job runs once per period.")

@@ -2,13 +2,14 @@ import signal
 import threading
 
 import dramatiq
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from opsn.jobs.broker import is_embedded
+from opsn.kernel.commands import DomainCommand
 from opsn.kernel.production import refuse_demo_values
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Run a job worker on the broker of OPSN_BROKER_URL until stopped (SIGTERM)."
 
     def add_arguments(self, parser):

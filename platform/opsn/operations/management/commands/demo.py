@@ -2,10 +2,11 @@
 
 import datetime
 import os
+import signal
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from opsn.agents.models import AgentRole, Role
@@ -15,8 +16,10 @@ from opsn.communes import services
 from opsn.communes.models import Commune
 from opsn.idp import store
 from opsn.idp.models import Identity
+from opsn.kernel.commands import DomainCommand
 from opsn.kernel.tenancy import inside
 from opsn.operations.demo_regies import regies_demo
+from opsn.operations.server import serve_until_stopped
 from opsn.referentiel.loader import ensure_loaded
 from opsn.referentiel.models import DataRelease
 
@@ -37,7 +40,7 @@ CITIZENS = [("camille.durand@citoyen.demo", "Camille", "Durand", "1985-04-12"),
 DEMO_TOTP_SECRET = "OPSNDEMOOPSNDEMOOPSNDEMOOPSNDEMO"  # noqa: S105
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Prepare the demo data (idempotent) and start the web server."
 
     def add_arguments(self, parser):
@@ -46,6 +49,9 @@ class Command(BaseCommand):
                             help="prepare the data and exit")
 
     def handle(self, *args, port, no_serve, **options):
+        if "OPSN_PUBLIC_PORT" not in os.environ:
+            # Links in e-mails, receipts and PayFiP's return URLs carry the demo's port.
+            settings.OPSN_PUBLIC_PORT = port
         self.stdout.write("Préparation de la base…")
         call_command("migrate_communes", verbosity=0)
         ensure_loaded()
@@ -99,7 +105,15 @@ class Command(BaseCommand):
         if no_serve:
             return
         out("")
-        call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+        out("Arrêt : Ctrl-C (le serveur, puis la base de données intégrée, s'arrêtent).")
+        # The production server (gunicorn), as a child: this process keeps the embedded
+        # database and stops it when it exits, once the server has stopped.
+        status = serve_until_stopped(
+            f"127.0.0.1:{port}", OPSN_PUBLIC_PORT=str(settings.OPSN_PUBLIC_PORT),
+            OPSN_OIDC_ISSUER=settings.OPSN_OIDC_ISSUER,
+            OPSN_PAYFIP_LOCAL_URL=settings.OPSN_PAYFIP_LOCAL_URL)
+        if status not in (0, -signal.SIGINT, -signal.SIGTERM):
+            raise CommandError(f"le serveur web s'est arrêté (code {status})", returncode=1)
 
     def _agent(self, insee: str, account: str, role: str, given: str, family: str) -> None:
         user = store.account_ensure(account, password=DEMO_PASSWORD, given_name=given,
