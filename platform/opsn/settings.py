@@ -68,6 +68,27 @@ OPSN_OPERATOR = {
 OPSN_OPERATOR["tax_registration"] = env.str("OPSN_OPERATOR_TAX_REGISTRATION", default="")
 OPSN_OPERATOR["short_name"] = env.str("OPSN_OPERATOR_SHORT_NAME", default="OPSN")
 OPSN_OPERATOR["primary_color"] = env.str("OPSN_OPERATOR_PRIMARY_COLOR", default="#1F3A68")
+# Public-service notices (docs/public-service.md). The operator's director of publication
+# and data protection officer (a commune names its own DPO or keeps this one); who runs the
+# servers, when not the operator itself; the accessibility audit of the platform (RGAA 4.1),
+# every site's statement until a commune edits its own: conformity « totale »,
+# « partielle » or « non » (never audited), audit date (YYYY-MM-DD), rate (%), auditor.
+OPSN_PUBLICATION_DIRECTOR = env.str(
+    "OPSN_PUBLICATION_DIRECTOR",
+    default=f"Le président ou la présidente de {OPSN_OPERATOR['name']}")
+OPSN_DPO_CONTACT = env.str("OPSN_DPO_CONTACT", default=OPSN_OPERATOR["email"])
+OPSN_HOSTING_PROVIDER = env.str("OPSN_HOSTING_PROVIDER", default="")
+OPSN_ACCESSIBILITY_CONFORMITY = env.str("OPSN_ACCESSIBILITY_CONFORMITY", default="non")
+OPSN_ACCESSIBILITY_AUDIT_DATE = env.str("OPSN_ACCESSIBILITY_AUDIT_DATE", default="")
+OPSN_ACCESSIBILITY_AUDIT_RATE = env.str("OPSN_ACCESSIBILITY_AUDIT_RATE", default="")
+OPSN_ACCESSIBILITY_AUDIT_BY = env.str("OPSN_ACCESSIBILITY_AUDIT_BY", default="")
+# The console's and portal's « Je donne mon avis » button (Services Publics +): the
+# démarche's identifier and key; unset, no button. A commune sets its own in its notices.
+OPSN_AVIS_SERVICE_ID = env.str("OPSN_AVIS_SERVICE_ID", default="")
+OPSN_AVIS_KEY = env.str("OPSN_AVIS_KEY", default="")
+# The public forge of the source code (AGPL-3.0 §13); unset, /code-source/ offers only the
+# archive of the running code.
+OPSN_SOURCE_URL = env.str("OPSN_SOURCE_URL", default="")
 # Billing calendar (convention of Montpellier Méditerranée Métropole, seeds/004): a commune
 # may contest an invoice within 8 jours francs of receiving it (opsn.kernel.calendar) and
 # pays within 30 days. A titre sent through Chorus Pro is deemed received this many days
@@ -149,6 +170,7 @@ SHARED_APPS = [
     "oauth2_provider",  # the local OpenID Connect provider (idp) is built on it
     "opsn.idp",
     "opsn.payfip_local",  # the local PayFiP test provider (demo, tests), on the portal
+    "opsn.public_service",  # notices, source code, open statistics, on every host
     "ninja",  # serves the API docs' Swagger UI from our own static files (no CDN)
 ]
 # Each commune schema holds these. The list is kept short on purpose: every tenant app
@@ -205,6 +227,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "opsn.public_service.context.footer",
                 "opsn.communes.routing.branding_context",
             ],
         },
@@ -356,10 +379,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "accounts:login"
 
-# French for everyone. LocaleMiddleware (the browser's language) comes back with the English
-# translations: until then it would only switch number and date formats to English.
+# French only (decision 0014): every page, message, document and e-mail is written in French;
+# no English is announced that the platform does not speak.
 LANGUAGE_CODE = "fr"
-LANGUAGES = [("fr", "Français"), ("en", "English")]
+LANGUAGES = [("fr", "Français")]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
 USE_I18N = True
 USE_TZ = True

@@ -10,5 +10,6 @@ urlpatterns = [
     path("espace/regies/", include("opsn.regie_pages.urls")),
     path("mon-espace/", include("opsn.citizens.urls")),
     path("paiement-en-ligne/", include("opsn.online_payments.urls")),
+    path("", include("opsn.public_service.urls")),
     path("", include("opsn.commune_site.urls")),
 ]

@@ -6,5 +6,6 @@ from opsn.idp.urls import oauth_urlpatterns
 
 urlpatterns = [
     path("", include((oauth_urlpatterns, "oauth2_provider"))),
+    path("", include("opsn.public_service.urls")),
     path("", include("opsn.idp.urls")),
 ]

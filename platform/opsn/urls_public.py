@@ -10,5 +10,6 @@ urlpatterns = [
     path("facturation/", include("opsn.billing.urls")),
     path("mon-espace/", include("opsn.citizens.urls")),
     path("payfip-local/", include("opsn.payfip_local.urls")),
+    path("", include("opsn.public_service.urls")),
     path("", include("opsn.console.urls")),
 ]

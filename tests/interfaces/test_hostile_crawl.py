@@ -109,7 +109,9 @@ def demo(venissieux):
     }
     # The operator's invoices are numbered apart from the régies.
     by_namespace = {"billing": {"number": f"OPSN-{year}-0001", "year": year, "pk": 1},
-                    "commune_site": {"number": f"OPSN-{year}-0001"}}
+                    "commune_site": {"number": f"OPSN-{year}-0001"},
+                    # Another version's archive: a redirect to the running one's.
+                    "public_service": {"name": "opsn-0.0.0.tar.gz"}}
     return {"commune": venissieux, "ids": ids, "by_namespace": by_namespace,
             "clients": {
                 "agent": sign_in(host_of(venissieux), AGENT),

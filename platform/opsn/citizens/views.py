@@ -5,9 +5,11 @@ paiements » across communes, linking payer records, receipts. Thin views over
 from __future__ import annotations
 
 import io
+from typing import cast
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.contrib.auth.models import User
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -16,6 +18,7 @@ from opsn.accounts.auth import signed_in_required, subject_of
 from opsn.citizens import services
 from opsn.citizens.errors import CitizenError, NotLinked
 from opsn.citizens.online import online_payment_begin, online_payment_outcome
+from opsn.citizens.personal_data import personal_data
 from opsn.citizens.statement import (
     MODE_LABELS,
     STATUS_LABELS,
@@ -174,3 +177,16 @@ def receipt(request: HttpRequest, commune_id: int, entry_id: int) -> FileRespons
         raise Http404(exc.message) from exc
     return FileResponse(io.BytesIO(pdf), as_attachment=True,
                         filename=f"quittance-{number}.pdf", content_type="application/pdf")
+
+
+@signed_in_required
+def my_data(request: HttpRequest) -> JsonResponse:
+    """Right of access: everything the platform holds about the person signed in."""
+    user = cast(User, request.user)  # signed_in_required
+    account = {"subject": subject_of(request), "email": user.email,
+               "name": user.get_full_name(), "joined_at": user.date_joined.isoformat(),
+               "last_sign_in": user.last_login.isoformat() if user.last_login else None}
+    response = JsonResponse(personal_data(subject_of(request), account),
+                            json_dumps_params={"ensure_ascii": False, "indent": 1})
+    response["Content-Disposition"] = 'attachment; filename="mes-donnees.json"'
+    return response

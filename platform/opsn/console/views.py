@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import csv
+
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -26,6 +28,7 @@ from opsn.console.forms import (
 from opsn.jobs.broker import send
 from opsn.kernel.pages import paginate
 from opsn.kernel.urls import public_url
+from opsn.public_service.statistics import CSV_HEADER, csv_rows, latest, published
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -229,12 +232,52 @@ def archives(request: HttpRequest) -> HttpResponse:
 
 
 def statistics(request: HttpRequest) -> HttpResponse:
-    """Public impact indicators (no sign-in), as the digital commons publish them."""
+    """Public impact indicators (no sign-in), as the digital commons publish them: the
+    daily job's figures, small counts hidden (``public_service.statistics``)."""
 
-    active = Commune.objects.filter(status=Commune.Status.ACTIVE)
-    population = sum(p or 0 for p in active.annotate(population=latest_population())
-                     .values_list("population", flat=True))
+    data = published(latest().figures)
     modules = (CommuneModule.objects.current().filter(commune__status=Commune.Status.ACTIVE)
                .values_list("module__name").annotate(n=Count("id")).order_by("-n"))
     return render(request, "console/statistics.html", {
-        "communes": active.count(), "population": population, "modules": list(modules)})
+        "data": data, "chart": statistics_chart(data), "modules": list(modules)})
+
+
+def statistics_json(request: HttpRequest) -> JsonResponse:
+    response = JsonResponse(published(latest().figures),
+                            json_dumps_params={"ensure_ascii": False, "indent": 1})
+    response["Content-Disposition"] = 'inline; filename="statistiques-opsn.json"'
+    return response
+
+
+def statistics_csv(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="statistiques-opsn.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    writer.writerows(csv_rows(published(latest().figures)))
+    return response
+
+
+CHART_ROW = 26  # one horizontal bar per month: readable at a phone's width
+CHART_BAR_MAX = 220
+MONTH_NAMES = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.",
+               "oct.", "nov.", "déc.")
+
+
+def statistics_chart(data: dict) -> dict:
+    """Horizontal bars of the SVG chart: payments per month, the online part darker. A
+    month whose count is hidden draws no bar (its value says « < 5 »)."""
+    counts = [m["count"] or 0 for m in data["months"]]
+    top = max(counts, default=0) or 1
+    bars = []
+    for i, month in enumerate(data["months"]):
+        count, online = month["count"] or 0, month["online_count"] or 0
+        width = round(count * CHART_BAR_MAX / top)
+        year, number = month["month"].split("-")
+        bars.append({"y": 10 + i * CHART_ROW, "text_y": 10 + i * CHART_ROW + 15,
+                     "width": width, "online_width": round(online * CHART_BAR_MAX / top),
+                     "value_x": 78 + width + 6,
+                     "label": f"{MONTH_NAMES[int(number) - 1]} {year}",
+                     "value": "< 5" if month["count"] is None else month["count"]})
+    return {"bars": bars, "width": 78 + CHART_BAR_MAX + 60, "row": CHART_ROW - 6,
+            "height": 20 + len(bars) * CHART_ROW}

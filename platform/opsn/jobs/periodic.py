@@ -47,6 +47,8 @@ SCHEDULE = [
     PeriodicJob("population-release", monthly,
                 "opsn.referentiel.tasks.remind_population_release"),
     PeriodicJob("regies-warnings", daily, "opsn.regies.tasks.warn_regies"),
+    PeriodicJob("public-statistics", daily,
+                "opsn.public_service.tasks.refresh_public_statistics"),
     PeriodicJob("online-payments-reconciliation", every_five_minutes,
                 "opsn.online_payments.tasks.reconcile_online_payments"),
     PeriodicJob("expired-attempts", daily, "opsn.operations.tasks.forget_expired_attempts"),

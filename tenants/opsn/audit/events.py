@@ -41,6 +41,8 @@ HandoverRecorded = event("handover.recorded", "Remise de service de la régie {r
 StandInRecorded = event("standin.recorded", "{account} remplace le titulaire de la régie "
                                             "{regie} du {starts_on} au {ends_on}")
 PayerSaved = event("payer.saved", "Payeur {name} ({link_code})")
+PayerDataExported = event("payer.data_exported", "Export des données personnelles du payeur "
+                                                 "{name} ({link_code}), régie {regie}")
 InvoiceIssued = event("invoice.issued", "Facture {number} de {total} € à {payer}")
 InvoiceCancelled = event("invoice.cancelled", "Annulation de la facture {number} : {reason}")
 PaymentRecorded = event("payment.recorded", "Quittance {receipt} : {amount} € ({mode}) de "

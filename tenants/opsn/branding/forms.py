@@ -1,7 +1,10 @@
+from typing import cast
+
 from django import forms
 
 from opsn.branding.images import checked_image
-from opsn.branding.models import CommuneProfile
+from opsn.branding.models import CommuneProfile, Conformity, PublicNotices
+from opsn.branding.notices import template_values
 
 
 class ColourInput(forms.TextInput):
@@ -33,3 +36,45 @@ class ProfileForm(forms.ModelForm):
 
     def clean_emblem(self):
         return self._clean_image("emblem", "blason")
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self):
+        super().__init__(format="%Y-%m-%d")
+
+
+class NoticesForm(forms.ModelForm):
+    """The commune's notices; a new form starts from the template's values."""
+
+    class Meta:
+        model = PublicNotices
+        fields = ["conformity", "audit_date", "audit_rate", "audit_by", "non_conformities",
+                  "derogations", "feedback_contact", "statement_date", "publication_director",
+                  "dpo_contact", "privacy_additions", "avis_service_id", "avis_key"]
+        widgets = {"audit_date": DateInput(), "statement_date": DateInput(),
+                   "non_conformities": forms.Textarea(attrs={"rows": 5}),
+                   "derogations": forms.Textarea(attrs={"rows": 3}),
+                   "privacy_additions": forms.Textarea(attrs={"rows": 3})}
+        localized_fields = ["audit_rate"]  # 61,5 as a French administrator types it
+        help_texts = {
+            "non_conformities": "Une non-conformité par ligne (critère RGAA et page).",
+            "derogations": "Une par ligne ; laissez vide s'il n'y en a pas.",
+            "avis_service_id": "Donnés par le tableau de bord « Je donne mon avis » des "
+                               "Services Publics + : le nombre après /Demarches/ dans le "
+                               "code du bouton.",
+            "avis_key": "La valeur après key= dans le code du bouton.",
+        }
+
+    def __init__(self, *args, profile: CommuneProfile, **kwargs):
+        super().__init__(*args, **kwargs)
+        template = template_values(profile)
+        for name, value in template.items():
+            if getattr(self.instance, name) in ("", None):  # blank: the template's value
+                self.initial[name] = value
+        conformity = cast(forms.ChoiceField, self.fields["conformity"])
+        conformity.choices = [("", "celui de l'audit de l'opérateur"), *Conformity.choices]
+
+    def clean_avis_key(self):
+        return (self.cleaned_data.get("avis_key") or "").lower()

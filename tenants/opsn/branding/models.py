@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siret
@@ -95,3 +98,68 @@ class CommuneProfile(models.Model):
     @property
     def is_operator(self) -> bool:
         return False
+
+
+AVIS_SERVICE_ID = RegexValidator(r"^[0-9]{1,10}$", "Identifiant de démarche attendu : des "
+                                 "chiffres seulement (exemple : 3193).", code="invalid_avis_id")
+AVIS_KEY = RegexValidator(r"^[0-9a-fA-F]{32}$", "Clé attendue : 32 caractères hexadécimaux, "
+                          "celle du code du bouton (…&key=58e099a0…).", code="invalid_avis_key")
+
+
+class Conformity(models.TextChoices):
+    """RGAA 4.1: the statement says one of three (a site never audited is « non
+    conforme »)."""
+
+    FULL = "totale", "totalement conforme"
+    PARTIAL = "partielle", "partiellement conforme"
+    NONE = "non", "non conforme"
+
+
+class PublicNotices(models.Model):
+    """What the commune publishes about its site and its data: the accessibility statement
+    (RGAA 4.1), the legal notices and the privacy notice, and its « Je donne mon avis »
+    button. One row per commune schema, written by its administrator; a blank field is
+    filled from the template with what the platform knows (``opsn.branding.notices``)."""
+
+    conformity = models.CharField("état de conformité (RGAA 4.1)", max_length=10, blank=True,
+                                  choices=Conformity.choices)
+    audit_date = models.DateField("date de l'audit", null=True, blank=True)
+    audit_rate = models.DecimalField(
+        "taux de conformité (%)", max_digits=5, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))])
+    audit_by = models.CharField("audit réalisé par", max_length=200, blank=True)
+    non_conformities = models.TextField("contenus non accessibles : non-conformités",
+                                        blank=True)
+    derogations = models.TextField("dérogations pour charge disproportionnée et contenus "
+                                   "non soumis", blank=True)
+    feedback_contact = models.CharField("contact pour signaler un défaut d'accessibilité",
+                                        max_length=200, blank=True)
+    statement_date = models.DateField("date de la déclaration", null=True, blank=True)
+    publication_director = models.CharField("directeur ou directrice de la publication",
+                                            max_length=200, blank=True)
+    dpo_contact = models.CharField("délégué à la protection des données (contact)",
+                                   max_length=200, blank=True)
+    privacy_additions = models.TextField("informations complémentaires sur les données",
+                                         blank=True)
+    avis_service_id = models.CharField("« Je donne mon avis » : identifiant de la démarche",
+                                       max_length=10, blank=True, validators=[AVIS_SERVICE_ID])
+    avis_key = models.CharField("« Je donne mon avis » : clé", max_length=32, blank=True,
+                                validators=[AVIS_KEY])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="public_notices_singleton"),
+            models.CheckConstraint(
+                condition=models.Q(audit_rate__isnull=True)
+                | models.Q(audit_rate__gte=0, audit_rate__lte=100),
+                name="public_notices_rate_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return "Mentions publiques"
+
+    def clean(self) -> None:
+        if bool(self.avis_service_id) != bool(self.avis_key):
+            raise ValidationError({"avis_key": "Le bouton « Je donne mon avis » demande "
+                                               "l'identifiant de la démarche et sa clé."})

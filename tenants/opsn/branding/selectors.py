@@ -1,4 +1,4 @@
-from opsn.branding.models import CommuneProfile
+from opsn.branding.models import CommuneProfile, PublicNotices
 
 
 def current_profile() -> CommuneProfile:
@@ -6,3 +6,8 @@ def current_profile() -> CommuneProfile:
     profile = CommuneProfile.objects.filter(pk=1).first()
     # A schema restored from an archive made before branding existed has no row yet.
     return profile or CommuneProfile(pk=1, official_name="Commune")
+
+
+def current_notices_row() -> PublicNotices | None:
+    """The commune's own notices as its administrator saved them (None: the template's)."""
+    return PublicNotices.objects.filter(pk=1).first()

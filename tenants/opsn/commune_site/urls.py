@@ -7,6 +7,11 @@ app_name = "commune_site"
 urlpatterns = [
     path("", views.home, name="home"),
     path("espace/identite/", views.edit_profile, name="profile"),
+    path("espace/mentions/", views.edit_notices, name="notices"),
+    path("espace/mentions/registre-des-traitements.csv", views.processing_register_csv,
+         name="register_csv"),
+    path("espace/mentions/registre-des-traitements.json", views.processing_register_json,
+         name="register_json"),
     path("espace/agents/", views.agents, name="agents"),
     path("espace/titres-operateur/", views.operator_invoices, name="operator_invoices"),
     path("espace/titres-operateur/<str:number>.pdf", views.operator_invoice_pdf,

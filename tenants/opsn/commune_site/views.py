@@ -1,7 +1,8 @@
+import csv
 import io
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -12,9 +13,12 @@ from opsn.billing import issuing
 from opsn.billing.computation import BillingError
 from opsn.billing.models import Invoice
 from opsn.billing.views import invoice_file
-from opsn.branding.forms import ProfileForm
+from opsn.branding.forms import NoticesForm, ProfileForm
 from opsn.branding.images import served_as
-from opsn.branding.selectors import current_profile
+from opsn.branding.models import PublicNotices
+from opsn.branding.notices import commune_notices
+from opsn.branding.processing import COLUMNS, register
+from opsn.branding.selectors import current_notices_row, current_profile
 from opsn.communes.models import CommuneModule
 from opsn.communes.routing import CommuneRequest
 from opsn.kernel.addresses import client_ip
@@ -60,6 +64,53 @@ def edit_profile(request: CommuneRequest) -> HttpResponse:
     return render(request, "commune_site/profile.html",
                   {"form": form, "domains": request.commune.domains.all()},
                   status=400 if form.errors else 200)
+
+
+@commune_role_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
+def edit_notices(request: CommuneRequest) -> HttpResponse:
+    """The accessibility statement, legal notices, privacy notice and « Je donne mon
+    avis » button of the commune's site: a new form starts from the template's values."""
+    profile = current_profile()
+    form = NoticesForm(request.POST or None, instance=current_notices_row()
+                       or PublicNotices(pk=1), profile=profile)
+    if request.method == "POST":
+        if form.is_valid():
+            with atomic():
+                form.save()
+            messages.success(request, "Les mentions publiques du site ont été enregistrées.")
+            return redirect("commune_site:notices")
+        messages.error(request, "Le formulaire contient des erreurs : rien n'a été enregistré.")
+    return render(request, "commune_site/notices.html", {"form": form},
+                  status=400 if form.errors else 200)
+
+
+def _register(request: CommuneRequest) -> list[dict]:
+    notices = commune_notices(current_profile(), current_notices_row(),
+                              request.get_host().rsplit(":", 1)[0].lower())
+    return register(notices)
+
+
+@commune_role_required(Role.ADMINISTRATOR)
+def processing_register_csv(request: CommuneRequest) -> HttpResponse:
+    """The register of processing activities (RGPD art. 30) the platform performs for the
+    commune, for its DPO's register tool or a spreadsheet."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="registre-des-traitements.csv"'
+    writer = csv.DictWriter(response, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(_register(request))
+    return response
+
+
+@commune_role_required(Role.ADMINISTRATOR)
+def processing_register_json(request: CommuneRequest) -> JsonResponse:
+    response = JsonResponse({"commune": request.commune.name,
+                             "insee_code": request.commune.insee_code,
+                             "traitements": _register(request)},
+                            json_dumps_params={"ensure_ascii": False, "indent": 1})
+    response["Content-Disposition"] = 'attachment; filename="registre-des-traitements.json"'
+    return response
 
 
 @commune_role_required(Role.ADMINISTRATOR)

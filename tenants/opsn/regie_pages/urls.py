@@ -60,6 +60,8 @@ urlpatterns = [
     path("<str:number>/payeurs/", payers.payer_list, name="payers"),
     path("<str:number>/payeurs/nouveau/", payers.payer_new, name="payer_new"),
     path("<str:number>/payeurs/<int:payer_id>/", payers.payer_detail, name="payer"),
+    path("<str:number>/payeurs/<int:payer_id>/donnees.json", payers.payer_data,
+         name="payer_data"),
     path("<str:number>/payeurs/<int:payer_id>/factures/nouvelle/", payers.invoice_new,
          name="invoice_new"),
     path("<str:number>/payeurs/<int:payer_id>/factures/<int:invoice_id>/annuler/",

@@ -8,12 +8,13 @@ import datetime
 
 from django.contrib import messages
 from django.db.models import Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
+from opsn.citizens.personal_data import payer_data_export
 from opsn.kernel.pages import paginate
 from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
 from opsn.online_payments.selectors import in_flight
@@ -110,6 +111,20 @@ def payer_detail(request: HttpRequest, number: str, payer_id: int) -> HttpRespon
         return _payer_page(request, regie, payer, form=form, status=status_of(exc))
     messages.success(request, "Fiche du payeur enregistrée.")
     return redirect("regie_pages:payer", regie.number, payer.pk)
+
+
+@commune_role_required(*AGENT_ROLES)
+@require_POST
+def payer_data(request: HttpRequest, number: str, payer_id: int) -> JsonResponse:
+    """Right of access, on a payer's request: everything the commune holds on this payer
+    record, as JSON; the export is written in the audit log."""
+    regie = regie_of(request, number)
+    payer = _payer(regie, payer_id)
+    response = JsonResponse(payer_data_export(payer=payer, actor=actor_of(request)),
+                            json_dumps_params={"ensure_ascii": False, "indent": 1})
+    response["Content-Disposition"] = (
+        f'attachment; filename="donnees-payeur-{payer.link_code}.json"')
+    return response
 
 
 @commune_role_required(*AGENT_ROLES)
