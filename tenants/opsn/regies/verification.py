@@ -25,11 +25,16 @@ def verification_code(entry: LedgerEntry) -> str:
     return "-".join(digits[i:i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
-def verification_url(entry: LedgerEntry, domain: str) -> str:
+def site_url(domain: str, path: str, query: dict[str, str] | None = None) -> str:
+    """An address on the commune's site, as its documents print it (https in production)."""
     scheme = "https" if settings.SESSION_COOKIE_SECURE else "http"
-    query = urlencode({"regie": entry.regie.number, "quittance": entry.receipt,
-                       "code": verification_code(entry)})
-    return f"{scheme}://{domain}/quittances/verifier/?{query}"
+    return f"{scheme}://{domain}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def verification_url(entry: LedgerEntry, domain: str) -> str:
+    return site_url(domain, "/quittances/verifier/", {
+        "regie": entry.regie.number, "quittance": entry.receipt,
+        "code": verification_code(entry)})
 
 
 def qr_svg_data_uri(url: str) -> str:

@@ -3,6 +3,12 @@ payers (payers, invoices), ledger (entries, allocations, holdings), cashdesk (cl
 deposits), imports (files and the queue of unmatched payments)."""
 
 from opsn.regies.models.cashdesk import ClosingLine, DailyClosing, Deposit, DepositLine
+from opsn.regies.models.documents import (
+    BatchStatus,
+    DocumentBatch,
+    InvoiceMailing,
+    MailingStatus,
+)
 from opsn.regies.models.founding import (
     ACCOUNT_MODES,
     DRAWER_MODES,
@@ -37,7 +43,8 @@ from opsn.regies.models.payers import (
 
 __all__ = [
     "ACCOUNT_MODES", "DRAWER_MODES", "HELD_MODES", "Allocation", "Assignment", "AssignmentRole",
-    "ClosingLine", "DailyClosing",
+    "BatchStatus", "ClosingLine", "DailyClosing", "DocumentBatch", "InvoiceMailing",
+    "MailingStatus",
     "Deposit", "DepositLine", "EntrySource", "Handover", "Holding", "ImportBatch", "ImportKind",
     "ImportedPayment", "Invoice", "InvoiceLine", "InvoiceSource", "InvoiceStatus", "LedgerEntry",
     "Payer", "PayerKind", "PaymentMode", "Product", "QueueStatus", "ReceiptCounter", "Regie",
