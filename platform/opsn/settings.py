@@ -81,6 +81,8 @@ OPSN_LINK_MAX_FAILURES = env.int("OPSN_LINK_MAX_FAILURES", default=5)
 OPSN_LINK_LOCK_FAILURES = env.int("OPSN_LINK_LOCK_FAILURES", default=20)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
+# Processes that render a batch of invoice PDFs (docs/decisions/0012-invoice-documents.md).
+OPSN_DOCUMENT_WORKERS = env.int("OPSN_DOCUMENT_WORKERS", default=os.cpu_count() or 1)
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
 # Background jobs (dramatiq): amqp://… (RabbitMQ) or redis://…; unset: an in-process broker
 # and worker (no service needed). OPSN_JOBS_MODE=inline runs jobs at once (tests).

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from opsn.accounts.auth import client_ip, signed_in_required, subject_of
@@ -20,6 +21,8 @@ from opsn.citizens.statement import (
     MODE_LABELS,
     STATUS_LABELS,
     Filters,
+    certificate_pdf_for,
+    invoice_pdf_for,
     receipt_pdf_for,
     statement,
 )
@@ -93,6 +96,7 @@ def links(request: HttpRequest) -> HttpResponse:
                  if p["id"] not in linked_here] if here else [])
     return render(request, "citizens/links.html", {
         "links": mine, "errors": errors, "typed": typed, "here": here, "by_email": by_email,
+        "years": certificate_years(),
         "communes": [] if here else Commune.objects.filter(status=Commune.Status.ACTIVE)
         .order_by("name"),
     }, status=status)
@@ -176,3 +180,34 @@ def receipt(request: HttpRequest, commune_id: int, entry_id: int) -> FileRespons
         raise Http404(exc.message) from exc
     return FileResponse(io.BytesIO(pdf), as_attachment=True,
                         filename=f"quittance-{number}.pdf", content_type="application/pdf")
+
+
+@signed_in_required
+def invoice(request: HttpRequest, commune_id: int, invoice_id: int) -> FileResponse:
+    """An invoice of a linked payer; any other is « not found » (nothing said of it)."""
+    try:
+        number, pdf = invoice_pdf_for(subject_of(request), commune_id, invoice_id)
+    except NotLinked as exc:
+        raise Http404(exc.message) from exc
+    return FileResponse(io.BytesIO(pdf), as_attachment=True, filename=f"facture-{number}.pdf",
+                        content_type="application/pdf")
+
+
+def certificate_years() -> list[int]:
+    this_year = timezone.localdate().year
+    return list(range(this_year, this_year - 6, -1))
+
+
+@signed_in_required
+def certificate(request: HttpRequest, commune_id: int, payer_id: int) -> FileResponse:
+    """The yearly certificate of payment (``?annee=``) of a linked payer."""
+    year = _int(request.GET.get("annee", ""))
+    if year not in certificate_years():
+        raise Http404("Année inconnue.")
+    try:
+        pdf = certificate_pdf_for(subject_of(request), commune_id, payer_id, year)
+    except NotLinked as exc:
+        raise Http404(exc.message) from exc
+    return FileResponse(io.BytesIO(pdf), as_attachment=True,
+                        filename=f"attestation-de-paiement-{year}.pdf",
+                        content_type="application/pdf")
