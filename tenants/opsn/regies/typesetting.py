@@ -28,7 +28,10 @@ def _compiler(template: str) -> typst.Compiler:
 def typeset_json(template: str, data: str) -> bytes:
     """The template filled with ``data`` (a JSON object, read by the template as
     ``sys.inputs.data``: its strings are text, never markup), tagged PDF/UA-1."""
-    return _compiler(template).compile(sys_inputs={"data": data}, pdf_standards=["ua-1"])
+    pdf = _compiler(template).compile(sys_inputs={"data": data}, pdf_standards=["ua-1"])
+    if not isinstance(pdf, bytes):  # one file for a PDF; a list is for images per page
+        raise TypeError("Typst gave no PDF")
+    return pdf
 
 
 def typeset(template: str, data: dict) -> bytes:
