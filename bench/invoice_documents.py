@@ -9,8 +9,8 @@ Measured: the invoice (Typst, docs/decisions/0012) with a renderer built for eac
 in one process; the e-mail job's work per invoice (render, attach, send, record; locmem
 backend); and the whole run — ``invoices_issue`` of the 5,000 invoices in one
 transaction, then the batch job (``document_batch_run``: read the database in chunks,
-typeset in ``OPSN_DOCUMENT_WORKERS`` processes, merge into one PDF to print) — and the
-same batch job in one process.
+typeset 250 invoices a document in ``OPSN_DOCUMENT_WORKERS`` processes, merge into one PDF
+to print) — and the same batch job in one process.
 
 Called by bench/run.py; runs inside the first commune."""
 
@@ -165,7 +165,7 @@ def bench_invoice_documents(invoices: int = 5_000) -> None:
         printing = time.perf_counter() - started
         batch.refresh_from_db()
         rate = batch.done / printing
-        line(f"batch job: {batch.done:,} PDFs, {workers} processes, merged "
+        line(f"batch job: {batch.done:,} invoices, {workers} processes, one PDF "
              f"({path.stat().st_size / 1e6:.0f} MB)", f"{printing:.1f} s",
              f"{rate:.1f} docs/s; {ratio(rate)}")
         one = DocumentBatch.objects.create(regie=regie, month=datetime.date(2026, 11, 1),
@@ -173,7 +173,7 @@ def bench_invoice_documents(invoices: int = 5_000) -> None:
         started = time.perf_counter()
         document_batch_run(one, workers=1)
         alone = time.perf_counter() - started
-        line(f"the same batch job in 1 process ({batch.done:,} PDFs)", f"{alone:.1f} s",
+        line(f"the same batch job in 1 process ({batch.done:,} invoices)", f"{alone:.1f} s",
              f"{batch.done / alone:.1f} docs/s; {ratio(batch.done / alone)}")
         total = issuing + printing
         overall = len(issued) / total

@@ -17,7 +17,7 @@ import io
 import json
 import multiprocessing
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
@@ -40,7 +40,7 @@ from opsn.regies.models import (
     Payer,
     PaymentMode,
 )
-from opsn.regies.typesetting import CERTIFICATE, INVOICE, typeset, typeset_job
+from opsn.regies.typesetting import BATCH, CERTIFICATE, INVOICE, typeset, typeset_job
 from opsn.regies.verification import site_url
 
 ZERO = Decimal("0.00")
@@ -212,6 +212,38 @@ def render_many(renderer: Renderer, invoices: Iterable[Invoice], *, workers: int
 def _rendered(pool, renderer: Renderer, invoices: list[Invoice]):
     jobs = [(INVOICE, json.dumps(renderer.invoice_data(invoice))) for invoice in invoices]
     yield from zip(invoices, pool.map(typeset_job, jobs, chunksize=16), strict=True)
+
+
+def render_batches(renderer: Renderer, invoices: Iterable[Invoice], *, workers: int = 1,
+                   chunk: int = 250) -> Iterator[tuple[int, bytes]]:
+    """Invoices to print: one PDF per ``chunk`` of them (each invoice on its own pages),
+    with how many it holds, in order. A document of many invoices shares its fonts and
+    costs less than as many documents; ``workers`` child processes typeset the chunks
+    (spawned: they import the typesetter alone)."""
+    def chunks() -> Iterator[list[dict]]:
+        pending: list[dict] = []
+        for invoice in invoices:
+            pending.append(renderer.invoice_data(invoice))
+            if len(pending) >= chunk:
+                yield pending
+                pending = []
+        if pending:
+            yield pending
+
+    if workers <= 1:
+        for items in chunks():
+            yield len(items), typeset(BATCH, items)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        window: list[tuple[int, Future[bytes]]] = []
+        for items in chunks():  # a few chunks ahead, not the whole month in memory
+            window.append((len(items), pool.submit(typeset_job, (BATCH, json.dumps(items)))))
+            if len(window) > workers:
+                count, future = window.pop(0)
+                yield count, future.result()
+        for count, future in window:
+            yield count, future.result()
 
 
 def merged(pdfs: Iterable[bytes]) -> bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 import typst
 
 TEMPLATES = Path(__file__).resolve().parent / "typst"
-INVOICE, CERTIFICATE = "invoice.typ", "certificate.typ"
+INVOICE, CERTIFICATE, BATCH = "invoice.typ", "certificate.typ", "batch.typ"
 
 _COMPILERS: dict[str, typst.Compiler] = {}
 
@@ -34,7 +34,7 @@ def typeset_json(template: str, data: str) -> bytes:
     return pdf
 
 
-def typeset(template: str, data: dict) -> bytes:
+def typeset(template: str, data: dict | list) -> bytes:
     return typeset_json(template, json.dumps(data))
 
 

@@ -14,10 +14,10 @@ from opsn.audit.services import record
 from opsn.kernel.actors import Actor
 from opsn.kernel.tenancy import atomic, commune_connection
 from opsn.regies.errors import NotFound, RegieError
-from opsn.regies.invoice_documents import Renderer, merged, render_many, with_documents
+from opsn.regies.invoice_documents import Renderer, merged, render_batches, with_documents
 from opsn.regies.models import BatchStatus, DocumentBatch, ImportBatch, Invoice, Regie
 
-PROGRESS_EVERY = 100  # invoices between two updates of the progress bar
+PROGRESS_EVERY = 250  # invoices typeset as one document, between two updates of the bar
 
 
 def batch_invoices(batch: DocumentBatch):
@@ -71,22 +71,23 @@ def batch_path(batch: DocumentBatch) -> Path:
 
 
 def document_batch_run(batch: DocumentBatch, *, workers: int | None = None) -> Path:
-    """Render every invoice of the batch (several processes), keep the progress on the
-    batch's row as it goes (each update commits: the page reads it), and write one PDF to
-    print. A batch already made is not made again."""
+    """Typeset every invoice of the batch (a document per 250 invoices, several
+    processes), keep the progress on the batch's row as it goes (each update commits: the
+    page reads it), and write one PDF to print. A batch already made is not made again."""
     if batch.status == BatchStatus.DONE and batch_path(batch).is_file():
         return batch_path(batch)
     workers = workers or settings.OPSN_DOCUMENT_WORKERS
     DocumentBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.RUNNING, done=0,
                                                      error="")
     pdfs: list[bytes] = []
+    done = 0
     try:
         invoices = with_documents(batch_invoices(batch)).iterator(chunk_size=PROGRESS_EVERY)
-        for _, pdf in render_many(Renderer(), invoices, workers=workers,
-                                  chunk=PROGRESS_EVERY):
+        for count, pdf in render_batches(Renderer(), invoices, workers=workers,
+                                         chunk=PROGRESS_EVERY):
             pdfs.append(pdf)
-            if len(pdfs) % PROGRESS_EVERY == 0:
-                DocumentBatch.objects.filter(pk=batch.pk).update(done=len(pdfs))
+            done += count
+            DocumentBatch.objects.filter(pk=batch.pk).update(done=done)
         path = batch_path(batch)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
@@ -97,6 +98,6 @@ def document_batch_run(batch: DocumentBatch, *, workers: int | None = None) -> P
             status=BatchStatus.FAILED, error=str(exc)[:500], finished_at=timezone.now())
         raise
     DocumentBatch.objects.filter(pk=batch.pk).update(
-        status=BatchStatus.DONE, done=len(pdfs), total=len(pdfs), file_name=path.name,
+        status=BatchStatus.DONE, done=done, total=done, file_name=path.name,
         finished_at=timezone.now())
     return path
