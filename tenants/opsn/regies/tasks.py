@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 
 import dramatiq
-from django.db import transaction
 from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.utils import timezone
 from opsn.jobs.broker import send
 from opsn.kernel import tenancy
 from opsn.kernel.actors import Actor
-from opsn.kernel.tenancy import current_alias, current_commune
+from opsn.kernel.tenancy import current_commune, on_commit
 from opsn.regies.models import DocumentBatch, Regie
 from opsn.regies.services.mailing import invoices_mail_new, regie_warnings_send
 from opsn.regies.services.printing import document_batch_run
@@ -92,7 +91,7 @@ def _mail_new_invoices(sender, invoices, **kwargs) -> None:
         for start in range(0, len(ids), MAIL_CHUNK):
             send(mail_new_invoices, ids[start:start + MAIL_CHUNK], commune=commune)
 
-    transaction.on_commit(enqueue, using=current_alias())
+    on_commit(enqueue)
 
 
 @dramatiq.actor(max_retries=1, time_limit=3_600_000)
