@@ -587,13 +587,16 @@ def main() -> None:
     parser.add_argument("--bank-entries", type=int, default=100_000)
     parser.add_argument("--citizen-stages", default="10,100,1000",
                         help="numbers of communes at which « Mes paiements » is timed")
+    parser.add_argument("--invoices", type=int, default=5_000,
+                        help="invoices issued with their PDF documents (11)")
     parser.add_argument("--only", choices=["platform", "server", "billing", "ledger", "regies",
-                                           "citizens"],
+                                           "citizens", "invoices"],
                         default=None,
                         help="run one part: the operator platform (1-4, 6), the production "
                              "server under load (6), billing (5), the régie ledger (7) or "
                              "the régies: ledger, bank import and API payments (7-9), or "
-                             "the citizen's statement across communes (10)")
+                             "the citizen's statement across communes (10), or the invoice "
+                             "documents (11)")
     args = parser.parse_args()
 
     reset_database()
@@ -644,6 +647,12 @@ def main() -> None:
         if args.only is None:  # start again from an empty registry
             fresh_registry()
         bench_billing()
+    if args.only in (None, "invoices"):
+        from bench.invoice_documents import bench_invoice_documents
+
+        if args.only is None:  # billing's communes have no schema: start again
+            fresh_registry()
+        bench_invoice_documents(args.invoices)
 
 
 if __name__ == "__main__":

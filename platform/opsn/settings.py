@@ -116,6 +116,8 @@ OPSN_LINK_MAX_FAILURES = env.int("OPSN_LINK_MAX_FAILURES", default=5)
 OPSN_LINK_LOCK_FAILURES = env.int("OPSN_LINK_LOCK_FAILURES", default=20)
 OPSN_ROUTING_CACHE_SECONDS = env.float("OPSN_ROUTING_CACHE_SECONDS", default=5.0)
 OPSN_EXPORT_DIR = Path(env.str("OPSN_EXPORT_DIR", default=str(DATA_DIR / "exports")))
+# Processes that render a batch of invoice PDFs (docs/decisions/0016-invoice-documents.md).
+OPSN_DOCUMENT_WORKERS = env.int("OPSN_DOCUMENT_WORKERS", default=os.cpu_count() or 1)
 OPSN_SCHEMA_POOL_SIZE = env.int("OPSN_SCHEMA_POOL_SIZE", default=2)
 # A régie's imported file (invoices CSV, card terminal CSV, CAMT.053 statement) is refused
 # above this size, on the agents' page and on the command line.

@@ -21,21 +21,8 @@ from opsn.regies.services import cashdesk
 from opsn.regies.services.mailing import receipt_email
 from opsn.regies.services.payments import payment_record, payment_reverse
 from tests.helpers.communes import in_schema
+from tests.helpers.documents import is_pdf_ua, pdf_text
 from tests.helpers.regies import MANDATAIRE, TITULAIRE, make_payer, make_regie
-
-
-def pdf_text(data: bytes) -> str:
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
-    return text.replace("\u202f", " ").replace("\u00a0", " ")
-
-
-def is_pdf_ua(data: bytes) -> bool:
-    """Tagged, with its structure tree, and declared PDF/UA-1 in its XMP metadata."""
-
-    root = PdfReader(io.BytesIO(data)).trailer["/Root"]
-    xmp = root["/Metadata"].get_object().get_data()
-    return (bool(root["/MarkInfo"]["/Marked"]) and "/StructTreeRoot" in root
-            and b"pdfuaid:part" in xmp and root["/Lang"] == "fr")
 
 
 def takings(regie):

@@ -102,7 +102,7 @@ def demo(venissieux):
     year = datetime.date.today().year
     ids = {
         "number": regie.number, "year": entry.year, "receipt": entry.receipt_number,
-        "slip": 1, "item_id": 1, "payer_id": durand.pk, "invoice_id": invoice.pk,
+        "slip": 1, "item_id": 1, "batch_id": 1, "payer_id": durand.pk, "invoice_id": invoice.pk,
         "assignment_id": assignment.pk, "link_id": link.pk, "commune_id": venissieux.pk,
         "payment_id": 1, "entry_id": entry.pk, "insee_code": venissieux.insee_code,
         "pk": batch.pk, "uidb64": "MQ", "token": "abc-123", "action": "send", "budget_id": 1,

@@ -21,7 +21,8 @@ from opsn.kernel.tenancy import inside
 from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
 from opsn.online_payments.selectors import PENDING, in_flight
 from opsn.regies.documents import receipt_pdf
-from opsn.regies.models import LedgerEntry, receipt_label
+from opsn.regies.invoice_documents import certificate_pdf, invoice_pdf, with_documents
+from opsn.regies.models import Invoice, LedgerEntry, Payer, receipt_label
 
 ZERO = Decimal("0.00")
 STATUS_LABELS = {"due": "à payer", "partly_paid": "payée en partie", "paid": "payée",
@@ -226,16 +227,23 @@ def _online_states(items: list[Item]) -> None:
             item.online_state = states.get(item.id, "")
 
 
-def receipt_pdf_for(subject: str, commune_id: int, entry_id: int) -> tuple[str, bytes]:
-    """The receipt of a payment of one of the person's linked payers: (receipt, PDF)."""
-
+def _linked(subject: str, commune_id: int, what: str) -> tuple[Commune, list[int]]:
+    """The commune and the ids of the person's payers linked in it, or NotLinked (the
+    same answer whether the commune, the link or the document is missing)."""
     payers = list(PayerLink.objects.filter(subject=subject, commune_id=commune_id,
                                            unlinked_at__isnull=True,
                                            commune__status=Commune.Status.ACTIVE)
                   .values_list("payer_id", flat=True))
     commune = Commune.objects.filter(pk=commune_id).first()
     if not payers or commune is None:
-        raise NotLinked("Cette quittance n'est pas celle d'un payeur rattaché à votre compte.")
+        raise NotLinked(f"{what} n'est pas celle d'un payeur rattaché à votre compte.")
+    return commune, payers
+
+
+def receipt_pdf_for(subject: str, commune_id: int, entry_id: int) -> tuple[str, bytes]:
+    """The receipt of a payment of one of the person's linked payers: (receipt, PDF)."""
+
+    commune, payers = _linked(subject, commune_id, "Cette quittance")
     with inside(commune):
         entry = (LedgerEntry.objects.select_related("regie")
                  .filter(pk=entry_id, payer_id__in=payers).first())
@@ -243,3 +251,32 @@ def receipt_pdf_for(subject: str, commune_id: int, entry_id: int) -> tuple[str, 
             raise NotLinked("Cette quittance n'est pas celle d'un payeur rattaché à votre "
                             "compte.")
         return entry.receipt, receipt_pdf(entry)
+
+
+def invoice_pdf_for(subject: str, commune_id: int, invoice_id: int) -> tuple[str, bytes]:
+    """An invoice of one of the person's linked payers: (number, PDF), read inside its
+    commune's schema."""
+
+    commune, payers = _linked(subject, commune_id, "Cette facture")
+    with inside(commune):
+        invoice = with_documents(Invoice.objects.filter(pk=invoice_id,
+                                                        payer_id__in=payers)).first()
+        if invoice is None:
+            raise NotLinked("Cette facture n'est pas celle d'un payeur rattaché à votre "
+                            "compte.")
+        return invoice.number, invoice_pdf(invoice)
+
+
+def certificate_pdf_for(subject: str, commune_id: int, payer_id: int, year: int) -> bytes:
+    """The yearly certificate of payment of one of the person's linked payers."""
+
+    commune, payers = _linked(subject, commune_id, "Cette attestation")
+    if payer_id not in payers:
+        raise NotLinked("Cette attestation n'est pas celle d'un payeur rattaché à votre "
+                        "compte.")
+    with inside(commune):
+        payer = Payer.objects.select_related("regie").filter(pk=payer_id).first()
+        if payer is None:
+            raise NotLinked("Cette attestation n'est pas celle d'un payeur rattaché à votre "
+                            "compte.")
+        return certificate_pdf(payer, year)

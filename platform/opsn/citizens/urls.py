@@ -14,4 +14,7 @@ urlpatterns = [
     path("paiement-en-ligne/<int:commune_id>/<int:payment_id>/", views.online_payment,
          name="online_payment"),
     path("quittances/<int:commune_id>/<int:entry_id>.pdf", views.receipt, name="receipt"),
+    path("factures/<int:commune_id>/<int:invoice_id>.pdf", views.invoice, name="invoice"),
+    path("attestations/<int:commune_id>/<int:payer_id>.pdf", views.certificate,
+         name="certificate"),
 ]

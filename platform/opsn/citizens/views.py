@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from opsn.accounts.auth import signed_in_required, subject_of
@@ -23,6 +24,8 @@ from opsn.citizens.statement import (
     MODE_LABELS,
     STATUS_LABELS,
     Filters,
+    certificate_pdf_for,
+    invoice_pdf_for,
     receipt_pdf_for,
     statement,
 )
@@ -98,6 +101,7 @@ def links(request: HttpRequest) -> HttpResponse:
                  if p["id"] not in linked_here] if here else [])
     return render(request, "citizens/links.html", {
         "links": mine, "errors": errors, "typed": typed, "here": here, "by_email": by_email,
+        "years": certificate_years(),
         "communes": [] if here else Commune.objects.filter(status=Commune.Status.ACTIVE)
         .order_by("name"),
     }, status=status)
@@ -190,3 +194,33 @@ def my_data(request: HttpRequest) -> JsonResponse:
                             json_dumps_params={"ensure_ascii": False, "indent": 1})
     response["Content-Disposition"] = 'attachment; filename="mes-donnees.json"'
     return response
+
+
+def invoice(request: HttpRequest, commune_id: int, invoice_id: int) -> FileResponse:
+    """An invoice of a linked payer; any other is « not found » (nothing said of it)."""
+    try:
+        number, pdf = invoice_pdf_for(subject_of(request), commune_id, invoice_id)
+    except NotLinked as exc:
+        raise Http404(exc.message) from exc
+    return FileResponse(io.BytesIO(pdf), as_attachment=True, filename=f"facture-{number}.pdf",
+                        content_type="application/pdf")
+
+
+def certificate_years() -> list[int]:
+    this_year = timezone.localdate().year
+    return list(range(this_year, this_year - 6, -1))
+
+
+@signed_in_required
+def certificate(request: HttpRequest, commune_id: int, payer_id: int) -> FileResponse:
+    """The yearly certificate of payment (``?annee=``) of a linked payer."""
+    year = _int(request.GET.get("annee", ""))
+    if year not in certificate_years():
+        raise Http404("Année inconnue.")
+    try:
+        pdf = certificate_pdf_for(subject_of(request), commune_id, payer_id, year)
+    except NotLinked as exc:
+        raise Http404(exc.message) from exc
+    return FileResponse(io.BytesIO(pdf), as_attachment=True,
+                        filename=f"attestation-de-paiement-{year}.pdf",
+                        content_type="application/pdf")

@@ -69,6 +69,11 @@ CredentialIssued = event("credential.issued", "Accès à l'API délivré au logi
 CredentialRevoked = event("credential.revoked", "Accès à l'API du logiciel {name} révoqué")
 ProfileChanged = event("profile.changed", "Identité de la commune modifiée : {changes}")
 ReceiptEmailed = event("receipt.emailed", "Quittance {receipt} envoyée par courriel à {to}")
+InvoiceEmailed = event("invoice.emailed", "Facture {number} envoyée par courriel à {to}")
+InvoiceEmailFailed = event("invoice.email_failed", "Facture {number} : courriel à {to} non "
+                                                   "envoyé ({error})")
+InvoicesPrinted = event("invoices.printed", "Impression des factures de la régie {regie} : "
+                                            "{what}")
 # A periodic warning e-mailed to whoever keeps the régie: recorded once per régie, warning
 # and day, which is what keeps the daily job from sending it twice.
 WarningSent = event("warning.sent", "Alerte « {label} » de la régie {regie} envoyée à {to} "

@@ -14,6 +14,7 @@ import datetime
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from ninja import NinjaAPI, Query, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
@@ -42,6 +43,7 @@ from opsn.kernel.errors import DomainError
 from opsn.online_payments.selectors import in_flight
 from opsn.regies.documents import receipt_pdf
 from opsn.regies.errors import Duplicate, NotFound, RegieError
+from opsn.regies.invoice_documents import invoice_pdf
 from opsn.regies.models import AGE_BUCKETS, EntrySource, InvoiceSource
 from opsn.regies.owed import by_payer, past_due, summary
 from opsn.regies.selectors import payers_search, regies_of
@@ -259,6 +261,19 @@ def owed(request, number: str, on: Query[datetime.date | None] = None,
             "buckets": [{"key": b.key, "label": b.label, "invoices": b.count,
                          "owed": lookups.money(b.total)} for b in found.buckets],
             "group": group, "items": items, "next_offset": offset + limit if more else None}
+
+
+@api.get("/regies/{number}/invoices/{invoice_number}/pdf", response={200: None, **ERRORS},
+         tags=["factures"])
+def get_invoice_pdf(request, number: str, invoice_number: str):
+    """La facture en PDF (PDF/UA), aux couleurs de la commune : lignes, reste à payer,
+    moyens de paiement (adresse et code QR du paiement en ligne, guichet, virement), code
+    de rattachement du payeur, voies de recours."""
+    regie = lookups.regie_for(_actor(request), number)
+    invoice = lookups.invoice(regie, invoice_number)
+    return HttpResponse(invoice_pdf(invoice), content_type="application/pdf", headers={
+        "Content-Disposition": content_disposition_header(
+            False, f"facture-{regie.number}-{invoice.number}.pdf") or ""})
 
 
 # --- Payments ------------------------------------------------------------------------------

@@ -74,6 +74,8 @@ class PayerIn(In):
     city: str = Field("", max_length=120)
     email: str = Field("", max_length=254)
     phone: str = Field("", max_length=30)
+    invoices_by_email: bool = Field(True, description="chaque nouvelle facture part par "
+                                    "courriel à ``email``, avec son PDF (sauf si false)")
 
 
 class PayerOut(Out):

@@ -144,6 +144,9 @@ class PayerForm(forms.Form):
     phone = forms.CharField(label="Téléphone", max_length=30, required=False)
     external_ref = forms.CharField(label="Référence dans le logiciel métier", max_length=60,
                                    required=False)
+    invoices_by_email = forms.BooleanField(
+        label="Recevoir ses factures par courriel", required=False, initial=True,
+        help_text="chaque nouvelle facture part à l'adresse ci-dessus, avec son PDF")
 
 
 INVOICE_LINES = 5
@@ -208,12 +211,22 @@ class RegieForm(forms.Form):
                                  required=False)
     starts_on = forms.DateField(label="Ouverte le", widget=DATE)
     ends_on = forms.DateField(label="Fermée le", required=False, widget=DATE)
+    # What the invoices print under « Comment payer » (set once the régie exists).
+    iban = forms.CharField(label="IBAN du compte de la régie (virements)", max_length=50,
+                           required=False,
+                           help_text="imprimé sur les factures, avec la référence à indiquer")
+    counter_hours = forms.CharField(label="Horaires du guichet", max_length=200,
+                                    required=False,
+                                    help_text="par exemple : lundi à vendredi, 8 h 30 – 12 h")
 
     def __init__(self, *args, amend: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if amend:  # what an amendment may not change
             del self.fields["number"]
             del self.fields["starts_on"]
+        else:
+            del self.fields["iban"]
+            del self.fields["counter_hours"]
 
 
 def _plan_code(label: str, datalist: str, help_text: str) -> forms.CharField:

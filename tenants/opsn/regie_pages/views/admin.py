@@ -32,6 +32,7 @@ from opsn.regie_pages.forms import (
 from opsn.regie_pages.views.common import amount_input, attach, page, regie_of, status_of
 from opsn.regies import selectors
 from opsn.regies.errors import RegieError
+from opsn.regies.invoice_documents import formatted_iban
 from opsn.regies.models import (
     Assignment,
     AssignmentRole,
@@ -71,7 +72,8 @@ def _founding_values(regie: Regie) -> dict:
             "cash_limit": amount_input(regie.cash_limit),
             "cash_float": amount_input(regie.cash_float),
             "deposit_period_days": regie.deposit_period_days, "accountant": regie.accountant,
-            "ends_on": regie.ends_on}
+            "ends_on": regie.ends_on, "iban": formatted_iban(regie.iban),
+            "counter_hours": regie.counter_hours}
 
 
 def _admin_page(request: HttpRequest, regie: Regie, *, status: int = 200,

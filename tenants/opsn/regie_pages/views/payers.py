@@ -29,7 +29,7 @@ from opsn.regie_pages.views.common import (
 )
 from opsn.regies import selectors
 from opsn.regies.errors import RegieError
-from opsn.regies.models import Invoice, LedgerEntry, Payer, Regie
+from opsn.regies.models import Invoice, InvoiceMailing, LedgerEntry, MailingStatus, Payer, Regie
 from opsn.regies.services import invoicing
 from opsn.regies.services.payments import credit_apply, credit_of
 
@@ -78,8 +78,11 @@ def _payer_page(request: HttpRequest, regie: Regie, payer: Payer, *,
                 error: str = "", status: int = 200) -> HttpResponse:
     invoices = list(Invoice.objects.filter(payer=payer).order_by("-issued_on", "-id"))
     flight = in_flight(i.pk for i in invoices if i.status != "paid" and not i.cancelled_at)
+    failed = set(InvoiceMailing.objects.filter(invoice__payer=payer, status=MailingStatus.FAILED)
+                 .values_list("invoice_id", flat=True))
     for invoice in invoices:  # a payment in flight: no other offered
         invoice.online_label = ONLINE_LABELS.get(flight.get(invoice.pk, ""), "")
+        invoice.mail_failed = invoice.pk in failed
     entries = (LedgerEntry.objects.filter(payer=payer).select_related("regie", "reverses")
                .order_by("-id")[:100])
     initial = {f: getattr(payer, f) for f in invoicing.PAYER_FIELDS}
@@ -89,6 +92,8 @@ def _payer_page(request: HttpRequest, regie: Regie, payer: Payer, *,
         "cancel_id": cancel[0] if cancel else None,
         "cancel_form": cancel[1] if cancel else CancelForm(),
         "error": error,
+        "certificate_years": list(range(timezone.localdate().year,
+                                        max(payer.created_at.year, 2000) - 1, -1)),
         "owed": sum((i.remaining for i in invoices if i.cancelled_at is None), 0),
         "paid": LedgerEntry.objects.filter(payer=payer).aggregate(s=Sum("amount"))["s"] or 0,
     }, status=status, regie=regie, section="payers")

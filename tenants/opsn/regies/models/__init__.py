@@ -3,6 +3,12 @@ payers (payers, invoices), ledger (entries, allocations, holdings), cashdesk (cl
 deposits), imports (files and the queue of unmatched payments)."""
 
 from opsn.regies.models.cashdesk import ClosingLine, DailyClosing, Deposit, DepositLine
+from opsn.regies.models.documents import (
+    BatchStatus,
+    DocumentBatch,
+    InvoiceMailing,
+    MailingStatus,
+)
 from opsn.regies.models.founding import (
     ACCOUNT_MODES,
     DRAWER_MODES,
@@ -46,10 +52,12 @@ __all__ = [
     "Allocation",
     "Assignment",
     "AssignmentRole",
+    "BatchStatus",
     "ClosingLine",
     "DailyClosing",
     "Deposit",
     "DepositLine",
+    "DocumentBatch",
     "EntrySource",
     "Handover",
     "Holding",
@@ -58,9 +66,11 @@ __all__ = [
     "ImportedPayment",
     "Invoice",
     "InvoiceLine",
+    "InvoiceMailing",
     "InvoiceSource",
     "InvoiceStatus",
     "LedgerEntry",
+    "MailingStatus",
     "Payer",
     "PayerKind",
     "PaymentMode",

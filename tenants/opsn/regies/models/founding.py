@@ -6,8 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError as StdnumError
 
 
 class PaymentMode(models.TextChoices):
@@ -33,6 +36,14 @@ DRAWER_MODES = (PaymentMode.CASH, PaymentMode.CHEQUE, PaymentMode.CARD, PaymentM
 ACCOUNT_MODES = (PaymentMode.TRANSFER, PaymentMode.DIRECT_DEBIT, PaymentMode.ONLINE)
 
 
+def validate_iban(value: str) -> None:
+    try:
+        stdnum_iban.validate(value)
+    except StdnumError as exc:
+        raise ValidationError("IBAN invalide : vérifiez les caractères et la clé (exemple : "
+                              "FR76 3000 1007 9412 3456 7890 185).", code="invalid_iban") from exc
+
+
 class Regie(models.Model):
     """A régie de recettes, as its founding act (acte constitutif) defines it."""
 
@@ -48,6 +59,12 @@ class Regie(models.Model):
     deposit_period_days = models.PositiveSmallIntegerField("périodicité des versements (jours)",
                                                            default=30)
     accountant = models.CharField("comptable public assignataire", max_length=200, blank=True)
+    # What the invoices print under « how to pay »: the account at the Treasury (DFT)
+    # that takes transfers, kept compact (no spaces), and the counter's opening hours.
+    iban = models.CharField("IBAN du compte de la régie", max_length=34, blank=True,
+                            db_default="", validators=[validate_iban])
+    counter_hours = models.CharField("horaires du guichet", max_length=200, blank=True,
+                                     db_default="")
     starts_on = models.DateField("ouverte le")
     ends_on = models.DateField("fermée le", null=True, blank=True)
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,

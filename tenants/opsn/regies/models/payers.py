@@ -34,6 +34,9 @@ class Payer(models.Model):
     external_ref = models.CharField("référence dans le logiciel métier", max_length=60,
                                     blank=True)
     link_code = models.CharField("code de rattachement", max_length=14, unique=True)
+    # New invoices go by e-mail to ``email`` unless the payer said no.
+    invoices_by_email = models.BooleanField("factures par courriel", default=True,
+                                            db_default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

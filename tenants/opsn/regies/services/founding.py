@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from stdnum import iban as stdnum_iban
 
 from opsn.agents.selectors import commune_agents
 from opsn.audit import events
@@ -28,9 +30,10 @@ from opsn.regies.models import (
     Regie,
     StandIn,
 )
+from opsn.regies.models.founding import validate_iban
 
 AMENDABLE = ("name", "founding_act", "accepted_modes", "cash_limit", "cash_float",
-             "deposit_period_days", "accountant", "ends_on")
+             "deposit_period_days", "accountant", "ends_on", "iban", "counter_hours")
 
 
 def _modes(values: Iterable[str]) -> list[str]:
@@ -69,7 +72,23 @@ def _clean_founding_act(fields: dict) -> dict:
                                               allow_zero=True, error=RegieError)
     if "deposit_period_days" in clean:
         clean["deposit_period_days"] = _period(clean["deposit_period_days"])
+    if "iban" in clean:
+        clean["iban"] = _iban(clean["iban"])
+    if "counter_hours" in clean:
+        clean["counter_hours"] = " ".join((clean["counter_hours"] or "").split())[:200]
     return clean
+
+
+def _iban(value: str) -> str:
+    """The régie's account for transfers, compact (FR76…); empty when it has none."""
+    compact = stdnum_iban.compact(value or "")
+    if not compact:
+        return ""
+    try:
+        validate_iban(compact)
+    except ValidationError as exc:
+        raise RegieError(exc.messages[0], field="iban") from None
+    return compact
 
 
 @atomic

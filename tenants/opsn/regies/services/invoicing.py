@@ -35,11 +35,12 @@ from opsn.regies.models import (
     Product,
     Regie,
 )
+from opsn.regies.signals import invoices_issued
 
 # No 0/O, 1/I/L: a code read over the phone or copied from paper is typed right.
 LINK_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 PAYER_FIELDS = ("kind", "name", "address_line", "postal_code", "city", "email", "phone",
-                "external_ref")
+                "external_ref", "invoices_by_email")
 
 
 def new_link_code() -> str:
@@ -71,11 +72,13 @@ def _clean_payer(fields: dict) -> dict:
 @atomic
 def payer_create(*, regie: Regie, actor: Actor, name: str, kind: str = PayerKind.FAMILY,
                  address_line: str = "", postal_code: str = "", city: str = "",
-                 email: str = "", phone: str = "", external_ref: str = "") -> Payer:
+                 email: str = "", phone: str = "", external_ref: str = "",
+                 invoices_by_email: bool = True) -> Payer:
     permissions.require_invoicer(regie, actor, timezone.localdate(), "enregistrer un payeur")
     fields = _clean_payer({"kind": kind, "name": name, "address_line": address_line,
                            "postal_code": postal_code, "city": city, "email": email,
-                           "phone": phone, "external_ref": external_ref})
+                           "phone": phone, "external_ref": external_ref,
+                           "invoices_by_email": bool(invoices_by_email)})
     if fields["external_ref"] and Payer.objects.filter(
             regie=regie, external_ref=fields["external_ref"]).exists():
         raise Duplicate(f"Un payeur de la régie a déjà la référence "
@@ -233,6 +236,7 @@ def invoices_issue(*, regie: Regie, actor: Actor, drafts: Sequence[InvoiceDraft]
         batch_size=5000)
     if batch is None:  # an import records one line for the whole file
         AuditEvent.objects.bulk_create([_issued(actor, inv, created_at) for inv in invoices])
+    invoices_issued.send(sender=Invoice, invoices=invoices)
     return invoices
 
 

@@ -1,5 +1,5 @@
-"""The régies' e-mails: a receipt to its payer, and the warnings of the daily job to
-whoever keeps a régie. Run inside the commune's schema.
+"""The régies' e-mails: a receipt or an invoice to its payer, and the warnings of the daily
+job to whoever keeps a régie. Run inside the commune's schema.
 
 They leave from the platform's address (``DEFAULT_FROM_EMAIL``, as billing sends its
 invoices: the one address the operator's mail domain authenticates), under the commune's
@@ -31,7 +31,18 @@ from opsn.kernel.tenancy import atomic, commune_connection
 from opsn.regies import selectors
 from opsn.regies.documents import receipt_pdf
 from opsn.regies.errors import RegieError
-from opsn.regies.models import Assignment, AssignmentRole, LedgerEntry, PaymentMode, Regie, StandIn
+from opsn.regies.invoice_documents import Renderer, pay_url, with_documents
+from opsn.regies.models import (
+    Assignment,
+    AssignmentRole,
+    Invoice,
+    InvoiceMailing,
+    LedgerEntry,
+    MailingStatus,
+    PaymentMode,
+    Regie,
+    StandIn,
+)
 
 logger = logging.getLogger("opsn.regies")
 
@@ -61,11 +72,11 @@ def _send(message: EmailMessage, to: str) -> None:
                          "indisponible) : réessayez plus tard.", field="to") from exc
 
 
-def _checked_address(value: str, who: str) -> str:
+def _checked_address(value: str, who: str, what: str = "la quittance") -> str:
     address = (value or "").strip()
     if not address:
         raise RegieError(f"{who} n'a pas d'adresse électronique : indiquez celle où envoyer "
-                         "la quittance.", field="to")
+                         f"{what}.", field="to")
     try:
         validate_email(address)
     except ValidationError:
@@ -104,6 +115,107 @@ def receipt_email(*, entry: LedgerEntry, actor: Actor, to: str | None = None) ->
     record(actor, events.ReceiptEmailed(target=f"entry:{entry.pk}", data={
         "receipt": entry.receipt, "to": address, "regie": regie.number}))
     return address
+
+
+def _invoice_message(invoice: Invoice, address: str, renderer: Renderer) -> EmailMessage:
+    brand = renderer.brand
+    regie = invoice.regie
+    online = (pay_url(invoice.number, renderer.domain) if renderer.domain
+              and PaymentMode.ONLINE in regie.accepted_modes else "")
+    body = (f"Bonjour,\n\n"
+            f"Veuillez trouver ci-jointe la facture n° {invoice.number} de "
+            f"{euros(invoice.total)}, au nom de {invoice.payer.name}, de la régie "
+            f"« {regie.name} » de {brand.display_name}"
+            + (f" ({invoice.label})" if invoice.label else "") + ".\n\n"
+            f"Reste à payer : {euros(invoice.remaining)}, avant le {invoice.due_on:%d/%m/%Y}.\n"
+            + (f"Payer en ligne, sans compte : {online}\n" if online else "")
+            + "La facture dit aussi comment payer au guichet ou par virement, et donne votre "
+              "code de rattachement à « Mes paiements ».\n\n"
+            f"{_signature(brand)}\n")
+    message = EmailMessage(subject=f"Facture n° {invoice.number} — {brand.display_name}",
+                           body=body, from_email=_sender(brand), to=[address],
+                           reply_to=[brand.email] if brand.email else None)
+    message.attach(f"facture-{invoice.number}.pdf", renderer.invoice_pdf(invoice),
+                   "application/pdf")
+    return message
+
+
+def _mailing_lock(invoice: Invoice) -> None:
+    """Two jobs (a retry, a second worker) or an agent at the same time: one at a time
+    per invoice, in the caller's transaction."""
+    with commune_connection().cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                       [f"regies.invoice_mail:{commune_connection().schema_name}:{invoice.pk}"])
+
+
+def _note(invoice: Invoice, address: str, actor: Actor, error: str = "") -> None:
+    now = timezone.now()
+    mailing = InvoiceMailing.objects.filter(invoice=invoice).first() or InvoiceMailing(
+        invoice=invoice)
+    mailing.to, mailing.attempted_at = address, now
+    mailing.attempts += 1
+    if error:
+        mailing.status, mailing.error = MailingStatus.FAILED, error[:500]
+        if mailing.sent_at is not None:  # an earlier e-mail went: that stays true
+            mailing.status, mailing.error = MailingStatus.SENT, ""
+    else:
+        mailing.status, mailing.error = MailingStatus.SENT, ""
+        mailing.sent_at, mailing.sent_by = now, actor.account
+    mailing.save()
+    if error:
+        record(actor, events.InvoiceEmailFailed(target=f"invoice:{invoice.number}", data={
+            "number": invoice.number, "to": address, "error": error[:200]}))
+    else:
+        record(actor, events.InvoiceEmailed(target=f"invoice:{invoice.number}", data={
+            "number": invoice.number, "to": address}))
+
+
+def invoice_email(*, invoice: Invoice, actor: Actor, to: str | None = None,
+                  renderer: Renderer | None = None) -> str:
+    """E-mail the invoice PDF to ``to``, by default to the payer's address (the agent's
+    « Envoyer par courriel »); returns the address. Recorded on the invoice: a failure of
+    the automatic e-mail is cleared by one that goes."""
+    payer = invoice.payer
+    address = _checked_address(payer.email if to is None else to, payer.name, "la facture")
+    message = _invoice_message(invoice, address, renderer or Renderer())
+    with atomic():
+        _mailing_lock(invoice)
+        _send(message, address)
+        _note(invoice, address, actor)
+    return address
+
+
+def invoice_mail_new(*, invoice: Invoice, actor: Actor, renderer: Renderer) -> str:
+    """The e-mail of a new invoice to its payer, once: ``sent`` (now), ``failed`` (the
+    error kept for the agents), or ``skipped`` (already sent, cancelled, no address, or the
+    payer said no). Safe to run twice at once or again after a failure."""
+    payer = invoice.payer
+    if (invoice.cancelled_at is not None or not payer.invoices_by_email
+            or not payer.email):
+        return "skipped"
+    with atomic():
+        _mailing_lock(invoice)
+        if InvoiceMailing.objects.filter(invoice=invoice, status=MailingStatus.SENT).exists():
+            return "skipped"
+        try:
+            address = _checked_address(payer.email, payer.name, "la facture")
+            _send(_invoice_message(invoice, address, renderer), address)
+        except RegieError as exc:
+            _note(invoice, payer.email, actor, error=exc.message)
+            return "failed"
+        _note(invoice, address, actor)
+    return "sent"
+
+
+def invoices_mail_new(invoice_ids: list[int], actor: Actor) -> dict[str, int]:
+    """The job's work: each invoice's e-mail (``invoice_mail_new``), one renderer for all
+    (the commune's stylesheet and fonts read once). Returns the counts by outcome."""
+    renderer = Renderer()
+    counts = {"sent": 0, "failed": 0, "skipped": 0}
+    invoices = with_documents(Invoice.objects.filter(pk__in=invoice_ids).order_by("pk"))
+    for invoice in invoices:
+        counts[invoice_mail_new(invoice=invoice, actor=actor, renderer=renderer)] += 1
+    return counts
 
 
 def keepers(regie: Regie, day: datetime.date) -> list[str]:

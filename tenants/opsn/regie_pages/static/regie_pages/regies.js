@@ -58,3 +58,29 @@
     showDetails();
   }
 })();
+
+// Printing a batch of invoices: the progress bar follows the job until the PDF is ready.
+(function () {
+  "use strict";
+  var bars = document.querySelectorAll("progress[data-progress]");
+  if (!bars.length) { return; }
+  function poll() {
+    var pending = 0;
+    bars.forEach(function (bar) {
+      if (!bar.dataset.progress) { return; }
+      pending += 1;
+      fetch(bar.dataset.progress, {headers: {"Accept": "application/json"}})
+        .then(function (response) { return response.json(); })
+        .then(function (state) {
+          bar.value = state.percent;
+          bar.textContent = state.percent + " %";
+          var label = bar.parentNode.querySelector("[data-progress-label]");
+          if (label) { label.textContent = state.label.charAt(0).toUpperCase() + state.label.slice(1) + " : " + state.done + " / " + state.total; }
+          if (state.status === "done" || state.status === "failed") { window.location.reload(); }
+        })
+        .catch(function () {});
+    });
+    if (pending) { window.setTimeout(poll, 2000); }
+  }
+  window.setTimeout(poll, 1000);
+})();

@@ -1,0 +1,43 @@
+"""Typst, the typesetter of the invoice documents (docs/decisions/0016-invoice-documents.md).
+Nothing here reads the database or Django: the child processes that typeset a batch
+import this module alone (they are spawned, not forked — the compiler's threads do not
+survive a fork)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typst
+
+TEMPLATES = Path(__file__).resolve().parent / "typst"
+INVOICE, CERTIFICATE, BATCH = "invoice.typ", "certificate.typ", "batch.typ"
+
+_COMPILERS: dict[str, typst.Compiler] = {}
+
+
+def _compiler(template: str) -> typst.Compiler:
+    """One compiler per template and process: fonts and templates are loaded once. Its
+    root is "/": the commune's logo is read from its absolute path under MEDIA_ROOT."""
+    compiler = _COMPILERS.get(template)
+    if compiler is None:
+        compiler = _COMPILERS[template] = typst.Compiler(str(TEMPLATES / template), root="/")
+    return compiler
+
+
+def typeset_json(template: str, data: str) -> bytes:
+    """The template filled with ``data`` (a JSON object, read by the template as
+    ``sys.inputs.data``: its strings are text, never markup), tagged PDF/UA-1."""
+    pdf = _compiler(template).compile(sys_inputs={"data": data}, pdf_standards=["ua-1"])
+    if not isinstance(pdf, bytes):  # one file for a PDF; a list is for images per page
+        raise TypeError("Typst gave no PDF")
+    return pdf
+
+
+def typeset(template: str, data: dict | list) -> bytes:
+    return typeset_json(template, json.dumps(data))
+
+
+def typeset_job(job: tuple[str, str]) -> bytes:
+    """What a child process does: (template, JSON) to PDF."""
+    return typeset_json(*job)
