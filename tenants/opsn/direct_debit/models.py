@@ -156,6 +156,9 @@ class CollectionLine(models.Model):
                                     name="debit_line_invoice_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"Prélèvement {self.end_to_end_id}"
+
     @property
     def iban_masked(self) -> str:
         return mask_iban(self.iban)

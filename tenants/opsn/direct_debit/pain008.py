@@ -10,10 +10,10 @@ the same bank) or « SMNDA » as the original debtor agent (another bank), then 
 from __future__ import annotations
 
 import datetime
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from decimal import Decimal
 
+from lxml import etree
 from sepaxml import SepaDD
 from sepaxml.validation import ValidationError, try_valid_xml
 
@@ -66,12 +66,11 @@ def write(*, name: str, ics: str, iban: str, bic: str, collection_date: datetime
             "mandate_date": debit.signed_on, "description": debit.description,
             "endtoend_id": debit.end_to_end_id})
     raw = document.export(validate=False)
-    ET.register_namespace("", NS)
-    root = ET.fromstring(raw)
+    root = etree.fromstring(raw)  # our own document, just written
     amended = {d.end_to_end_id: d for d in debits if d.original_iban or d.new_bank}
     if amended:
         _add_amendments(root, amended)
-    out = b'<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, "utf-8")
+    out = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     try:
         try_valid_xml(out, SCHEMA)
     except ValidationError as exc:
@@ -94,21 +93,22 @@ def _q(tag: str) -> str:
     return f"{{{NS}}}{tag}"
 
 
-def _add_amendments(root: ET.Element, amended: dict[str, Debit]) -> None:
+def _add_amendments(root: etree._Element, amended: dict[str, Debit]) -> None:
     for tx in root.iter(_q("DrctDbtTxInf")):
         debit = amended.get(tx.findtext(f"{_q('PmtId')}/{_q('EndToEndId')}") or "")
         if debit is None:
             continue
         mandate = tx.find(f"{_q('DrctDbtTx')}/{_q('MndtRltdInf')}")
         assert mandate is not None
-        ET.SubElement(mandate, _q("AmdmntInd")).text = "true"
-        details = ET.SubElement(mandate, _q("AmdmntInfDtls"))
+        etree.SubElement(mandate, _q("AmdmntInd")).text = "true"
+        details = etree.SubElement(mandate, _q("AmdmntInfDtls"))
         if debit.new_bank:
-            agent = ET.SubElement(ET.SubElement(details, _q("OrgnlDbtrAgt")), _q("FinInstnId"))
-            ET.SubElement(ET.SubElement(agent, _q("Othr")), _q("Id")).text = "SMNDA"
+            agent = etree.SubElement(etree.SubElement(details, _q("OrgnlDbtrAgt")),
+                                     _q("FinInstnId"))
+            etree.SubElement(etree.SubElement(agent, _q("Othr")), _q("Id")).text = "SMNDA"
         else:
-            account = ET.SubElement(ET.SubElement(details, _q("OrgnlDbtrAcct")), _q("Id"))
-            ET.SubElement(account, _q("IBAN")).text = debit.original_iban
+            account = etree.SubElement(etree.SubElement(details, _q("OrgnlDbtrAcct")), _q("Id"))
+            etree.SubElement(account, _q("IBAN")).text = debit.original_iban
 
 
 def validate(xml: bytes) -> None:

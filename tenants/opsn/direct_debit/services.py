@@ -35,6 +35,7 @@ from opsn.direct_debit.models import (
 )
 from opsn.kernel.actors import Actor
 from opsn.regies.models import OWED_STATUSES, Invoice, Payer, Regie
+from opsn.regies.permissions import require_invoicer
 
 CreditorSaved = event("sepa.creditor_saved", "Créancier SEPA de la régie {regie} : ICS {ics}, "
                                              "compte {iban}")
@@ -64,8 +65,15 @@ def _text(value: str, *, field: str, label: str, max_length: int) -> str:
     return value
 
 
+def _allowed(regie: Regie, actor: Actor, what: str) -> None:
+    """Whoever may invoice for the régie (its agents, the commune's administrators and
+    finance staff, the business software named in it) handles its direct debits."""
+    require_invoicer(regie, actor, datetime.date.today(), what)
+
+
 def creditor_set(*, regie: Regie, ics: str, iban: str, bic: str, name: str,
                  actor: Actor) -> Creditor:
+    _allowed(regie, actor, "enregistrer le créancier SEPA")
     fields = {"ics": clean_ics(ics), "iban": clean_iban(iban), "bic": clean_bic(bic),
               "name": _text(name, field="name", label="Le nom du créancier",
                             max_length=NAME_MAX)}
@@ -99,6 +107,7 @@ def mandate_record(*, payer: Payer, debtor_name: str, iban: str, bic: str,
     """A mandate signed by the payer (on paper, entered by an agent; or pushed by the
     business software). Its RUM is generated unless the software gives its own."""
     regie = payer.regie
+    _allowed(regie, actor, "enregistrer un mandat de prélèvement")
     creditor = creditor_of(regie)
     if signed_on is None:
         raise DirectDebitError("La date de signature du mandat est obligatoire.",
@@ -165,6 +174,7 @@ def mandate_amend(*, mandate: Mandate, iban: str, bic: str, actor: Actor,
 
 def mandate_revoke(*, mandate: Mandate, reason: str, actor: Actor,
                    today: datetime.date | None = None) -> Mandate:
+    _allowed(mandate.regie, actor, "révoquer un mandat de prélèvement")
     reason = _text(reason, field="reason", label="Le motif de la révocation", max_length=300)
     with transaction.atomic():
         mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
@@ -236,6 +246,7 @@ def collect(*, regie: Regie, collection_date: datetime.date, actor: Actor,
             today: datetime.date | None = None) -> Collection:
     """The collection of ``regie`` on ``collection_date``: its pain.008 file, totals and
     lines, kept. An invoice is debited once (the database holds it to that too)."""
+    _allowed(regie, actor, "préparer une remise de prélèvements")
     today = today or datetime.date.today()
     if collection_date < today:
         raise DirectDebitError(f"La date d'échéance {collection_date:%d/%m/%Y} est passée : "
@@ -255,7 +266,8 @@ def collect(*, regie: Regie, collection_date: datetime.date, actor: Actor,
                 .order_by("payer_id", "-signed_on", "-id"):
             mandates.setdefault(m.payer_id, m)
         collection = Collection.objects.create(
-            regie=regie, collection_date=collection_date, message_id=f"pending-{uuid.uuid4().hex[:24]}", ics=creditor.ics, iban=creditor.iban,
+            regie=regie, collection_date=collection_date,
+            message_id=f"pending-{uuid.uuid4().hex[:24]}", ics=creditor.ics, iban=creditor.iban,
             bic=creditor.bic, created_by=actor.account)
         debits, lines = [], []
         for invoice in invoices:
