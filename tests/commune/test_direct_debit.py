@@ -289,3 +289,14 @@ def test_the_command_writes_the_file(venissieux, regie, tmp_path, monkeypatch):
     with pytest.raises(CommandError, match="Aucune régie"):
         call_command("sepa_collect", venissieux.slug, "R-999", "--date", day.isoformat(),
                      "--out", str(out))
+
+
+def test_the_creditor_is_recorded_by_command_and_a_bad_ics_refused(venissieux, regie):
+    call_command("sepa_creditor", venissieux.slug, "R-001", "--ics", "FR95ZZZ5A1B2C",
+                 "--iban", LBP_IBAN, "--bic", LBP_BIC, "--name", "Vénissieux cantine")
+    with in_schema(venissieux):
+        assert regie.__class__.objects.get(pk=regie.pk).creditor.ics == "FR95ZZZ5A1B2C"
+    with pytest.raises(CommandError, match="chiffres de contrôle") as refused:
+        call_command("sepa_creditor", venissieux.slug, "R-001", "--ics", "FR96ZZZ5A1B2C",
+                     "--iban", LBP_IBAN, "--bic", LBP_BIC, "--name", "Vénissieux cantine")
+    assert refused.value.returncode == 2
