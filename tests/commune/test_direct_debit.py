@@ -170,6 +170,19 @@ def test_a_new_bank_makes_the_next_collection_first_with_smnda(venissieux, regie
         pain008.validate(second.xml.encode())
 
 
+def test_a_change_before_the_first_debit_is_no_amendment(venissieux, regie):
+    with in_schema(venissieux):
+        payer = make_payer(regie)
+        m = mandate_amend(mandate=mandate(payer), iban=LBP_IBAN, bic=LBP_BIC, actor=ADMIN)
+        assert not m.amendment_pending
+        make_invoice(regie, payer, "45.00")
+        first = collect(regie=regie, collection_date=DAY, actor=TITULAIRE, today=TODAY)
+        tx = transactions(first.xml)[m.rum]
+        assert sequence(first.xml, m.rum) == "FRST"
+        assert tx.find("p:DrctDbtTx/p:MndtRltdInf/p:AmdmntInd", NS) is None
+        assert tx.findtext("p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) == LBP_IBAN
+
+
 def test_a_revoked_mandate_is_not_collected(venissieux, regie):
     with in_schema(venissieux):
         payer = make_payer(regie)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import uuid
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, Q
 
 from opsn.audit.events import event
@@ -34,6 +34,7 @@ from opsn.direct_debit.models import (
     SequenceType,
 )
 from opsn.kernel.actors import Actor
+from opsn.kernel.tenancy import atomic
 from opsn.regies.models import OWED_STATUSES, Invoice, Payer, Regie
 from opsn.regies.permissions import require_invoicer
 
@@ -122,7 +123,7 @@ def mandate_record(*, payer: Payer, debtor_name: str, iban: str, bic: str,
     fields = {"debtor_name": _text(debtor_name, field="debtor_name",
                                    label="Le nom du débiteur", max_length=NAME_MAX),
               "iban": clean_iban(iban), "bic": clean_bic(bic)}
-    with transaction.atomic():
+    with atomic():
         Creditor.objects.select_for_update().get(pk=creditor.pk)  # one RUM at a time
         rum = clean_rum(rum) if rum else _new_rum(creditor, regie, payer)
         if Mandate.objects.filter(rum=rum).exists():
@@ -130,7 +131,7 @@ def mandate_record(*, payer: Payer, debtor_name: str, iban: str, bic: str,
                                       "référence unique du mandat (RUM) ne sert qu'une fois.",
                                       field="rum")
         try:
-            with transaction.atomic():
+            with atomic():
                 mandate = Mandate.objects.create(
                     regie=regie, payer=payer, rum=rum, signed_on=signed_on, kind=kind,
                     source=source, created_by=actor.account, **fields)
@@ -151,7 +152,7 @@ def mandate_amend(*, mandate: Mandate, iban: str, bic: str, actor: Actor,
         raise DirectDebitConflict(f"Le mandat {mandate.rum} est {mandate.get_status_display()}"
                                   " : il ne peut plus être modifié.")
     new_iban, new_bic = clean_iban(iban), clean_bic(bic)
-    with transaction.atomic():
+    with atomic():
         mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
         if new_iban == mandate.iban and new_bic == mandate.bic:
             raise DirectDebitError("Le nouvel IBAN est celui du mandat : rien à modifier.",
@@ -164,8 +165,12 @@ def mandate_amend(*, mandate: Mandate, iban: str, bic: str, actor: Actor,
             mandate.debtor_name = _text(debtor_name, field="debtor_name",
                                         label="Le nom du débiteur", max_length=NAME_MAX)
         mandate.amended_on = today or datetime.date.today()
-        # Back to the account of the last collection: nothing left to announce.
-        mandate.amendment_pending = mandate.iban != mandate.original_iban
+        # Never collected yet (the first debit is FRST with the new account), or back to
+        # the account of the last collection: nothing to announce.
+        mandate.amendment_pending = (mandate.last_collected_on is not None
+                                     and mandate.iban != mandate.original_iban)
+        if not mandate.amendment_pending:
+            mandate.original_iban = mandate.original_bic = ""
         mandate.save()
         record(actor, MandateAmended(target=f"mandate:{mandate.rum}", data={
             "rum": mandate.rum, "iban": mandate.iban_masked, "original": before}))
@@ -176,7 +181,7 @@ def mandate_revoke(*, mandate: Mandate, reason: str, actor: Actor,
                    today: datetime.date | None = None) -> Mandate:
     _allowed(mandate.regie, actor, "révoquer un mandat de prélèvement")
     reason = _text(reason, field="reason", label="Le motif de la révocation", max_length=300)
-    with transaction.atomic():
+    with atomic():
         mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
         if mandate.status != MandateStatus.ACTIVE:
             raise DirectDebitConflict(f"Le mandat {mandate.rum} est déjà "
@@ -255,7 +260,7 @@ def collect(*, regie: Regie, collection_date: datetime.date, actor: Actor,
         raise DirectDebitError(f"Le {collection_date:%d/%m/%Y} n'est pas un jour ouvré pour "
                                "les banques (samedi ou dimanche).", field="date")
     creditor = creditor_of(regie)
-    with transaction.atomic():
+    with atomic():
         Creditor.objects.select_for_update().get(pk=creditor.pk)  # one collection at a time
         invoices = list(collectable(regie, collection_date))
         if not invoices:
@@ -291,7 +296,7 @@ def collect(*, regie: Regie, collection_date: datetime.date, actor: Actor,
                                 bic=creditor.bic, collection_date=collection_date,
                                 debits=debits)
         try:
-            with transaction.atomic():
+            with atomic():
                 CollectionLine.objects.bulk_create(lines)
         except IntegrityError:
             raise DirectDebitConflict("Une de ces factures vient d'être mise dans une autre "
