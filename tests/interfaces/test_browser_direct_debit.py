@@ -51,6 +51,7 @@ def fits_the_phone(page) -> None:
 
 def test_a_paper_mandate_on_a_phone_in_chromium(payer_page):
     base, path = payer_page
+    authenticator = totp_of(ADMIN.account)  # the database, before Playwright's event loop
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
@@ -62,7 +63,7 @@ def test_a_paper_mandate_on_a_phone_in_chromium(payer_page):
             page.get_by_label("Adresse électronique").fill(ADMIN.account)
             page.get_by_label("Mot de passe").fill(PASSWORD)
             page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code à 6 chiffres").fill(totp_of(ADMIN.account).now())
+            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
             page.get_by_role("button", name="Valider").click()
             expect(page.get_by_role("heading", name="Prélèvement SEPA")).to_be_visible()
             fits_the_phone(page)
