@@ -3,6 +3,7 @@ mandates (RUM, amendment, revocation, lapse), and the collection file (pain.008.
 validated against the ISO 20022 schema sepaxml ships)."""
 
 import datetime
+import json
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ from django.core.management.base import CommandError
 from lxml import etree
 
 from opsn.audit.models import AuditEvent
+from opsn.citizens.personal_data import payer_data_export
 from opsn.direct_debit import pain008
 from opsn.direct_debit.banking import clean_bic, clean_iban, clean_ics, mask_iban
 from opsn.direct_debit.errors import DirectDebitError
@@ -313,3 +315,13 @@ def test_the_creditor_is_recorded_by_command_and_a_bad_ics_refused(venissieux, r
         call_command("sepa_creditor", venissieux.slug, "R-001", "--ics", "FR96ZZZ5A1B2C",
                      "--iban", LBP_IBAN, "--bic", LBP_BIC, "--name", "Vénissieux cantine")
     assert refused.value.returncode == 2
+
+
+def test_the_payers_data_export_lists_the_mandates_iban_masked(venissieux, regie):
+    with in_schema(venissieux):
+        payer = make_payer(regie)
+        m = mandate(payer)
+        export = payer_data_export(payer=payer, actor=ADMIN)
+    assert export["direct_debit_mandates"][0]["rum"] == m.rum
+    assert export["direct_debit_mandates"][0]["iban"] == "•••• 0189"
+    assert CA_IBAN not in json.dumps(export, ensure_ascii=False)

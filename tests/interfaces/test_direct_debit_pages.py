@@ -134,7 +134,8 @@ def test_the_business_software_pushes_a_mandate(venissieux, software):
     assert amended.json()["iban"] == "•••• 2606"
     with in_schema(venissieux):
         mandate = Mandate.objects.get(rum="CANTINE-FAM-0042-1")
-        assert mandate.amendment_pending and mandate.source == "api"
+        assert mandate.iban == LBP_IBAN and mandate.source == "api"
+        assert Mandate.objects.count() == 1
     listed = software.get("/api/v1/regies/R-001/payers/FAM-0042/mandates")
     assert [m["iban"] for m in listed.json()] == ["•••• 2606"]
 
