@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from lxml import etree
+from sepaxml.validation import try_valid_xml
 
 from opsn.audit.models import AuditEvent
 from opsn.citizens.personal_data import payer_data_export
@@ -230,6 +231,10 @@ def test_the_collection_file_validates_and_its_totals_are_the_invoices(venissieu
         make_invoice(regie, martin, "9.99", number="F-5", due_on=datetime.date(2027, 1, 1))
         collection = collect(regie=regie, collection_date=DAY, actor=TITULAIRE, today=TODAY)
         pain008.validate(collection.xml.encode())
+        try_valid_xml(collection.xml.encode(), "pain.008.001.02")  # sepaxml's own (xmlschema)
+        broken = collection.xml.replace("<ReqdColltnDt>2026-12-15</ReqdColltnDt>", "", 1)
+        with pytest.raises(DirectDebitError, match="invalide : ligne .*ReqdColltnDt"):
+            pain008.validate(broken.encode())
         assert collection.count == 3
         assert collection.total == Decimal("57.45") + Decimal("66.68") + Decimal("0.07")
         root = etree.fromstring(collection.xml.encode())
