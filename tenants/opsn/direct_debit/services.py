@@ -8,6 +8,7 @@ import uuid
 
 from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from opsn.audit.events import event
 from opsn.audit.services import record
@@ -69,7 +70,7 @@ def _text(value: str, *, field: str, label: str, max_length: int) -> str:
 def _allowed(regie: Regie, actor: Actor, what: str) -> None:
     """Whoever may invoice for the régie (its agents, the commune's administrators and
     finance staff, the business software named in it) handles its direct debits."""
-    require_invoicer(regie, actor, datetime.date.today(), what)
+    require_invoicer(regie, actor, timezone.localdate(), what)
 
 
 def creditor_set(*, regie: Regie, ics: str, iban: str, bic: str, name: str,
@@ -113,7 +114,7 @@ def mandate_record(*, payer: Payer, debtor_name: str, iban: str, bic: str,
     if signed_on is None:
         raise DirectDebitError("La date de signature du mandat est obligatoire.",
                                field="signed_on")
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     if signed_on > today:
         raise DirectDebitError("La date de signature du mandat ne peut pas être dans le "
                                "futur.", field="signed_on")
@@ -164,7 +165,7 @@ def mandate_amend(*, mandate: Mandate, iban: str, bic: str, actor: Actor,
         if debtor_name:
             mandate.debtor_name = _text(debtor_name, field="debtor_name",
                                         label="Le nom du débiteur", max_length=NAME_MAX)
-        mandate.amended_on = today or datetime.date.today()
+        mandate.amended_on = today or timezone.localdate()
         # Never collected yet (the first debit is FRST with the new account), or back to
         # the account of the last collection: nothing to announce.
         mandate.amendment_pending = (mandate.last_collected_on is not None
@@ -187,7 +188,7 @@ def mandate_revoke(*, mandate: Mandate, reason: str, actor: Actor,
             raise DirectDebitConflict(f"Le mandat {mandate.rum} est déjà "
                                       f"{mandate.get_status_display()}.")
         mandate.status = MandateStatus.REVOKED
-        mandate.ended_on = today or datetime.date.today()
+        mandate.ended_on = today or timezone.localdate()
         mandate.end_reason = reason
         mandate.save()
         record(actor, MandateRevoked(target=f"mandate:{mandate.rum}", data={
@@ -252,7 +253,7 @@ def collect(*, regie: Regie, collection_date: datetime.date, actor: Actor,
     """The collection of ``regie`` on ``collection_date``: its pain.008 file, totals and
     lines, kept. An invoice is debited once (the database holds it to that too)."""
     _allowed(regie, actor, "préparer une remise de prélèvements")
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     if collection_date < today:
         raise DirectDebitError(f"La date d'échéance {collection_date:%d/%m/%Y} est passée : "
                                "choisissez une date à venir.", field="date")
