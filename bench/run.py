@@ -589,8 +589,9 @@ def main() -> None:
                         help="numbers of communes at which « Mes paiements » is timed")
     parser.add_argument("--invoices", type=int, default=5_000,
                         help="invoices issued with their PDF documents (11)")
+    parser.add_argument("--debits", type=int, default=20_000)
     parser.add_argument("--only", choices=["platform", "server", "billing", "ledger", "regies",
-                                           "citizens", "invoices"],
+                                           "citizens", "invoices", "direct_debit"],
                         default=None,
                         help="run one part: the operator platform (1-4, 6), the production "
                              "server under load (6), billing (5), the régie ledger (7) or "
@@ -634,6 +635,12 @@ def main() -> None:
         bench_ledger(args.ledger_entries)
         bench_bank_import(args.bank_entries)
         bench_api_payments()
+    if args.only in ("regies", "direct_debit"):
+        from bench.direct_debit import bench_collection
+
+        if args.only == "direct_debit":
+            bench_onboarding_many(3)
+        bench_collection(args.debits)
     if args.only in (None, "citizens"):
         from bench.citizens import bench_citizen_statement
 

@@ -183,6 +183,7 @@ TENANT_APPS = [
     "opsn.audit",
     "opsn.finance",
     "opsn.regies",
+    "opsn.direct_debit",
     "opsn.commune_site",
     "opsn.regie_pages",
     "opsn.commune_api",

@@ -14,6 +14,7 @@ from django.utils import timezone
 from opsn.audit import events
 from opsn.audit.services import record as audit_record
 from opsn.citizens.models import PayerLink
+from opsn.direct_debit.models import Mandate
 from opsn.kernel.actors import Actor
 from opsn.kernel.tenancy import atomic, inside
 from opsn.online_payments.models import OnlinePayment
@@ -65,6 +66,13 @@ def payer_record(payer_id: int) -> dict | None:
         "payments": [{**_row(e, ENTRY_FIELDS), "is_reversal": e.reverses_id is not None}
                      for e in entries],
         "online_payments": [_row(o, ONLINE_FIELDS) for o in online],
+        # The IBAN as everywhere outside the form that enters it: its last four characters.
+        "direct_debit_mandates": [
+            {"rum": m.rum, "debtor_name": m.debtor_name, "iban": m.iban_masked, "bic": m.bic,
+             "signed_on": m.signed_on.isoformat(), "kind": m.kind, "status": m.status,
+             "last_collected_on": m.last_collected_on.isoformat() if m.last_collected_on
+             else None}
+            for m in Mandate.objects.filter(payer=payer).order_by("signed_on", "id")],
     }
 
 

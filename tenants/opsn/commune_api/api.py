@@ -26,6 +26,8 @@ from opsn.commune_api.schemas import (
     InvoiceOut,
     InvoicesIn,
     InvoicesOut,
+    MandateIn,
+    MandateOut,
     OwedOut,
     PayerIn,
     PayerOut,
@@ -35,6 +37,9 @@ from opsn.commune_api.schemas import (
     RegieOut,
     ReversalIn,
 )
+from opsn.direct_debit.errors import DirectDebitNotFound
+from opsn.direct_debit.models import Mandate, MandateSource
+from opsn.direct_debit.services import mandate_amend, mandate_record
 from opsn.kernel import api_errors
 from opsn.kernel.actors import Actor
 from opsn.kernel.addresses import client_ip
@@ -165,6 +170,54 @@ def search_payers(request, number: str, q: Query[str] = "", limit: Query[int] = 
     """Par nom (une partie), code de rattachement, `external_ref` ou numéro de facture."""
     regie = lookups.regie_for(_actor(request), number)
     return [lookups.payer_out(p) for p in payers_search(regie, q, max(1, min(limit, 100)))]
+
+
+# --- Direct debit mandates -----------------------------------------------------------------
+
+def _payer_by_ref(request, number: str, external_ref: str):
+    regie = lookups.regie_for(_actor(request), number)
+    payer = lookups.payers_by_ref(regie, [external_ref.strip()]).get(external_ref.strip())
+    if payer is None:
+        raise DirectDebitNotFound(f"Aucun payeur de référence « {external_ref[:60]} » dans la "
+                                  f"régie {regie.number}.", field="external_ref")
+    return payer
+
+
+def _mandate_out(mandate: Mandate) -> dict:
+    return {"rum": mandate.rum, "payer": mandate.payer.external_ref,
+            "debtor_name": mandate.debtor_name, "iban": mandate.iban_masked,
+            "bic": mandate.bic, "signed_on": mandate.signed_on, "kind": mandate.kind,
+            "status": mandate.status, "last_collected_on": mandate.last_collected_on}
+
+
+@api.post("/regies/{number}/payers/{external_ref}/mandates",
+          response={200: MandateOut, 201: MandateOut, **ERRORS}, tags=["prélèvement SEPA"])
+def push_mandate(request, number: str, external_ref: str, payload: MandateIn):
+    """Enregistre le mandat de prélèvement SEPA signé par le payeur. Avec la `rum` d'un
+    mandat déjà reçu : le même IBAN le renvoie inchangé (200), un autre IBAN le modifie
+    (la RUM reste ; le prochain prélèvement porte l'indicateur de modification). L'IBAN
+    n'est jamais renvoyé en entier."""
+    payer = _payer_by_ref(request, number, external_ref)
+    rum = payload.rum.strip()
+    existing = Mandate.objects.filter(payer=payer, rum=rum).first() if rum else None
+    if existing is not None:
+        if existing.iban.replace(" ", "") != payload.iban.replace(" ", "").upper() \
+                or existing.bic != payload.bic.replace(" ", "").upper():
+            existing = mandate_amend(mandate=existing, iban=payload.iban, bic=payload.bic,
+                                     debtor_name=payload.debtor_name, actor=_actor(request))
+        return _mandate_out(existing)
+    mandate = mandate_record(payer=payer, actor=_actor(request), source=MandateSource.API,
+                             **payload.model_dump())
+    return Status(201, _mandate_out(mandate))
+
+
+@api.get("/regies/{number}/payers/{external_ref}/mandates",
+         response={200: list[MandateOut], **ERRORS}, tags=["prélèvement SEPA"])
+def list_mandates(request, number: str, external_ref: str):
+    """Les mandats du payeur, du plus récent au plus ancien (IBAN masqué)."""
+    payer = _payer_by_ref(request, number, external_ref)
+    return [_mandate_out(m) for m in Mandate.objects.filter(payer=payer)
+            .select_related("payer").order_by("-signed_on", "-id")]
 
 
 # --- Invoices ------------------------------------------------------------------------------

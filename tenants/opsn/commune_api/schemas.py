@@ -78,6 +78,29 @@ class PayerIn(In):
                                     "courriel à ``email``, avec son PDF (sauf si false)")
 
 
+class MandateIn(In):
+    rum: str = Field("", max_length=35, description=(
+        "la référence unique du mandat (RUM) du logiciel métier ; vide : générée. Renvoyer "
+        "la même RUM avec un autre IBAN modifie le mandat (la RUM reste)"))
+    debtor_name: str = Field(max_length=70, description="le titulaire du compte")
+    iban: str = Field(max_length=60)
+    bic: str = Field(max_length=20)
+    signed_on: datetime.date | None = Field(description="date de signature du mandat")
+    kind: str = Field("recurrent", description="« recurrent » ou « one_off »")
+
+
+class MandateOut(Out):
+    rum: str
+    payer: str
+    debtor_name: str
+    iban: str = Field(description="les quatre derniers caractères seulement")
+    bic: str
+    signed_on: datetime.date
+    kind: str
+    status: str
+    last_collected_on: datetime.date | None
+
+
 class PayerOut(Out):
     external_ref: str
     link_code: str

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.citizens.personal_data import payer_data_export
+from opsn.direct_debit.models import Mandate
 from opsn.kernel.pages import paginate
 from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
 from opsn.online_payments.selectors import in_flight
@@ -89,6 +90,7 @@ def _payer_page(request: HttpRequest, regie: Regie, payer: Payer, *,
     return page(request, "regie_pages/payer.html", {
         "payer": payer, "form": form or PayerForm(initial=initial), "invoices": invoices,
         "entries": entries, "credit": credit_of(payer),
+        "mandates": Mandate.objects.filter(payer=payer).order_by("-signed_on", "-id"),
         "cancel_id": cancel[0] if cancel else None,
         "cancel_form": cancel[1] if cancel else CancelForm(),
         "error": error,

@@ -1,0 +1,88 @@
+"""A paper mandate recorded on a phone (Chromium, Playwright, 360 px wide): the payer's
+page with its « Prélèvement SEPA » section, the mandate form, the mandate's page; axe-core
+finds no serious violation, nothing is wider than the phone, the IBAN shows its last four
+characters only.
+
+The server reads committed data (``server``), which the test removes afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect, sync_playwright
+
+from opsn.agents.models import Role
+from opsn.communes.models import Commune
+from opsn.direct_debit.services import creditor_set
+from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.communes import VENISSIEUX, in_schema
+from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
+from tests.helpers.regies import ADMIN, make_payer, make_regie, wipe_regies
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
+PHONE = 360
+
+
+@pytest.fixture
+def payer_page(server):
+    commune = Commune.objects.get(insee_code=VENISSIEUX)
+    with in_schema(commune):
+        regie = make_regie()
+        creditor_set(regie=regie, ics="FR72ZZZ123456", iban="FR7630001007941234567890185",
+                     bic="BDFEFRPP", name="Ville de Vénissieux", actor=ADMIN)
+        payer = make_payer(regie, "Famille Martin")
+    make_account(ADMIN.account)
+    grant(commune, ADMIN.account, Role.ADMINISTRATOR)
+    try:
+        yield (f"http://{commune.primary_domain}:{server}",
+               f"/espace/regies/{regie.number}/payeurs/{payer.pk}/")
+    finally:
+        with in_schema(commune):
+            wipe_regies()
+        get_user_model().objects.filter(email=ADMIN.account).delete()
+
+
+def fits_the_phone(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
+    assert serious_violations(page) == []
+
+
+def test_a_paper_mandate_on_a_phone_in_chromium(payer_page):
+    base, path = payer_page
+    authenticator = totp_of(ADMIN.account)  # the database, before Playwright's event loop
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context = browser.new_context(locale="fr-FR", viewport={"width": PHONE,
+                                                                    "height": 740},
+                                          is_mobile=True, has_touch=True)
+            page = context.new_page()
+            page.goto(f"{base}/compte/connexion/?next={path}")
+            page.get_by_label("Adresse électronique").fill(ADMIN.account)
+            page.get_by_label("Mot de passe").fill(PASSWORD)
+            page.get_by_role("button", name="Se connecter").click()
+            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
+            page.get_by_role("button", name="Valider").click()
+            expect(page.get_by_role("heading", name="Prélèvement SEPA")).to_be_visible()
+            fits_the_phone(page)
+
+            page.get_by_role("link", name="Enregistrer un mandat papier").click()
+            page.get_by_label("IBAN").fill("FR76 3000 6000 0112 3456 7890 188")
+            page.get_by_label("BIC").fill("AGRIFRPP")
+            page.get_by_label("Signé le").fill("2026-09-01")
+            page.get_by_role("button", name="Enregistrer le mandat").click()
+            expect(page.get_by_role("alert")).to_contain_text("est erroné")
+            fits_the_phone(page)
+            page.get_by_label("IBAN").fill("FR76 3000 6000 0112 3456 7890 189")
+            page.get_by_role("button", name="Enregistrer le mandat").click()
+            expect(page.get_by_role("cell", name="•••• 0189")).to_be_visible()
+            assert "1234567890189" not in page.content()
+            fits_the_phone(page)
+
+            page.get_by_role("link", name="-1").click()
+            expect(page.get_by_role("heading", name="Changer de compte")).to_be_visible()
+            fits_the_phone(page)
+        finally:
+            browser.close()
