@@ -75,7 +75,8 @@ def wipe_regies() -> None:
     data only."""
     tables = ["online_payments_onlinepayment", "online_payments_payfipaccount",
               "online_payments_referenceattempt",
-              "audit_auditevent", "regies_importedpayment", "regies_allocation",
+              "audit_auditevent", "finance_handedoverinvoice", "finance_unpaidhandover",
+              "regies_importedpayment", "regies_allocation",
               "regies_depositline", "regies_deposit", "regies_closingline",
               "regies_dailyclosing", "regies_ledgerentry", "regies_receiptcounter",
               "regies_holding", "regies_invoiceline", "regies_invoice", "regies_importbatch",

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from opsn.audit import events
 from opsn.audit.services import record
+from opsn.finance.selectors import handed_over, transmitted_message
 from opsn.kernel.actors import Actor
 from opsn.kernel.metrics import PAYMENTS
 from opsn.kernel.money import euros, line_amount, parse_amount, parse_quantity
@@ -145,6 +146,14 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
     left = amount
     for stale in wanted:
         invoice = invoices[stale.pk]
+        item = handed_over(invoice.pk)
+        if item is not None:
+            if collected:  # money already on the régie's account: kept, for « À vérifier »
+                _fail(draft, f"{transmitted_message(invoice.number, item)} Le paiement "
+                             "reçu est à signaler au comptable public (réduction du titre "
+                             "ou reversement) : il reste ici, à vérifier.", field="invoices")
+            _fail(draft, transmitted_message(invoice.number, item), Refused,
+                  field="invoices")
         if collected and _left_out(regie, invoice, payer, owed):
             continue
         if invoice.regie_id != regie.pk:
