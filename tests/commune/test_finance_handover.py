@@ -13,6 +13,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from django.core.management import CommandError, call_command
 
+from opsn.audit.models import AuditEvent
 from opsn.finance.errors import FinanceError
 from opsn.finance.handover import handover_create, handover_preview
 from opsn.finance.models import HandedOverInvoice, UnpaidHandover
@@ -144,6 +145,12 @@ def test_each_invoice_is_handed_over_once_and_numbers_follow(venissieux, unpaid)
         assert [i.invoice.number for i in second.items.all()] == ["F-LATER"]
         assert (first.number, second.number) == (1, 2)
         assert HandedOverInvoice.objects.count() == 4
+        said = [e.summary for e in AuditEvent.objects.filter(code="unpaid.handed_over")
+                .order_by("id")]
+        assert said[0].startswith("Bordereau 1/2026 (Ville de Vénissieux – budget principal) : "
+                                  "3 facture(s) impayée(s) de la régie R-001 échues avant le "
+                                  "15/11/2026 transmises au comptable public, 87,50 € ;")
+        assert len(said) == 2
 
 
 def test_a_handed_over_invoice_is_refused_at_the_counter(venissieux, unpaid):

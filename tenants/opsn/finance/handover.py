@@ -13,6 +13,8 @@ from decimal import Decimal
 from django.db.models import Max
 from django.utils import timezone
 
+from opsn.audit import events
+from opsn.audit.services import record
 from opsn.finance import pes
 from opsn.finance.errors import FinanceError
 from opsn.finance.models import Budget, HandedOverInvoice, UnpaidHandover
@@ -162,4 +164,9 @@ def handover_create(*, regie: Regie, due_before: datetime.date, actor: Actor,
         HandedOverInvoice(handover=handover, invoice=invoice, piece=titre.piece,
                           amount=titre.total)
         for titre, invoice in zip(titres, preview.invoices, strict=True))
+    record(actor, events.UnpaidHandedOver(target=f"handover:{handover.pk}", data={
+        "number": number, "year": year, "budget": budget.name, "count": handover.count,
+        "regie": regie.number, "due_before": f"{due_before:%d/%m/%Y}",
+        "total": euros(total).removesuffix(" €"), "file_name": file_name,
+        "sha256": handover.sha256}))
     return handover
