@@ -19,7 +19,7 @@ from opsn.finance.handover import handover_create, handover_preview
 from opsn.finance.models import HandedOverInvoice, UnpaidHandover
 from opsn.regies.errors import RegieError
 from opsn.regies.services import founding, invoicing
-from opsn.regies.services.payments import payment_record
+from opsn.regies.services.payments import credit_apply, payment_record
 from tests.helpers.communes import in_schema
 from tests.helpers.regies import ADMIN, TITULAIRE, make_budget, make_payer, make_regie
 
@@ -162,6 +162,12 @@ def test_a_handed_over_invoice_is_refused_at_the_counter(venissieux, unpaid):
                            invoices=[a])
         assert "transmise au comptable public" in str(refused.value)
         assert "payez auprès du Trésor public" in str(refused.value)
+        with pytest.raises(RegieError, match="ne s'annule plus à la régie"):
+            invoicing.invoice_cancel(invoice=a, actor=ADMIN, reason="erreur")
+        with pytest.raises(RegieError, match="transmise au comptable public"):
+            credit_apply(invoice=a, actor=TITULAIRE)
+        a.refresh_from_db()
+        assert (a.status, a.amount_paid) == ("due", Decimal("0.00"))
 
 
 def test_invoice_lines_without_imputation_are_refused_naming_the_products(venissieux):

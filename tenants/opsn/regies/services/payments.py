@@ -589,6 +589,9 @@ def credit_apply(*, invoice: Invoice, actor: Actor, amount=None) -> Decimal:
     invoice = Invoice.objects.select_related("payer").get(pk=invoice.pk)
     if invoice.status in (InvoiceStatus.CANCELLED, InvoiceStatus.PAID):
         raise Refused(f"La facture {invoice.number} est {InvoiceStatus(invoice.status).label}.")
+    item = handed_over(invoice.pk)
+    if item is not None:
+        raise Refused(transmitted_message(invoice.number, item))
     available = credit_of(invoice.payer)
     wanted = invoice.remaining if amount is None else parse_amount(amount, error=RegieError)
     if wanted > invoice.remaining:
