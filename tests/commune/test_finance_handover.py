@@ -21,7 +21,14 @@ from opsn.regies.errors import RegieError
 from opsn.regies.services import founding, invoicing
 from opsn.regies.services.payments import credit_apply, payment_record
 from tests.helpers.communes import in_schema
-from tests.helpers.regies import ADMIN, TITULAIRE, make_budget, make_payer, make_regie
+from tests.helpers.regies import (
+    ADMIN,
+    MANDATAIRE,
+    TITULAIRE,
+    make_budget,
+    make_payer,
+    make_regie,
+)
 
 NS = "{http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/aller}"
 DAY = datetime.date(2026, 12, 1)
@@ -209,3 +216,13 @@ def test_the_command_writes_the_file_and_says_its_number(venissieux, unpaid, tmp
         call_command("pes_handover", venissieux.slug, "R-001", "--due-before", "2026-11-15",
                      "--out", str(tmp_path / "again.xml"))
     assert not (tmp_path / "again.xml").exists()
+
+
+def test_only_the_titulaire_or_finance_staff_hand_over(venissieux, unpaid):
+    regie, _ = unpaid
+    with in_schema(venissieux):
+        with pytest.raises(RegieError, match="Seul le régisseur titulaire"):
+            handover_create(regie=regie, due_before=CUT, actor=MANDATAIRE, day=DAY)
+        assert not UnpaidHandover.objects.exists()
+        done = handover_create(regie=regie, due_before=CUT, actor=TITULAIRE, day=DAY)
+        assert done.count == 3

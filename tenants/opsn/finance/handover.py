@@ -13,6 +13,8 @@ from decimal import Decimal
 from django.db.models import Max
 from django.utils import timezone
 
+from opsn.agents.models import Role
+from opsn.agents.selectors import roles_of
 from opsn.audit import events
 from opsn.audit.services import record
 from opsn.finance import pes
@@ -23,6 +25,7 @@ from opsn.kernel.actors import Actor
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic
 from opsn.regies.models import Invoice, InvoiceLine, Regie
+from opsn.regies.permissions import require_keeper
 
 ZERO = Decimal("0.00")
 
@@ -119,8 +122,14 @@ def _refuse_missing(invoices: list[Invoice], lines: dict[int, list[InvoiceLine]]
 def handover_create(*, regie: Regie, due_before: datetime.date, actor: Actor,
                     day: datetime.date | None = None) -> UnpaidHandover:
     """Hand over the unpaid invoices of ``regie`` due before ``due_before``: a bordereau,
-    one titre per invoice, the PES file. The régie's row is locked (its counter waits),
+    one titre per invoice, the PES file. By the administrator, the finance staff or the
+    régie's titulaire (its suppléant standing in). The régie's row is locked (its counter waits),
     then the budget's (the bordereau number)."""
+    if actor.kind != "system" and not roles_of(actor.account) & {Role.ADMINISTRATOR,
+                                                                   Role.FINANCE}:
+        require_keeper(regie, actor, timezone.localdate(),
+                       "transmettre des impayés au comptable public (ou l'administrateur, le "
+                       "service financier)")
     regie = Regie.objects.select_for_update().get(pk=regie.pk)
     preview = handover_preview(regie=regie, due_before=due_before)
     budget = Budget.objects.select_for_update().get(pk=preview.budget.pk)
