@@ -14,6 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from opsn.audit.models import AuditEvent
+from opsn.finance import pes
 from opsn.finance.errors import FinanceError
 from opsn.finance.handover import handover_create, handover_preview
 from opsn.finance.models import HandedOverInvoice, UnpaidHandover
@@ -226,3 +227,18 @@ def test_only_the_titulaire_or_finance_staff_hand_over(venissieux, unpaid):
         assert not UnpaidHandover.objects.exists()
         done = handover_create(regie=regie, due_before=CUT, actor=TITULAIRE, day=DAY)
         assert done.count == 3
+
+
+def test_names_with_markup_control_characters_or_beyond_latin_1_stay_well_formed():
+    debtor = pes.Debtor(reference="P1", kind="family", name='Cœur <&> "Zoé"\x00\x01',
+                        address="1 rue\tdu Port", postal_code="69200", city="Vénissieux")
+    header = pes.Header(post_code="069027", post_name="SGC", siret="21690259300005",
+                        collectivity_code="047", budget_code="00", budget_name="Ville")
+    data = pes.pes_aller(header=header, year=2026, bordereau=7, day=DAY, file_name="f.xml",
+                         objet="Impayés", titres=[pes.Titre(
+                             piece=1, invoice_number="F-1", label="Facture F-1", debtor=debtor,
+                             lines=[pes.Line("Repas", "7067", "281", Decimal("4.10"))])])
+    root = ET.fromstring(data)  # noqa: S314 (the file we wrote)
+    assert values(root, "PES_RecetteAller/Bordereau/Piece/LigneDePiece/Tiers/InfoTiers/Nom") == [
+        'Cœur <&> "Zoé"']
+    assert values(root, ".//Adr2") == ["1 rue du Port"]

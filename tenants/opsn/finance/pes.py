@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
-from xml.etree import ElementTree as ET
 
 # The namespaces the published files declare on their root (the ``n:`` prefix).
 NS_ALLER = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/aller"
@@ -71,77 +70,120 @@ def _money(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'))}"
 
 
-def _v(parent: ET.Element, tag: str, value: object, size: int | None = None) -> ET.Element:
-    text = " ".join(str(value).split())
-    return ET.SubElement(parent, tag, V=text[:size] if size else text)
+# What an attribute value may not hold as is: XML 1.0 refuses control characters (a NUL
+# pasted in a name), and &, <, > and " are escaped.
+_CONTROLS = dict.fromkeys(range(32))
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+
+
+def _text(value: object, size: int | None = None) -> str:
+    text = " ".join(str(value).split()).translate(_CONTROLS)
+    return (text[:size] if size else text).translate(_ESCAPES)
+
+
+class _Writer:
+    """Elements written as text, each value in its ``V`` attribute: ten thousand titres
+    are written in a fraction of a second (an element tree takes seconds)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def open(self, tag: str) -> None:
+        self.parts.append(f"<{tag}>")
+
+    def close(self, tag: str) -> None:
+        self.parts.append(f"</{tag}>")
+
+    def v(self, tag: str, value: object, size: int | None = None) -> None:
+        self.parts.append(f'<{tag} V="{_text(value, size)}" />')
 
 
 def pes_aller(*, header: Header, year: int, bordereau: int, day: datetime.date,
               file_name: str, objet: str, titres: list[Titre]) -> bytes:
     """The file's bytes (ISO-8859-1, as Hélios reads them; a character beyond it is written
     as a character reference)."""
-    ET.register_namespace("n", NS_ALLER)
-    root = ET.Element(f"{{{NS_ALLER}}}PES_Aller")
-    envelope = ET.SubElement(root, "Enveloppe")
-    parameters = ET.SubElement(envelope, "Parametres")
-    _v(parameters, "Version", "2")
-    _v(parameters, "TypFic", "PESALR1")
-    _v(parameters, "NomFic", file_name, 100)
-    sender = ET.SubElement(envelope, "Emetteur")
-    _v(sender, "Sigle", header.sender_code or header.budget_name, 30)
-    _v(sender, "Adresse", header.sender_address or header.budget_name, 100)
+    w = _Writer()
+    w.parts.append(f"<?xml version='1.0' encoding='{ENCODING}'?>\n")
+    w.parts.append(f'<n:PES_Aller xmlns:n="{NS_ALLER}">')
+    w.open("Enveloppe")
+    w.open("Parametres")
+    w.v("Version", "2")
+    w.v("TypFic", "PESALR1")
+    w.v("NomFic", file_name, 100)
+    w.close("Parametres")
+    w.open("Emetteur")
+    w.v("Sigle", header.sender_code or header.budget_name, 30)
+    w.v("Adresse", header.sender_address or header.budget_name, 100)
+    w.close("Emetteur")
+    w.close("Enveloppe")
 
-    head = ET.SubElement(root, "EnTetePES")
-    _v(head, "DteStr", day.isoformat())
-    _v(head, "IdPost", header.post_code)
-    _v(head, "LibellePoste", header.post_name, 100)
-    _v(head, "IdColl", header.siret)
-    _v(head, "CodCol", header.collectivity_code)
-    _v(head, "CodBud", header.budget_code)
-    _v(head, "LibelleColBud", header.budget_name, 100)
+    w.open("EnTetePES")
+    w.v("DteStr", day.isoformat())
+    w.v("IdPost", header.post_code)
+    w.v("LibellePoste", header.post_name, 100)
+    w.v("IdColl", header.siret)
+    w.v("CodCol", header.collectivity_code)
+    w.v("CodBud", header.budget_code)
+    w.v("LibelleColBud", header.budget_name, 100)
+    w.close("EnTetePES")
 
-    receipts = ET.SubElement(root, "PES_RecetteAller")
-    receipts_head = ET.SubElement(receipts, "EnTeteRecette")
-    _v(receipts_head, "IdVer", "2")
-    _v(receipts_head, "InfoDematerialisee", "0")
-    slip = ET.SubElement(receipts, "Bordereau")
-    block = ET.SubElement(slip, "BlocBordereau")
-    _v(block, "Exer", year)
-    _v(block, "IdBord", bordereau)
-    _v(block, "DteBordEm", day.isoformat())
-    _v(block, "TypBord", TYP_BORD_ORDINAIRE)
-    _v(block, "NbrPce", len(titres))
-    _v(block, "MtBordHt", _money(sum((t.total for t in titres), Decimal("0.00"))))
-    _v(block, "Objet", objet, 160)
+    w.open("PES_RecetteAller")
+    w.open("EnTeteRecette")
+    w.v("IdVer", "2")
+    w.v("InfoDematerialisee", "0")
+    w.close("EnTeteRecette")
+    w.open("Bordereau")
+    w.open("BlocBordereau")
+    w.v("Exer", year)
+    w.v("IdBord", bordereau)
+    w.v("DteBordEm", day.isoformat())
+    w.v("TypBord", TYP_BORD_ORDINAIRE)
+    w.v("NbrPce", len(titres))
+    w.v("MtBordHt", _money(sum((t.total for t in titres), Decimal("0.00"))))
+    w.v("Objet", objet, 160)
+    w.close("BlocBordereau")
     for titre in titres:
-        piece = ET.SubElement(slip, "Piece")
-        info = ET.SubElement(piece, "BlocPiece")
-        _v(info, "IdPce", titre.piece)
-        _v(info, "TypPce", TYP_PCE_ORDINAIRE)
-        _v(info, "NatPce", NAT_PCE_ORDINAIRE)
-        _v(info, "ObjPce", titre.label, 160)
-        _v(info, "NumeroFacture", titre.invoice_number, 20)
+        w.open("Piece")
+        w.open("BlocPiece")
+        w.v("IdPce", titre.piece)
+        w.v("TypPce", TYP_PCE_ORDINAIRE)
+        w.v("NatPce", NAT_PCE_ORDINAIRE)
+        w.v("ObjPce", titre.label, 160)
+        w.v("NumeroFacture", titre.invoice_number, 20)
+        w.close("BlocPiece")
+        debtor = titre.debtor
         for number, line in enumerate(titre.lines, start=1):
-            row = ET.SubElement(piece, "LigneDePiece")
-            bloc = ET.SubElement(ET.SubElement(row, "BlocLignePiece"), "InfoLignePiece")
-            _v(bloc, "IdLigne", number)
-            _v(bloc, "ObjLignePce", line.label, 160)
-            _v(bloc, "Nature", line.nature)
+            w.open("LigneDePiece")
+            w.open("BlocLignePiece")
+            w.open("InfoLignePiece")
+            w.v("IdLigne", number)
+            w.v("ObjLignePce", line.label, 160)
+            w.v("Nature", line.nature)
             if line.fonction:
-                _v(bloc, "Fonction", line.fonction)
-            _v(bloc, "Majo", "0")
-            _v(bloc, "TvaIntraCom", "0")
-            _v(bloc, "MtHT", _money(line.amount))
-            tiers = ET.SubElement(row, "Tiers")
-            who = ET.SubElement(tiers, "InfoTiers")
-            _v(who, "RefTiers", titre.debtor.reference, 15)
-            _v(who, "CatTiers", CAT_TIERS.get(titre.debtor.kind, "01"))
-            _v(who, "NatJur", NAT_JUR.get(titre.debtor.kind, "01"))
-            _v(who, "Nom", titre.debtor.name, 38)
-            where = ET.SubElement(tiers, "Adresse")
-            _v(where, "TypAdr", "1")
-            _v(where, "Adr2", titre.debtor.address, 38)
-            _v(where, "CP", titre.debtor.postal_code, 5)
-            _v(where, "Ville", titre.debtor.city, 38)
-            _v(where, "CodRes", "0")
-    return ET.tostring(root, encoding=ENCODING, xml_declaration=True)
+                w.v("Fonction", line.fonction)
+            w.v("Majo", "0")
+            w.v("TvaIntraCom", "0")
+            w.v("MtHT", _money(line.amount))
+            w.close("InfoLignePiece")
+            w.close("BlocLignePiece")
+            w.open("Tiers")
+            w.open("InfoTiers")
+            w.v("RefTiers", debtor.reference, 15)
+            w.v("CatTiers", CAT_TIERS.get(debtor.kind, "01"))
+            w.v("NatJur", NAT_JUR.get(debtor.kind, "01"))
+            w.v("Nom", debtor.name, 38)
+            w.close("InfoTiers")
+            w.open("Adresse")
+            w.v("TypAdr", "1")
+            w.v("Adr2", debtor.address, 38)
+            w.v("CP", debtor.postal_code, 5)
+            w.v("Ville", debtor.city, 38)
+            w.v("CodRes", "0")
+            w.close("Adresse")
+            w.close("Tiers")
+            w.close("LigneDePiece")
+        w.close("Piece")
+    w.close("Bordereau")
+    w.close("PES_RecetteAller")
+    w.close("n:PES_Aller")
+    return "".join(w.parts).encode(ENCODING, "xmlcharrefreplace")
