@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from opsn.agents.models import Role
@@ -131,6 +131,10 @@ def handover_create(*, regie: Regie, due_before: datetime.date, actor: Actor,
                        "transmettre des impayés au comptable public (ou l'administrateur, le "
                        "service financier)")
     regie = Regie.objects.select_for_update().get(pk=regie.pk)
+    # A new version of the régie's row: a counter payment checked before this commits and
+    # posted after (the short way, ``regies_post_payments``, compares the row's version)
+    # goes the long way instead, and sees the invoices handed over.
+    Regie.objects.filter(pk=regie.pk).update(number=F("number"))
     preview = handover_preview(regie=regie, due_before=due_before)
     budget = Budget.objects.select_for_update().get(pk=preview.budget.pk)
     if not preview.invoices:

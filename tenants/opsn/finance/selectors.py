@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ObjectDoesNotExist
+
 from opsn.finance.errors import FinanceError
 from opsn.finance.models import Budget, BudgetKind, Fonction, HandedOverInvoice, Nature
 
@@ -77,6 +79,15 @@ def handed_over(invoice_id: int) -> HandedOverInvoice | None:
     the counter, online payment and the pages ask here)."""
     return (HandedOverInvoice.objects.select_related("handover")
             .filter(invoice_id=invoice_id).first())
+
+
+def handed_over_of(invoice) -> HandedOverInvoice | None:
+    """``handed_over`` for an invoice read with ``select_related("handed_over__handover")``
+    (no query), or read plainly (one query)."""
+    try:
+        return invoice.handed_over
+    except ObjectDoesNotExist:
+        return None
 
 
 def transmitted_message(number: str, item: HandedOverInvoice) -> str:
