@@ -23,10 +23,12 @@ from django.utils import timezone
 
 from opsn.audit.models import AuditEvent
 from opsn.communes.models import Commune
+from opsn.finance.handover import handover_create
 from opsn.jobs import periodic
 from opsn.jobs.broker import send
 from opsn.jobs.models import PeriodRun
 from opsn.online_payments.models import OnlinePayment, PayfipAccount, PaymentState
+from opsn.online_payments.selectors import alerts as online_alerts
 from opsn.online_payments.services import (
     ACTOR,
     online_payment_notified,
@@ -39,13 +41,14 @@ from opsn.payfip_local.models import Operation
 from opsn.payfip_local.tasks import notify as provider_notifies
 from opsn.regies.errors import RegieError
 from opsn.regies.models import DailyClosing, EntrySource, Invoice, LedgerEntry
-from opsn.regies.services import cashdesk, payments
+from opsn.regies.services import cashdesk, founding, invoicing, payments
 from tests.helpers.communes import host_of, in_schema
 from tests.helpers.identity import Browser, make_account
 from tests.helpers.regies import (
     ADMIN,
     MANDATAIRE,
     TITULAIRE,
+    make_budget,
     make_invoice,
     make_payer,
     make_regie,
@@ -549,3 +552,50 @@ def test_the_test_provider_is_off_on_a_deployment_on_the_real_payfip(db, setting
     settings.OPSN_PAYFIP = "payfip"
     page = Client(HTTP_HOST=PROVIDER).get("/payfip-local/tpa/paiementws.web?idop=x")
     assert page.status_code == 404 and "désactivé" in text(page)
+
+
+def imputed(shop) -> None:
+    """The shop's régie imputed (7067 / 281) with a budget; its invoice issued again once
+    imputed (the first one, issued without imputation, cancelled)."""
+    with in_schema(shop.commune):
+        make_budget()
+        founding.regie_imputation_set(regie=shop.regie, actor=ADMIN, nature="7067",
+                                      fonction="281")
+        invoicing.invoice_cancel(invoice=shop.invoice, actor=ADMIN, reason="sans imputation")
+        shop.invoice = make_invoice(shop.regie, shop.payer, "30.00", "15.00",
+                                    number="CANT-2026-12")
+
+
+def hand_over(shop) -> None:
+    """The shop's invoice (due 31/10/2026) handed over to the public accountant."""
+    with in_schema(shop.commune):
+        handover_create(regie=shop.regie, due_before=datetime.date(2026, 11, 15), actor=ADMIN,
+                        day=datetime.date(2026, 12, 1))
+
+
+def test_an_invoice_handed_over_to_the_public_accountant_cannot_be_paid_online(shop, citizen):
+    imputed(shop)
+    hand_over(shop)
+    answer = citizen.client(shop.host).post(
+        f"/mon-espace/payer/{shop.commune.pk}/{shop.invoice.pk}/")
+    assert answer.status_code == 409
+    assert ("La facture CANT-2026-12 est transmise au comptable public (bordereau 1/2026) : "
+            "payez auprès du Trésor public") in text(answer)
+    with in_schema(shop.commune):
+        assert not OnlinePayment.objects.exists()
+
+
+def test_money_paid_online_for_an_invoice_handed_over_meanwhile_is_kept_to_check(
+        shop, citizen):
+    imputed(shop)
+    location, payment = start(citizen, shop)  # started before the hand-over
+    hand_over(shop)
+    choose(citizen, location, "payer")
+    paid = state_of(shop, payment)
+    assert paid.state == PaymentState.PAID and paid.entry_id is None  # kept, not lost
+    assert "transmise au comptable public" in paid.problem
+    assert "à signaler au comptable public" in paid.problem
+    with in_schema(shop.commune):
+        [alert] = online_alerts(shop.regie)  # the régie's « À vérifier »
+        assert alert.payment.pk == payment.pk and "transmise au comptable public" in alert.what
+        assert invoice_status(shop) == "due"

@@ -106,5 +106,14 @@ def test_the_finance_pages_on_a_phone_in_chromium(finance_data):
             expect(table).to_contain_text("60,00 €")
             expect(page.get_by_role("img", name="Reste dû par tranche de retard")).to_be_visible()
             fits_the_phone(page)
+
+            page.get_by_role("link", name="Transmissions au comptable").click()
+            expect(page.get_by_role("heading", name="Transmissions au comptable public")
+                   ).to_be_visible()
+            page.get_by_label("Factures échues avant le").fill(
+                timezone.localdate().isoformat())
+            page.get_by_role("button", name="Voir ce qui serait transmis").click()
+            expect(page.get_by_role("heading", name="À transmettre")).to_contain_text("60,00 €")
+            fits_the_phone(page)
         finally:
             browser.close()

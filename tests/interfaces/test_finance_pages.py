@@ -225,3 +225,35 @@ def test_budgets_need_no_regie_and_are_the_communes_own(venissieux, vaulx, djang
         make_budget()
     with in_schema(vaulx):
         assert not Budget.objects.exists()
+
+
+def test_finance_staff_hand_unpaid_invoices_over_and_download_the_pes_file(
+        venissieux, regie, django_app):
+    today = timezone.localdate()
+    with in_schema(venissieux):
+        make_budget()
+        founding.regie_imputation_set(regie=regie, actor=ADMIN, nature="7067", fonction="281")
+        late_invoices(regie)
+    app = browser(django_app, venissieux, ADMIN.account)
+    page = app.get(f"{BASE}/R-001/transmissions/")
+    assert "Aucun bordereau transmis." in text_of(page) and unique_ids(page)
+    cut = (today - datetime.timedelta(days=20)).isoformat()  # the 40- and 100-day ones
+    page = app.get(f"{BASE}/R-001/transmissions/", {"echues_avant": cut})
+    text = text_of(page)
+    assert "À transmettre : 2 factures, 38,50 €" in text
+    assert "F-100" in text and "F-40" in text and "F-10 " not in text
+    done = form_of(page, "/transmissions/").submit().follow()
+    assert "Bordereau 1/" in text_of(done) and "2 titre(s), 38,50 €" in text_of(done)
+    pes = done.click(href=r"pes\.xml")
+    assert pes.headers["Content-Type"] == "application/xml"
+    assert b"<MtBordHt V=\"38.50\" />" in pes.body
+    again = app.get(f"{BASE}/R-001/transmissions/", {"echues_avant": cut})
+    assert "À transmettre : 0 facture" in text_of(again)
+    assert "Aucune facture à transmettre." in text_of(again) and "Transmettre ces" not in again
+    bad = app.get(f"{BASE}/R-001/transmissions/", {"echues_avant": "31/02/2026"}, status=400)
+    assert "« 31/02/2026 » n'est pas une date" in text_of(bad)
+
+
+def test_a_cashier_may_not_hand_over(venissieux, regie, django_app):
+    app = browser(django_app, venissieux, MANDATAIRE.account)
+    app.get(f"{BASE}/R-001/transmissions/", status=403)

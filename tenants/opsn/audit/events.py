@@ -103,3 +103,8 @@ ImputationSaved = event("imputation.saved", "Imputation par défaut de la régie
                                             "budget {budget}, nature {nature}, fonction "
                                             "{fonction}")
 PlanLoaded = event("m57.loaded", "Nomenclature M57 chargée : {summary}")
+UnpaidHandedOver = event("unpaid.handed_over", "Bordereau {number}/{year} ({budget}) : {count} "
+                                               "facture(s) impayée(s) de la régie {regie} "
+                                               "échues avant le {due_before} transmises au "
+                                               "comptable public, {total} € ; fichier "
+                                               "{file_name} (SHA-256 {sha256})")

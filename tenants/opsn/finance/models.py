@@ -88,3 +88,57 @@ class Fonction(PlanEntry):
 
     class Meta(PlanEntry.Meta):
         verbose_name = "fonction"
+
+
+class UnpaidHandover(models.Model):
+    """A hand-over of unpaid invoices to the public accountant: one bordereau of titres de
+    recettes (one titre per invoice) for a budget, numbered without gaps per budget and
+    year, and the PES V2 « PES_Aller » file written for it (kept as written, with its
+    SHA-256). Never rewritten."""
+
+    budget = models.ForeignKey(Budget, on_delete=models.PROTECT, related_name="unpaid_handovers")
+    regie = models.ForeignKey("regies.Regie", on_delete=models.PROTECT,
+                              related_name="unpaid_handovers")
+    year = models.PositiveSmallIntegerField("exercice")
+    number = models.PositiveIntegerField("numéro de bordereau")
+    due_before = models.DateField("échues avant le")
+    count = models.PositiveIntegerField("titres")
+    total = models.DecimalField("montant", max_digits=14, decimal_places=2)
+    file_name = models.CharField(max_length=100)
+    file = models.BinaryField("fichier PES")
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=254)
+
+    class Meta:
+        ordering = ["-year", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "year", "number"],
+                                    name="handover_number_once"),
+            models.CheckConstraint(condition=Q(total__gt=0), name="handover_total_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Bordereau {self.number}/{self.year}"
+
+
+class HandedOverInvoice(models.Model):
+    """An invoice handed over (once: the invoice is unique here), the titre it became (its
+    number in the bordereau) and what it still owed then. From then on the family pays
+    the public accountant, not the régie."""
+
+    handover = models.ForeignKey(UnpaidHandover, on_delete=models.PROTECT, related_name="items")
+    invoice = models.OneToOneField("regies.Invoice", on_delete=models.PROTECT,
+                                   related_name="handed_over")
+    piece = models.PositiveIntegerField("numéro du titre")
+    amount = models.DecimalField("reste dû transmis", max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["handover", "piece"]
+        constraints = [
+            models.UniqueConstraint(fields=["handover", "piece"], name="handover_piece_once"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="handed_over_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handover} titre {self.piece}"

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ObjectDoesNotExist
+
 from opsn.finance.errors import FinanceError
-from opsn.finance.models import Budget, BudgetKind, Fonction, Nature
+from opsn.finance.models import Budget, BudgetKind, Fonction, HandedOverInvoice, Nature
 
 
 def principal_budget() -> Budget | None:
@@ -69,3 +71,27 @@ def imputable_natures():
 
 def current_fonctions():
     return Fonction.objects.filter(retired_in="").order_by("code")
+
+
+def handed_over(invoice_id: int) -> HandedOverInvoice | None:
+    """The hand-over that made the invoice a titre de recettes, if it was handed over: then
+    the family pays the public accountant, no longer the régie (the one home of that rule:
+    the counter, online payment and the pages ask here)."""
+    return (HandedOverInvoice.objects.select_related("handover")
+            .filter(invoice_id=invoice_id).first())
+
+
+def handed_over_of(invoice) -> HandedOverInvoice | None:
+    """``handed_over`` for an invoice read with ``select_related("handed_over__handover")``
+    (no query), or read plainly (one query)."""
+    try:
+        return invoice.handed_over
+    except ObjectDoesNotExist:
+        return None
+
+
+def transmitted_message(number: str, item: HandedOverInvoice) -> str:
+    """What the counter and online payment answer for an invoice handed over."""
+    return (f"La facture {number} est transmise au comptable public (bordereau "
+            f"{item.handover.number}/{item.handover.year}) : payez auprès du Trésor public, "
+            "avec l'avis des sommes à payer que vous recevrez.")

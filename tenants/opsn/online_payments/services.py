@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from opsn.audit import events
 from opsn.audit.services import record
+from opsn.finance.selectors import handed_over, transmitted_message
 from opsn.kernel.actors import Actor
 from opsn.kernel.metrics import MONEY_ANOMALIES, MONEY_RECOVERED, PAYFIP_NOTIFICATIONS
 from opsn.kernel.money import euros
@@ -148,6 +149,9 @@ def online_payment_start(*, invoice: Invoice, email: str, started_by: str, notif
         raise NotPayableOnline(f"La régie {regie.name} ne propose pas le paiement en ligne.")
     if invoice.cancelled_at is not None:
         raise NotPayableOnline(f"La facture {invoice.number} est annulée.")
+    item = handed_over(invoice.pk)
+    if item is not None:
+        raise NotPayableOnline(transmitted_message(invoice.number, item))
     _refuse_when_received(invoice)
     pending = (OnlinePayment.objects.select_for_update()
                .filter(invoice=invoice, state=PaymentState.CREATED).first())

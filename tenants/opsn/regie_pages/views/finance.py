@@ -14,8 +14,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.agents.models import Role
 from opsn.finance.errors import FinanceError
-from opsn.finance.models import Budget
+from opsn.finance.handover import handover_create, handover_preview
+from opsn.finance.models import Budget, UnpaidHandover
 from opsn.finance.services import budget_save
+from opsn.kernel.money import euros
 from opsn.regie_pages.forms import BudgetForm, ImputationForm
 from opsn.regie_pages.views.admin import AUTO_ID, _act, admin_only
 from opsn.regie_pages.views.common import AGENT_ROLES, download, page, parse_day, regie_of
@@ -115,3 +117,58 @@ def owed_export(request: HttpRequest, number: str, extension: str) -> HttpRespon
         return download(owed_ods(regie, on), name,
                         "application/vnd.oasis.opendocument.spreadsheet")
     return download(owed_csv(regie, on), name, "text/csv; charset=utf-8")
+
+
+# --- Hand-over to the public accountant (PES V2) -------------------------------------------
+
+def _handover_page(request: HttpRequest, regie, due_before, *, error: str = "",
+                   status: int = 200) -> HttpResponse:
+    preview = None
+    if due_before is not None and not error:
+        try:
+            preview = handover_preview(regie=regie, due_before=due_before)
+        except FinanceError as exc:
+            error, status = exc.message, exc.http_status
+    done = (UnpaidHandover.objects.filter(regie=regie).select_related("budget")
+            .order_by("-created_at"))
+    return page(request, "regie_pages/handovers.html", {
+        "due_before": due_before, "preview": preview, "error": error,
+        "shown": preview.invoices[:PER_PAGE] if preview else [],
+        "handovers": Paginator(done, PER_PAGE).get_page(request.GET.get("page")),
+    }, status=status, regie=regie, section="handovers")
+
+
+@finance_staff
+@require_http_methods(["GET", "POST"])
+def handovers(request: HttpRequest, number: str) -> HttpResponse:
+    """Choose the invoices past due before a day, see how many and how much, confirm: the
+    bordereau and its PES file are made (all or nothing), then downloaded below."""
+    regie = regie_of(request, number)
+    raw = request.POST.get("due_before") if request.method == "POST" else request.GET.get(
+        "echues_avant")
+    due_before = parse_day(raw, None) if raw else None
+    if raw and due_before is None:
+        shown = raw[:20].replace(chr(0), "")
+        return _handover_page(request, regie, None, status=400,
+                              error=f"« {shown} » n'est pas une date (jj/mm/aaaa).")
+    if request.method == "GET":
+        return _handover_page(request, regie, due_before)
+    if due_before is None:
+        return _handover_page(request, regie, None, status=400,
+                              error="Donnez la date : les factures échues avant ce jour sont "
+                                    "transmises.")
+    try:
+        done = handover_create(regie=regie, due_before=due_before, actor=actor_of(request))
+    except FinanceError as exc:
+        return _handover_page(request, regie, due_before, error=exc.message, status=400)
+    messages.success(request, f"{done} transmis : {done.count} titre(s), "
+                              f"{euros(done.total)}. Téléchargez le fichier PES ci-dessous, "
+                              "à signer par l'ordonnateur.")
+    return redirect("regie_pages:handovers", regie.number)
+
+
+@finance_staff
+def handover_file(request: HttpRequest, number: str, handover_id: int) -> HttpResponse:
+    regie = regie_of(request, number)
+    done = get_object_or_404(UnpaidHandover, pk=handover_id, regie=regie)
+    return download(bytes(done.file), done.file_name, "application/xml")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from opsn.audit import events
 from opsn.audit.models import AuditEvent
 from opsn.audit.services import record
+from opsn.finance.selectors import handed_over
 from opsn.kernel.actors import Actor
 from opsn.kernel.money import euros, line_amount, parse_amount, parse_quantity
 from opsn.kernel.tenancy import atomic
@@ -285,6 +286,11 @@ def invoice_cancel(*, invoice: Invoice, actor: Actor, reason: str) -> Invoice:
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.cancelled_at is not None:
         raise Duplicate(f"La facture {invoice.number} est déjà annulée.")
+    item = handed_over(invoice.pk)
+    if item is not None:
+        raise Refused(f"La facture {invoice.number} est transmise au comptable public "
+                      f"(bordereau {item.handover.number}/{item.handover.year}) : elle ne "
+                      "s'annule plus à la régie ; l'ordonnateur réduit ou annule le titre.")
     now = timezone.now()
     paid = (Allocation.objects.filter(invoice=invoice).values("entry")
             .annotate(net=Sum("amount")).exclude(net=0))

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from opsn.audit import events
 from opsn.audit.services import record
+from opsn.finance.selectors import handed_over, handed_over_of, transmitted_message
 from opsn.kernel.actors import Actor
 from opsn.kernel.metrics import PAYMENTS
 from opsn.kernel.money import euros, line_amount, parse_amount, parse_quantity
@@ -145,6 +146,14 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
     left = amount
     for stale in wanted:
         invoice = invoices[stale.pk]
+        item = handed_over_of(invoice)
+        if item is not None:
+            if collected:  # money already on the régie's account: kept, for « À vérifier »
+                _fail(draft, f"{transmitted_message(invoice.number, item)} Le paiement "
+                             "reçu est à signaler au comptable public (réduction du titre "
+                             "ou reversement) : il reste ici, à vérifier.", field="invoices")
+            _fail(draft, transmitted_message(invoice.number, item), Refused,
+                  field="invoices")
         if collected and _left_out(regie, invoice, payer, owed):
             continue
         if invoice.regie_id != regie.pk:
@@ -344,7 +353,7 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
         return None
     wanted = {inv.pk for d in drafts for inv in d.invoices}
     numbers = {str(n).strip() for d in drafts for n in (d.allocations or {})}
-    read = list(Invoice.objects.select_related("payer").filter(
+    read = list(Invoice.objects.select_related("payer", "handed_over__handover").filter(
         Q(pk__in=wanted) | Q(number__in=numbers)).annotate(
         row_version=RawSQL("regies_invoice.xmin::text", ()))) if (wanted or numbers) else []
     invoices: dict[int, Invoice] = {inv.pk: inv for inv in read}
@@ -392,7 +401,8 @@ def _post_under_lock(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
     # Read the invoices after the lock: what they still owe is then exact.
     wanted = {inv.pk for d in drafts for inv in d.invoices}
     numbers = {str(n).strip() for d in drafts for n in (d.allocations or {})}
-    invoices = {inv.pk: inv for inv in Invoice.objects.select_related("payer").filter(
+    invoices = {inv.pk: inv for inv in Invoice.objects.select_related(
+        "payer", "handed_over__handover").filter(
         Q(pk__in=wanted) | Q(number__in=numbers))} if (wanted or numbers) else {}
     owed = {pk: inv.total - inv.amount_paid for pk, inv in invoices.items()}
     checked = [_check_draft(regie, d, invoices, owed, collected) for d in drafts]
@@ -580,6 +590,9 @@ def credit_apply(*, invoice: Invoice, actor: Actor, amount=None) -> Decimal:
     invoice = Invoice.objects.select_related("payer").get(pk=invoice.pk)
     if invoice.status in (InvoiceStatus.CANCELLED, InvoiceStatus.PAID):
         raise Refused(f"La facture {invoice.number} est {InvoiceStatus(invoice.status).label}.")
+    item = handed_over(invoice.pk)
+    if item is not None:
+        raise Refused(transmitted_message(invoice.number, item))
     available = credit_of(invoice.payer)
     wanted = invoice.remaining if amount is None else parse_amount(amount, error=RegieError)
     if wanted > invoice.remaining:
