@@ -25,7 +25,10 @@ from opsn.communes.errors import (
     AlreadyOnboarded,
     DomainTaken,
     InvalidBillingIdentifier,
+    InvalidInseeCode,
+    InvalidReason,
     InvalidState,
+    NoModule,
     UnknownDatabase,
     UnknownEpci,
     UnknownInseeCode,
@@ -33,6 +36,7 @@ from opsn.communes.errors import (
 )
 from opsn.communes.identities import provisioning
 from opsn.communes.models import (
+    INSEE_CODE_FORMAT,
     Commune,
     CommuneModule,
     Domain,
@@ -46,6 +50,21 @@ from opsn.kernel.tenancy import inside
 from opsn.referentiel.models import Epci, OfficialCommune
 
 logger = logging.getLogger("opsn.communes")
+
+
+def clean_insee_code(value: str | None) -> str:
+    """The one check of an INSEE code typed or sent by the operator: spaces around are
+    taken out and letters upper-cased, nothing is ever padded or cut; what remains must be
+    5 digits, or 2A/2B and 3 digits for Corsica."""
+    raw = value or ""
+    code = normalise_insee_code(raw)
+    if not INSEE_CODE_FORMAT.fullmatch(code):
+        shown = "".join(ch if ch.isprintable() else "?" for ch in raw.strip())[:20]
+        raise InvalidInseeCode(
+            f"« {shown} » n'est pas un code INSEE : 5 caractères attendus (5 chiffres, ou 2A/2B "
+            "et 3 chiffres pour la Corse), par exemple 01053 pour Bourg-en-Bresse — le zéro "
+            "initial des départements 01 à 09 compte.", field="insee_code")
+    return code
 
 
 def _official(insee_code: str) -> OfficialCommune:
@@ -65,9 +84,18 @@ def _official(insee_code: str) -> OfficialCommune:
     return official
 
 
-def _modules(codes: Sequence[str] | None) -> list[Module]:
+NO_MODULE = ("Choisissez au moins un module : une commune accueillie sans module ne "
+             "serait jamais facturée.")
+
+
+def _modules(codes: Sequence[str] | None, *, at_least_one: bool = False) -> list[Module]:
     if codes is None:
-        return list(Module.objects.filter(is_active=True, default_on_onboarding=True))
+        defaults = list(Module.objects.filter(is_active=True, default_on_onboarding=True))
+        if at_least_one and not defaults:
+            raise NoModule(NO_MODULE, field="modules")
+        return defaults
+    if at_least_one and not [c for c in codes if str(c).strip()]:
+        raise NoModule(NO_MODULE, field="modules")
     wanted = list(dict.fromkeys(codes))
     found = {m.code: m for m in Module.objects.filter(code__in=wanted, is_active=True)}
     missing = [c for c in wanted if c not in found]
@@ -156,14 +184,14 @@ def _onboard(*, insee_code: str, modules: Sequence[str] | None,
 def _onboard_in(*, insee_code: str, modules: Sequence[str] | None,
                 custom_domains: Sequence[str], admin_email: str | None,
                 database: str) -> Commune:
-    insee_code = normalise_insee_code(insee_code)
+    insee_code = clean_insee_code(insee_code)
+    chosen_modules = _modules(modules, at_least_one=True)
     official = _official(insee_code)
     existing = Commune.objects.filter(insee_code=insee_code).first()
     if existing is not None:
         raise AlreadyOnboarded(f"{existing.name} ({insee_code}) est déjà accueillie sur la "
                                f"plateforme depuis le {existing.onboarded_at:%d/%m/%Y}.",
                                field="insee_code")
-    chosen_modules = _modules(modules)
     extra = [normalise_domain(d) for d in custom_domains]
     slug = _free_slug(official)
     domains = [commune_subdomain(slug), *dict.fromkeys(d for d in extra)]
@@ -214,11 +242,31 @@ def epci_members(siren: str) -> tuple[Epci, list[str]]:
 
 def batch_create(*, label: str, insee_codes: Sequence[str],
                  modules: Sequence[str] | None = None) -> OnboardingBatch:
+    """A batch, refused before anything runs when a code is not an INSEE code at all
+    (listed), when none of its codes is a current commune (listed), or without a module.
+    Codes of the referential not yet onboarded run; an unknown one among them is recorded
+    in the batch's outcomes and can be fixed and resumed."""
     codes = list(dict.fromkeys(normalise_insee_code(c) for c in insee_codes if c.strip()))
     if not codes:
         raise UnknownInseeCode("La liste de codes INSEE est vide.", field="insee_codes")
-    if modules is not None:
-        _modules(modules)  # refuse an unknown module before anything starts
+    malformed = [c for c in codes if not INSEE_CODE_FORMAT.fullmatch(c)]
+    if malformed:
+        shown = ", ".join(f"« {''.join(ch if ch.isprintable() else '?' for ch in c)[:20]} »"
+                          for c in malformed[:20])
+        more = f" et {len(malformed) - 20} autre(s)" if len(malformed) > 20 else ""
+        raise InvalidInseeCode(
+            f"{len(malformed)} code(s) ne sont pas des codes INSEE (5 caractères, jamais "
+            f"complétés) : {shown}{more}. Corrigez la liste : rien n'a été lancé.",
+            field="insee_codes")
+    known = set(OfficialCommune.objects.filter(insee_code__in=codes, is_current=True)
+                .values_list("insee_code", flat=True))
+    if not known:
+        shown = ", ".join(codes[:20]) + (f" et {len(codes) - 20} autre(s)"
+                                         if len(codes) > 20 else "")
+        raise UnknownInseeCode(
+            f"Aucun de ces codes n'est celui d'une commune actuelle du référentiel officiel : "
+            f"{shown}. Rien n'a été lancé.", field="insee_codes")
+    _modules(modules, at_least_one=True)  # refused before anything starts
     return OnboardingBatch.objects.create(label=label, insee_codes=codes,
                                           modules=list(modules) if modules is not None else None)
 
@@ -262,17 +310,35 @@ def batch_run(batch: OnboardingBatch, *,
 
 
 @transaction.atomic
-def commune_suspend(*, commune: Commune, reason: str = "") -> Commune:
+def commune_suspend(*, commune: Commune, reason: str) -> Commune:
     commune = Commune.objects.select_for_update().get(pk=commune.pk)
     if commune.is_suspended:
         raise InvalidState(f"{commune.name} est déjà suspendue.")
+    reason = clean_reason(reason)
     commune.status = Commune.Status.SUSPENDED
-    commune.status_reason = reason.strip()[:300]
+    commune.status_reason = reason
     commune.status_changed_at = timezone.now()
     commune.save(update_fields=["status", "status_reason", "status_changed_at"])
     provisioning().commune_suspended(commune)
     routing.forget_soon()
     return commune
+
+
+REASON_MAX_LENGTH = 300
+
+
+def clean_reason(value: str | None) -> str:
+    """The reason of a suspension: required, printable, 300 characters at most (never cut)."""
+    reason = " ".join((value or "").split())
+    if not reason:
+        raise InvalidReason("Donnez le motif de la suspension : il reste dans la fiche de la "
+                            "commune.", field="reason")
+    if any(not ch.isprintable() for ch in reason):
+        raise InvalidReason("Le motif contient des caractères non imprimables.", field="reason")
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InvalidReason(f"Le motif : {REASON_MAX_LENGTH} caractères au plus "
+                            f"({len(reason)} donnés).", field="reason")
+    return reason
 
 
 @transaction.atomic

@@ -147,8 +147,7 @@ def _action(request: HttpRequest, insee_code: str, action, success: str) -> Http
 @operator_required
 @require_POST
 def commune_suspend(request: HttpRequest, insee_code: str) -> HttpResponse:
-    form = SuspendForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    reason = request.POST.get("reason", "")  # checked by services.clean_reason
     return _action(request, insee_code,
                    lambda c: services.commune_suspend(commune=c, reason=reason),
                    "{name} est suspendue : ses sites affichent « service suspendu ».")
