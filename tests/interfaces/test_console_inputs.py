@@ -25,7 +25,9 @@ def test_a_code_typed_after_a_space_is_not_cut_by_the_form(browser):
     assert 'maxlength="5"' not in page.text  # the browser cut " 69273" to " 6927"
     form = page.forms[1]
     form["insee_code"] = " 69273"
-    form.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
+    check = form.submit(extra_environ=CONSOLE)
+    confirm = next(f for f in check.forms.values() if "confirmed" in f.fields)
+    confirm.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
     assert Commune.objects.get(insee_code="69273").name == "Corbas"
 
 

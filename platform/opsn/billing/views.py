@@ -10,7 +10,7 @@ from django.db.models import Sum
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import operator_required
 from opsn.billing import documents, issuing
@@ -29,7 +29,7 @@ from opsn.billing.models import (
 from opsn.billing.tasks import issue_year
 from opsn.communes.models import Module
 from opsn.jobs.broker import send
-from opsn.kernel.money import format_cents
+from opsn.kernel.money import euros, format_cents
 
 
 @operator_required
@@ -88,16 +88,35 @@ def preview_csv(request: HttpRequest, year: int) -> HttpResponse:
 
 
 @operator_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def issue(request: HttpRequest, year: int) -> HttpResponse:
-    """Start the yearly run in the background; the job page shows its progress."""
+    """A confirmation that says what will be issued (how many titres, to which communes,
+    which total); only a POST carrying that very plan starts the yearly run in the
+    background, and the job page shows its progress."""
     if BillingRun.objects.filter(year=year).exists():
         messages.error(request, f"Rien n'a été émis : les contributions {year} ont déjà été "
                                 "émises.")
         return redirect("billing:invoices", year=year)
-    job = BillingJob.objects.create(year=year)
-    send(issue_year, job.pk)
-    return redirect("billing:job", pk=job.pk)
+    try:
+        plan = issuing.issue_plan(year=year)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("billing:preview", year=year)
+    error = ""
+    if request.method == "POST":
+        confirmed = request.POST.get("confirmed", "")
+        if confirmed == plan.token:
+            job = BillingJob.objects.create(year=year)
+            send(issue_year, job.pk)
+            return redirect("billing:job", pk=job.pk)
+        error = ("Les titres ont changé depuis que vous les avez lus (règle, abonnement ou "
+                 "prestation modifiés) : relisez-les avant de confirmer." if confirmed else
+                 "Rien n'a été émis : confirmez d'abord ce qui sera émis.")
+    return render(request, "billing/issue_confirm.html", {
+        "year": year, "plan": plan, "count": len(plan.titres), "total": euros(plan.total),
+        "page": Paginator([(code, name, euros(amount)) for code, name, amount in plan.titres],
+                          50).get_page(request.GET.get("page")), "error": error,
+    }, status=400 if error else 200)
 
 
 @operator_required

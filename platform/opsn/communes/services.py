@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
@@ -181,9 +182,10 @@ def _onboard(*, insee_code: str, modules: Sequence[str] | None,
     return commune
 
 
-def _onboard_in(*, insee_code: str, modules: Sequence[str] | None,
-                custom_domains: Sequence[str], admin_email: str | None,
-                database: str) -> Commune:
+def _checked(*, insee_code: str, modules: Sequence[str] | None,
+             custom_domains: Sequence[str]
+             ) -> tuple[str, OfficialCommune, list[Module], str, list[str]]:
+    """Every refusal of an onboarding, before anything is written."""
     insee_code = clean_insee_code(insee_code)
     chosen_modules = _modules(modules, at_least_one=True)
     official = _official(insee_code)
@@ -196,6 +198,43 @@ def _onboard_in(*, insee_code: str, modules: Sequence[str] | None,
     slug = _free_slug(official)
     domains = [commune_subdomain(slug), *dict.fromkeys(d for d in extra)]
     _check_domains_free(domains)
+    return insee_code, official, chosen_modules, slug, domains
+
+
+@dataclass(frozen=True)
+class OnboardingPlan:
+    """What an onboarding will do, said to the operator before it is done."""
+
+    insee_code: str
+    name: str
+    departement_code: str
+    epci: str
+    schema_name: str
+    database: str
+    domains: list[str]
+    modules: list[str]
+    admin_email: str
+
+
+def onboarding_plan(*, insee_code: str, modules: Sequence[str] | None = None,
+                    custom_domains: Sequence[str] = (), admin_email: str | None = None,
+                    database: str | None = None) -> OnboardingPlan:
+    """The same checks as ``commune_onboard``, nothing written: what the confirmation says."""
+    insee_code, official, chosen, _slug, domains = _checked(
+        insee_code=insee_code, modules=modules, custom_domains=custom_domains)
+    database = check_database(database) if database else database_for_new_commune()
+    return OnboardingPlan(
+        insee_code=insee_code, name=official.name, departement_code=official.departement_code,
+        epci=official.epci.name if official.epci else "",
+        schema_name=schemas.schema_name_for(insee_code), database=database, domains=domains,
+        modules=[m.name for m in chosen], admin_email=admin_email or "")
+
+
+def _onboard_in(*, insee_code: str, modules: Sequence[str] | None,
+                custom_domains: Sequence[str], admin_email: str | None,
+                database: str) -> Commune:
+    insee_code, official, chosen_modules, slug, domains = _checked(
+        insee_code=insee_code, modules=modules, custom_domains=custom_domains)
 
     schema_name = schemas.schema_name_for(insee_code)
     if database != DEFAULT_DB_ALIAS and schemas.schema_exists(schema_name, database):
