@@ -98,3 +98,5 @@ ImputationSaved = event("imputation.saved", "Imputation par défaut de la régie
                                             "budget {budget}, nature {nature}, fonction "
                                             "{fonction}")
 PlanLoaded = event("m57.loaded", "Nomenclature M57 chargée : {summary}")
+AgentRoleGranted = event("agent.role_granted", "{account} reçoit le rôle « {role} »")
+AgentRoleRevoked = event("agent.role_revoked", "{account} perd le rôle « {role} »")
