@@ -53,7 +53,8 @@ def test_a_batch_of_only_unknown_codes_is_refused_listing_them(browser):
     form = browser.get("/communes/lots/nouveau/", extra_environ=CONSOLE).forms[1]
     form["insee_codes"] = "99999, 99998"
     response = form.submit(extra_environ=CONSOLE, status=404)
-    assert "99999, 99998" in unescape(response.text) and "Rien n'a été lancé" in unescape(response.text)
+    page = unescape(response.text)
+    assert "99999, 99998" in page and "Rien n'a été lancé" in page
     assert not OnboardingBatch.objects.exists()
 
 
