@@ -25,6 +25,7 @@ from opsn.communes.errors import RegistryError
 from opsn.communes.models import CommuneModule
 from opsn.communes.routing import CommuneRequest
 from opsn.kernel.addresses import client_ip
+from opsn.kernel.errors import DomainError
 from opsn.kernel.money import euros
 from opsn.kernel.pages import paginate
 from opsn.kernel.tenancy import atomic
@@ -117,7 +118,7 @@ def processing_register_json(request: CommuneRequest) -> JsonResponse:
     return response
 
 
-def _team(request: CommuneRequest, *, error: TeamError | None = None, typed=None,
+def _team(request: CommuneRequest, *, error: DomainError | None = None, typed=None,
           status: int = 200) -> HttpResponse:
     by_account: dict[str, list[AgentRole]] = {}
     for granted in AgentRole.objects.all():
