@@ -13,13 +13,14 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import operator_required
-from opsn.billing import documents, issuing
+from opsn.billing import documents, issuing, services
 from opsn.billing.charts import Bar, bar_chart
 from opsn.billing.computation import BillingError, compute_year
 from opsn.billing.exports import write_preview_csv
 from opsn.billing.models import (
     BillingJob,
     BillingRun,
+    Discount,
     Invoice,
     InvoiceLine,
     PricingRule,
@@ -27,9 +28,12 @@ from opsn.billing.models import (
     sending_reminder,
 )
 from opsn.billing.tasks import issue_year
-from opsn.communes.models import Module
+from opsn.communes.errors import UnknownCommune
+from opsn.communes.models import Commune, Module
 from opsn.jobs.broker import send
+from opsn.kernel.errors import DomainError
 from opsn.kernel.money import euros, format_cents
+from opsn.kernel.pages import paginate
 
 
 @operator_required
@@ -117,6 +121,52 @@ def issue(request: HttpRequest, year: int) -> HttpResponse:
         "page": Paginator([(code, name, euros(amount)) for code, name, amount in plan.titres],
                           50).get_page(request.GET.get("page")), "error": error,
     }, status=400 if error else 200)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def discounts(request: HttpRequest, year: int) -> HttpResponse:
+    """The year's discounts, set from the console (as ``opsn billing_discount``)."""
+    error: DomainError | None = None
+    typed = {}
+    if request.method == "POST":
+        typed = {k: request.POST.get(k, "")[:300]
+                 for k in ("commune", "module", "percent", "reason")}
+        try:
+            commune = Commune.objects.named(typed["commune"])
+            discount = services.discount_set(
+                commune=commune, year=year, percent=typed["percent"],
+                reason=typed["reason"], module=typed["module"] or None,
+                by=request.user.get_username())
+        except DomainError as exc:
+            error = exc
+            if isinstance(exc, UnknownCommune):
+                exc.field = "commune"
+        else:
+            shown = str(discount.percent).replace(".", ",")
+            messages.success(request, f"Remise de {shown} % pour {commune.name} en {year} "
+                                      "enregistrée.")
+            return redirect("billing:discounts", year=year)
+    rows = Discount.objects.filter(year=year).select_related("commune", "module").order_by(
+        "commune__name", "module__position")
+    return render(request, "billing/discounts.html", {
+        "year": year, "page": paginate(request, rows), "error": error, "typed": typed,
+        "modules": Module.objects.filter(is_active=True),
+        "issued": Invoice.objects.filter(year=year).exists(),
+    }, status=error.http_status if error else 200)
+
+
+@operator_required
+@require_POST
+def discount_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    discount = get_object_or_404(Discount.objects.select_related("commune"), pk=pk)
+    try:
+        services.discount_remove(discount=discount, by=request.user.get_username())
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Remise de {discount.commune.name} retirée.")
+    return redirect("billing:discounts", year=discount.year)
 
 
 @operator_required
