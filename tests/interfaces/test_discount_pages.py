@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from opsn.billing import issuing, services
 from opsn.billing.computation import compute_year
-from opsn.billing.models import Discount
+from opsn.billing.models import Discount, ServiceCharge
 from opsn.communes.models import CommuneModule
 
 CONSOLE = {"HTTP_HOST": "console.localhost"}
@@ -87,3 +87,44 @@ def test_a_discount_is_removed_before_issuing(year_2024, console):
     console.post(f"/facturation/remises/{discount.pk}/retirer/", **CONSOLE)
     assert not Discount.objects.exists()
     assert amounts(2024)["69256"] == Decimal("1000.00")
+
+
+# --- One-off services ------------------------------------------------------------------------
+
+def test_a_one_off_service_is_added_from_the_console_and_lands_on_the_titre(year_2024,
+                                                                            console):
+    page = console.post("/facturation/2024/prestations/", {
+        "commune": "69259", "label": "Formation des régisseurs", "amount_excl_vat": "1 200,50",
+        "vat_rate": "20"}, follow=True, **CONSOLE)
+    assert "Prestation « Formation des régisseurs » ajoutée au titre 2024 de Vénissieux" in (
+        unescape(page.content.decode()))
+    plan = issuing.issue_plan(year=2024)
+    totals = {code: total for code, _, total in plan.titres}
+    assert totals["69259"] == Decimal("1000.00") + Decimal("1200.50") + Decimal("240.10")
+
+
+@pytest.mark.parametrize(("data", "field", "message"), [
+    ({"label": " "}, "label", "intitulé de la prestation"),
+    ({"amount_excl_vat": "0"}, "amount_excl_vat", "Montant HT"),
+    ({"amount_excl_vat": "12,345"}, "amount_excl_vat", "plus de deux décimales"),
+    ({"amount_excl_vat": "1e9"}, "amount_excl_vat", "n'est pas un montant"),
+    ({"vat_rate": "100"}, "vat_rate", "n'est pas un taux"),
+    ({"vat_rate": "-1"}, "vat_rate", "Taux de TVA"),
+    ({"commune": "1053"}, "commune", "1053"),
+])
+def test_a_bad_service_is_refused_next_to_its_field(year_2024, console, data, field, message):
+    typed = {"commune": "69259", "label": "Formation", "amount_excl_vat": "100",
+             "vat_rate": "20", **data}
+    response = console.post("/facturation/2024/prestations/", typed, **CONSOLE)
+    page = unescape(response.content.decode())
+    assert response.status_code in (400, 404)
+    assert message in page and 'aria-invalid="true"' in page
+    assert not ServiceCharge.objects.exists()
+
+
+def test_the_command_line_adds_a_service_through_the_same_checks(year_2024):
+    with pytest.raises(CommandError, match="n'est pas un taux"):
+        call_command("billing_service", "69259", "2024", "Formation", "100",
+                     "--vat-rate", "100", verbosity=0)
+    call_command("billing_service", "69259", "2024", "Formation", "100", verbosity=0)
+    assert ServiceCharge.objects.get().vat_rate == Decimal("20.00")

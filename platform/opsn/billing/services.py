@@ -19,6 +19,7 @@ from opsn.billing.models import (
     PopulationBracket,
     PopulationKind,
     PricingRule,
+    ServiceCharge,
     SubscriptionRequest,
 )
 from opsn.communes.models import Commune, CommuneModule, Module
@@ -173,10 +174,10 @@ def discount_set(*, commune: Commune, year: int, percent: str | Decimal | int,
         if found is None:
             raise BillingError(f"Application inconnue : « {module[:40]} ».", field="module")
     same = Discount.objects.select_for_update().filter(commune=commune, year=year,
-                                                       module=found)
-    if same.exists():
+                                                       module=found).first()
+    if same is not None:
         what = f"sur {found.name}" if found else "sur toutes les applications"
-        held = str(same.first().percent).replace(".", ",")
+        held = str(same.percent).replace(".", ",")
         raise BillingError(f"{commune.name} a déjà une remise {what} en {year} "
                            f"({held} %) : retirez-la d'abord.",
                            field="module")
@@ -193,3 +194,38 @@ def discount_remove(*, discount: Discount, by: str = "") -> None:
     logger.info("discount %s%% for %s (%s) removed by %s", discount.percent,
                 discount.commune.insee_code, discount.year, by or "-")
     discount.delete()
+
+
+@transaction.atomic
+def service_charge_add(*, commune: Commune, year: int, label: str,
+                       amount_excl_vat: str | Decimal | int,
+                       vat_rate: str | Decimal | int = "20.00", by: str = "") -> ServiceCharge:
+    """A one-off service (custom work, training) on the commune's titre of ``year``, on a
+    line of its own, with VAT. Refused once the year is issued."""
+    year = _year_open(year)
+    label = " ".join((label or "").split())
+    if not label:
+        raise BillingError("Donnez l'intitulé de la prestation (il figure sur le titre).",
+                           field="label")
+    if len(label) > 200 or any(not ch.isprintable() for ch in label):
+        raise BillingError("L'intitulé : 200 caractères imprimables au plus.", field="label")
+    amount = money.parse_amount(amount_excl_vat, field="amount_excl_vat", what="Montant HT",
+                                error=BillingError)
+    rate = money.parse_amount(vat_rate, field="vat_rate", what="Taux de TVA",
+                              allow_zero=True, error=BillingError)
+    if rate >= 100:
+        raise BillingError(f"Taux de TVA : {rate} % n'est pas un taux (moins de 100 %).",
+                           field="vat_rate")
+    charge = ServiceCharge.objects.create(commune=commune, year=year, label=label,
+                                          amount_excl_vat=amount, vat_rate=rate)
+    logger.info("service %s (%s € HT, TVA %s %%) for %s (%s) added by %s", label, amount,
+                rate, commune.insee_code, year, by or "-")
+    return charge
+
+
+@transaction.atomic
+def service_charge_remove(*, charge: ServiceCharge, by: str = "") -> None:
+    _year_open(charge.year)
+    logger.info("service %s for %s (%s) removed by %s", charge.label,
+                charge.commune.insee_code, charge.year, by or "-")
+    charge.delete()

@@ -24,6 +24,7 @@ from opsn.billing.models import (
     Invoice,
     InvoiceLine,
     PricingRule,
+    ServiceCharge,
     SubscriptionRequest,
     sending_reminder,
 )
@@ -154,6 +155,49 @@ def discounts(request: HttpRequest, year: int) -> HttpResponse:
         "modules": Module.objects.filter(is_active=True),
         "issued": Invoice.objects.filter(year=year).exists(),
     }, status=error.http_status if error else 200)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def service_charges(request: HttpRequest, year: int) -> HttpResponse:
+    """The year's one-off services, added from the console (as ``opsn billing_service``)."""
+    error: DomainError | None = None
+    typed = {"vat_rate": "20"}
+    if request.method == "POST":
+        typed = {k: request.POST.get(k, "")[:300]
+                 for k in ("commune", "label", "amount_excl_vat", "vat_rate")}
+        try:
+            commune = Commune.objects.named(typed["commune"])
+            charge = services.service_charge_add(
+                commune=commune, year=year, label=typed["label"],
+                amount_excl_vat=typed["amount_excl_vat"], vat_rate=typed["vat_rate"],
+                by=request.user.get_username())
+        except DomainError as exc:
+            error = exc
+            if isinstance(exc, UnknownCommune):
+                exc.field = "commune"
+        else:
+            messages.success(request, f"Prestation « {charge.label} » ajoutée au titre {year} "
+                                      f"de {commune.name} ({euros(charge.amount_excl_vat)} HT).")
+            return redirect("billing:services", year=year)
+    rows = ServiceCharge.objects.filter(year=year).select_related("commune")
+    return render(request, "billing/services.html", {
+        "year": year, "page": paginate(request, rows), "error": error, "typed": typed,
+        "issued": Invoice.objects.filter(year=year).exists(),
+    }, status=error.http_status if error else 200)
+
+
+@operator_required
+@require_POST
+def service_charge_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    charge = get_object_or_404(ServiceCharge.objects.select_related("commune"), pk=pk)
+    try:
+        services.service_charge_remove(charge=charge, by=request.user.get_username())
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Prestation « {charge.label} » retirée.")
+    return redirect("billing:services", year=charge.year)
 
 
 @operator_required
