@@ -70,6 +70,16 @@ def test_confirmations_and_the_team_page_at_phone_width(accounts):
             assert serious_violations(page) == [] and not overflows(page)
             page.get_by_role("link", name="Ne pas suspendre").click()
 
+            for url, heading in [("/facturation/2031/remises/", "Remises 2031"),
+                                 ("/facturation/2031/prestations/",
+                                  "Prestations ponctuelles 2031")]:
+                page.goto(f"{console}{url}")
+                page.get_by_role("button").filter(has_text="Enregistrer la remise").or_(
+                    page.get_by_role("button", name="Ajouter la prestation")).click()
+                expect(page.get_by_role("heading", name=heading)).to_be_visible()
+                expect(page.locator(".error").first).to_be_visible()  # refused, beside it
+                assert serious_violations(page) == [] and not overflows(page)
+
             commune = f"http://venissieux.localhost:{port}"
             other = browser.new_context(locale="fr-FR", viewport={"width": 360, "height": 800})
             page = other.new_page()
