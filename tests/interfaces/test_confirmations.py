@@ -10,7 +10,7 @@ from django.test import Client
 
 from opsn.billing import services as billing
 from opsn.billing.models import BillingJob, Invoice
-from opsn.communes.models import Commune, CommuneModule
+from opsn.communes.models import Commune, CommuneModule, OnboardingBatch
 
 CONSOLE = {"HTTP_HOST": "console.localhost"}
 
@@ -43,6 +43,19 @@ def test_a_confirmation_for_another_code_onboards_nothing(console):
         "insee_code": "69273", "modules": ["regies"], "confirmed": "69091"}, **CONSOLE)
     assert "Confirmer l'accueil de Corbas" in text(response)
     assert not Commune.objects.filter(insee_code__in=["69273", "69091"]).exists()
+
+
+def test_a_batch_says_which_communes_it_will_onboard_and_waits(console):
+    data = {"insee_codes": "69273 69091 69259 99999", "modules": ["regies"]}
+    page = text(console.post("/communes/lots/nouveau/", data, **CONSOLE))
+    assert "Confirmer : 2 communes à accueillir" in page
+    assert "Corbas (69273)" in page and "Givors (69091)" in page
+    assert "déjà accueillies, ignorées : Vénissieux" in page
+    assert "notés en erreur : 99999" in page
+    assert not OnboardingBatch.objects.exists()
+    response = console.post("/communes/lots/nouveau/", {**data, "confirmed": "2"}, **CONSOLE)
+    assert response.status_code == 302
+    assert OnboardingBatch.objects.get().insee_codes == ["69273", "69091", "69259", "99999"]
 
 
 def test_suspending_says_what_it_will_do_and_waits(console):

@@ -92,7 +92,11 @@ def test_onboard_an_epci_and_watch_the_progress(browser):
     page = browser.get("/communes/lots/nouveau/", extra_environ=CONSOLE)
     form = page.forms[1]
     form["insee_codes"] = "69273, 69091 69259"
-    progress = form.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
+    check = form.submit(extra_environ=CONSOLE)
+    assert "2 communes à accueillir" in check.text
+    assert "déjà accueillies, ignorées : Vénissieux" in check.text
+    assert not OnboardingBatch.objects.exists()  # nothing yet
+    progress = confirm(check).submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
     assert "3 sur 3 communes traitées" in progress.text
     assert "déjà accueillie" in progress.text
     assert OnboardingBatch.objects.get().status == "done"

@@ -279,8 +279,7 @@ def epci_members(siren: str) -> tuple[Epci, list[str]]:
     return epci, codes
 
 
-def batch_create(*, label: str, insee_codes: Sequence[str],
-                 modules: Sequence[str] | None = None) -> OnboardingBatch:
+def _batch_codes(insee_codes: Sequence[str], modules: Sequence[str] | None) -> list[str]:
     """A batch, refused before anything runs when a code is not an INSEE code at all
     (listed), when none of its codes is a current commune (listed), or without a module.
     Codes of the referential not yet onboarded run; an unknown one among them is recorded
@@ -306,6 +305,12 @@ def batch_create(*, label: str, insee_codes: Sequence[str],
             f"Aucun de ces codes n'est celui d'une commune actuelle du référentiel officiel : "
             f"{shown}. Rien n'a été lancé.", field="insee_codes")
     _modules(modules, at_least_one=True)  # refused before anything starts
+    return codes
+
+
+def batch_create(*, label: str, insee_codes: Sequence[str],
+                 modules: Sequence[str] | None = None) -> OnboardingBatch:
+    codes = _batch_codes(insee_codes, modules)
     return OnboardingBatch.objects.create(label=label, insee_codes=codes,
                                           modules=list(modules) if modules is not None else None)
 
@@ -318,6 +323,37 @@ def batch_prepare(*, epci_siren: str | None = None, insee_codes: Sequence[str] =
         epci, members = epci_members(epci_siren)
         codes, label = members + codes, epci.name
     return batch_create(label=label, insee_codes=codes, modules=modules)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """What a batch will do, said before it runs."""
+
+    label: str
+    new: list[tuple[str, str]]  # INSEE code, name: the communes it will onboard
+    already: list[str]  # names of those already onboarded (skipped)
+    unknown: list[str]  # codes not in the referential (recorded as errors)
+    modules: list[str]
+
+
+def batch_plan(*, epci_siren: str | None = None, insee_codes: Sequence[str] = (),
+               modules: Sequence[str] | None = None) -> BatchPlan:
+    """The same refusals as ``batch_prepare``; nothing written."""
+    codes, label = list(insee_codes), "Liste de communes"
+    if epci_siren:
+        epci, members = epci_members(epci_siren)
+        codes, label = members + codes, epci.name
+    codes = _batch_codes(codes, modules)
+    names = dict(OfficialCommune.objects.filter(insee_code__in=codes, is_current=True)
+                 .values_list("insee_code", "name"))
+    onboarded = set(Commune.objects.filter(insee_code__in=codes)
+                    .values_list("insee_code", flat=True))
+    return BatchPlan(
+        label=label,
+        new=[(c, names[c]) for c in codes if c in names and c not in onboarded],
+        already=[names[c] for c in codes if c in onboarded],
+        unknown=[c for c in codes if c not in names],
+        modules=[m.name for m in _modules(modules, at_least_one=True)])
 
 
 def batch_run(batch: OnboardingBatch, *,

@@ -90,9 +90,13 @@ def batch_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             epci_siren = form.cleaned_data["epci_siren"].strip()
-            batch = services.batch_prepare(epci_siren=epci_siren,
-                                           insee_codes=[] if epci_siren else form.codes(),
-                                           modules=form.cleaned_data["modules"])
+            values = {"epci_siren": epci_siren,
+                      "insee_codes": [] if epci_siren else form.codes(),
+                      "modules": form.cleaned_data["modules"]}
+            plan = services.batch_plan(**values)
+            if request.POST.get("confirmed") != str(len(plan.new)):
+                return render(request, "console/batch_new.html", {"form": form, "plan": plan})
+            batch = services.batch_prepare(**values)
         except RegistryError as exc:
             _fail(request, exc, form)
             return render(request, "console/batch_new.html", {"form": form},
