@@ -128,3 +128,31 @@ def test_the_command_line_adds_a_service_through_the_same_checks(year_2024):
                      "--vat-rate", "100", verbosity=0)
     call_command("billing_service", "69259", "2024", "Formation", "100", verbosity=0)
     assert ServiceCharge.objects.get().vat_rate == Decimal("20.00")
+
+
+# --- The same over the operator API ---------------------------------------------------------
+
+def _post(api, url, data):
+    return api.post(url, data, content_type="application/json")
+
+
+def test_the_operator_api_sets_discounts_and_services(year_2024, api):
+    response = _post(api, "/api/v1/communes/69256/discounts",
+                     {"year": 2024, "percent": "50", "reason": "Convention : première année"})
+    assert response.status_code == 201, response.content
+    assert (response.json()["percent"], response.json()["module"]) == ("50.00", None)
+    assert amounts(2024)["69256"] == Decimal("500.00")
+    refused = _post(api, "/api/v1/communes/69256/discounts",
+                    {"year": 2024, "percent": "101", "reason": "x", "module": "regies"})
+    assert (refused.status_code, refused.json()["field"]) == (400, "percent")
+
+    response = _post(api, "/api/v1/communes/69259/services",
+                     {"year": 2024, "label": "Formation", "amount_excl_vat": "300"})
+    assert (response.status_code, response.json()["vat_rate"]) == (201, "20.00")
+    refused = _post(api, "/api/v1/communes/69259/services",
+                    {"year": 2024, "label": "Formation", "amount_excl_vat": "-3"})
+    assert (refused.status_code, refused.json()["field"]) == (400, "amount_excl_vat")
+    assert ServiceCharge.objects.count() == 1 and Discount.objects.count() == 1
+    spec = api.get("/api/v1/openapi.json").json()
+    assert {"/api/v1/communes/{insee_code}/discounts",
+            "/api/v1/communes/{insee_code}/services"} <= set(spec["paths"])
