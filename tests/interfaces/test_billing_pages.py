@@ -2,6 +2,7 @@
 space and sees only its own invoices."""
 
 import datetime
+import re
 from unittest import mock
 
 import pytest
@@ -29,14 +30,19 @@ def admin_of(commune, account="admin@venissieux.fr"):
 
 
 def test_the_operator_issues_sends_and_downloads(rules, console):
-    job_page = console.post("/facturation/2024/emettre/", follow=True).content.decode()
+    check = console.get("/facturation/2024/emettre/").content.decode()
+    assert "2 titres de recette" in check and "2\u202f000,00 €" in check
+    token = re.search(r'name="confirmed" value="([^"]+)"', check).group(1)
+    job_page = console.post("/facturation/2024/emettre/", {"confirmed": token},
+                            follow=True).content.decode()
     assert "Terminé — terminé" in job_page
     assert "Documents : 2 sur 2" in job_page
     page = console.get("/facturation/2024/titres/").content.decode()
     assert "2024-000001" in page and "2024-000002" in page
     assert "2 titres émis" in page
 
-    again = console.post("/facturation/2024/emettre/", follow=True)  # a second time
+    again = console.post("/facturation/2024/emettre/", {"confirmed": token},
+                         follow=True)  # a second time
     assert "Rien n'a été émis : les contributions 2024 ont déjà été émises" in (
         again.content.decode().replace("&#x27;", "'"))
     assert Invoice.objects.count() == 2

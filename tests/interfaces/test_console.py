@@ -45,12 +45,20 @@ def test_list_search_and_filter(console):
     assert "Aucune commune ne correspond" in page
 
 
+def confirm(page):
+    """The confirmation step's form (the one that carries ``confirmed``)."""
+    return next(f for f in page.forms.values() if "confirmed" in f.fields)
+
+
 def test_onboard_a_commune_through_the_form(browser):
     page = browser.get("/communes/accueillir/", extra_environ=CONSOLE)
     form = page.forms[1]
     form["insee_code"] = "69273"
     form["custom_domains"] = "paiements.corbas.fr"
-    detail = form.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
+    check = form.submit(extra_environ=CONSOLE)
+    assert "Confirmer l'accueil de Corbas (69273)" in check.text.replace("&#x27;", "'")
+    assert not Commune.objects.filter(insee_code="69273").exists()  # nothing yet
+    detail = confirm(check).submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
     assert "Corbas est accueillie : corbas.localhost." in detail.text
     assert "paiements.corbas.fr" in detail.text
     assert Commune.objects.filter(insee_code="69273").exists()
@@ -62,7 +70,9 @@ def test_the_operator_chooses_the_database_of_a_new_commune(browser):
     form = page.forms[1]
     form["insee_code"] = "69273"
     form["database"] = EAST
-    detail = form.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
+    check = form.submit(extra_environ=CONSOLE)
+    assert "base « east »" in check.text
+    detail = confirm(check).submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
     assert "c_69273 (base « east »)" in detail.text
     assert Commune.objects.get(insee_code="69273").database == EAST
 
@@ -82,7 +92,11 @@ def test_onboard_an_epci_and_watch_the_progress(browser):
     page = browser.get("/communes/lots/nouveau/", extra_environ=CONSOLE)
     form = page.forms[1]
     form["insee_codes"] = "69273, 69091 69259"
-    progress = form.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
+    check = form.submit(extra_environ=CONSOLE)
+    assert "2 communes à accueillir" in check.text
+    assert "déjà accueillies, ignorées : Vénissieux" in check.text
+    assert not OnboardingBatch.objects.exists()  # nothing yet
+    progress = confirm(check).submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
     assert "3 sur 3 communes traitées" in progress.text
     assert "déjà accueillie" in progress.text
     assert OnboardingBatch.objects.get().status == "done"
@@ -92,7 +106,10 @@ def test_suspend_then_resume_from_the_commune_page(browser):
     page = browser.get("/communes/69259/", extra_environ=CONSOLE)
     form = next(f for f in page.forms.values() if f.action.endswith("/suspendre/"))
     form["reason"] = "convention échue"
-    page = form.submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
+    check = form.submit(extra_environ=CONSOLE)
+    assert "venissieux.localhost" in check.text and "« convention échue »" in check.text
+    assert Client(HTTP_HOST="venissieux.localhost").get("/").status_code == 200  # not yet
+    page = confirm(check).submit(extra_environ=CONSOLE).follow(extra_environ=CONSOLE)
     assert "Vénissieux est suspendue" in page.text
     assert Client(HTTP_HOST="venissieux.localhost").get("/").status_code == 503
 

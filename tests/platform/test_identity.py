@@ -372,7 +372,7 @@ def test_the_local_provider_blocks_a_suspended_communes_agents(venissieux):
     make_account("agent@venissieux.fr")
     grant(venissieux, "agent@venissieux.fr", Role.REGISSEUR)
     user = store.account("agent@venissieux.fr")
-    services.commune_suspend(commune=venissieux)
+    services.commune_suspend(commune=venissieux, reason="impayés")
     assert store.groups_of(user) == []  # no longer in the tokens
     services.commune_resume(commune=venissieux)
     assert store.groups_of(user) == ["/communes/69259/regisseur"]

@@ -183,7 +183,7 @@ def test_suspend_resume_and_offboard(db, fake, venissieux):
     fake.orgs["org-1"] = {"id": "org-1", "alias": "c-69259", "name": "Vénissieux",
                           "enabled": True}
     fake.groups.update({"/communes": "g-1", "/communes/69259": "g-2"})
-    services.commune_suspend(commune=venissieux)
+    services.commune_suspend(commune=venissieux, reason="impayés")
     assert fake.orgs["org-1"]["enabled"] is False
     services.commune_resume(commune=venissieux)
     assert fake.orgs["org-1"]["enabled"] is True

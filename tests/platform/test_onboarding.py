@@ -86,7 +86,7 @@ def test_onboarding_builds_a_schema_when_the_pool_is_empty(db):
 
 @pytest.mark.parametrize("code, error, message", [
     ("99999", errors.UnknownInseeCode, "Aucune commune actuelle"),
-    ("6925", errors.UnknownInseeCode, "Aucune commune actuelle"),
+    ("6925", errors.InvalidInseeCode, "« 6925 » n'est pas un code INSEE"),  # never padded
     ("69152", errors.UnknownInseeCode, "Oullins-Pierre-Bénite (69149)"),
     ("69259", errors.AlreadyOnboarded, "Vénissieux (69259) est déjà accueillie"),
 ])

@@ -99,9 +99,9 @@ def test_a_suspended_commune_answers_service_suspended_and_keeps_its_data(veniss
 def test_suspending_twice_or_resuming_an_active_commune_is_refused(venissieux):
     with pytest.raises(InvalidState, match="n'est pas suspendue"):
         services.commune_resume(commune=venissieux)
-    services.commune_suspend(commune=venissieux)
+    services.commune_suspend(commune=venissieux, reason="impayés")
     with pytest.raises(InvalidState, match="déjà suspendue"):
-        services.commune_suspend(commune=venissieux)
+        services.commune_suspend(commune=venissieux, reason="impayés")
 
 
 def test_operator_hosts_are_served_by_the_public_schema(db):

@@ -26,6 +26,14 @@ class Provisioning(Protocol):
         """The commune's group (or organization) and its roles exist; the first
         administrator, if given, holds the administrator role and is invited by e-mail."""
 
+    def agent_granted(self, commune, email: str, role: str) -> None:
+        """The commune's administrator gave ``role`` to ``email``: the account exists
+        (created and invited by e-mail to activate it when new; told of the role when
+        not) and is a member of the commune's role group."""
+
+    def agent_revoked(self, commune, email: str, role: str) -> None:
+        """Undo ``agent_granted`` for that role (the account stays)."""
+
     def commune_suspended(self, commune) -> None:
         """The commune's agents can no longer act for it."""
 

@@ -137,6 +137,41 @@ class KeycloakProvisioning:
             raise _failed("accueil de la commune", commune, error) from error
         logger.info("keycloak: %s provisioned (organization %s)", commune.insee_code, org["id"])
 
+    def agent_granted(self, commune, email: str, role: str) -> None:
+        kc = admin()
+        try:
+            org = self._organization(commune, create=True)
+            assert org is not None
+            root = self._group("/communes", parent_id=None)
+            commune_id = self._group(f"/communes/{commune.insee_code}", parent_id=root)
+            group_id = self._group(f"/communes/{commune.insee_code}/{role}",
+                                   parent_id=commune_id)
+            email = email.strip().lower()
+            user_id = kc.create_user({"username": email, "email": email, "enabled": True,
+                                      "requiredActions": REQUIRED_ACTIONS}, exist_ok=True)
+            kc.group_user_add(user_id, group_id)
+            try:
+                kc.organization_user_add(user_id, org["id"])
+            except KeycloakError as error:
+                if _status(error) != 409:  # already a member
+                    raise
+            self._invite(org["id"], user_id)
+        except KeycloakError as error:
+            raise _failed("invitation d'un agent", commune, error) from error
+
+    def agent_revoked(self, commune, email: str, role: str) -> None:
+        kc = admin()
+        try:
+            user_id = kc.get_user_id(email.strip().lower())
+            if user_id is None:
+                return
+            group_id = kc.get_group_by_path(f"/communes/{commune.insee_code}/{role}")["id"]
+            kc.group_user_remove(user_id, group_id)
+        except KeycloakError as error:
+            if _status(error) == 404:
+                return
+            raise _failed("retrait d'un rôle", commune, error) from error
+
     def _invite(self, org_id: str, user_id: str) -> None:
         """POST …/organizations/{id}/members/invite-existing-user (form: id=<user id>)."""
         kc = admin()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -75,6 +76,35 @@ def _check_routing(communes) -> None:
                            "référence qui manque à leur fiche — " + " ; ".join(missing) + ".")
 
 
+@dataclass(frozen=True)
+class IssuePlan:
+    """What issuing ``year`` would do, said before it is done: one titre per commune."""
+
+    year: int
+    titres: list[tuple[str, str, Decimal]]  # INSEE code, commune, total TTC
+    total: Decimal
+
+    @property
+    def token(self) -> str:
+        """What the confirmation carries: issuing refuses when it no longer matches."""
+        return f"{self.year}:{len(self.titres)}:{self.total}"
+
+
+def issue_plan(*, year: int) -> IssuePlan:
+    """The titres issuing ``year`` would write (same lines, same totals), nothing written."""
+    if BillingRun.objects.filter(year=year).exists():
+        raise BillingError(f"Les contributions {year} ont déjà été émises : rien à émettre.")
+    lines = _titre_lines(year)
+    names = dict(Commune.objects.filter(insee_code__in=lines).values_list("insee_code", "name"))
+    titres = []
+    for code in sorted(lines):
+        probe = Invoice()
+        _set_totals(probe, lines[code])
+        titres.append((code, names.get(code, code), probe.total))
+    return IssuePlan(year=year, titres=titres,
+                     total=sum((t for _, _, t in titres), Decimal("0.00")))
+
+
 def billing_issue(*, year: int) -> BillingRun:
     """Issue one invoice per commune for ``year``: all of them, or none."""
 
@@ -82,13 +112,9 @@ def billing_issue(*, year: int) -> BillingRun:
         return _issue(year)
 
 
-@transaction.atomic
-def _issue(year: int) -> BillingRun:
-    if BillingRun.objects.filter(year=year).exists():
-        run = BillingRun.objects.get(year=year)
-        raise BillingError(f"Les contributions {year} ont déjà été émises le "
-                           f"{timezone.localtime(run.issued_at):%d/%m/%Y à %H:%M} "
-                           f"({run.invoices} titres) : rien n'a été émis une seconde fois.")
+def _titre_lines(year: int) -> dict[str, list[InvoiceLine]]:
+    """The lines of each commune's titre for ``year`` (not saved): what issuing writes and
+    what its confirmation announces."""
     preview = compute_year(year)
     by_commune: dict[str, list[Line]] = defaultdict(list)
     for line in preview.lines:
@@ -99,19 +125,9 @@ def _issue(year: int) -> BillingRun:
         by_commune.setdefault(charge.commune.insee_code, [])
     if not by_commune:
         raise BillingError(f"Aucune commune abonnée en {year} : rien à émettre.")
-    try:
-        with transaction.atomic():
-            run = BillingRun.objects.create(year=year)
-    except IntegrityError:  # another run for the same year committed meanwhile
-        raise BillingError(f"Les contributions {year} viennent d'être émises par une autre "
-                           "opération.") from None
-    communes = {c.insee_code: c for c in Commune.objects.filter(insee_code__in=by_commune)}
-    _check_routing(communes.values())
     modules = dict(Module.objects.values_list("code", "name"))
-    now = timezone.now()
-    codes = sorted(by_commune)
     lines: dict[str, list[InvoiceLine]] = {}
-    for code in codes:
+    for code in sorted(by_commune):
         contributions = [
             InvoiceLine(position=i, module_id=line.module,
                         label=f"Contribution {year} — {modules.get(line.module, line.module)}",
@@ -128,6 +144,27 @@ def _issue(year: int) -> BillingRun:
                         amount=charge.amount_excl_vat, vat_rate=charge.vat_rate)
             for i, charge in enumerate(charges.get(code, []), start=1)]
         lines[code] = contributions + services
+    return lines
+
+
+@transaction.atomic
+def _issue(year: int) -> BillingRun:
+    if BillingRun.objects.filter(year=year).exists():
+        run = BillingRun.objects.get(year=year)
+        raise BillingError(f"Les contributions {year} ont déjà été émises le "
+                           f"{timezone.localtime(run.issued_at):%d/%m/%Y à %H:%M} "
+                           f"({run.invoices} titres) : rien n'a été émis une seconde fois.")
+    lines = _titre_lines(year)
+    try:
+        with transaction.atomic():
+            run = BillingRun.objects.create(year=year)
+    except IntegrityError:  # another run for the same year committed meanwhile
+        raise BillingError(f"Les contributions {year} viennent d'être émises par une autre "
+                           "opération.") from None
+    communes = {c.insee_code: c for c in Commune.objects.filter(insee_code__in=lines)}
+    _check_routing(communes.values())
+    now = timezone.now()
+    codes = sorted(lines)
     invoices = []
     for code, number in zip(codes, _numbers(year, len(codes)), strict=True):
         invoice = Invoice(number=number, year=year, run=run, commune=communes.get(code),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
@@ -12,9 +13,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from opsn.billing.computation import BillingError, check_rule
-from opsn.billing.models import PopulationBracket, PopulationKind, PricingRule, SubscriptionRequest
+from opsn.billing.models import (
+    Discount,
+    Invoice,
+    PopulationBracket,
+    PopulationKind,
+    PricingRule,
+    ServiceCharge,
+    SubscriptionRequest,
+)
 from opsn.communes.models import Commune, CommuneModule, Module
 from opsn.kernel import money
+
+logger = logging.getLogger("opsn.billing")
 
 
 def parse_amount(value: str | Decimal | int, what: str) -> Decimal:
@@ -122,3 +133,99 @@ def subscription_request(*, commune: Commune, action: str, module: str | None = 
     return SubscriptionRequest.objects.create(
         commune=commune, module_id=module, action=action, requested_on=requested_on,
         deadline=deadline, effective_on=effective, late=late)
+
+
+def _year_open(year: int) -> int:
+    if not isinstance(year, int) or not 2000 <= year <= 2100:
+        raise BillingError(f"« {year} » n'est pas une année de facturation (2000 à 2100).",
+                           field="year")
+    if Invoice.objects.filter(year=year).exists():
+        raise BillingError(f"Les contributions {year} sont déjà émises : une remise ne les "
+                           "change plus (corrigez un titre par un avoir).", field="year")
+    return year
+
+
+def parse_percent(value: str | Decimal | int) -> Decimal:
+    """A discount's percentage: more than 0, 100 at most, two decimals at most."""
+    percent = money.parse_amount(value, field="percent", what="Remise", error=BillingError)
+    if percent > 100:
+        raise BillingError(f"Remise : {percent} % dépasse 100 %.", field="percent")
+    return percent
+
+
+@transaction.atomic
+def discount_set(*, commune: Commune, year: int, percent: str | Decimal | int,
+                 reason: str, module: str | None = None, by: str = "") -> Discount:
+    """A discount for one commune and year, on one application or (``module`` None) on
+    all: e.g. 50 % the first year of the Vaulx-en-Velin convention. A discount on one
+    application wins over one on all. Refused once the year is issued, and when the same
+    commune, year and application already have one (remove it first)."""
+    year = _year_open(year)
+    percent = parse_percent(percent)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise BillingError("Donnez le motif de la remise (il figure sur le titre).",
+                           field="reason")
+    if len(reason) > 200 or any(not ch.isprintable() for ch in reason):
+        raise BillingError("Le motif : 200 caractères imprimables au plus.", field="reason")
+    found = None
+    if module:
+        found = Module.objects.filter(code=module, is_active=True).first()
+        if found is None:
+            raise BillingError(f"Application inconnue : « {module[:40]} ».", field="module")
+    same = Discount.objects.select_for_update().filter(commune=commune, year=year,
+                                                       module=found).first()
+    if same is not None:
+        what = f"sur {found.name}" if found else "sur toutes les applications"
+        held = str(same.percent).replace(".", ",")
+        raise BillingError(f"{commune.name} a déjà une remise {what} en {year} "
+                           f"({held} %) : retirez-la d'abord.",
+                           field="module")
+    discount = Discount.objects.create(commune=commune, year=year, module=found,
+                                       percent=percent, reason=reason)
+    logger.info("discount %s%% for %s (%s, %s) set by %s: %s", percent, commune.insee_code,
+                year, module or "all", by or "-", reason)
+    return discount
+
+
+@transaction.atomic
+def discount_remove(*, discount: Discount, by: str = "") -> None:
+    _year_open(discount.year)
+    logger.info("discount %s%% for %s (%s) removed by %s", discount.percent,
+                discount.commune.insee_code, discount.year, by or "-")
+    discount.delete()
+
+
+@transaction.atomic
+def service_charge_add(*, commune: Commune, year: int, label: str,
+                       amount_excl_vat: str | Decimal | int,
+                       vat_rate: str | Decimal | int = "20.00", by: str = "") -> ServiceCharge:
+    """A one-off service (custom work, training) on the commune's titre of ``year``, on a
+    line of its own, with VAT. Refused once the year is issued."""
+    year = _year_open(year)
+    label = " ".join((label or "").split())
+    if not label:
+        raise BillingError("Donnez l'intitulé de la prestation (il figure sur le titre).",
+                           field="label")
+    if len(label) > 200 or any(not ch.isprintable() for ch in label):
+        raise BillingError("L'intitulé : 200 caractères imprimables au plus.", field="label")
+    amount = money.parse_amount(amount_excl_vat, field="amount_excl_vat", what="Montant HT",
+                                error=BillingError)
+    rate = money.parse_amount(vat_rate, field="vat_rate", what="Taux de TVA",
+                              allow_zero=True, error=BillingError)
+    if rate >= 100:
+        raise BillingError(f"Taux de TVA : {rate} % n'est pas un taux (moins de 100 %).",
+                           field="vat_rate")
+    charge = ServiceCharge.objects.create(commune=commune, year=year, label=label,
+                                          amount_excl_vat=amount, vat_rate=rate)
+    logger.info("service %s (%s € HT, TVA %s %%) for %s (%s) added by %s", label, amount,
+                rate, commune.insee_code, year, by or "-")
+    return charge
+
+
+@transaction.atomic
+def service_charge_remove(*, charge: ServiceCharge, by: str = "") -> None:
+    _year_open(charge.year)
+    logger.info("service %s for %s (%s) removed by %s", charge.label,
+                charge.commune.insee_code, charge.year, by or "-")
+    charge.delete()

@@ -10,26 +10,31 @@ from django.db.models import Sum
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import operator_required
-from opsn.billing import documents, issuing
+from opsn.billing import documents, issuing, services
 from opsn.billing.charts import Bar, bar_chart
 from opsn.billing.computation import BillingError, compute_year
 from opsn.billing.exports import write_preview_csv
 from opsn.billing.models import (
     BillingJob,
     BillingRun,
+    Discount,
     Invoice,
     InvoiceLine,
     PricingRule,
+    ServiceCharge,
     SubscriptionRequest,
     sending_reminder,
 )
 from opsn.billing.tasks import issue_year
-from opsn.communes.models import Module
+from opsn.communes.errors import UnknownCommune
+from opsn.communes.models import Commune, Module
 from opsn.jobs.broker import send
-from opsn.kernel.money import format_cents
+from opsn.kernel.errors import DomainError
+from opsn.kernel.money import euros, format_cents
+from opsn.kernel.pages import paginate
 
 
 @operator_required
@@ -88,16 +93,124 @@ def preview_csv(request: HttpRequest, year: int) -> HttpResponse:
 
 
 @operator_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def issue(request: HttpRequest, year: int) -> HttpResponse:
-    """Start the yearly run in the background; the job page shows its progress."""
+    """A confirmation that says what will be issued (how many titres, to which communes,
+    which total); only a POST carrying that very plan starts the yearly run in the
+    background, and the job page shows its progress."""
     if BillingRun.objects.filter(year=year).exists():
         messages.error(request, f"Rien n'a été émis : les contributions {year} ont déjà été "
                                 "émises.")
         return redirect("billing:invoices", year=year)
-    job = BillingJob.objects.create(year=year)
-    send(issue_year, job.pk)
-    return redirect("billing:job", pk=job.pk)
+    try:
+        plan = issuing.issue_plan(year=year)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("billing:preview", year=year)
+    error = ""
+    if request.method == "POST":
+        confirmed = request.POST.get("confirmed", "")
+        if confirmed == plan.token:
+            job = BillingJob.objects.create(year=year)
+            send(issue_year, job.pk)
+            return redirect("billing:job", pk=job.pk)
+        error = ("Les titres ont changé depuis que vous les avez lus (règle, abonnement ou "
+                 "prestation modifiés) : relisez-les avant de confirmer." if confirmed else
+                 "Rien n'a été émis : confirmez d'abord ce qui sera émis.")
+    return render(request, "billing/issue_confirm.html", {
+        "year": year, "plan": plan, "count": len(plan.titres), "total": euros(plan.total),
+        "page": Paginator([(code, name, euros(amount)) for code, name, amount in plan.titres],
+                          50).get_page(request.GET.get("page")), "error": error,
+    }, status=400 if error else 200)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def discounts(request: HttpRequest, year: int) -> HttpResponse:
+    """The year's discounts, set from the console (as ``opsn billing_discount``)."""
+    error: DomainError | None = None
+    typed = {}
+    if request.method == "POST":
+        typed = {k: request.POST.get(k, "")[:300]
+                 for k in ("commune", "module", "percent", "reason")}
+        try:
+            commune = Commune.objects.named(typed["commune"])
+            discount = services.discount_set(
+                commune=commune, year=year, percent=typed["percent"],
+                reason=typed["reason"], module=typed["module"] or None,
+                by=request.user.get_username())
+        except DomainError as exc:
+            error = exc
+            if isinstance(exc, UnknownCommune):
+                exc.field = "commune"
+        else:
+            shown = str(discount.percent).replace(".", ",")
+            messages.success(request, f"Remise de {shown} % pour {commune.name} en {year} "
+                                      "enregistrée.")
+            return redirect("billing:discounts", year=year)
+    rows = Discount.objects.filter(year=year).select_related("commune", "module").order_by(
+        "commune__name", "module__position")
+    return render(request, "billing/discounts.html", {
+        "year": year, "page": paginate(request, rows), "error": error, "typed": typed,
+        "modules": Module.objects.filter(is_active=True),
+        "issued": Invoice.objects.filter(year=year).exists(),
+    }, status=error.http_status if error else 200)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def service_charges(request: HttpRequest, year: int) -> HttpResponse:
+    """The year's one-off services, added from the console (as ``opsn billing_service``)."""
+    error: DomainError | None = None
+    typed = {"vat_rate": "20"}
+    if request.method == "POST":
+        typed = {k: request.POST.get(k, "")[:300]
+                 for k in ("commune", "label", "amount_excl_vat", "vat_rate")}
+        try:
+            commune = Commune.objects.named(typed["commune"])
+            charge = services.service_charge_add(
+                commune=commune, year=year, label=typed["label"],
+                amount_excl_vat=typed["amount_excl_vat"], vat_rate=typed["vat_rate"],
+                by=request.user.get_username())
+        except DomainError as exc:
+            error = exc
+            if isinstance(exc, UnknownCommune):
+                exc.field = "commune"
+        else:
+            messages.success(request, f"Prestation « {charge.label} » ajoutée au titre {year} "
+                                      f"de {commune.name} ({euros(charge.amount_excl_vat)} HT).")
+            return redirect("billing:services", year=year)
+    rows = ServiceCharge.objects.filter(year=year).select_related("commune")
+    return render(request, "billing/services.html", {
+        "year": year, "page": paginate(request, rows), "error": error, "typed": typed,
+        "issued": Invoice.objects.filter(year=year).exists(),
+    }, status=error.http_status if error else 200)
+
+
+@operator_required
+@require_POST
+def service_charge_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    charge = get_object_or_404(ServiceCharge.objects.select_related("commune"), pk=pk)
+    try:
+        services.service_charge_remove(charge=charge, by=request.user.get_username())
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Prestation « {charge.label} » retirée.")
+    return redirect("billing:services", year=charge.year)
+
+
+@operator_required
+@require_POST
+def discount_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    discount = get_object_or_404(Discount.objects.select_related("commune"), pk=pk)
+    try:
+        services.discount_remove(discount=discount, by=request.user.get_username())
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Remise de {discount.commune.name} retirée.")
+    return redirect("billing:discounts", year=discount.year)
 
 
 @operator_required

@@ -15,6 +15,14 @@ class UnknownInseeCode(RegistryError):
     http_status = 404
 
 
+class InvalidInseeCode(UnknownInseeCode):
+    """Not an INSEE code at all: 5 characters (digits, or 2A/2B and 3 digits for Corsica).
+    Never padded nor cut into one."""
+
+    code = "invalid_insee_code"
+    http_status = 400
+
+
 class AlreadyOnboarded(RegistryError):
     code = "already_onboarded"
     http_status = 409
@@ -42,6 +50,16 @@ class UnknownEpci(RegistryError):
 
 class UnknownModule(RegistryError):
     code = "unknown_module"
+
+
+class NoModule(UnknownModule):
+    """A commune without any module would silently drop out of billing."""
+
+    code = "no_module"
+
+
+class InvalidReason(RegistryError):
+    code = "invalid_reason"
 
 
 class UnknownCommune(RegistryError):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.contrib.postgres.fields import ArrayField
@@ -27,11 +28,14 @@ class Module(models.Model):
         return self.name
 
 
+INSEE_CODE_FORMAT = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
+
+
 def normalise_insee_code(value: str) -> str:
-    code = (value or "").strip().upper()
-    if len(code) == 4 and code.isdigit():
-        code = "0" + code  # spreadsheets drop the leading zero of Ain, Aisne…
-    return code
+    """Spaces around taken out, letters upper-cased: never padded, never cut (a 4-digit
+    code is not guessed to be a département 01-09 one; ``communes.services.clean_insee_code``
+    refuses it)."""
+    return (value or "").strip().replace("\u00a0", "").replace("\u202f", "").upper()
 
 
 class CommuneQuerySet(models.QuerySet):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
@@ -25,7 +26,10 @@ from opsn.communes.errors import (
     AlreadyOnboarded,
     DomainTaken,
     InvalidBillingIdentifier,
+    InvalidInseeCode,
+    InvalidReason,
     InvalidState,
+    NoModule,
     UnknownDatabase,
     UnknownEpci,
     UnknownInseeCode,
@@ -33,6 +37,7 @@ from opsn.communes.errors import (
 )
 from opsn.communes.identities import provisioning
 from opsn.communes.models import (
+    INSEE_CODE_FORMAT,
     Commune,
     CommuneModule,
     Domain,
@@ -46,6 +51,21 @@ from opsn.kernel.tenancy import inside
 from opsn.referentiel.models import Epci, OfficialCommune
 
 logger = logging.getLogger("opsn.communes")
+
+
+def clean_insee_code(value: str | None) -> str:
+    """The one check of an INSEE code typed or sent by the operator: spaces around are
+    taken out and letters upper-cased, nothing is ever padded or cut; what remains must be
+    5 digits, or 2A/2B and 3 digits for Corsica."""
+    raw = value or ""
+    code = normalise_insee_code(raw)
+    if not INSEE_CODE_FORMAT.fullmatch(code):
+        shown = "".join(ch if ch.isprintable() else "?" for ch in raw.strip())[:20]
+        raise InvalidInseeCode(
+            f"« {shown} » n'est pas un code INSEE : 5 caractères attendus (5 chiffres, ou 2A/2B "
+            "et 3 chiffres pour la Corse), par exemple 01053 pour Bourg-en-Bresse — le zéro "
+            "initial des départements 01 à 09 compte.", field="insee_code")
+    return code
 
 
 def _official(insee_code: str) -> OfficialCommune:
@@ -65,9 +85,18 @@ def _official(insee_code: str) -> OfficialCommune:
     return official
 
 
-def _modules(codes: Sequence[str] | None) -> list[Module]:
+NO_MODULE = ("Choisissez au moins un module : une commune accueillie sans module ne "
+             "serait jamais facturée.")
+
+
+def _modules(codes: Sequence[str] | None, *, at_least_one: bool = False) -> list[Module]:
     if codes is None:
-        return list(Module.objects.filter(is_active=True, default_on_onboarding=True))
+        defaults = list(Module.objects.filter(is_active=True, default_on_onboarding=True))
+        if at_least_one and not defaults:
+            raise NoModule(NO_MODULE, field="modules")
+        return defaults
+    if at_least_one and not [c for c in codes if str(c).strip()]:
+        raise NoModule(NO_MODULE, field="modules")
     wanted = list(dict.fromkeys(codes))
     found = {m.code: m for m in Module.objects.filter(code__in=wanted, is_active=True)}
     missing = [c for c in wanted if c not in found]
@@ -153,21 +182,59 @@ def _onboard(*, insee_code: str, modules: Sequence[str] | None,
     return commune
 
 
-def _onboard_in(*, insee_code: str, modules: Sequence[str] | None,
-                custom_domains: Sequence[str], admin_email: str | None,
-                database: str) -> Commune:
-    insee_code = normalise_insee_code(insee_code)
+def _checked(*, insee_code: str, modules: Sequence[str] | None,
+             custom_domains: Sequence[str]
+             ) -> tuple[str, OfficialCommune, list[Module], str, list[str]]:
+    """Every refusal of an onboarding, before anything is written."""
+    insee_code = clean_insee_code(insee_code)
+    chosen_modules = _modules(modules, at_least_one=True)
     official = _official(insee_code)
     existing = Commune.objects.filter(insee_code=insee_code).first()
     if existing is not None:
         raise AlreadyOnboarded(f"{existing.name} ({insee_code}) est déjà accueillie sur la "
                                f"plateforme depuis le {existing.onboarded_at:%d/%m/%Y}.",
                                field="insee_code")
-    chosen_modules = _modules(modules)
     extra = [normalise_domain(d) for d in custom_domains]
     slug = _free_slug(official)
     domains = [commune_subdomain(slug), *dict.fromkeys(d for d in extra)]
     _check_domains_free(domains)
+    return insee_code, official, chosen_modules, slug, domains
+
+
+@dataclass(frozen=True)
+class OnboardingPlan:
+    """What an onboarding will do, said to the operator before it is done."""
+
+    insee_code: str
+    name: str
+    departement_code: str
+    epci: str
+    schema_name: str
+    database: str
+    domains: list[str]
+    modules: list[str]
+    admin_email: str
+
+
+def onboarding_plan(*, insee_code: str, modules: Sequence[str] | None = None,
+                    custom_domains: Sequence[str] = (), admin_email: str | None = None,
+                    database: str | None = None) -> OnboardingPlan:
+    """The same checks as ``commune_onboard``, nothing written: what the confirmation says."""
+    insee_code, official, chosen, _slug, domains = _checked(
+        insee_code=insee_code, modules=modules, custom_domains=custom_domains)
+    database = check_database(database) if database else database_for_new_commune()
+    return OnboardingPlan(
+        insee_code=insee_code, name=official.name, departement_code=official.departement_code,
+        epci=official.epci.name if official.epci else "",
+        schema_name=schemas.schema_name_for(insee_code), database=database, domains=domains,
+        modules=[m.name for m in chosen], admin_email=admin_email or "")
+
+
+def _onboard_in(*, insee_code: str, modules: Sequence[str] | None,
+                custom_domains: Sequence[str], admin_email: str | None,
+                database: str) -> Commune:
+    insee_code, official, chosen_modules, slug, domains = _checked(
+        insee_code=insee_code, modules=modules, custom_domains=custom_domains)
 
     schema_name = schemas.schema_name_for(insee_code)
     if database != DEFAULT_DB_ALIAS and schemas.schema_exists(schema_name, database):
@@ -212,13 +279,38 @@ def epci_members(siren: str) -> tuple[Epci, list[str]]:
     return epci, codes
 
 
-def batch_create(*, label: str, insee_codes: Sequence[str],
-                 modules: Sequence[str] | None = None) -> OnboardingBatch:
+def _batch_codes(insee_codes: Sequence[str], modules: Sequence[str] | None) -> list[str]:
+    """A batch, refused before anything runs when a code is not an INSEE code at all
+    (listed), when none of its codes is a current commune (listed), or without a module.
+    Codes of the referential not yet onboarded run; an unknown one among them is recorded
+    in the batch's outcomes and can be fixed and resumed."""
     codes = list(dict.fromkeys(normalise_insee_code(c) for c in insee_codes if c.strip()))
     if not codes:
         raise UnknownInseeCode("La liste de codes INSEE est vide.", field="insee_codes")
-    if modules is not None:
-        _modules(modules)  # refuse an unknown module before anything starts
+    malformed = [c for c in codes if not INSEE_CODE_FORMAT.fullmatch(c)]
+    if malformed:
+        shown = ", ".join(f"« {''.join(ch if ch.isprintable() else '?' for ch in c)[:20]} »"
+                          for c in malformed[:20])
+        more = f" et {len(malformed) - 20} autre(s)" if len(malformed) > 20 else ""
+        raise InvalidInseeCode(
+            f"{len(malformed)} code(s) ne sont pas des codes INSEE (5 caractères, jamais "
+            f"complétés) : {shown}{more}. Corrigez la liste : rien n'a été lancé.",
+            field="insee_codes")
+    known = set(OfficialCommune.objects.filter(insee_code__in=codes, is_current=True)
+                .values_list("insee_code", flat=True))
+    if not known:
+        shown = ", ".join(codes[:20]) + (f" et {len(codes) - 20} autre(s)"
+                                         if len(codes) > 20 else "")
+        raise UnknownInseeCode(
+            f"Aucun de ces codes n'est celui d'une commune actuelle du référentiel officiel : "
+            f"{shown}. Rien n'a été lancé.", field="insee_codes")
+    _modules(modules, at_least_one=True)  # refused before anything starts
+    return codes
+
+
+def batch_create(*, label: str, insee_codes: Sequence[str],
+                 modules: Sequence[str] | None = None) -> OnboardingBatch:
+    codes = _batch_codes(insee_codes, modules)
     return OnboardingBatch.objects.create(label=label, insee_codes=codes,
                                           modules=list(modules) if modules is not None else None)
 
@@ -231,6 +323,37 @@ def batch_prepare(*, epci_siren: str | None = None, insee_codes: Sequence[str] =
         epci, members = epci_members(epci_siren)
         codes, label = members + codes, epci.name
     return batch_create(label=label, insee_codes=codes, modules=modules)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """What a batch will do, said before it runs."""
+
+    label: str
+    new: list[tuple[str, str]]  # INSEE code, name: the communes it will onboard
+    already: list[str]  # names of those already onboarded (skipped)
+    unknown: list[str]  # codes not in the referential (recorded as errors)
+    modules: list[str]
+
+
+def batch_plan(*, epci_siren: str | None = None, insee_codes: Sequence[str] = (),
+               modules: Sequence[str] | None = None) -> BatchPlan:
+    """The same refusals as ``batch_prepare``; nothing written."""
+    codes, label = list(insee_codes), "Liste de communes"
+    if epci_siren:
+        epci, members = epci_members(epci_siren)
+        codes, label = members + codes, epci.name
+    codes = _batch_codes(codes, modules)
+    names = dict(OfficialCommune.objects.filter(insee_code__in=codes, is_current=True)
+                 .values_list("insee_code", "name"))
+    onboarded = set(Commune.objects.filter(insee_code__in=codes)
+                    .values_list("insee_code", flat=True))
+    return BatchPlan(
+        label=label,
+        new=[(c, names[c]) for c in codes if c in names and c not in onboarded],
+        already=[names[c] for c in codes if c in onboarded],
+        unknown=[c for c in codes if c not in names],
+        modules=[m.name for m in _modules(modules, at_least_one=True)])
 
 
 def batch_run(batch: OnboardingBatch, *,
@@ -262,17 +385,35 @@ def batch_run(batch: OnboardingBatch, *,
 
 
 @transaction.atomic
-def commune_suspend(*, commune: Commune, reason: str = "") -> Commune:
+def commune_suspend(*, commune: Commune, reason: str) -> Commune:
     commune = Commune.objects.select_for_update().get(pk=commune.pk)
     if commune.is_suspended:
         raise InvalidState(f"{commune.name} est déjà suspendue.")
+    reason = clean_reason(reason)
     commune.status = Commune.Status.SUSPENDED
-    commune.status_reason = reason.strip()[:300]
+    commune.status_reason = reason
     commune.status_changed_at = timezone.now()
     commune.save(update_fields=["status", "status_reason", "status_changed_at"])
     provisioning().commune_suspended(commune)
     routing.forget_soon()
     return commune
+
+
+REASON_MAX_LENGTH = 300
+
+
+def clean_reason(value: str | None) -> str:
+    """The reason of a suspension: required, printable, 300 characters at most (never cut)."""
+    reason = " ".join((value or "").split())
+    if not reason:
+        raise InvalidReason("Donnez le motif de la suspension : il reste dans la fiche de la "
+                            "commune.", field="reason")
+    if any(not ch.isprintable() for ch in reason):
+        raise InvalidReason("Le motif contient des caractères non imprimables.", field="reason")
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InvalidReason(f"Le motif : {REASON_MAX_LENGTH} caractères au plus "
+                            f"({len(reason)} donnés).", field="reason")
+    return reason
 
 
 @transaction.atomic

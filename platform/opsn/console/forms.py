@@ -9,8 +9,11 @@ def module_choices():
 
 
 class OnboardForm(forms.Form):
-    insee_code = forms.CharField(label="Code INSEE de la commune", max_length=5,
-                                 help_text="5 caractères, par exemple 69259 pour Vénissieux.")
+    # No max_length of 5: the browser would cut « 69259 » typed after a space to « 6925 ».
+    # communes.services.clean_insee_code checks it (trimmed, never padded nor cut).
+    insee_code = forms.CharField(label="Code INSEE de la commune", max_length=40,
+                                 help_text="5 caractères, par exemple 69259 pour Vénissieux "
+                                           "ou 01053 pour Bourg-en-Bresse.")
     modules = forms.MultipleChoiceField(label="Modules", required=False,
                                         widget=forms.CheckboxSelectMultiple)
     custom_domains = forms.CharField(label="Domaines personnalisés (un par ligne)",
@@ -69,12 +72,13 @@ class BatchForm(forms.Form):
 
 
 class SuspendForm(forms.Form):
-    reason = forms.CharField(label="Motif (visible de l'opérateur seulement)", required=False,
-                             max_length=300)
+    # Checked by communes.services.clean_reason (required, 300 characters, never cut).
+    reason = forms.CharField(label="Motif (obligatoire, visible de l'opérateur seulement)",
+                             required=True, max_length=1000)
 
 
 class OffboardForm(forms.Form):
-    confirm = forms.CharField(label="Retapez le code INSEE pour confirmer", max_length=5)
+    confirm = forms.CharField(label="Retapez le code INSEE pour confirmer", max_length=40)
 
     def __init__(self, *args, commune: Commune, **kwargs):
         super().__init__(*args, **kwargs)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import operator_required
 from opsn.communes import archive, services
-from opsn.communes.errors import RegistryError
+from opsn.communes.errors import InvalidState, RegistryError
 from opsn.communes.models import Commune, CommuneArchive, CommuneModule, Module, OnboardingBatch
 from opsn.communes.routing import request_host
 from opsn.communes.selectors import communes_search, latest_population, registry_totals
@@ -60,14 +60,20 @@ def _fail(request: HttpRequest, exc: RegistryError, form=None) -> None:
 @operator_required
 @require_http_methods(["GET", "POST"])
 def commune_onboard(request: HttpRequest) -> HttpResponse:
+    """Two steps: the form, then a confirmation that says what will be created (checked by
+    the same refusals as the onboarding itself); only a POST carrying ``confirmed`` and
+    the same values onboards."""
     form = OnboardForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        values = {"insee_code": form.cleaned_data["insee_code"],
+                  "modules": form.cleaned_data["modules"], "custom_domains": form.domains(),
+                  "admin_email": form.cleaned_data["admin_email"] or None,
+                  "database": form.cleaned_data.get("database") or None}
         try:
-            commune = services.commune_onboard(
-                insee_code=form.cleaned_data["insee_code"],
-                modules=form.cleaned_data["modules"], custom_domains=form.domains(),
-                admin_email=form.cleaned_data["admin_email"] or None,
-                database=form.cleaned_data.get("database") or None)
+            plan = services.onboarding_plan(**values)
+            if request.POST.get("confirmed") != plan.insee_code:
+                return render(request, "console/onboard.html", {"form": form, "plan": plan})
+            commune = services.commune_onboard(**values)
         except RegistryError as exc:
             _fail(request, exc, form)
             return render(request, "console/onboard.html", {"form": form}, status=exc.http_status)
@@ -84,9 +90,13 @@ def batch_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             epci_siren = form.cleaned_data["epci_siren"].strip()
-            batch = services.batch_prepare(epci_siren=epci_siren,
-                                           insee_codes=[] if epci_siren else form.codes(),
-                                           modules=form.cleaned_data["modules"])
+            values = {"epci_siren": epci_siren,
+                      "insee_codes": [] if epci_siren else form.codes(),
+                      "modules": form.cleaned_data["modules"]}
+            plan = services.batch_plan(**values)
+            if request.POST.get("confirmed") != str(len(plan.new)):
+                return render(request, "console/batch_new.html", {"form": form, "plan": plan})
+            batch = services.batch_prepare(**values)
         except RegistryError as exc:
             _fail(request, exc, form)
             return render(request, "console/batch_new.html", {"form": form},
@@ -147,10 +157,25 @@ def _action(request: HttpRequest, insee_code: str, action, success: str) -> Http
 @operator_required
 @require_POST
 def commune_suspend(request: HttpRequest, insee_code: str) -> HttpResponse:
-    form = SuspendForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    """Two steps: the reason, then a confirmation that says what suspending does."""
+    commune = _commune(insee_code)
+    raw = request.POST.get("reason", "")
+    if request.POST.get("confirmed") != commune.insee_code:
+        try:
+            reason = services.clean_reason(raw)
+            if commune.is_suspended:
+                raise InvalidState(f"{commune.name} est déjà suspendue.")
+        except RegistryError as exc:
+            messages.error(request, exc.message)
+            return redirect("console:commune", insee_code=insee_code)
+        return render(request, "console/suspend_confirm.html", {
+            "c": commune, "reason": reason,
+            "domains": list(commune.domains.order_by("-is_primary", "domain")
+                            .values_list("domain", flat=True)),
+            "modules": list(commune.communemodule_set.current()
+                            .values_list("module__name", flat=True))})
     return _action(request, insee_code,
-                   lambda c: services.commune_suspend(commune=c, reason=reason),
+                   lambda c: services.commune_suspend(commune=c, reason=raw),
                    "{name} est suspendue : ses sites affichent « service suspendu ».")
 
 

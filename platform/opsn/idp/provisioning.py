@@ -17,6 +17,41 @@ from opsn.kernel.urls import public_url
 logger = logging.getLogger("opsn.idp")
 
 
+ROLE_LABELS = {"administrator": "administrateur", "finance": "service financier",
+               "regisseur": "régisseur titulaire", "suppleant": "mandataire suppléant",
+               "mandataire": "mandataire"}
+
+
+def _mail(commune, user, role: str) -> None:
+    """After commit: the activation link to a new account, a notice to an existing one."""
+    label = ROLE_LABELS.get(role, role)
+    space = public_url(commune.primary_domain, "/espace/")
+    if user.has_usable_password():
+        body = (f"Bonjour,\n\nVous avez désormais le rôle « {label} » dans l'espace de "
+                f"{commune.name} ({space}). Connectez-vous avec votre compte habituel.\n\n")
+    else:
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        token = default_token_generator.make_token(user)
+        link = f"{settings.OPSN_OIDC_ISSUER}/activer/{uid}/{token}/"
+        body = (f"Bonjour,\n\nVous êtes {label} de l'espace de {commune.name}"
+                f" ({space}).\n"
+                f"Activez votre compte et choisissez votre mot de passe : {link}\n"
+                "La double authentification est obligatoire pour les agents : "
+                "gardez votre application d'authentification à portée de main.\n\n")
+
+    def send() -> None:
+        send_mail(
+            subject=(f"Votre espace {commune.name} sur la plateforme "
+                     f"{settings.OPSN_OPERATOR['short_name']}"),
+            message=body + f"{settings.OPSN_OPERATOR['name']}\n",
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[user.email],
+        )
+        logger.info("invitation (%s) sent for %s", role, commune.insee_code)
+
+    transaction.on_commit(send)
+
+
 class LocalProvisioning:
     def commune_provisioned(self, commune, admin_email: str | None) -> None:
         if not admin_email:
@@ -25,26 +60,17 @@ class LocalProvisioning:
         store.membership_add(user, store.commune_group(commune.insee_code, "administrator"))
         if user.has_usable_password():
             return  # already has an account (an agent elsewhere): no activation needed
+        _mail(commune, user, "administrator")
 
-        def send() -> None:
-            uid = urlsafe_base64_encode(force_bytes(user.pk))
-            token = default_token_generator.make_token(user)
-            link = f"{settings.OPSN_OIDC_ISSUER}/activer/{uid}/{token}/"
-            send_mail(
-                subject=(f"Votre espace {commune.name} sur la plateforme "
-                         f"{settings.OPSN_OPERATOR['short_name']}"),
-                message=(f"Bonjour,\n\nVous êtes administrateur de l'espace de {commune.name}"
-                         f" ({public_url(commune.primary_domain, '/espace/')}).\n"
-                         f"Activez votre compte et choisissez votre mot de passe : {link}\n"
-                         "La double authentification est obligatoire pour les agents : "
-                         "gardez votre application d'authentification à portée de main.\n\n"
-                         f"{settings.OPSN_OPERATOR['name']}\n"),
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                recipient_list=[user.email],
-            )
-            logger.info("invitation sent to the administrator of %s", commune.insee_code)
+    def agent_granted(self, commune, email: str, role: str) -> None:
+        user = store.account_ensure(email)
+        store.membership_add(user, store.commune_group(commune.insee_code, role))
+        _mail(commune, user, role)
 
-        transaction.on_commit(send)
+    def agent_revoked(self, commune, email: str, role: str) -> None:
+        user = store.account(email)
+        if user is not None:
+            store.membership_remove(user, store.commune_group(commune.insee_code, role))
 
     def commune_suspended(self, commune) -> None:
         count = store.commune_block(commune.insee_code, blocked=True)

@@ -12,6 +12,7 @@ from ninja.security import HttpBearer
 from pydantic import BaseModel, ConfigDict
 
 from opsn.accounts.models import OperatorApiToken
+from opsn.billing import services as billing
 from opsn.communes import archive, services
 from opsn.communes.errors import RegistryError, UnknownCommune
 from opsn.communes.models import Commune, Module, OnboardingBatch
@@ -311,3 +312,84 @@ def create_batch(request, payload: BatchIn):
 def get_batch(request, batch_id: UUID):
     return get_object_or_404(OnboardingBatch, pk=batch_id)
 
+
+
+# --- Billing: discounts and one-off services (as the console's Facturation pages) ----------
+
+class DiscountIn(In):
+    year: int
+    percent: str
+    reason: str
+    module: str | None = None
+
+
+class DiscountOut(Schema):
+    id: int
+    insee_code: str
+    year: int
+    module: str | None
+    percent: str
+    reason: str
+
+    @staticmethod
+    def resolve_insee_code(obj):
+        return obj.commune.insee_code
+
+    @staticmethod
+    def resolve_module(obj):
+        return obj.module_id
+
+    @staticmethod
+    def resolve_percent(obj):
+        return str(obj.percent)
+
+
+class ServiceIn(In):
+    year: int
+    label: str
+    amount_excl_vat: str
+    vat_rate: str = "20.00"
+
+
+class ServiceOut(Schema):
+    id: int
+    insee_code: str
+    year: int
+    label: str
+    amount_excl_vat: str
+    vat_rate: str
+
+    @staticmethod
+    def resolve_insee_code(obj):
+        return obj.commune.insee_code
+
+    @staticmethod
+    def resolve_amount_excl_vat(obj):
+        return str(obj.amount_excl_vat)
+
+    @staticmethod
+    def resolve_vat_rate(obj):
+        return str(obj.vat_rate)
+
+
+def _token_name(request) -> str:
+    return f"api:{getattr(request.auth, 'name', '') or request.auth.pk}"
+
+
+@api.post("/communes/{insee_code}/discounts",
+          response={201: DiscountOut, 400: ErrorOut, 404: ErrorOut}, tags=["billing"])
+def add_discount(request, insee_code: str, payload: DiscountIn):
+    """A discount for the commune and year (one application, or all when ``module`` is
+    null); refused out of range, twice on one scope, or once the year is issued."""
+    discount = billing.discount_set(commune=_one(insee_code), by=_token_name(request),
+                                    **payload.model_dump())
+    return Status(201, discount)
+
+
+@api.post("/communes/{insee_code}/services",
+          response={201: ServiceOut, 400: ErrorOut, 404: ErrorOut}, tags=["billing"])
+def add_service(request, insee_code: str, payload: ServiceIn):
+    """A one-off service (with VAT) on the commune's titre of that year."""
+    charge = billing.service_charge_add(commune=_one(insee_code), by=_token_name(request),
+                                        **payload.model_dump())
+    return Status(201, charge)

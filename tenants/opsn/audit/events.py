@@ -108,3 +108,5 @@ UnpaidHandedOver = event("unpaid.handed_over", "Bordereau {number}/{year} ({budg
                                                "échues avant le {due_before} transmises au "
                                                "comptable public, {total} € ; fichier "
                                                "{file_name} (SHA-256 {sha256})")
+AgentRoleGranted = event("agent.role_granted", "{account} reçoit le rôle « {role} »")
+AgentRoleRevoked = event("agent.role_revoked", "{account} perd le rôle « {role} »")

@@ -7,8 +7,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from opsn.accounts.auth import commune_role_required, commune_roles
+from opsn.accounts.auth import actor_of, commune_role_required, commune_roles
 from opsn.agents.models import AgentRole, Role
+from opsn.agents.team import TeamError
 from opsn.billing import issuing
 from opsn.billing.computation import BillingError
 from opsn.billing.models import Invoice
@@ -19,10 +20,14 @@ from opsn.branding.models import PublicNotices
 from opsn.branding.notices import commune_notices
 from opsn.branding.processing import COLUMNS, register
 from opsn.branding.selectors import current_notices_row, current_profile
+from opsn.communes import team
+from opsn.communes.errors import RegistryError
 from opsn.communes.models import CommuneModule
 from opsn.communes.routing import CommuneRequest
 from opsn.kernel.addresses import client_ip
+from opsn.kernel.errors import DomainError
 from opsn.kernel.money import euros
+from opsn.kernel.pages import paginate
 from opsn.kernel.tenancy import atomic
 from opsn.kernel.urls import public_url, request_domain
 from opsn.online_payments import by_reference
@@ -113,10 +118,53 @@ def processing_register_json(request: CommuneRequest) -> JsonResponse:
     return response
 
 
+def _team(request: CommuneRequest, *, error: DomainError | None = None, typed=None,
+          status: int = 200) -> HttpResponse:
+    by_account: dict[str, list[AgentRole]] = {}
+    for granted in AgentRole.objects.all():
+        by_account.setdefault(granted.account, []).append(granted)
+    page = paginate(request, list(by_account.items()))
+    return render(request, "commune_site/agents.html", {
+        "page": page, "roles": Role.choices, "error": error, "typed": typed or {},
+        "me": actor_of(request).account}, status=status)
+
+
 @commune_role_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
 def agents(request: CommuneRequest) -> HttpResponse:
-    return render(request, "commune_site/agents.html",
-                  {"agent_roles": AgentRole.objects.all()})
+    """The commune's team: invite an agent by e-mail with a role; give, take a role;
+    remove an agent (appointments to a régie stay on the régie's page)."""
+    if request.method == "GET":
+        return _team(request)
+    action = request.POST.get("action", "invite")
+    email, role = request.POST.get("email", ""), request.POST.get("role", "")
+    actor = actor_of(request)
+    try:
+        if action == "invite":
+            granted = team.agent_invite(commune=request.commune, email=email, role=role,
+                                        actor=actor)
+            done = (f"{granted.account} est invité comme « {granted.get_role_display()} » : "
+                    "un courriel l'invite à se connecter.")
+        elif action == "give":
+            granted = team.role_give(commune=request.commune, email=email, role=role,
+                                     actor=actor)
+            done = f"{granted.account} a désormais le rôle « {granted.get_role_display()} »."
+        elif action == "take":
+            team.role_take(commune=request.commune, email=email, role=role, actor=actor)
+            done = f"Rôle retiré à {email.strip().lower()}."
+        elif action == "remove":
+            team.agent_remove(commune=request.commune, email=email, actor=actor)
+            done = f"{email.strip().lower()} ne fait plus partie des agents de la commune."
+        else:
+            raise TeamError("Action inconnue.")
+    except (TeamError, RegistryError) as exc:
+        if action == "invite":
+            return _team(request, error=exc, typed={"email": email[:254], "role": role},
+                         status=exc.http_status)
+        messages.error(request, exc.message)
+        return redirect("commune_site:agents")
+    messages.success(request, done)
+    return redirect("commune_site:agents")
 
 
 def _image(field: str):

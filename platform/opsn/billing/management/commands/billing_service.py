@@ -1,6 +1,4 @@
-from opsn.billing.computation import BillingError
-from opsn.billing.models import ServiceCharge
-from opsn.billing.services import parse_amount
+from opsn.billing import services
 from opsn.communes.models import Commune
 from opsn.kernel.commands import DomainCommand
 
@@ -18,12 +16,7 @@ class Command(DomainCommand):
                                                                 "normal rate)")
 
     def handle(self, *args, commune, year, label, amount_excl_vat, vat_rate, **options):
-        found = Commune.objects.named(commune)
-        amount = parse_amount(amount_excl_vat, "Montant HT")
-        rate = parse_amount(vat_rate, "Taux de TVA")
-        if amount <= 0 or rate >= 100:
-            raise BillingError("Montant HT positif et taux de TVA inférieur à 100 % "
-                               "attendus.")
-        charge = ServiceCharge.objects.create(commune=found, year=year, label=label.strip(),
-                                              amount_excl_vat=amount, vat_rate=rate)
+        charge = services.service_charge_add(
+            commune=Commune.objects.named(commune), year=year, label=label,
+            amount_excl_vat=amount_excl_vat, vat_rate=vat_rate, by="command line")
         self.stdout.write(f"{charge}")

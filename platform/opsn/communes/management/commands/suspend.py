@@ -8,7 +8,8 @@ class Command(DomainCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("commune", help="INSEE code or slug")
-        parser.add_argument("--reason", default="")
+        parser.add_argument("--reason", default="",
+                            help="why (required; kept on the commune's record)")
 
     def handle(self, *args, commune, reason, **options):
         found = services.commune_suspend(commune=Commune.objects.named(commune), reason=reason)
