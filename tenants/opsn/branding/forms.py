@@ -52,7 +52,8 @@ class NoticesForm(forms.ModelForm):
         model = PublicNotices
         fields = ["conformity", "audit_date", "audit_rate", "audit_by", "non_conformities",
                   "derogations", "feedback_contact", "statement_date", "publication_director",
-                  "dpo_contact", "privacy_additions", "avis_service_id", "avis_key"]
+                  "dpo_contact", "privacy_additions", "payer_retention_years", "avis_service_id",
+                  "avis_key"]
         widgets = {"audit_date": DateInput(), "statement_date": DateInput(),
                    "non_conformities": forms.Textarea(attrs={"rows": 5}),
                    "derogations": forms.Textarea(attrs={"rows": 3}),
