@@ -1,4 +1,6 @@
-"""The régies' background jobs. The daily warnings (``jobs.periodic``): one job fans out
+"""The régies' background jobs. The daily retention of payers' personal data
+(``pseudonymise_commune_payers``, fanned out by ``opsn.citizens.tasks``, which knows the
+payers linked to citizens' accounts). The daily warnings (``jobs.periodic``): one job fans out
 one job per commune, each of which runs inside its commune's schema (the message carries
 it) and e-mails the keepers of its régies that must deposit now."""
 
@@ -10,11 +12,13 @@ import dramatiq
 from django.db.models import Q
 from django.utils import timezone
 
+from opsn.branding.selectors import payer_retention_years
 from opsn.jobs.broker import send
 from opsn.kernel import tenancy
 from opsn.kernel.actors import Actor
 from opsn.kernel.tenancy import current_commune
 from opsn.regies.models import Regie
+from opsn.regies.services.erasure import payers_pseudonymise
 from opsn.regies.services.mailing import regie_warnings_send
 
 logger = logging.getLogger("opsn.regies")
@@ -53,3 +57,21 @@ def warn_commune_regies() -> None:
             logger.info("régie %s: warnings %s sent", regie.number, sent)
     if failed:
         raise RuntimeError(f"warnings not sent for the régies {', '.join(failed)}")
+
+
+RETENTION_ACTOR = Actor.system("conservation des données des payeurs")
+
+
+@dramatiq.actor(max_retries=3, min_backoff=60_000)
+def pseudonymise_commune_payers(linked: list[int]) -> None:
+    """Inside one commune's schema: pseudonymise the payers past the commune's retention
+    period, except ``linked`` (its payers linked to a citizen's account). Idempotent."""
+
+    commune = current_commune()
+    if commune is None:
+        raise RuntimeError("pseudonymise_commune_payers runs inside a commune: "
+                           "send(…, commune=…)")
+    done = payers_pseudonymise(actor=RETENTION_ACTOR, years=payer_retention_years(),
+                               linked=linked)
+    if done:
+        logger.info("%s payers pseudonymised in %s", done, commune.schema_name)
