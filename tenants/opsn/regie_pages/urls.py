@@ -62,6 +62,8 @@ urlpatterns = [
     path("<str:number>/payeurs/<int:payer_id>/", payers.payer_detail, name="payer"),
     path("<str:number>/payeurs/<int:payer_id>/donnees.json", payers.payer_data,
          name="payer_data"),
+    path("<str:number>/payeurs/<int:payer_id>/effacer/", payers.payer_erase,
+         name="payer_erase"),
     path("<str:number>/payeurs/<int:payer_id>/factures/nouvelle/", payers.invoice_new,
          name="invoice_new"),
     path("<str:number>/payeurs/<int:payer_id>/factures/<int:invoice_id>/annuler/",
