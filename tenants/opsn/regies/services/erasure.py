@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Collection
 
-from django.db.models import Max, Q
+from django.db.models import DateField, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Greatest, TruncDate
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic
 from opsn.regies import permissions
 from opsn.regies.errors import Refused, RegieError
-from opsn.regies.models import Invoice, Payer
+from opsn.regies.models import Invoice, LedgerEntry, Payer
 from opsn.regies.models.payers import OWED_STATUSES
 
 # The contact details a payer may have erased; their labels for the audit log.
@@ -96,11 +96,17 @@ def payer_erase(*, payer: Payer, actor: Actor, reason: str) -> list[str]:
 
 
 def last_activity_expression():
-    """A payer's last activity: its last invoice or payment, else its creation."""
+    """A payer's last activity: its last invoice (issue date) or payment (receipt date),
+    else its creation. Subqueries, one row per payer: no join of invoices with entries."""
+    last_invoice = (Invoice.objects.filter(payer=OuterRef("pk")).order_by().values("payer")
+                    .annotate(last=Max("issued_on")).values("last"))
+    last_entry = (LedgerEntry.objects.filter(payer=OuterRef("pk")).order_by().values("payer")
+                  .annotate(last=Max(Greatest("dated_on", TruncDate("posted_at"))))
+                  .values("last"))
     # PostgreSQL's greatest() ignores NULLs: a payer without invoices or payments is
     # dated by its creation.
-    return Greatest(Max("invoices__issued_on"), Max("entries__dated_on"),
-                    TruncDate(Max("entries__posted_at")), TruncDate("created_at"))
+    return Greatest(Subquery(last_invoice), Subquery(last_entry), TruncDate("created_at"),
+                    output_field=DateField())
 
 
 def retention_limit(years: int, today: datetime.date) -> datetime.date:
