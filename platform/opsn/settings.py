@@ -78,6 +78,11 @@ OPSN_PUBLICATION_DIRECTOR = env.str(
     default=f"Le président ou la présidente de {OPSN_OPERATOR['name']}")
 OPSN_DPO_CONTACT = env.str("OPSN_DPO_CONTACT", default=OPSN_OPERATOR["email"])
 OPSN_HOSTING_PROVIDER = env.str("OPSN_HOSTING_PROVIDER", default="")
+# Payers' personal data (docs/public-service.md, « Erasure and retention »): how many years
+# after a payer's last invoice or payment its contact details are erased and its name
+# pseudonymised (unless linked to a citizen's account or owing money). A commune may set
+# its own on /espace/mentions/. Default 5: a default to be confirmed by each commune's DPO.
+OPSN_PAYER_RETENTION_YEARS = env.int("OPSN_PAYER_RETENTION_YEARS", default=5)
 OPSN_ACCESSIBILITY_CONFORMITY = env.str("OPSN_ACCESSIBILITY_CONFORMITY", default="non")
 OPSN_ACCESSIBILITY_AUDIT_DATE = env.str("OPSN_ACCESSIBILITY_AUDIT_DATE", default="")
 OPSN_ACCESSIBILITY_AUDIT_RATE = env.str("OPSN_ACCESSIBILITY_AUDIT_RATE", default="")

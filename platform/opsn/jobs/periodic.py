@@ -52,6 +52,7 @@ SCHEDULE = [
     PeriodicJob("online-payments-reconciliation", every_five_minutes,
                 "opsn.online_payments.tasks.reconcile_online_payments"),
     PeriodicJob("expired-attempts", daily, "opsn.operations.tasks.forget_expired_attempts"),
+    PeriodicJob("payers-retention", daily, "opsn.citizens.tasks.pseudonymise_payers"),
 ]
 
 

@@ -36,6 +36,7 @@ def operator_notices(site: str) -> Notices:
         dpo_contact=settings.OPSN_DPO_CONTACT,
         avis_url=avis_url(settings.OPSN_AVIS_SERVICE_ID, settings.OPSN_AVIS_KEY),
         is_operator=True,
+        payer_retention_years=settings.OPSN_PAYER_RETENTION_YEARS,
     )
 
 

@@ -8,7 +8,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
-from opsn.branding.processing import ACTIVITIES
+from opsn.branding.processing import activities
 from opsn.communes.routing import request_host
 from opsn.public_service import source
 from opsn.public_service.notices import site_notices
@@ -33,8 +33,9 @@ def legal(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def privacy(request: HttpRequest) -> HttpResponse:
-    return _page(request, "privacy.html", {"notices": site_notices(request),
-                                           "processings": ACTIVITIES})
+    notices = site_notices(request)
+    return _page(request, "privacy.html", {
+        "notices": notices, "processings": activities(notices.payer_retention_years)})
 
 
 @require_safe

@@ -43,6 +43,13 @@ StandInRecorded = event("standin.recorded", "{account} remplace le titulaire de 
 PayerSaved = event("payer.saved", "Payeur {name} ({link_code})")
 PayerDataExported = event("payer.data_exported", "Export des données personnelles du payeur "
                                                  "{name} ({link_code}), régie {regie}")
+# Erasure and retention (docs/public-service.md): never the values erased, only which fields.
+PayerErased = event("payer.erased", "Effacement des coordonnées du payeur {link_code} (régie "
+                                    "{regie}) : {fields} ; motif : {reason}")
+PayerPseudonymised = event("payer.pseudonymised", "Pseudonymisation du payeur {link_code} "
+                                                  "(régie {regie}) : aucune facture ni aucun "
+                                                  "paiement depuis le {last_activity}, "
+                                                  "conservation {years} ans")
 InvoiceIssued = event("invoice.issued", "Facture {number} de {total} € à {payer}")
 InvoiceCancelled = event("invoice.cancelled", "Annulation de la facture {number} : {reason}")
 PaymentRecorded = event("payment.recorded", "Quittance {receipt} : {amount} € ({mode}) de "

@@ -48,11 +48,20 @@ class DateInput(forms.DateInput):
 class NoticesForm(forms.ModelForm):
     """The commune's notices; a new form starts from the template's values."""
 
+    payer_retention_years = forms.IntegerField(
+        label="Durée de conservation des coordonnées des payeurs (années)",
+        required=False, min_value=1, max_value=10,
+        help_text="De 1 à 10 ans après la dernière facture ou le dernier paiement d'un "
+                  "payeur ; ensuite ses coordonnées sont effacées et son nom pseudonymisé "
+                  "(sauf dossier rattaché à un compte ou facture impayée). À fixer avec le "
+                  "délégué à la protection des données.")
+
     class Meta:
         model = PublicNotices
         fields = ["conformity", "audit_date", "audit_rate", "audit_by", "non_conformities",
                   "derogations", "feedback_contact", "statement_date", "publication_director",
-                  "dpo_contact", "privacy_additions", "avis_service_id", "avis_key"]
+                  "dpo_contact", "privacy_additions", "payer_retention_years", "avis_service_id",
+                  "avis_key"]
         widgets = {"audit_date": DateInput(), "statement_date": DateInput(),
                    "non_conformities": forms.Textarea(attrs={"rows": 5}),
                    "derogations": forms.Textarea(attrs={"rows": 3}),

@@ -145,11 +145,20 @@ class PublicNotices(models.Model):
                                        max_length=10, blank=True, validators=[AVIS_SERVICE_ID])
     avis_key = models.CharField("« Je donne mon avis » : clé", max_length=32, blank=True,
                                 validators=[AVIS_KEY])
+    payer_retention_years = models.PositiveSmallIntegerField(
+        "durée de conservation des coordonnées des payeurs (années)", null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="Années après la dernière facture ou le dernier paiement d'un payeur ; "
+                  "ensuite ses coordonnées sont effacées et son nom pseudonymisé.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(pk=1), name="public_notices_singleton"),
+            models.CheckConstraint(
+                condition=models.Q(payer_retention_years__isnull=True)
+                | models.Q(payer_retention_years__gte=1, payer_retention_years__lte=10),
+                name="public_notices_retention_years"),
             models.CheckConstraint(
                 condition=models.Q(audit_rate__isnull=True)
                 | models.Q(audit_rate__gte=0, audit_rate__lte=100),

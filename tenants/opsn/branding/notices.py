@@ -57,6 +57,9 @@ class Notices:
     privacy_additions: list[str] = field(default_factory=list)
     avis_url: str = ""
     is_operator: bool = False
+    # Years after a payer's last invoice or payment before its contact details are erased
+    # and its name pseudonymised (OPSN_PAYER_RETENTION_YEARS, or the commune's own).
+    payer_retention_years: int = 5
 
     @property
     def audit_rate_text(self) -> str:
@@ -115,6 +118,7 @@ def template_values(profile: CommuneProfile) -> dict:
         "publication_director": f"Le maire ou la maire de {city}",
         "dpo_contact": settings.OPSN_DPO_CONTACT,
         "privacy_additions": "",
+        "payer_retention_years": settings.OPSN_PAYER_RETENTION_YEARS,
     }
 
 
@@ -144,4 +148,5 @@ def commune_notices(profile: CommuneProfile, row: PublicNotices | None, site: st
         dpo_contact=values["dpo_contact"],
         privacy_additions=lines(values["privacy_additions"]),
         avis_url=avis_url(row.avis_service_id, row.avis_key) if row else "",
+        payer_retention_years=values["payer_retention_years"],
     )

@@ -4,7 +4,7 @@ for the commune's register of processing activities, exported as CSV and JSON.""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from opsn.branding.notices import Notices
 
@@ -36,7 +36,9 @@ ACTIVITIES = (
         "mission d'intérêt public et obligation légale (article 6.1.e et 6.1.c ; décret "
         "n° 2012-1246 relatif à la gestion budgétaire et comptable publique)",
         "dix ans pour les pièces comptables (montants, quittances, journal) ; les "
-        "coordonnées tant que le dossier du payeur sert à la régie",
+        "coordonnées du payeur effacées et son nom pseudonymisé {years} ans après sa "
+        "dernière facture ou son dernier paiement (sauf dossier rattaché à un compte "
+        "« Mes paiements » ou facture impayée)",
         "agents habilités de la commune ; comptable public (DGFiP)"),
     Processing(
         "espace_citoyen", "Espace « Mes paiements »",
@@ -65,6 +67,14 @@ ACTIVITIES = (
         "administrateur de la commune ; l'opérateur (sous-traitant)"),
 )
 
+
+
+def activities(payer_retention_years: int) -> list[Processing]:
+    """The activities with the commune's retention period written in."""
+    return [replace(a, retention=a.retention.format(years=payer_retention_years))
+            for a in ACTIVITIES]
+
+
 COLUMNS = ("identifiant", "traitement", "finalite", "personnes_concernees",
            "categories_de_donnees", "base_legale", "duree_de_conservation", "destinataires",
            "responsable_de_traitement", "sous_traitant", "delegue_protection_donnees",
@@ -74,7 +84,7 @@ COLUMNS = ("identifiant", "traitement", "finalite", "personnes_concernees",
 def register(notices: Notices) -> list[dict]:
     """The commune's register: each activity with who is responsible for it."""
     rows = []
-    for activity in ACTIVITIES:
+    for activity in activities(notices.payer_retention_years):
         values = asdict(activity)
         rows.append(dict(zip(COLUMNS, (
             values["key"], values["name"], values["purpose"], values["persons"],

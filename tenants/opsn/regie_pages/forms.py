@@ -190,6 +190,21 @@ class CancelForm(forms.Form):
     reason = forms.CharField(label="Motif", max_length=300, required=False)
 
 
+class ErasureForm(forms.Form):
+    """Erasing a payer's contact details on request: why, and a confirmation."""
+
+    prefix = "effacement"
+    reason = forms.CharField(
+        label="Motif de l'effacement", max_length=300,
+        help_text="Par exemple : demande du payeur par courriel du 2 décembre.",
+        error_messages={"required": "Indiquez le motif de l'effacement.",
+                        "max_length": "Le motif tient en 300 caractères au plus."})
+    confirm = forms.BooleanField(
+        label="Je confirme l'effacement du courriel, du téléphone et de l'adresse de ce "
+              "payeur (irréversible)",
+        error_messages={"required": "Cochez la case pour confirmer l'effacement."})
+
+
 class RegieForm(forms.Form):
     """The founding act (acte constitutif). Creation asks for the number and the opening
     date, which an amendment never changes."""

@@ -66,3 +66,15 @@ def require_invoicer(regie: Regie, actor: Actor, day: datetime.date, what: str) 
         return
     raise NotAllowed(f"{actor} n'est pas nommé dans la régie {regie.name}, ni administrateur "
                      f"ou agent du service financier de la commune : il ne peut pas {what}.")
+
+
+def require_eraser(regie: Regie, actor: Actor, day: datetime.date) -> None:
+    """Erasing a payer's contact details: the commune's administrator, or the régie's
+    titulaire (who answers for its records); the job acts as the system."""
+    if actor.kind == "system" or Role.ADMINISTRATOR in roles_of(actor.account):
+        return
+    assignment = assignment_of(regie, actor.account, day)
+    if assignment is not None and assignment.role == AssignmentRole.TITULAIRE:
+        return
+    raise NotAllowed(f"Seuls l'administrateur de la commune et le régisseur titulaire de la "
+                     f"régie {regie.name} peuvent effacer les coordonnées d'un payeur.")

@@ -1,4 +1,6 @@
-"""The régies' background jobs. The daily warnings (``jobs.periodic``): one job fans out
+"""The régies' background jobs. The daily retention of payers' personal data
+(``pseudonymise_commune_payers``, fanned out by ``opsn.citizens.tasks``, which knows the
+payers linked to citizens' accounts). The daily warnings (``jobs.periodic``): one job fans out
 one job per commune, each of which runs inside its commune's schema (the message carries
 it) and e-mails the keepers of its régies that must deposit now. New invoices e-mailed to
 their payers (once each), and batches of invoices printed as one PDF."""
@@ -12,11 +14,13 @@ from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
+from opsn.branding.selectors import payer_retention_years
 from opsn.jobs.broker import send
 from opsn.kernel import tenancy
 from opsn.kernel.actors import Actor
 from opsn.kernel.tenancy import current_commune, on_commit
 from opsn.regies.models import DocumentBatch, Regie
+from opsn.regies.services.erasure import payers_pseudonymise
 from opsn.regies.services.mailing import invoices_mail_new, regie_warnings_send
 from opsn.regies.services.printing import document_batch_run
 from opsn.regies.signals import invoices_issued
@@ -99,3 +103,21 @@ def print_invoices(batch_id: int) -> None:
     """Inside one commune: the PDF of a batch of invoices, its progress on the batch."""
     _in_commune("print_invoices")
     document_batch_run(DocumentBatch.objects.get(pk=batch_id))
+
+
+RETENTION_ACTOR = Actor.system("conservation des données des payeurs")
+
+
+@dramatiq.actor(max_retries=3, min_backoff=60_000)
+def pseudonymise_commune_payers(linked: list[int]) -> None:
+    """Inside one commune's schema: pseudonymise the payers past the commune's retention
+    period, except ``linked`` (its payers linked to a citizen's account). Idempotent."""
+
+    commune = current_commune()
+    if commune is None:
+        raise RuntimeError("pseudonymise_commune_payers runs inside a commune: "
+                           "send(…, commune=…)")
+    done = payers_pseudonymise(actor=RETENTION_ACTOR, years=payer_retention_years(),
+                               linked=linked)
+    if done:
+        logger.info("%s payers pseudonymised in %s", done, commune.schema_name)

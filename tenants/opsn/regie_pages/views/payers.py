@@ -19,7 +19,13 @@ from opsn.direct_debit.models import Mandate
 from opsn.kernel.pages import paginate
 from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
 from opsn.online_payments.selectors import in_flight
-from opsn.regie_pages.forms import INVOICE_LINES, CancelForm, InvoiceForm, PayerForm
+from opsn.regie_pages.forms import (
+    INVOICE_LINES,
+    CancelForm,
+    ErasureForm,
+    InvoiceForm,
+    PayerForm,
+)
 from opsn.regie_pages.views.common import (
     AGENT_ROLES,
     amount_input,
@@ -31,7 +37,7 @@ from opsn.regie_pages.views.common import (
 from opsn.regies import selectors
 from opsn.regies.errors import RegieError
 from opsn.regies.models import Invoice, InvoiceMailing, LedgerEntry, MailingStatus, Payer, Regie
-from opsn.regies.services import invoicing
+from opsn.regies.services import erasure, invoicing
 from opsn.regies.services.payments import credit_apply, credit_of
 
 
@@ -76,7 +82,8 @@ def payer_new(request: HttpRequest, number: str) -> HttpResponse:
 
 def _payer_page(request: HttpRequest, regie: Regie, payer: Payer, *,
                 form: PayerForm | None = None, cancel: tuple[int, CancelForm] | None = None,
-                error: str = "", status: int = 200) -> HttpResponse:
+                erase_form: ErasureForm | None = None, error: str = "",
+                status: int = 200) -> HttpResponse:
     invoices = list(Invoice.objects.filter(payer=payer).order_by("-issued_on", "-id"))
     flight = in_flight(i.pk for i in invoices if i.status != "paid" and not i.cancelled_at)
     failed = set(InvoiceMailing.objects.filter(invoice__payer=payer, status=MailingStatus.FAILED)
@@ -96,6 +103,8 @@ def _payer_page(request: HttpRequest, regie: Regie, payer: Payer, *,
         "error": error,
         "certificate_years": list(range(timezone.localdate().year,
                                         max(payer.created_at.year, 2000) - 1, -1)),
+        "erase_form": erase_form or ErasureForm(),
+        "has_contact": any(getattr(payer, f) for f in erasure.CONTACT_FIELDS),
         "owed": sum((i.remaining for i in invoices if i.cancelled_at is None), 0),
         "paid": LedgerEntry.objects.filter(payer=payer).aggregate(s=Sum("amount"))["s"] or 0,
     }, status=status, regie=regie, section="payers")
@@ -132,6 +141,27 @@ def payer_data(request: HttpRequest, number: str, payer_id: int) -> JsonResponse
     response["Content-Disposition"] = (
         f'attachment; filename="donnees-payeur-{payer.link_code}.json"')
     return response
+
+
+@commune_role_required(*AGENT_ROLES)
+@require_POST
+def payer_erase(request: HttpRequest, number: str, payer_id: int) -> HttpResponse:
+    """Right to erasure, on a payer's request: its contact details blanked (the service
+    says who may, and refuses while an invoice is unpaid); the amounts stay."""
+    regie = regie_of(request, number)
+    payer = _payer(regie, payer_id)
+    form = ErasureForm(request.POST)
+    if not form.is_valid():
+        return _payer_page(request, regie, payer, erase_form=form, status=400)
+    try:
+        erased = erasure.payer_erase(payer=payer, actor=actor_of(request),
+                                     reason=form.cleaned_data["reason"])
+    except RegieError as exc:
+        attach(form, exc)
+        return _payer_page(request, regie, payer, erase_form=form, status=status_of(exc))
+    messages.success(request, f"Coordonnées effacées ({', '.join(erased)}) ; les factures, "
+                              "les paiements et les quittances sont conservés.")
+    return redirect("regie_pages:payer", regie.number, payer.pk)
 
 
 @commune_role_required(*AGENT_ROLES)
