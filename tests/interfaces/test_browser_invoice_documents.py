@@ -1,12 +1,14 @@
 """The family's invoice from the agent's side, in a real browser (Chromium, Playwright) at
 phone width: the titulaire opens an invoice, downloads its PDF, then prepares the month's
 invoices as one PDF and downloads it once ready. axe-core finds nothing on either page and
-nothing is wider than the screen."""
+nothing is wider than the screen. ``OPSN_DOC_SCREENSHOTS=1`` also saves the invoice page
+as docs/images/invoice-agent-phone.png (the agent guide's screenshot)."""
 
 from __future__ import annotations
 
 import datetime
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from tests.helpers.regies import ADMIN, TITULAIRE, make_payer, make_regie, wipe_
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
 ISSUED = datetime.date(2026, 11, 5)
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "invoice-agent-phone.png"
 
 
 def issue(regie, payer, number: str):
@@ -79,6 +82,8 @@ def test_the_titulaire_prints_an_invoice_and_the_months_invoices_at_phone_width(
             expect(page.get_by_role("heading", name="Facture n° CANT-2026-11-001")).to_be_visible()
             assert not overflows(page)
             assert violations(page) == []
+            if os.environ.get("OPSN_DOC_SCREENSHOTS"):
+                page.screenshot(path=str(SCREENSHOT), full_page=True)
             with page.expect_download() as download:
                 page.get_by_role("link", name="Imprimer la facture").click()
             pages, text = pdf_text(download.value.path())
