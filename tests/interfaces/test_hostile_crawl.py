@@ -106,7 +106,7 @@ def demo(venissieux):
         "assignment_id": assignment.pk, "link_id": link.pk, "commune_id": venissieux.pk,
         "payment_id": 1, "entry_id": entry.pk, "insee_code": venissieux.insee_code,
         "pk": batch.pk, "uidb64": "MQ", "token": "abc-123", "action": "send", "budget_id": 1,
-        "mandate_id": 1,
+        "mandate_id": 1, "handover_id": 1,
     }
     # The operator's invoices are numbered apart from the régies.
     by_namespace = {"billing": {"number": f"OPSN-{year}-0001", "year": year, "pk": 1},
