@@ -27,6 +27,9 @@ from opsn.direct_debit.services import (
     mandate_record,
     mandate_revoke,
 )
+from opsn.kernel.actors import Actor
+from opsn.regies.errors import Refused
+from opsn.regies.services.erasure import payer_erase, payers_pseudonymise
 from opsn.regies.services.payments import payment_record
 from tests.helpers.communes import in_schema
 from tests.helpers.regies import ADMIN, TITULAIRE, make_invoice, make_payer, make_regie
@@ -330,3 +333,27 @@ def test_the_payers_data_export_lists_the_mandates_iban_masked(venissieux, regie
     assert export["direct_debit_mandates"][0]["rum"] == m.rum
     assert export["direct_debit_mandates"][0]["iban"] == "•••• 0189"
     assert CA_IBAN not in json.dumps(export, ensure_ascii=False)
+
+
+def test_an_active_mandate_keeps_the_payers_details_until_it_is_revoked(venissieux, regie):
+    """The bank debits in the debtor's name: neither an erasure on request nor the
+    retention job takes a payer's details while a mandate is active (the régies ask the
+    direct debit through ``regies.signals.payer_erasure_asked``)."""
+    with in_schema(venissieux):
+        payer = make_payer(regie, "Famille Durand", email="durand@exemple.fr",
+                           address_line="3 rue des Lilas", postal_code="69200",
+                           city="Vénissieux")
+        m = mandate(payer)
+        with pytest.raises(Refused, match=f"mandat de prélèvement SEPA actif \\({m.rum}\\)"):
+            payer_erase(payer=payer, actor=ADMIN, reason="Demande du payeur")
+        in_2040 = datetime.date(2040, 1, 1)  # long past any retention period
+        system = Actor.system("conservation des données des payeurs")
+        assert payers_pseudonymise(actor=system, years=5, linked=[], today=in_2040) == 0
+        payer.refresh_from_db()
+        assert payer.email == "durand@exemple.fr" and payer.name == "Famille Durand"
+
+        mandate_revoke(mandate=m, reason="Courrier de la famille", actor=ADMIN)
+        assert payer_erase(payer=payer, actor=ADMIN, reason="Demande du payeur")
+        assert payers_pseudonymise(actor=system, years=5, linked=[], today=in_2040) == 1
+        payer.refresh_from_db()
+        assert (payer.email, payer.city) == ("", "") and payer.name.startswith("Payeur ")

@@ -6,3 +6,10 @@ from django.dispatch import Signal
 # Sent by ``invoicing.invoices_issue`` with ``invoices`` (the invoices just issued, their
 # payers loaded), inside its transaction.
 invoices_issued = Signal()
+
+# Sent by ``erasure.payer_erase`` and the retention job with ``payer``, inside their
+# transaction, before a payer's personal data are erased or pseudonymised. A receiver
+# returns why the data must stay (in French, for the agent), or None: the apps that keep
+# something on a payer the régies do not know of (a direct debit mandate) answer here,
+# since the régies may not import them.
+payer_erasure_asked = Signal()

@@ -28,6 +28,7 @@ from opsn.regies import permissions
 from opsn.regies.errors import Refused, RegieError
 from opsn.regies.models import Invoice, LedgerEntry, Payer
 from opsn.regies.models.payers import OWED_STATUSES
+from opsn.regies.signals import payer_erasure_asked
 
 # The contact details a payer may have erased; their labels for the audit log.
 CONTACT_FIELDS = {"email": "courriel", "phone": "téléphone", "address_line": "adresse",
@@ -52,6 +53,12 @@ def _clean_reason(reason: str) -> str:
         raise RegieError(f"Le motif tient en {REASON_MAX} caractères au plus.",
                          field="reason")
     return reason
+
+
+def _held(payer: Payer) -> list[str]:
+    """Why other apps keep this payer's data (``signals.payer_erasure_asked``)."""
+    return [why for _receiver, why in payer_erasure_asked.send(sender=Payer, payer=payer)
+            if why]
 
 
 def _unpaid(payer: Payer):
@@ -80,6 +87,9 @@ def payer_erase(*, payer: Payer, actor: Actor, reason: str) -> list[str]:
             f"recouvrer. Les coordonnées pourront être effacées quand ses factures seront "
             f"payées ou annulées ; en attendant, le courriel et le téléphone peuvent être "
             f"retirés de la fiche (« Enregistrer la fiche »).", field="reason")
+    held = _held(payer)
+    if held:
+        raise Refused(f"Effacement refusé : {' ; '.join(held)}", field="reason")
     erased = [f for f in CONTACT_FIELDS if getattr(payer, f)]
     if not erased:
         raise Refused("Ce payeur n'a plus de coordonnées : il n'y a rien à effacer.",
@@ -148,7 +158,7 @@ def payers_pseudonymise(*, actor: Actor, years: int, linked: Collection[int],
 def _pseudonymise(payer_id: int, last_activity: datetime.date, actor: Actor,
                   years: int) -> bool:
     payer = Payer.objects.select_for_update().select_related("regie").get(pk=payer_id)
-    if _unpaid(payer).exists():  # an invoice issued since the list was read
+    if _unpaid(payer).exists() or _held(payer):  # an invoice issued since; a mandate
         return False
     changed = [f for f in CONTACT_FIELDS if getattr(payer, f)]
     for name in changed:
