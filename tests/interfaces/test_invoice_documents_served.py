@@ -8,6 +8,7 @@ import datetime
 import html
 import re
 import smtplib
+from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -47,7 +48,7 @@ def issue(regie, payer, number: str, amount: str = "45.00", issued_on=None):
         regie=regie, actor=ADMIN, payer=payer, number=number, issued_on=issued_on,
         due_on=issued_on + datetime.timedelta(days=30),
         lines=[invoicing.line_draft(label="Restauration scolaire", quantity="10",
-                                    unit_price=str(float(amount) / 10),
+                                    unit_price=str(Decimal(amount) / 10),
                                     beneficiary="Léa Martin",
                                     period_start=issued_on.replace(day=1),
                                     period_end=issued_on)])
