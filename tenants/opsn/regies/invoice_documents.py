@@ -33,6 +33,7 @@ from opsn.branding.models import CommuneProfile
 from opsn.branding.selectors import current_profile
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import current_commune
+from opsn.kernel.urls import public_url
 from opsn.regies.models import (
     Allocation,
     Invoice,
@@ -41,7 +42,6 @@ from opsn.regies.models import (
     PaymentMode,
 )
 from opsn.regies.typesetting import BATCH, CERTIFICATE, INVOICE, typeset, typeset_job
-from opsn.regies.verification import site_url
 
 ZERO = Decimal("0.00")
 COUNTER_MODES = (PaymentMode.CASH, PaymentMode.CHEQUE, PaymentMode.CARD)
@@ -52,7 +52,7 @@ SPACE_PATH = "/mon-espace/rattachements/"
 def pay_url(number: str, domain: str) -> str:
     """The address printed on the invoice (and in its QR code): the commune site's page
     that pays an invoice by its number and code, without an account."""
-    return site_url(domain, PAY_PATH, {"facture": number})
+    return public_url(domain, PAY_PATH, {"facture": number})
 
 
 def _logo_path(brand: CommuneProfile) -> str:
@@ -156,7 +156,7 @@ class Renderer:
                 "cheques": PaymentMode.CHEQUE in modes,
                 "iban": formatted_iban(regie.iban) if PaymentMode.TRANSFER in modes else "",
                 "direct_debit": PaymentMode.DIRECT_DEBIT in modes},
-            "spaces_url": site_url(self.domain, SPACE_PATH) if self.domain
+            "spaces_url": public_url(self.domain, SPACE_PATH) if self.domain
             else "l'espace en ligne de la commune",
         }
 

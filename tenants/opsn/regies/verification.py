@@ -24,15 +24,9 @@ def verification_code(entry: LedgerEntry) -> str:
     return "-".join(digits[i:i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
-def site_url(domain: str, path: str, query: dict[str, str] | None = None) -> str:
-    """An address on the commune's site, as its documents print it: the public base of
-    ``opsn.kernel.urls``, never a request's Host header."""
-    return public_url(domain, path, query)
-
-
 def verification_url(entry: LedgerEntry, domain: str) -> str:
     """On the commune's site as the public reaches it (``opsn.kernel.urls``)."""
-    return site_url(domain, "/quittances/verifier/", {
+    return public_url(domain, "/quittances/verifier/", {
         "regie": entry.regie.number, "quittance": entry.receipt,
         "code": verification_code(entry)})
 
