@@ -2,6 +2,8 @@
 and the yearly certificate of what was paid."""
 
 import datetime
+import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -19,6 +21,7 @@ from opsn.regies.invoice_documents import (
 from opsn.regies.models import Invoice, Regie
 from opsn.regies.services import founding, invoicing
 from opsn.regies.services.payments import payment_record, payment_reverse
+from opsn.regies.typesetting import INVOICE, typeset_json
 from tests.helpers.communes import host_of, in_schema
 from tests.helpers.documents import is_pdf_ua, page_count, pdf_text
 from tests.helpers.regies import ADMIN, MANDATAIRE, make_payer, make_regie
@@ -213,3 +216,13 @@ def test_the_certificate_says_what_was_paid_for_whom_and_when(venissieux):
     assert "200 quater B" in flat
 
 
+
+
+def test_several_threads_typeset_invoices_at_once(venissieux):
+    """The job worker and the web server typeset from several threads: each gets its PDF
+    (one compiler shared by the threads raised « Already borrowed » in the demo)."""
+    with in_schema(venissieux):
+        data = json.dumps(Renderer().invoice_data(family_invoice(canteen())))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pdfs = list(pool.map(lambda _n: typeset_json(INVOICE, data), range(12)))
+    assert all(pdf.startswith(b"%PDF") for pdf in pdfs)

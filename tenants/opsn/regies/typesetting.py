@@ -6,6 +6,7 @@ survive a fork)."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import typst
@@ -13,15 +14,20 @@ import typst
 TEMPLATES = Path(__file__).resolve().parent / "typst"
 INVOICE, CERTIFICATE, BATCH = "invoice.typ", "certificate.typ", "batch.typ"
 
-_COMPILERS: dict[str, typst.Compiler] = {}
+# A compiler is not to be shared between threads (a second compile while one runs raises
+# « Already borrowed »: the job worker and the web server run several threads), so each
+# thread keeps its own.
+_LOCAL = threading.local()
 
 
 def _compiler(template: str) -> typst.Compiler:
-    """One compiler per template and process: fonts and templates are loaded once. Its
+    """One compiler per template and thread: fonts and templates are loaded once. Its
     root is "/": the commune's logo is read from its absolute path under MEDIA_ROOT."""
-    compiler = _COMPILERS.get(template)
+    compilers: dict[str, typst.Compiler] = getattr(_LOCAL, "compilers", None) or {}
+    _LOCAL.compilers = compilers
+    compiler = compilers.get(template)
     if compiler is None:
-        compiler = _COMPILERS[template] = typst.Compiler(str(TEMPLATES / template), root="/")
+        compiler = compilers[template] = typst.Compiler(str(TEMPLATES / template), root="/")
     return compiler
 
 
