@@ -117,3 +117,19 @@ UnpaidHandedOver = event("unpaid.handed_over", "Bordereau {number}/{year} ({budg
                                                "{file_name} (SHA-256 {sha256})")
 AgentRoleGranted = event("agent.role_granted", "{account} reçoit le rôle « {role} »")
 AgentRoleRevoked = event("agent.role_revoked", "{account} perd le rôle « {role} »")
+# Reminders of unpaid invoices (opsn.finance.reminders)
+ReminderScheduleSaved = event("reminders.schedule_saved", "Relances de la régie {regie} : "
+                                                          "{schedule}")
+InvoiceReminded = event("invoice.reminded", "Relance n° {level} de la facture {number} "
+                                            "({owed} €) : {how}")
+InvoiceReminderFailed = event("invoice.reminder_failed", "Relance n° {level} de la facture "
+                                                         "{number} non envoyée à {to} : "
+                                                         "{error}")
+ReminderLettersMade = event("reminders.letters_made", "Régie {regie} : {count} courrier(s) de "
+                                                      "relance à imprimer")
+ReminderLettersPrinted = event("reminders.letters_printed", "Régie {regie} : courriers de "
+                                                            "relance du {made_on} ({count}) "
+                                                            "imprimés")
+InvoiceContested = event("invoice.contested", "Facture {number} contestée : {reason}")
+InvoiceContestLifted = event("invoice.contest_lifted", "Fin de la contestation de la facture "
+                                                       "{number} : {reason}")

@@ -3,6 +3,7 @@ carries), and the M57 plan of accounts its régies impute their products to."""
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -142,3 +143,121 @@ class HandedOverInvoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handover} titre {self.piece}"
+
+
+# --- Reminders (relances) of unpaid invoices: opsn.finance.reminders ------------------------
+
+# Without a schedule of its own, a régie reminds 15 and 30 days after the due date.
+DEFAULT_REMINDER_DELAYS = (15, 30)
+MAX_REMINDER_LEVELS = 3
+MAX_REMINDER_DELAY = 365
+
+
+class ReminderSchedule(models.Model):
+    """When a régie reminds the payers of its unpaid invoices: ``delays`` are the days
+    after the due date of each reminder (first, second, third), strictly increasing. A
+    régie without a row follows ``DEFAULT_REMINDER_DELAYS``."""
+
+    regie = models.OneToOneField("regies.Regie", on_delete=models.PROTECT,
+                                 related_name="reminder_schedule")
+    enabled = models.BooleanField("relances actives", default=True)
+    delays = ArrayField(models.PositiveSmallIntegerField(), verbose_name="délais (jours)")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=254)
+
+    class Meta:
+        constraints = [models.CheckConstraint(
+            condition=Q(delays__len__gte=1, delays__len__lte=MAX_REMINDER_LEVELS),
+            name="reminder_levels")]
+
+    def __str__(self) -> str:
+        return f"Relances de la régie {self.regie_id} : {self.delays}"
+
+
+class ReminderLetterBatch(models.Model):
+    """The letters of one run of the reminders for one régie (payers without e-mail), as
+    one PDF for the agents to print and post; ``printed_at`` once they say it is done."""
+
+    regie = models.ForeignKey("regies.Regie", on_delete=models.PROTECT,
+                              related_name="reminder_letter_batches")
+    made_on = models.DateField("préparé le")
+    count = models.PositiveIntegerField("courriers")
+    file = models.BinaryField("courriers (PDF)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    printed_at = models.DateTimeField(null=True, blank=True)
+    printed_by = models.CharField(max_length=254, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Courriers de relance du {self.made_on:%d/%m/%Y} ({self.count})"
+
+
+class ReminderChannel(models.TextChoices):
+    EMAIL = "email", "courriel"
+    LETTER = "letter", "courrier"
+
+
+class ReminderStatus(models.TextChoices):
+    SENT = "sent", "envoyée"
+    FAILED = "failed", "échec de l'envoi"
+    TO_PRINT = "to_print", "courrier à imprimer"
+
+
+class InvoiceReminder(models.Model):
+    """One reminder of an invoice at one level (1, 2, 3): at most one row per invoice and
+    level, so the job run twice reminds once. An e-mail that failed keeps its error and is
+    tried again by the next run (by letter after ``EMAIL_ATTEMPTS``)."""
+
+    invoice = models.ForeignKey("regies.Invoice", on_delete=models.PROTECT,
+                                related_name="reminders")
+    level = models.PositiveSmallIntegerField("relance n°")
+    channel = models.CharField("par", max_length=10, choices=ReminderChannel.choices)
+    status = models.CharField("état", max_length=10, choices=ReminderStatus.choices)
+    to = models.CharField("destinataire", max_length=254, blank=True)
+    owed = models.DecimalField("reste dû relancé", max_digits=12, decimal_places=2)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    error = models.CharField(max_length=500, blank=True)
+    made_on = models.DateField("le")
+    attempted_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    letters = models.ForeignKey(ReminderLetterBatch, null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="reminders")
+
+    class Meta:
+        ordering = ["invoice", "level"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "level"], name="reminder_once"),
+            models.CheckConstraint(condition=Q(level__gte=1, level__lte=MAX_REMINDER_LEVELS),
+                                   name="reminder_level_range"),
+            models.CheckConstraint(condition=Q(owed__gt=0), name="reminder_owed_positive"),
+            models.CheckConstraint(condition=~Q(channel="letter") | Q(letters__isnull=False),
+                                   name="reminder_letter_batched"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Relance {self.level} de la facture {self.invoice_id}"
+
+
+class InvoiceContest(models.Model):
+    """An invoice the payer contests (a reclamation, a court case), marked by an agent with
+    the reason: no reminder goes while it lasts. Lifted (never deleted) when settled."""
+
+    invoice = models.ForeignKey("regies.Invoice", on_delete=models.PROTECT,
+                                related_name="contests")
+    reason = models.CharField("motif", max_length=300)
+    contested_at = models.DateTimeField()
+    contested_by = models.CharField(max_length=254)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.CharField(max_length=254, blank=True)
+    lift_reason = models.CharField("issue", max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-contested_at"]
+        constraints = [models.UniqueConstraint(fields=["invoice"],
+                                               condition=Q(lifted_at__isnull=True),
+                                               name="contest_open_once")]
+
+    def __str__(self) -> str:
+        return f"Contestation de la facture {self.invoice_id}"
