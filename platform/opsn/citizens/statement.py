@@ -17,6 +17,7 @@ from psycopg import sql
 from opsn.citizens.errors import CitizenError, NotLinked
 from opsn.citizens.models import PayerLink
 from opsn.communes.models import Commune
+from opsn.finance.reminders import family_label, reminders_of
 from opsn.kernel.tenancy import inside
 from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
 from opsn.online_payments.selectors import PENDING, in_flight
@@ -98,6 +99,9 @@ class Item:
     # An online payment of the invoice in flight (online_payments.selectors): received and
     # being recorded, checked by the régie, or waiting for PayFiP's result.
     online_state: str = ""
+    # The reminders the régie sent for the invoice (opsn.finance.reminders), as said to the
+    # family: « Relance n° 1 du 20/11/2026 par courriel ».
+    reminders: list[str] = field(default_factory=list)
 
     @property
     def payable_online(self) -> bool:
@@ -210,6 +214,7 @@ def statement(subject: str, filters: Filters | None = None, *, limit: int = 200)
     result.truncated = len(result.items) > limit
     del result.items[limit:]
     _online_states(result.items)
+    _reminders(result.items)
     return result
 
 
@@ -225,6 +230,19 @@ def _online_states(items: list[Item]) -> None:
             states = in_flight(item.id for item in listed)
         for item in listed:
             item.online_state = states.get(item.id, "")
+
+
+def _reminders(items: list[Item]) -> None:
+    """The reminders of the invoices listed, one query per commune that has invoices."""
+    by_commune: dict[int, list[Item]] = defaultdict(list)
+    for item in items:
+        if item.kind == "invoice":
+            by_commune[item.commune.pk].append(item)
+    for listed in by_commune.values():
+        with inside(listed[0].commune):
+            found = reminders_of(item.id for item in listed)
+        for item in listed:
+            item.reminders = [family_label(row) for row in found.get(item.id, [])]
 
 
 def _linked(subject: str, commune_id: int, what: str) -> tuple[Commune, list[int]]:
