@@ -43,7 +43,7 @@ def regie_with_letter(venissieux):
 
 def test_the_titulaire_sets_the_schedule_downloads_the_letters_and_marks_them_printed(
         venissieux, regie_with_letter, django_app):
-    regie, invoice = regie_with_letter
+    regie, _invoice = regie_with_letter
     app = browser(django_app, venissieux, TITULAIRE.account)
     page = app.get(f"{BASE}/relances/")
     text = text_of(page)
@@ -72,7 +72,7 @@ def test_the_titulaire_sets_the_schedule_downloads_the_letters_and_marks_them_pr
 
 def test_the_invoice_page_shows_its_reminders_and_an_agent_marks_it_contested(
         venissieux, regie_with_letter, django_app):
-    regie, invoice = regie_with_letter
+    _regie, invoice = regie_with_letter
     app = browser(django_app, venissieux, TITULAIRE.account)
     url = f"{BASE}/payeurs/{invoice.payer_id}/factures/{invoice.pk}/"
     page = app.get(url)

@@ -45,7 +45,7 @@ from opsn.kernel.tenancy import atomic, commune_connection
 from opsn.regies.errors import RegieError
 from opsn.regies.invoice_documents import Renderer, pay_url, with_documents
 from opsn.regies.models import Invoice, PaymentMode, Regie
-from opsn.regies.models.payers import OWED_STATUSES
+from opsn.regies.models.payers import OWED_STATUSES, InvoiceQuerySet
 from opsn.regies.permissions import require_keeper
 from opsn.regies.services.mailing import _checked_address, _send, _sender, _signature
 from opsn.regies.typesetting import typeset
@@ -188,7 +188,7 @@ def invoice_contest_lift(*, invoice: Invoice, actor: Actor, reason: str) -> Invo
 
 # --- What is to remind ----------------------------------------------------------------------
 
-def remindable(invoices: QuerySet[Invoice], on: datetime.date) -> QuerySet[Invoice]:
+def remindable(invoices: InvoiceQuerySet, on: datetime.date) -> QuerySet:
     """The invoices a reminder may concern on ``on``: past due and still owed
     (``past_due``: neither paid in full nor cancelled), not contested, not handed over to
     the public accountant. The one home of what stops reminders."""
@@ -239,7 +239,8 @@ def due_reminders(regie: Regie, on: datetime.date) -> list[Due]:
             found.append(Due(invoice, last.level, channel, retry=last))
             continue
         level = (last.level if last else 0) + 1
-        if level > len(delays) or invoice.days_late < delays[level - 1]:
+        late = invoice.days_late  # type: ignore[attr-defined]  # past_due's
+        if level > len(delays) or late < delays[level - 1]:
             continue
         if last is not None and (on - last.made_on).days < delays[level - 1] - delays[level - 2]:
             continue
