@@ -387,7 +387,7 @@ def reminder_letters(*, regie: Regie, dues: list[Due], actor: Actor, renderer: R
                                                               ReminderStatus.TO_PRINT, owed, on)
             row.attempted_at, row.sent_at, row.letters, row.error = now, None, batch, ""
             row.attempts += 1
-            row.to = due.invoice.payer.name[:254]
+            row.to = ""  # a letter: the address is the payer's, kept there only
             row.save()
             record(actor, events.InvoiceReminded(
                 target=f"invoice:{due.invoice.number}", data={
