@@ -15,6 +15,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from opsn.audit.models import AuditEvent
+from opsn.citizens.personal_data import payer_record
 from opsn.finance import reminders, tasks
 from opsn.finance.errors import FinanceError
 from opsn.finance.handover import handover_create
@@ -135,6 +136,11 @@ def test_each_reminder_goes_once_by_email_or_by_letter_even_when_the_job_runs_tw
             run(venissieux)
         assert len(reminder_mail()) == 4
         assert ReminderLetterBatch.objects.filter(regie=regie).count() == 2
+        # the family's right of access carries them
+        record = payer_record(invoices["martin"].payer_id)
+        [sent] = [i for i in record["invoices"] if i["number"] == "F-M"]
+        assert [(r["level"], r["channel"], r["to"]) for r in sent["reminders"]] == [
+            (1, "email", "martin@example.fr"), (2, "email", "martin@example.fr")]
 
 
 def test_a_payment_in_full_a_contest_or_a_hand_over_stops_the_reminders(venissieux, late):

@@ -45,6 +45,8 @@ LINE_FIELDS = ("label", "quantity", "unit_price", "amount", "period_start", "per
                "beneficiary")
 ENTRY_FIELDS = ("year", "receipt_number", "amount", "mode", "payer_name", "source",
                 "posted_at", "dated_on", "reason")
+REMINDER_FIELDS = ("level", "channel", "status", "to", "owed", "made_on", "sent_at")
+CONTEST_FIELDS = ("reason", "contested_at", "lifted_at", "lift_reason")
 ONLINE_FIELDS = ("created_at", "refdet", "amount_cents", "email", "state", "result_code")
 
 
@@ -53,7 +55,8 @@ def payer_record(payer_id: int) -> dict | None:
     payer = Payer.objects.select_related("regie").filter(pk=payer_id).first()
     if payer is None:
         return None
-    invoices = (Invoice.objects.filter(payer=payer).prefetch_related("lines")
+    invoices = (Invoice.objects.filter(payer=payer)
+                .prefetch_related("lines", "reminders", "contests")
                 .order_by("issued_on", "number"))
     entries = LedgerEntry.objects.filter(payer=payer).order_by("posted_at", "id")
     online = OnlinePayment.objects.filter(payer=payer).order_by("created_at", "id")
@@ -61,7 +64,10 @@ def payer_record(payer_id: int) -> dict | None:
         "regie": {"number": payer.regie.number, "name": payer.regie.name},
         "payer": _row(payer, PAYER_FIELDS),
         "invoices": [{**_row(i, INVOICE_FIELDS),
-                      "lines": [_row(line, LINE_FIELDS) for line in i.lines.all()]}
+                      "lines": [_row(line, LINE_FIELDS) for line in i.lines.all()],
+                      # The reminders sent and the contests recorded (opsn.finance.reminders)
+                      "reminders": [_row(r, REMINDER_FIELDS) for r in i.reminders.all()],
+                      "contests": [_row(c, CONTEST_FIELDS) for c in i.contests.all()]}
                      for i in invoices],
         "payments": [{**_row(e, ENTRY_FIELDS), "is_reversal": e.reverses_id is not None}
                      for e in entries],
