@@ -7,9 +7,11 @@ import datetime
 import io
 import json
 import re
+import zipfile
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
+import tablib
 from django.test import Client
 
 from opsn.agents.models import Role
@@ -189,3 +191,34 @@ def test_the_register_of_processing_activities_exports(venissieux):
     assert rows[2]["finalite"] in page(VENISSIEUX, "/donnees-personnelles/")
     regisseur = agent(venissieux, "regisseur@venissieux.fr", Role.REGISSEUR)
     assert regisseur.get("/espace/mentions/registre-des-traitements.csv").status_code == 403
+    assert regisseur.get("/espace/mentions/registre-des-traitements.ods").status_code == 403
+
+
+def test_the_register_opens_as_a_spreadsheet(venissieux):
+    profile(venissieux, official_name="Ville de Vénissieux", address_line="5 avenue Marcel Houël",
+            postal_code="69200", city="Vénissieux")
+    with in_schema(venissieux):
+        PublicNotices.objects.update_or_create(pk=1, defaults={"payer_retention_years": 7})
+    admin = agent(venissieux, "admin@venissieux.fr", Role.ADMINISTRATOR)
+    assert "registre-des-traitements.ods" in admin.get("/espace/mentions/").content.decode()
+    response = admin.get("/espace/mentions/registre-des-traitements.ods")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.oasis.opendocument.spreadsheet"
+    assert 'filename="registre-des-traitements.ods"' in response["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.read("mimetype") == b"application/vnd.oasis.opendocument.spreadsheet"
+    assert 'table:name="Traitements"' in archive.read("content.xml").decode()
+    sheet = tablib.Dataset().load(response.content, format="ods")
+    assert sheet.headers[:3] == ["identifiant", "traitement", "finalite"]
+    rows = sheet.dict
+    assert [r["identifiant"] for r in rows] == ["regies", "espace_citoyen",
+                                                "paiement_en_ligne", "securite"]
+    assert rows[0]["responsable_de_traitement"] == (
+        "Ville de Vénissieux, 5 avenue Marcel Houël, 69200 Vénissieux")
+    assert rows[2]["traitement"] == "Paiement en ligne (PayFiP)"
+    # The commune's own retention period, as in the CSV and the privacy notice.
+    csv_rows = list(csv.DictReader(io.StringIO(
+        admin.get("/espace/mentions/registre-des-traitements.csv").content.decode())))
+    assert [r["duree_de_conservation"] for r in rows] == [
+        r["duree_de_conservation"] for r in csv_rows]
+    assert any("7 ans" in r["duree_de_conservation"] for r in rows)
