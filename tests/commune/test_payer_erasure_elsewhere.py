@@ -7,6 +7,7 @@ import datetime
 
 import pytest
 
+from opsn.agents.models import Role
 from opsn.audit.models import AuditEvent
 from opsn.direct_debit.models import Mandate, MandateStatus
 from opsn.direct_debit.services import creditor_set, mandate_record, mandate_revoke
@@ -18,6 +19,7 @@ from opsn.regies.models import LedgerEntry
 from opsn.regies.services.erasure import payer_erase, payers_pseudonymise
 from opsn.regies.services.payments import payment_record
 from tests.helpers.communes import in_schema
+from tests.helpers.identity import agent
 from tests.helpers.regies import ADMIN, MANDATAIRE, make_invoice, make_payer, make_regie
 
 CA_IBAN, CA_BIC = "FR7630006000011234567890189", "AGRIFRPP"
@@ -101,6 +103,13 @@ def test_erasure_blanks_online_payments_emails_and_ended_mandates_details(veniss
                    .values_list("email", flat=True)) == {"voisin@exemple.fr"}
         other = Mandate.objects.get(pk=theirs.pk)
         assert (other.debtor_name, other.iban) == ("Famille Voisin", CA_IBAN)
+    # The mandate's page says its details were erased.
+    admin = agent(venissieux, "admin@venissieux.fr", Role.ADMINISTRATOR)
+    page = admin.get(f"/espace/regies/{regie.number}/payeurs/{payer.pk}/mandats/"
+                     f"{mandate.pk}/").content.decode()
+    assert page.count("effacé (données personnelles)") == 2 and mandate.rum in page
+    assert "0189" not in page
+    with in_schema(venissieux):
         # Once erased, nothing more to erase: refused, logged once.
         with pytest.raises(Refused, match="rien à effacer"):
             payer_erase(payer=payer, actor=ADMIN, reason="Nouvelle demande")
