@@ -17,6 +17,7 @@ from django.test import Client
 from opsn.agents.models import Role
 from opsn.branding.models import CommuneProfile, PublicNotices
 from opsn.online_payments.services import payfip_configure
+from opsn.public_service.context import avis_image
 from tests.helpers.communes import in_schema
 from tests.helpers.identity import Browser, agent, make_account
 from tests.helpers.regies import ADMIN, make_invoice, make_payer, make_regie
@@ -146,6 +147,29 @@ def test_the_button_needs_nothing_more_from_the_content_security_policy(db, sett
     # A link: no image, script or form from elsewhere, so the policy is the same.
     assert response["Content-Security-Policy"] == before
     assert "img-src 'self' data:;" in before and "voxusagers" not in before
+    assert not re.search(r'<(img|script|iframe)[^>]+src="https?://', html)
+    assert "je-donne-mon-avis.svg" not in html  # not shipped: the styled link
+
+
+def test_the_official_image_once_the_operator_installs_it(db, settings, tmp_path):
+    """The State's image is not shipped (docs/public-service.md); put among the static
+    files, it replaces the styled link, served from the site itself (img-src 'self')."""
+    (tmp_path / "public_service").mkdir()
+    (tmp_path / "public_service" / "je-donne-mon-avis.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 85"/>')
+    settings.STATICFILES_DIRS = [str(tmp_path)]
+    settings.OPSN_AVIS_SERVICE_ID = "3193"
+    settings.OPSN_AVIS_KEY = "58e099a09c02abe629c14905ed2b055d"
+    avis_image.cache_clear()
+    try:
+        response = Client(HTTP_HOST="localhost").get("/mentions-legales/")
+    finally:
+        avis_image.cache_clear()
+    html = response.content.decode()
+    assert AVIS in html
+    assert ('<img src="/static/public_service/je-donne-mon-avis.svg" alt="Je donne mon avis"'
+            in html)
+    assert "img-src 'self' data:;" in response["Content-Security-Policy"]
     assert not re.search(r'<(img|script|iframe)[^>]+src="https?://', html)
 
 
