@@ -9,6 +9,7 @@ from django.test import Client
 from opsn.agents.models import Role
 from opsn.audit.models import AuditEvent
 from opsn.citizens.models import LinkMethod, PayerLink
+from opsn.citizens.personal_data_document import payer_pdf
 from opsn.regies.services.payments import payment_record
 from tests.helpers.communes import in_schema
 from tests.helpers.documents import is_pdf_ua, pdf_text
@@ -187,3 +188,25 @@ def test_an_agent_hands_a_payer_a_pdf_of_their_data(venissieux):
         assert AuditEvent.objects.filter(code="payer.data_exported").count() == 1
     other_url = f"/espace/regies/{canteen.number}/payeurs/999999/donnees.pdf"
     assert regisseur.post(other_url).status_code == 404
+
+
+def test_what_people_typed_is_printed_as_text_never_read_as_markup():
+    """A name or a label is a string of the document's data: Typst shows it as typed."""
+    hostile = 'Famille #set page(width: 1cm) *gras* $x$ <x> @x \\ "fin'
+    record = {
+        "regie": {"number": "R-001", "name": "Cantine #strong[!]"},
+        "payer": {"name": hostile, "kind": "family", "address_line": "", "postal_code": "",
+                  "city": "", "email": "", "phone": "", "external_ref": "", "link_code": "X",
+                  "created_at": "2026-01-02T10:00:00+01:00"},
+        "invoices": [{"number": "F-1", "label": "Repas ]) #panic()", "issued_on": "2026-11-02",
+                      "due_on": "2026-12-02", "total": "45.00", "amount_paid": "0.00",
+                      "status": "due", "cancelled_at": None, "lines": []}],
+        "payments": [], "online_payments": [], "direct_debit_mandates": []}
+    document = {"produced_at": "2026-12-06T08:00:00+01:00", "produced_by": "agent@x.fr",
+                **record}
+    pdf = payer_pdf(document, commune="Vénissieux")
+    assert is_pdf_ua(pdf)
+    text = " ".join(pdf_text(pdf).split())
+    assert "*gras* $x$ <x> @x" in text
+    assert "#set page(width: 1cm)" in text and "Repas ]) #panic()" in text
+    assert "Cantine #strong[!]" in text
