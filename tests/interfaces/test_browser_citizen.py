@@ -121,6 +121,15 @@ def test_a_citizen_sees_every_payment_of_two_communes_in_chromium(two_communes):
             page.get_by_role("button", name="Rattacher").click()
             expect(page.get_by_text("Camille Durand — Vaulx-en-Velin")).to_be_visible()
 
+            # Everything the platform holds on her, in both communes, as a document to read.
+            with page.expect_download() as download:
+                page.get_by_role("link", name="Télécharger toutes mes données (PDF)").click()
+            data = Path(download.value.path()).read_bytes()
+            mine = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+            assert "Famille Durand" in mine and "Camille Durand" in mine
+            assert "Vénissieux (code INSEE" in mine and "Vaulx-en-Velin (code INSEE" in mine
+            assert serious_violations(page) == []
+
             # Meanwhile, at Vénissieux's counter, the family pays cash.
             entry = at_the_counter(two_communes)
             page.get_by_role("link", name="Mes paiements").click()

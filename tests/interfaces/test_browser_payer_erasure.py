@@ -1,6 +1,7 @@
 """Erasing a payer's contact details in a real browser (Chromium, Playwright), at phone
-width: the titulaire forgets the confirmation and is told, then erases; axe-core finds no
-serious violation on the page, before, with the error, and after."""
+width: the titulaire first hands the payer a PDF of their data, forgets the confirmation and
+is told, then erases; axe-core finds no serious violation on the page, before, with the
+error, and after."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from opsn.communes.models import Commune
 from opsn.regies.models import Payer
 from tests.helpers.browser import CHROMIUM, launch, serious_violations
 from tests.helpers.communes import VENISSIEUX, in_schema
+from tests.helpers.documents import pdf_text
 from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
 from tests.helpers.regies import TITULAIRE, make_payer, make_regie, wipe_regies
 
@@ -47,7 +49,7 @@ def test_the_titulaire_erases_a_payers_contact_details_at_phone_width(payer):
         browser = launch(playwright)
         try:
             page = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 812},
-                                       is_mobile=True).new_page()
+                                       is_mobile=True, accept_downloads=True).new_page()
             page.goto(f"{base}/compte/connexion/?next=/espace/regies/R-001/payeurs/"
                       f"{record.pk}/")
             page.get_by_label("Adresse électronique").fill(TITULAIRE.account)
@@ -59,6 +61,14 @@ def test_the_titulaire_erases_a_payers_contact_details_at_phone_width(payer):
             expect(page.get_by_role("heading", name="Effacer ses coordonnées")).to_be_visible()
             assert page.evaluate("document.documentElement.scrollWidth") <= 375
             assert serious_violations(page) == []
+
+            # The payer asked first what the commune holds: a PDF to hand over.
+            with page.expect_download() as download:
+                page.get_by_role("button", name="Exporter ses données (PDF)").click()
+            assert download.value.suggested_filename == (
+                f"donnees-payeur-{record.link_code}.pdf")
+            held = pdf_text(Path(download.value.path()).read_bytes())
+            assert "Famille Durand" in held and "camille@exemple.fr" in held
 
             page.get_by_label("Motif de l'effacement").fill("Demande du payeur du 2 décembre")
             page.get_by_role("button", name="Effacer les coordonnées").click()

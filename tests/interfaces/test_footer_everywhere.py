@@ -5,6 +5,7 @@ host's own links from its main pages."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from urllib.parse import urlsplit
 
@@ -14,9 +15,10 @@ from django.test import Client
 from opsn.agents.models import Role
 from opsn.branding.models import PublicNotices
 from opsn.citizens.models import LinkMethod, PayerLink
+from opsn.direct_debit.services import creditor_set, mandate_record
 from tests.helpers.communes import in_schema
 from tests.helpers.identity import agent, make_account, sign_in
-from tests.helpers.regies import make_invoice, make_payer, make_regie
+from tests.helpers.regies import ADMIN, make_invoice, make_payer, make_regie
 
 FOOTER = ('href="/accessibilite/"', 'href="/mentions-legales/"',
           'href="/donnees-personnelles/"', 'href="/code-source/"')
@@ -52,6 +54,11 @@ def test_the_commune_site_and_the_regie_pages(venissieux):
         regie = make_regie()
         payer = make_payer(regie, "Famille Durand")
         make_invoice(regie, payer, "45.00", number="CANT-2026-11")
+        creditor_set(regie=regie, ics="FR72ZZZ123456", iban="FR7630001007941234567890185",
+                     bic="BDFEFRPP", name="Vénissieux cantine", actor=ADMIN)
+        mandate = mandate_record(payer=payer, debtor_name=payer.name,
+                                 iban="FR7630006000011234567890189", bic="AGRIFRPP",
+                                 signed_on=datetime.date(2026, 9, 1), actor=ADMIN)
     host = venissieux.primary_domain
     seen = crawl(Client(), host, ["/", "/quittances/verifier/", "/accessibilite/"])
     assert "/mentions-legales/" in seen
@@ -62,6 +69,7 @@ def test_the_commune_site_and_the_regie_pages(venissieux):
                  limit=80)
     assert len(seen) >= 25 and "/espace/regies/R-001/journal/" in seen
     assert f"/espace/regies/R-001/payeurs/{payer.pk}/" in seen
+    assert f"/espace/regies/R-001/payeurs/{payer.pk}/mandats/{mandate.pk}/" in seen
 
 
 def test_the_portal_the_console_and_the_identity_provider(console):

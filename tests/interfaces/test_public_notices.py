@@ -7,14 +7,17 @@ import datetime
 import io
 import json
 import re
+import zipfile
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
+import tablib
 from django.test import Client
 
 from opsn.agents.models import Role
 from opsn.branding.models import CommuneProfile, PublicNotices
 from opsn.online_payments.services import payfip_configure
+from opsn.public_service.context import avis_image
 from tests.helpers.communes import in_schema
 from tests.helpers.identity import Browser, agent, make_account
 from tests.helpers.regies import ADMIN, make_invoice, make_payer, make_regie
@@ -145,6 +148,29 @@ def test_the_button_needs_nothing_more_from_the_content_security_policy(db, sett
     assert response["Content-Security-Policy"] == before
     assert "img-src 'self' data:;" in before and "voxusagers" not in before
     assert not re.search(r'<(img|script|iframe)[^>]+src="https?://', html)
+    assert "je-donne-mon-avis.svg" not in html  # not shipped: the styled link
+
+
+def test_the_official_image_once_the_operator_installs_it(db, settings, tmp_path):
+    """The State's image is not shipped (docs/public-service.md); put among the static
+    files, it replaces the styled link, served from the site itself (img-src 'self')."""
+    (tmp_path / "public_service").mkdir()
+    (tmp_path / "public_service" / "je-donne-mon-avis.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 85"/>')
+    settings.STATICFILES_DIRS = [str(tmp_path)]
+    settings.OPSN_AVIS_SERVICE_ID = "3193"
+    settings.OPSN_AVIS_KEY = "58e099a09c02abe629c14905ed2b055d"
+    avis_image.cache_clear()
+    try:
+        response = Client(HTTP_HOST="localhost").get("/mentions-legales/")
+    finally:
+        avis_image.cache_clear()
+    html = response.content.decode()
+    assert AVIS in html
+    assert ('<img src="/static/public_service/je-donne-mon-avis.svg" alt="Je donne mon avis"'
+            in html)
+    assert "img-src 'self' data:;" in response["Content-Security-Policy"]
+    assert not re.search(r'<(img|script|iframe)[^>]+src="https?://', html)
 
 
 def test_the_button_follows_a_paid_online_payment(venissieux):
@@ -189,3 +215,34 @@ def test_the_register_of_processing_activities_exports(venissieux):
     assert rows[2]["finalite"] in page(VENISSIEUX, "/donnees-personnelles/")
     regisseur = agent(venissieux, "regisseur@venissieux.fr", Role.REGISSEUR)
     assert regisseur.get("/espace/mentions/registre-des-traitements.csv").status_code == 403
+    assert regisseur.get("/espace/mentions/registre-des-traitements.ods").status_code == 403
+
+
+def test_the_register_opens_as_a_spreadsheet(venissieux):
+    profile(venissieux, official_name="Ville de Vénissieux", address_line="5 avenue Marcel Houël",
+            postal_code="69200", city="Vénissieux")
+    with in_schema(venissieux):
+        PublicNotices.objects.update_or_create(pk=1, defaults={"payer_retention_years": 7})
+    admin = agent(venissieux, "admin@venissieux.fr", Role.ADMINISTRATOR)
+    assert "registre-des-traitements.ods" in admin.get("/espace/mentions/").content.decode()
+    response = admin.get("/espace/mentions/registre-des-traitements.ods")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.oasis.opendocument.spreadsheet"
+    assert 'filename="registre-des-traitements.ods"' in response["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.read("mimetype") == b"application/vnd.oasis.opendocument.spreadsheet"
+    assert 'table:name="Traitements"' in archive.read("content.xml").decode()
+    sheet = tablib.Dataset().load(response.content, format="ods")
+    assert sheet.headers[:3] == ["identifiant", "traitement", "finalite"]
+    rows = sheet.dict
+    assert [r["identifiant"] for r in rows] == ["regies", "espace_citoyen",
+                                                "paiement_en_ligne", "securite"]
+    assert rows[0]["responsable_de_traitement"] == (
+        "Ville de Vénissieux, 5 avenue Marcel Houël, 69200 Vénissieux")
+    assert rows[2]["traitement"] == "Paiement en ligne (PayFiP)"
+    # The commune's own retention period, as in the CSV and the privacy notice.
+    csv_rows = list(csv.DictReader(io.StringIO(
+        admin.get("/espace/mentions/registre-des-traitements.csv").content.decode())))
+    assert [r["duree_de_conservation"] for r in rows] == [
+        r["duree_de_conservation"] for r in csv_rows]
+    assert any("7 ans" in r["duree_de_conservation"] for r in rows)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.payments, name="payments"),
     path("rattachements/", views.links, name="links"),
     path("mes-donnees.json", views.my_data, name="my_data"),
+    path("mes-donnees.pdf", views.my_data_pdf, name="my_data_pdf"),
     path("rattachements/courriel/", views.link_by_email, name="link_by_email"),
     path("rattachements/<int:link_id>/retirer/", views.unlink, name="unlink"),
     path("payer/<int:commune_id>/<int:invoice_id>/", views.pay_online, name="pay_online"),

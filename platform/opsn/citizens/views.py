@@ -20,6 +20,7 @@ from opsn.citizens import services
 from opsn.citizens.errors import CitizenError, NotLinked
 from opsn.citizens.online import online_payment_begin, online_payment_outcome
 from opsn.citizens.personal_data import personal_data
+from opsn.citizens.personal_data_document import citizen_pdf
 from opsn.citizens.statement import (
     MODE_LABELS,
     STATUS_LABELS,
@@ -183,16 +184,28 @@ def receipt(request: HttpRequest, commune_id: int, entry_id: int) -> FileRespons
                         filename=f"quittance-{number}.pdf", content_type="application/pdf")
 
 
-@signed_in_required
-def my_data(request: HttpRequest) -> JsonResponse:
-    """Right of access: everything the platform holds about the person signed in."""
+def _my_data(request: HttpRequest) -> dict:
     user = cast(User, request.user)  # signed_in_required
     account = {"subject": subject_of(request), "email": user.email,
                "name": user.get_full_name(), "joined_at": user.date_joined.isoformat(),
                "last_sign_in": user.last_login.isoformat() if user.last_login else None}
-    response = JsonResponse(personal_data(subject_of(request), account),
+    return personal_data(subject_of(request), account)
+
+
+@signed_in_required
+def my_data(request: HttpRequest) -> JsonResponse:
+    """Right of access: everything the platform holds about the person signed in."""
+    response = JsonResponse(_my_data(request),
                             json_dumps_params={"ensure_ascii": False, "indent": 1})
     response["Content-Disposition"] = 'attachment; filename="mes-donnees.json"'
+    return response
+
+
+@signed_in_required
+def my_data_pdf(request: HttpRequest) -> HttpResponse:
+    """The same, as a document to read (PDF/UA)."""
+    response = HttpResponse(citizen_pdf(_my_data(request)), content_type="application/pdf")
+    response["Content-Disposition"] = 'attachment; filename="mes-donnees.pdf"'
     return response
 
 

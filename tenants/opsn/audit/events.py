@@ -49,7 +49,7 @@ PayerErased = event("payer.erased", "Effacement des coordonnées du payeur {link
 PayerPseudonymised = event("payer.pseudonymised", "Pseudonymisation du payeur {link_code} "
                                                   "(régie {regie}) : aucune facture ni aucun "
                                                   "paiement depuis le {last_activity}, "
-                                                  "conservation {years} ans")
+                                                  "conservation {years} ans{also}")
 InvoiceIssued = event("invoice.issued", "Facture {number} de {total} € à {payer}")
 InvoiceCancelled = event("invoice.cancelled", "Annulation de la facture {number} : {reason}")
 PaymentRecorded = event("payment.recorded", "Quittance {receipt} : {amount} € ({mode}) de "

@@ -1,10 +1,13 @@
 """The processing activities the platform performs for a commune (RGPD art. 30): one home
 for what the privacy notice says (purposes, data, legal bases, retention, recipients) and
-for the commune's register of processing activities, exported as CSV and JSON."""
+for the commune's register of processing activities, exported as CSV, OpenDocument (ODS)
+and JSON."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+
+import tablib
 
 from opsn.branding.notices import Notices
 
@@ -94,3 +97,13 @@ def register(notices: Notices) -> list[dict]:
             f"{notices.processor.name}, {notices.processor.address}".rstrip(", "),
             notices.dpo_contact, SECURITY), strict=True)))
     return rows
+
+
+def register_ods(rows: list[dict]) -> bytes:
+    """The register as an OpenDocument spreadsheet (decision 0014: tablib, one sheet), the
+    same columns as the CSV; every cell is text (no formula can be injected)."""
+    sheet = tablib.Dataset(*[tuple(row[c] for c in COLUMNS) for row in rows],
+                           headers=list(COLUMNS), title="Traitements")
+    book = tablib.Databook()
+    book.add_sheet(sheet)
+    return book.export("ods")

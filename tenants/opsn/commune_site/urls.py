@@ -10,6 +10,8 @@ urlpatterns = [
     path("espace/mentions/", views.edit_notices, name="notices"),
     path("espace/mentions/registre-des-traitements.csv", views.processing_register_csv,
          name="register_csv"),
+    path("espace/mentions/registre-des-traitements.ods", views.processing_register_ods,
+         name="register_ods"),
     path("espace/mentions/registre-des-traitements.json", views.processing_register_json,
          name="register_json"),
     path("espace/agents/", views.agents, name="agents"),

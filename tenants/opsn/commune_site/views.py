@@ -18,7 +18,7 @@ from opsn.branding.forms import NoticesForm, ProfileForm
 from opsn.branding.images import served_as
 from opsn.branding.models import PublicNotices
 from opsn.branding.notices import commune_notices
-from opsn.branding.processing import COLUMNS, register
+from opsn.branding.processing import COLUMNS, register, register_ods
 from opsn.branding.selectors import current_notices_row, current_profile
 from opsn.communes import team
 from opsn.communes.errors import RegistryError
@@ -105,6 +105,15 @@ def processing_register_csv(request: CommuneRequest) -> HttpResponse:
     writer = csv.DictWriter(response, fieldnames=COLUMNS)
     writer.writeheader()
     writer.writerows(_register(request))
+    return response
+
+
+@commune_role_required(Role.ADMINISTRATOR)
+def processing_register_ods(request: CommuneRequest) -> HttpResponse:
+    """The same as an OpenDocument spreadsheet (LibreOffice, Excel)."""
+    response = HttpResponse(register_ods(_register(request)),
+                            content_type="application/vnd.oasis.opendocument.spreadsheet")
+    response["Content-Disposition"] = 'attachment; filename="registre-des-traitements.ods"'
     return response
 
 

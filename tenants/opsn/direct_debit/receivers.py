@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from opsn.direct_debit.models import Mandate, MandateStatus
-from opsn.regies.signals import payer_erasure_asked
+from opsn.regies.signals import payer_erased, payer_erasure_asked
 
 
 @receiver(payer_erasure_asked, dispatch_uid="direct_debit.mandate_keeps_the_payer")
@@ -18,3 +18,18 @@ def mandate_keeps_the_payer(sender, payer, **kwargs) -> str | None:
         return None
     return (f"le payeur a un mandat de prélèvement SEPA actif ({', '.join(active)}) ; "
             "révoquez-le d'abord (page du mandat), puis effacez ses coordonnées.")
+
+
+ERASED = "nom, IBAN et BIC du débiteur sur {count} mandat(s) révoqué(s) ou caduc(s)"
+
+
+@receiver(payer_erased, dispatch_uid="direct_debit.erase_ended_mandates")
+def erase_ended_mandates(sender, payer, **kwargs) -> list[str]:
+    """A revoked or lapsed mandate no longer needs the debtor's name and account: they are
+    blanked, with the account an amendment kept. The RUM, the dates, the state and the
+    collections stay (the collections' lines keep the account debited: bank records, kept
+    with the régie's accounts)."""
+    ended = Mandate.objects.filter(payer=payer).exclude(status=MandateStatus.ACTIVE).exclude(
+        debtor_name="", iban="", bic="", original_iban="", original_bic="")
+    count = ended.update(debtor_name="", iban="", bic="", original_iban="", original_bic="")
+    return [ERASED.format(count=count)] if count else []

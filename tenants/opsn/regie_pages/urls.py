@@ -75,6 +75,8 @@ urlpatterns = [
     path("<str:number>/payeurs/<int:payer_id>/", payers.payer_detail, name="payer"),
     path("<str:number>/payeurs/<int:payer_id>/donnees.json", payers.payer_data,
          name="payer_data"),
+    path("<str:number>/payeurs/<int:payer_id>/donnees.pdf", payers.payer_data,
+         {"extension": "pdf"}, name="payer_data_pdf"),
     path("<str:number>/payeurs/<int:payer_id>/effacer/", payers.payer_erase,
          name="payer_erase"),
     path("<str:number>/payeurs/<int:payer_id>/mandats/nouveau/", direct_debit.mandate_new,

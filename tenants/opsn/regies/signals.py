@@ -13,3 +13,11 @@ invoices_issued = Signal()
 # something on a payer the régies do not know of (a direct debit mandate) answer here,
 # since the régies may not import them.
 payer_erasure_asked = Signal()
+
+# Sent by ``erasure.payer_erase`` and the retention job with ``payer`` and ``pseudonymised``
+# (False on request, True after the retention period), inside their transaction, once the
+# payer's own record is erased and nothing held it (``payer_erasure_asked``). A receiver
+# erases what its app keeps on that payer (the e-mail of its online payments, the debtor's
+# details on its ended mandates) and returns the labels of what it erased, in French, for
+# the audit log (never the values), or an empty list.
+payer_erased = Signal()

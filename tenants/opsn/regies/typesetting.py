@@ -22,7 +22,9 @@ _LOCAL = threading.local()
 
 def _compiler(template: str) -> typst.Compiler:
     """One compiler per template and thread: fonts and templates are loaded once. Its
-    root is "/": the commune's logo is read from its absolute path under MEDIA_ROOT."""
+    root is "/": the commune's logo is read from its absolute path under MEDIA_ROOT.
+    ``template``: a file of TEMPLATES, or another app's template by its absolute path
+    (the right of access's document, ``opsn.citizens.personal_data_document``)."""
     compilers: dict[str, typst.Compiler] = getattr(_LOCAL, "compilers", None) or {}
     _LOCAL.compilers = compilers
     compiler = compilers.get(template)

@@ -15,8 +15,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.citizens.personal_data import payer_data_export
+from opsn.citizens.personal_data_document import payer_pdf
 from opsn.direct_debit.models import Mandate
 from opsn.kernel.pages import paginate
+from opsn.kernel.tenancy import current_commune
 from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
 from opsn.online_payments.selectors import in_flight
 from opsn.regie_pages.forms import (
@@ -131,15 +133,23 @@ def payer_detail(request: HttpRequest, number: str, payer_id: int) -> HttpRespon
 
 @commune_role_required(*AGENT_ROLES)
 @require_POST
-def payer_data(request: HttpRequest, number: str, payer_id: int) -> JsonResponse:
+def payer_data(request: HttpRequest, number: str, payer_id: int,
+               extension: str = "json") -> HttpResponse:
     """Right of access, on a payer's request: everything the commune holds on this payer
-    record, as JSON; the export is written in the audit log."""
+    record, as JSON or as a PDF to hand over; the export is written in the audit log."""
     regie = regie_of(request, number)
     payer = _payer(regie, payer_id)
-    response = JsonResponse(payer_data_export(payer=payer, actor=actor_of(request)),
-                            json_dumps_params={"ensure_ascii": False, "indent": 1})
-    response["Content-Disposition"] = (
-        f'attachment; filename="donnees-payeur-{payer.link_code}.json"')
+    document = payer_data_export(payer=payer, actor=actor_of(request))
+    response: HttpResponse
+    if extension == "pdf":
+        commune = current_commune()
+        response = HttpResponse(payer_pdf(document, commune=commune.name if commune else ""),
+                                content_type="application/pdf")
+    else:
+        response = JsonResponse(document, json_dumps_params={"ensure_ascii": False,
+                                                             "indent": 1})
+    filename = f"donnees-payeur-{payer.link_code}.{extension}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 

@@ -2,7 +2,10 @@
 (docs/public-service.md, « Erasure and retention »).
 
 What goes: the contact details on the payer's record (e-mail, phone, postal address) and,
-after the retention period, its name (a pseudonym). What stays: the invoices, the
+after the retention period, its name (a pseudonym); and what the apps built on the régies
+keep on the payer — the e-mail of its online payments, the debtor's name and account on
+its revoked or lapsed mandates — which they erase themselves when told
+(``signals.payer_erased``). What stays: the invoices, the
 payments, the receipts and the journal — accounting records kept ten years — untouched:
 the journal keeps the name each receipt was made out to (it is part of the receipt and of
 its fingerprint), so its hash chain still verifies. The record of an erasure is the audit
@@ -28,7 +31,7 @@ from opsn.regies import permissions
 from opsn.regies.errors import Refused, RegieError
 from opsn.regies.models import Invoice, LedgerEntry, Payer
 from opsn.regies.models.payers import OWED_STATUSES
-from opsn.regies.signals import payer_erasure_asked
+from opsn.regies.signals import payer_erased, payer_erasure_asked
 
 # The contact details a payer may have erased; their labels for the audit log.
 CONTACT_FIELDS = {"email": "courriel", "phone": "téléphone", "address_line": "adresse",
@@ -61,6 +64,12 @@ def _held(payer: Payer) -> list[str]:
             if why]
 
 
+def _erase_elsewhere(payer: Payer, *, pseudonymised: bool) -> list[str]:
+    """What the other apps erased on this payer (``signals.payer_erased``), labelled."""
+    return [label for _receiver, labels in payer_erased.send(
+        sender=Payer, payer=payer, pseudonymised=pseudonymised) for label in labels or ()]
+
+
 def _unpaid(payer: Payer):
     return Invoice.objects.filter(payer=payer, status__in=OWED_STATUSES).order_by("due_on")
 
@@ -91,13 +100,15 @@ def payer_erase(*, payer: Payer, actor: Actor, reason: str) -> list[str]:
     if held:
         raise Refused(f"Effacement refusé : {' ; '.join(held)}", field="reason")
     erased = [f for f in CONTACT_FIELDS if getattr(payer, f)]
-    if not erased:
-        raise Refused("Ce payeur n'a plus de coordonnées : il n'y a rien à effacer.",
-                      field="reason")
     for name in erased:
         setattr(payer, name, "")
-    payer.save(update_fields=erased)
-    labels = [CONTACT_FIELDS[f] for f in erased]
+    if erased:
+        payer.save(update_fields=erased)
+    labels = [CONTACT_FIELDS[f] for f in erased] + _erase_elsewhere(payer,
+                                                                     pseudonymised=False)
+    if not labels:  # nothing written: the transaction leaves the record as it was
+        raise Refused("Ce payeur n'a plus de coordonnées : il n'y a rien à effacer.",
+                      field="reason")
     record(actor, events.PayerErased(
         target=f"payer:{payer.pk}",
         data={"link_code": payer.link_code, "regie": payer.regie.number,
@@ -169,8 +180,10 @@ def _pseudonymise(payer_id: int, last_activity: datetime.date, actor: Actor,
     if not changed:
         return False
     payer.save(update_fields=changed)
+    elsewhere = _erase_elsewhere(payer, pseudonymised=True)
     record(actor, events.PayerPseudonymised(
         target=f"payer:{payer.pk}",
         data={"link_code": payer.link_code, "regie": payer.regie.number,
-              "last_activity": f"{last_activity:%d/%m/%Y}", "years": years}))
+              "last_activity": f"{last_activity:%d/%m/%Y}", "years": years,
+              "also": f" ; effacés aussi : {', '.join(elsewhere)}" if elsewhere else ""}))
     return True
