@@ -1,5 +1,6 @@
 """Erasing a payer reaches what the apps built on the régies keep on them: the e-mail of
-their online payments and the debtor's details on their ended mandates — told through
+their online payments, the address their invoices and reminders were e-mailed to, and the
+debtor's details on their ended mandates — told through
 ``regies.signals.payer_erased``, since the régies may not import those apps. The amounts,
 the references, the mandates' RUM and dates, and the journal's chain stay."""
 
@@ -11,11 +12,12 @@ from opsn.agents.models import Role
 from opsn.audit.models import AuditEvent
 from opsn.direct_debit.models import Mandate, MandateStatus
 from opsn.direct_debit.services import creditor_set, mandate_record, mandate_revoke
+from opsn.finance.models import InvoiceReminder, ReminderChannel, ReminderStatus
 from opsn.kernel.actors import Actor
 from opsn.online_payments.models import OnlinePayment, PaymentState
 from opsn.regies.chain import verify_chain
 from opsn.regies.errors import Refused
-from opsn.regies.models import LedgerEntry
+from opsn.regies.models import InvoiceMailing, LedgerEntry, MailingStatus
 from opsn.regies.services.erasure import payer_erase, payers_pseudonymise
 from opsn.regies.services.payments import payment_record
 from tests.helpers.communes import in_schema
@@ -157,3 +159,38 @@ def test_the_retention_job_erases_them_too(venissieux, regie):
         # A second run changes nothing and writes nothing.
         assert payers_pseudonymise(actor=SYSTEM, years=5, linked=[], today=IN_2040) == 0
         assert AuditEvent.objects.filter(code="payer.pseudonymised").count() == 1
+
+
+def test_erasure_blanks_the_address_invoices_and_reminders_were_emailed_to(venissieux,
+                                                                           regie):
+    with in_schema(venissieux):
+        payer = make_payer(regie, "Famille Durand", email="durand@exemple.fr")
+        neighbour = make_payer(regie, "Famille Voisin", email="voisin@exemple.fr")
+        sent = datetime.datetime(2026, 11, 5, 10, tzinfo=datetime.UTC)
+        invoices = []
+        for who, number in ((payer, "CANT-2026-11"), (neighbour, "CANT-2026-12")):
+            invoice = make_invoice(regie, who, "45.00", number=number)
+            InvoiceMailing.objects.create(invoice=invoice, to=who.email, attempts=1,
+                                          status=MailingStatus.SENT, attempted_at=sent,
+                                          sent_at=sent)
+            InvoiceReminder.objects.create(
+                invoice=invoice, level=1, channel=ReminderChannel.EMAIL, to=who.email,
+                status=ReminderStatus.SENT, owed="45.00", made_on=TODAY, attempted_at=sent,
+                sent_at=sent)
+            payment_record(regie=regie, actor=MANDATAIRE, amount="45.00", mode="cash",
+                           invoices=[invoice])
+            invoices.append(invoice)
+
+        erased = payer_erase(payer=payer, actor=ADMIN, reason="Demande du payeur")
+
+        assert "adresse de 1 envoi(s) de facture par courriel" in erased
+        assert "adresse de 1 relance(s) par courriel" in erased
+        mine, theirs = invoices
+        assert InvoiceMailing.objects.get(invoice=mine).to == ""
+        reminder = InvoiceReminder.objects.get(invoice=mine)
+        assert (reminder.to, reminder.level, reminder.owed, reminder.status) == (
+            "", 1, 45, ReminderStatus.SENT)
+        # The neighbour's records keep their address.
+        assert InvoiceMailing.objects.get(invoice=theirs).to == "voisin@exemple.fr"
+        assert InvoiceReminder.objects.get(invoice=theirs).to == "voisin@exemple.fr"
+        assert verify_chain(regie) is None

@@ -3,7 +3,8 @@
 
 What goes: the contact details on the payer's record (e-mail, phone, postal address) and,
 after the retention period, its name (a pseudonym); and what the apps built on the régies
-keep on the payer — the e-mail of its online payments, the debtor's name and account on
+keep on the payer — the address its invoices and reminders were e-mailed to, the e-mail
+of its online payments, the debtor's name and account on
 its revoked or lapsed mandates — which they erase themselves when told
 (``signals.payer_erased``). What stays: the invoices, the
 payments, the receipts and the journal — accounting records kept ten years — untouched:
@@ -29,7 +30,7 @@ from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic
 from opsn.regies import permissions
 from opsn.regies.errors import Refused, RegieError
-from opsn.regies.models import Invoice, LedgerEntry, Payer
+from opsn.regies.models import Invoice, InvoiceMailing, LedgerEntry, Payer
 from opsn.regies.models.payers import OWED_STATUSES
 from opsn.regies.signals import payer_erased, payer_erasure_asked
 
@@ -65,8 +66,13 @@ def _held(payer: Payer) -> list[str]:
 
 
 def _erase_elsewhere(payer: Payer, *, pseudonymised: bool) -> list[str]:
-    """What the other apps erased on this payer (``signals.payer_erased``), labelled."""
-    return [label for _receiver, labels in payer_erased.send(
+    """What else was erased on this payer, labelled: the address each invoice's e-mail
+    went to (its status and dates stay), and what the other apps erased
+    (``signals.payer_erased``)."""
+    mailed = (InvoiceMailing.objects.filter(invoice__payer=payer).exclude(to="")
+              .update(to=""))
+    own = [f"adresse de {mailed} envoi(s) de facture par courriel"] if mailed else []
+    return own + [label for _receiver, labels in payer_erased.send(
         sender=Payer, payer=payer, pseudonymised=pseudonymised) for label in labels or ()]
 
 
