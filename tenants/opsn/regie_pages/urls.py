@@ -75,6 +75,8 @@ urlpatterns = [
          direct_debit.mandate_detail, name="mandate"),
     path("<str:number>/payeurs/<int:payer_id>/mandats/<int:mandate_id>/modifier/",
          direct_debit.mandate_change, name="mandate_amend"),
+    path("<str:number>/payeurs/<int:payer_id>/mandats/<int:mandate_id>/mandat.pdf",
+         direct_debit.mandate_signed_pdf, name="mandate_pdf"),
     path("<str:number>/payeurs/<int:payer_id>/mandats/<int:mandate_id>/revoquer/",
          direct_debit.mandate_end, name="mandate_revoke"),
     path("<str:number>/payeurs/<int:payer_id>/factures/nouvelle/", payers.invoice_new,

@@ -10,14 +10,21 @@ import datetime
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.direct_debit.banking import mask_iban
-from opsn.direct_debit.models import Collection, Creditor, Mandate, MandateKind
+from opsn.direct_debit.models import (
+    Collection,
+    Creditor,
+    Mandate,
+    MandateKind,
+    MandateSignature,
+)
+from opsn.direct_debit.online import signed_pdf
 from opsn.direct_debit.selectors import collection_preview, collections_of
 from opsn.direct_debit.services import (
     collect,
@@ -93,7 +100,9 @@ def mandate_new(request: HttpRequest, number: str, payer_id: int) -> HttpRespons
 
 def _mandate_page(request, regie, mandate, *, amend=None, revoke=None, status=200):
     return page(request, "regie_pages/mandate.html", {
-        "payer": mandate.payer, "mandate": mandate, "amend_form": amend or AmendForm(),
+        "payer": mandate.payer, "mandate": mandate,
+        "signed_online": MandateSignature.objects.filter(mandate=mandate).exists(),
+        "amend_form": amend or AmendForm(),
         "revoke_form": revoke or RevokeForm()}, status=status, regie=regie, section="payers")
 
 
@@ -267,3 +276,15 @@ def collection_file(request: HttpRequest, number: str, collection_id: int) -> Ht
     return download(collection.xml.encode(), f"pain008-{regie.number}-"
                     f"{collection.collection_date:%Y-%m-%d}-{collection.pk}.xml",
                     "application/xml")
+
+
+@commune_role_required(*AGENT_ROLES)
+def mandate_signed_pdf(request: HttpRequest, number: str, payer_id: int,
+                       mandate_id: int) -> HttpResponse:
+    """The PDF the family was given when signing online, as it was kept."""
+    regie = regie_of(request, number)
+    mandate = _mandate(regie, payer_id, mandate_id)
+    pdf = signed_pdf(mandate)
+    if pdf is None:
+        raise Http404("Ce mandat n'a pas été signé en ligne : pas de PDF signé.")
+    return download(pdf, f"mandat-{mandate.rum}.pdf", "application/pdf")
