@@ -17,6 +17,7 @@ from pypdf import PdfReader
 
 from opsn.audit.models import AuditEvent
 from opsn.citizens.models import PayerLink
+from opsn.citizens.personal_data import payer_data_export
 from opsn.direct_debit import online
 from opsn.direct_debit.errors import DirectDebitConflict, DirectDebitError
 from opsn.direct_debit.models import MandateSignature
@@ -66,6 +67,9 @@ def test_a_mandate_signed_online_keeps_its_pdf_and_wording(venissieux, payer):
         assert "Signé électroniquement le" in text and "1234567890189" not in text
         event = AuditEvent.objects.get(code="sepa.mandate_signed")
         assert event.actor_kind == "citizen" and "•••• 0189" in event.summary
+        export = payer_data_export(payer=payer, actor=ADMIN)["direct_debit_mandates"]
+        assert export[0]["iban"] == "•••• 0189"
+        assert export[0]["signed_online"]["by"] == "Camille Durand"
         with pytest.raises(DirectDebitConflict, match="déjà un mandat de prélèvement actif"):
             online.prepare(payer=payer, debtor_name="X", iban=CA_IBAN, bic=CA_BIC)
 
