@@ -74,7 +74,8 @@ def wipe_regies() -> None:
     wrote. The database refuses to delete history, so the guards are lifted for this test
     data only."""
     tables = ["direct_debit_collectionline", "direct_debit_collection",
-              "direct_debit_mandate", "direct_debit_creditor",
+              "direct_debit_mandatesignature", "direct_debit_mandate",
+              "direct_debit_creditor",
               "online_payments_onlinepayment", "online_payments_payfipaccount",
               "online_payments_referenceattempt",
               "audit_auditevent", "finance_invoicereminder", "finance_reminderletterbatch",

@@ -1,5 +1,7 @@
-"""A paper mandate recorded on a phone (Chromium, Playwright, 360 px wide): the payer's
-page with its « Prélèvement SEPA » section, the mandate form, the mandate's page; axe-core
+"""The régie's direct debit pages on a phone (Chromium, Playwright, 360 px wide): its
+creditor and a collection prepared, confirmed and shown with its file; a paper mandate
+recorded: the payer's page with its « Prélèvement SEPA » section, the mandate form, the
+mandate's page; axe-core
 finds no serious violation, nothing is wider than the phone, the IBAN shows its last four
 characters only.
 
@@ -7,19 +9,23 @@ The server reads committed data (``server``), which the test removes afterwards.
 
 from __future__ import annotations
 
+import datetime
+import re
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
 from opsn.agents.models import Role
 from opsn.communes.models import Commune
-from opsn.direct_debit.services import creditor_set
+from opsn.direct_debit.services import creditor_set, mandate_record
+from opsn.regies.models import Regie
 from tests.helpers.browser import CHROMIUM, launch, serious_violations
 from tests.helpers.communes import VENISSIEUX, in_schema
 from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
-from tests.helpers.regies import ADMIN, make_payer, make_regie, wipe_regies
+from tests.helpers.regies import ADMIN, make_invoice, make_payer, make_regie, wipe_regies
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
 PHONE = 360
@@ -83,6 +89,52 @@ def test_a_paper_mandate_on_a_phone_in_chromium(payer_page):
 
             page.get_by_role("link", name="-1").click()
             expect(page.get_by_role("heading", name="Changer de compte")).to_be_visible()
+            fits_the_phone(page)
+        finally:
+            browser.close()
+
+
+def test_the_regie_prepares_a_collection_on_a_phone_in_chromium(payer_page):
+    base, _ = payer_page
+    commune = Commune.objects.get(insee_code=VENISSIEUX)
+    with in_schema(commune):
+        regie = Regie.objects.get(number="R-001")
+        payer = regie.payers.get()
+        make_invoice(regie, payer, "45.00", number="CANT-1")
+        mandate_record(payer=payer, debtor_name="Famille Martin",
+                       iban="FR7630006000011234567890189", bic="AGRIFRPP",
+                       signed_on=datetime.date(2026, 9, 1), actor=ADMIN)
+    day = timezone.localdate() + datetime.timedelta(days=3)
+    while day.weekday() >= 5:
+        day += datetime.timedelta(days=1)
+    home = f"/espace/regies/{regie.number}/prelevement/"
+    authenticator = totp_of(ADMIN.account)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context = browser.new_context(locale="fr-FR", viewport={"width": PHONE,
+                                                                    "height": 740},
+                                          is_mobile=True, has_touch=True)
+            page = context.new_page()
+            page.goto(f"{base}/compte/connexion/?next={home}")
+            page.get_by_label("Adresse électronique").fill(ADMIN.account)
+            page.get_by_label("Mot de passe").fill(PASSWORD)
+            page.get_by_role("button", name="Se connecter").click()
+            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
+            page.get_by_role("button", name="Valider").click()
+            expect(page.get_by_role("heading", name="La régie créancière")).to_be_visible()
+            expect(page.locator("main")).to_contain_text("•••• 0185")
+            assert "30001007941234567890185" not in page.content()
+            fits_the_phone(page)
+            page.get_by_label("Date d'échéance").fill(day.isoformat())
+            page.get_by_role("button", name="Voir ce qui serait prélevé").click()
+            expect(page.locator("main")).to_contain_text("45,00")
+            fits_the_phone(page)
+            page.get_by_role("button", name=re.compile("Écrire la remise")).click()
+            expect(page.get_by_role("link", name="Télécharger le fichier pain.008")
+                   ).to_be_visible()
+            expect(page.locator("main")).to_contain_text("•••• 0189")
+            assert "1234567890189" not in page.content()
             fits_the_phone(page)
         finally:
             browser.close()

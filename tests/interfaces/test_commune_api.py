@@ -534,6 +534,10 @@ def test_the_openapi_description_and_the_docs_are_served(venissieux):
             "/api/v1/regies/{number}/owed",
             "/api/v1/regies/{number}/invoices/{invoice_number}/pdf",
             "/api/v1/regies/{number}/payers/{external_ref}/mandates",
+            "/api/v1/regies/{number}/payers/{external_ref}/mandates/{rum}",
+            "/api/v1/regies/{number}/payers/{external_ref}/mandates/{rum}/revoke",
+            "/api/v1/regies/{number}/collections",
+            "/api/v1/regies/{number}/collections/{collection_id}/pain008.xml",
             "/api/v1/regies/{number}/payments", "/api/v1/regies/{number}/payments/{receipt}",
             "/api/v1/regies/{number}/payments/{receipt}/pdf",
             "/api/v1/regies/{number}/payments/{receipt}/reversal"} == set(spec["paths"])

@@ -4,20 +4,32 @@ commune API. The full IBAN never leaves the form that enters it."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from opsn.agents.models import AgentRole
 from opsn.agents.services import service_credential_issue
-from opsn.direct_debit.models import Mandate
-from opsn.direct_debit.services import creditor_set
+from opsn.audit.models import AuditEvent
+from opsn.direct_debit.models import Collection, Creditor, Mandate
+from opsn.direct_debit.services import creditor_set, mandate_record
+from opsn.regies.errors import NotAllowed
 from opsn.regies.services import founding
 from tests.helpers.communes import host_of, in_schema
 from tests.helpers.identity import grant, make_account, sign_in_webtest
-from tests.helpers.regies import ADMIN, OPENED, TITULAIRE, make_payer, make_regie
+from tests.helpers.regies import (
+    ADMIN,
+    MANDATAIRE,
+    OPENED,
+    TITULAIRE,
+    make_invoice,
+    make_payer,
+    make_regie,
+)
 
 BASE = "/espace/regies"
 CA_IBAN, CA_BIC = "FR76 3000 6000 0112 3456 7890 189", "AGRIFRPP"
@@ -86,10 +98,29 @@ def test_an_agent_records_amends_and_revokes_a_paper_mandate(venissieux, sepa_re
     assert "la référence reste la même" in text_of(page)
     revoke = form_of(page, "/revoquer/")
     revoke["reason"] = "Lettre de la famille"
+    refused = revoke.submit(status=400)  # not confirmed
+    assert "Cochez la confirmation pour révoquer le mandat" in text_of(refused)
+    with in_schema(venissieux):
+        assert Mandate.objects.get(pk=mandate.pk).status == "active"
+    revoke = form_of(refused, "/revoquer/")
+    revoke["confirm"] = True
     page = revoke.submit().follow()
     assert "Révoqué depuis le" in text_of(page)
     with in_schema(venissieux):
         assert Mandate.objects.get(pk=mandate.pk).status == "revoked"
+
+
+def test_a_paper_mandate_without_signature_date_is_refused(venissieux, sepa_regie,
+                                                          titulaire):
+    regie, payer = sepa_regie
+    page = titulaire.get(f"{BASE}/{regie.number}/payeurs/{payer.pk}/mandats/nouveau/")
+    form = form_of(page, "/mandats/nouveau/")
+    form["iban"], form["bic"], form["signed_on"] = CA_IBAN, CA_BIC, ""
+    refused = form.submit(status=400)
+    assert "Signé le" in text_of(refused) and "obligatoire" in text_of(refused)
+    assert form_of(refused, "/mandats/nouveau/")["iban"].value == CA_IBAN  # to correct
+    with in_schema(venissieux):
+        assert not Mandate.objects.exists()
 
 
 def test_a_nul_byte_or_a_huge_iban_is_a_clear_refusal(venissieux, sepa_regie, titulaire):
@@ -162,3 +193,133 @@ def test_an_unknown_payer_is_a_404(venissieux, software):
                               "signed_on": "2026-09-01"}, ref="NOPE")
     assert refused.status_code == 404
     assert "Aucun payeur de référence « NOPE »" in refused.json()["message"]
+
+
+# --- The régie as creditor, collections from the pages and the API ------------------------
+
+def collection_day() -> datetime.date:
+    day = timezone.localdate() + datetime.timedelta(days=3)
+    while day.weekday() >= 5:
+        day += datetime.timedelta(days=1)
+    return day
+
+
+def test_the_titulaire_enters_the_creditor_and_bad_identifiers_are_refused(
+        venissieux, sepa_regie, titulaire):
+    regie, _ = sepa_regie
+    page = titulaire.get(f"{BASE}/{regie.number}/prelevement/")
+    assert "FR72ZZZ123456" in text_of(page) and "•••• 0185" in text_of(page)
+    assert "30001007941234567890185" not in page.text
+    form = form_of(page, "/prelevement/creancier/")
+    form["ics"], form["iban"], form["bic"] = "FR73ZZZ123456", "FR76 3000 1007 9412 3456 7890 " \
+        "185", "BDFEFRPP"
+    refused = form.submit(status=400)
+    assert "ses chiffres de contrôle ne correspondent pas" in text_of(refused)
+    form = form_of(refused, "/prelevement/creancier/")
+    form["ics"], form["iban"] = "FR72 ZZZ 123456", "FR76 3000 1007 9412 3456 7890 186"
+    refused = form.submit(status=400)
+    assert "L'IBAN « •••• 0186 » est erroné" in text_of(refused)
+    form = form_of(refused, "/prelevement/creancier/")
+    form["iban"], form["name"] = "FR76 1007 1690 0000 0100 0090 806", "Cantine de Vénissieux"
+    form["bic"] = "TRPUFRP1"
+    page = form.submit().follow()
+    assert "Créancier SEPA enregistré : ICS FR72ZZZ123456, compte •••• 0806" in text_of(page)
+    assert "10071690000001000090806" not in page.text
+    with in_schema(venissieux):
+        assert Creditor.objects.get(regie=regie).name == "Cantine de Vénissieux"
+        assert AuditEvent.objects.filter(code="sepa.creditor_saved").count() == 2
+
+
+def test_a_mandataire_may_not_change_the_creditor(venissieux, sepa_regie):
+    regie, _ = sepa_regie
+    with in_schema(venissieux), pytest.raises(NotAllowed, match="titulaire"):
+        creditor_set(regie=regie, ics="FR72ZZZ123456", iban=CA_IBAN, bic=CA_BIC, name="X",
+                     actor=MANDATAIRE)
+
+
+def test_a_collection_prepared_confirmed_and_downloaded_from_the_pages(
+        venissieux, sepa_regie, titulaire):
+    regie, payer = sepa_regie
+    with in_schema(venissieux):
+        make_invoice(regie, payer, "45.00", "12.50", number="CANT-1")
+        make_invoice(regie, payer, "30.00", number="CANT-2")
+        mandate_record(payer=payer, debtor_name="Famille Martin", iban=CA_IBAN, bic=CA_BIC,
+                       signed_on=datetime.date(2026, 9, 1), actor=ADMIN)
+    day = collection_day()
+    page = titulaire.get(f"{BASE}/{regie.number}/prelevement/")
+    assert "Aucune remise" in text_of(page)
+    form = next(f for f in page.forms.values() if f.action.endswith("/prelevement/remise/"))
+    form["date"] = "2026-02-30"
+    assert form.submit(status=400)
+    form["date"] = day.isoformat()
+    preview = form.submit()
+    assert "2 factures" in text_of(preview) and "87,50 €" in text_of(preview)
+    with in_schema(venissieux):
+        assert not Collection.objects.exists()  # a preview writes nothing
+    done = form_of(preview, "/prelevement/remise/").submit().follow()
+    with in_schema(venissieux):
+        collection = Collection.objects.get()
+    assert f"Remise {collection.message_id}" in text_of(done)
+    assert "CANT-1" in text_of(done) and "•••• 0189" in text_of(done)
+    assert "1234567890189" not in done.text
+    xml = done.click("Télécharger le fichier pain.008")
+    assert xml.content_type == "application/xml"
+    assert b"<CtrlSum>87.50</CtrlSum>" in xml.body and b"<SeqTp>FRST</SeqTp>" in xml.body
+    listed = titulaire.get(f"{BASE}/{regie.number}/prelevement/")
+    assert collection.message_id in text_of(listed) and "87,50 €" in text_of(listed)
+    again = form_of(preview, "/prelevement/remise/").submit(status=400)  # replayed
+    assert "Aucune facture à prélever" in text_of(again)
+    with in_schema(venissieux):
+        assert Collection.objects.count() == 1
+
+
+def test_the_software_amends_revokes_and_collects(venissieux, software, sepa_regie):
+    regie, payer = sepa_regie
+    with in_schema(venissieux):
+        make_invoice(regie, payer, "45.00", number="CANT-1")
+    created = push(software, {"debtor_name": "Famille Martin", "iban": CA_IBAN, "bic": CA_BIC,
+                              "signed_on": "2026-09-01", "rum": "CANT-42"})
+    assert created.status_code == 201
+    url = "/api/v1/regies/R-001/payers/FAM-0042/mandates/CANT-42"
+    bad = software.patch(url, json.dumps({"iban": "FR7630006000011234567890188",
+                                          "bic": CA_BIC}), content_type="application/json")
+    assert bad.status_code == 400 and "est erroné" in bad.json()["message"]
+    amended = software.patch(url, json.dumps({"iban": LBP_IBAN, "bic": LBP_BIC}),
+                             content_type="application/json")
+    assert amended.status_code == 200, amended.content
+    assert amended.json()["rum"] == "CANT-42" and amended.json()["iban"] == "•••• 2606"
+    missing = software.patch(url.replace("CANT-42", "NOPE"), json.dumps(
+        {"iban": LBP_IBAN, "bic": LBP_BIC}), content_type="application/json")
+    assert missing.status_code == 404
+
+    day = collection_day()
+    started = software.post("/api/v1/regies/R-001/collections",
+                            json.dumps({"date": day.isoformat()}),
+                            content_type="application/json")
+    assert started.status_code == 201, started.content
+    body = started.json()
+    assert body["count"] == 1 and body["total"] == "45.00"
+    assert body["collection_date"] == day.isoformat()
+    file = software.get(body["download_url"])
+    assert file.status_code == 200 and b"<CtrlSum>45.00</CtrlSum>" in file.content
+    assert b"FR1420041010050500013M02606" in file.content
+    listed = software.get("/api/v1/regies/R-001/collections")
+    assert [c["message_id"] for c in listed.json()] == [body["message_id"]]
+    replay = software.post("/api/v1/regies/R-001/collections",
+                           json.dumps({"date": day.isoformat()}),
+                           content_type="application/json")
+    assert replay.status_code == 400 and "Aucune facture" in replay.json()["message"]
+    past = software.post("/api/v1/regies/R-001/collections", json.dumps({"date": "2020-01-06"}),
+                         content_type="application/json")
+    assert past.status_code == 400 and "est passée" in past.json()["message"]
+    nonsense = software.post("/api/v1/regies/R-001/collections",
+                             json.dumps({"date": "2026-02-30"}),
+                             content_type="application/json")
+    assert nonsense.status_code == 422
+
+    revoked = software.post(f"{url}/revoke", json.dumps({"reason": "Courrier du 2/12"}),
+                            content_type="application/json")
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    twice = software.post(f"{url}/revoke", json.dumps({"reason": "encore"}),
+                          content_type="application/json")
+    assert twice.status_code == 409

@@ -56,7 +56,7 @@ PARAMETERS = {"q", "page", "annee", "commune", "regie", "mode", "statut", "statu
               "departement", "epci", "jour", "produit", "verifier", "next", "idop", "idOp",
               "quittance", "code", "state", "error", "year", "client_id", "redirect_uri",
               "response_type", "scope", "nonce", "code_challenge", "code_challenge_method",
-              "id_token_hint", "post_logout_redirect_uri"}
+              "id_token_hint", "post_logout_redirect_uri", "date"}
 for form in (JournalFilter, AuditFilter, PeriodForm):
     PARAMETERS |= set(form.base_fields)
 # The APIs are fuzzed from their OpenAPI documents (test_api_fuzz.py).
@@ -106,7 +106,7 @@ def demo(venissieux):
         "assignment_id": assignment.pk, "link_id": link.pk, "commune_id": venissieux.pk,
         "payment_id": 1, "entry_id": entry.pk, "insee_code": venissieux.insee_code,
         "pk": batch.pk, "uidb64": "MQ", "token": "abc-123", "action": "send", "budget_id": 1,
-        "mandate_id": 1, "handover_id": 1,
+        "mandate_id": 1, "handover_id": 1, "collection_id": 1,
     }
     # The operator's invoices are numbered apart from the régies.
     by_namespace = {"billing": {"number": f"OPSN-{year}-0001", "year": year, "pk": 1},

@@ -14,7 +14,7 @@ from django.utils import timezone
 from opsn.audit import events
 from opsn.audit.services import record as audit_record
 from opsn.citizens.models import PayerLink
-from opsn.direct_debit.models import Mandate
+from opsn.direct_debit.models import Mandate, MandateSignature
 from opsn.kernel.actors import Actor
 from opsn.kernel.tenancy import atomic, inside
 from opsn.online_payments.models import OnlinePayment
@@ -77,9 +77,20 @@ def payer_record(payer_id: int) -> dict | None:
             {"rum": m.rum, "debtor_name": m.debtor_name, "iban": m.iban_masked, "bic": m.bic,
              "signed_on": m.signed_on.isoformat(), "kind": m.kind, "status": m.status,
              "last_collected_on": m.last_collected_on.isoformat() if m.last_collected_on
-             else None}
-            for m in Mandate.objects.filter(payer=payer).order_by("signed_on", "id")],
+             else None, "signed_online": _signature(m)}
+            for m in Mandate.objects.filter(payer=payer).select_related("signature")
+            .defer("signature__pdf", "signature__wording").order_by("signed_on", "id")],
     }
+
+
+def _signature(mandate: Mandate) -> dict | None:
+    """When, by whom and from where a mandate was signed online (None: on paper)."""
+    try:
+        signature = mandate.signature
+    except MandateSignature.DoesNotExist:
+        return None
+    return {"at": signature.signed_at.isoformat(), "by": signature.signer,
+            "ip": signature.ip}
 
 
 def personal_data(subject: str, account: dict) -> dict:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from opsn.citizens import views
+from opsn.citizens import debit_views, views
 
 app_name = "citizens"
 
@@ -18,4 +18,11 @@ urlpatterns = [
     path("factures/<int:commune_id>/<int:invoice_id>.pdf", views.invoice, name="invoice"),
     path("attestations/<int:commune_id>/<int:payer_id>.pdf", views.certificate,
          name="certificate"),
+    path("prelevement/", debit_views.debit_overview, name="debits"),
+    path("prelevement/<int:commune_id>/<int:payer_id>/mandat/", debit_views.mandate_new,
+         name="mandate_new"),
+    path("prelevement/<int:commune_id>/<int:payer_id>/confirmer/",
+         debit_views.mandate_confirm, name="mandate_confirm"),
+    path("prelevement/mandats/<int:commune_id>/<int:mandate_id>.pdf", debit_views.mandate_pdf,
+         name="mandate_pdf"),
 ]

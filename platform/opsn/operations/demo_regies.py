@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from opsn.agents.models import AgentRole, Role
 from opsn.communes.models import Commune
+from opsn.direct_debit.models import Creditor
+from opsn.direct_debit.services import creditor_set
 from opsn.kernel.actors import Actor
 from opsn.kernel.tenancy import inside
 from opsn.online_payments.models import Environment, PayfipAccount
@@ -47,6 +49,8 @@ def regies_demo(commune: Commune) -> dict[str, str]:
             if not PayfipAccount.objects.filter(regie=canteen).exists():
                 payfip_configure(regie=canteen, actor=admin, numcli="123456",
                                  environment=Environment.TEST)
+            if not Creditor.objects.filter(regie=canteen).exists():
+                _creditor(canteen, commune, admin)
             return accounts
         today = timezone.localdate()
         opened = datetime.date(today.year - 1, 9, 1)
@@ -92,4 +96,12 @@ def regies_demo(commune: Commune) -> dict[str, str]:
         # Online payment (PayFiP) in its test environment: the local provider in the demo.
         payfip_configure(regie=regie, actor=admin, numcli="123456",
                          environment=Environment.TEST)
+        _creditor(regie, commune, admin)
     return accounts
+
+
+def _creditor(regie: Regie, commune: Commune, admin: Actor) -> None:
+    """SEPA direct debit: an example creditor identifier (its check digits right) and a
+    DFT account, so that families may sign a mandate in the demo."""
+    creditor_set(regie=regie, ics="FR72ZZZ123456", iban="FR7610071690000001000090806",
+                 bic="TRPUFRP1", name=f"{commune.name} – cantine"[:70], actor=admin)

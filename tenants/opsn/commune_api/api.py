@@ -13,6 +13,7 @@ import datetime
 
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from ninja import NinjaAPI, Query, Status
@@ -22,12 +23,16 @@ from ninja.security import HttpBearer
 from opsn.agents.services import service_actor, service_credential_authenticate
 from opsn.commune_api import lookups
 from opsn.commune_api.schemas import (
+    CollectionIn,
+    CollectionOut,
     ErrorOut,
     InvoiceOut,
     InvoicesIn,
     InvoicesOut,
+    MandateAmendIn,
     MandateIn,
     MandateOut,
+    MandateRevokeIn,
     OwedOut,
     PayerIn,
     PayerOut,
@@ -38,8 +43,9 @@ from opsn.commune_api.schemas import (
     ReversalIn,
 )
 from opsn.direct_debit.errors import DirectDebitNotFound
-from opsn.direct_debit.models import Mandate, MandateSource
-from opsn.direct_debit.services import mandate_amend, mandate_record
+from opsn.direct_debit.models import Collection, Mandate, MandateSource
+from opsn.direct_debit.selectors import collections_of
+from opsn.direct_debit.services import collect, mandate_amend, mandate_record, mandate_revoke
 from opsn.kernel import api_errors
 from opsn.kernel.actors import Actor
 from opsn.kernel.addresses import client_ip
@@ -218,6 +224,81 @@ def list_mandates(request, number: str, external_ref: str):
     payer = _payer_by_ref(request, number, external_ref)
     return [_mandate_out(m) for m in Mandate.objects.filter(payer=payer)
             .select_related("payer").order_by("-signed_on", "-id")]
+
+
+def _mandate_of(request, number: str, external_ref: str, rum: str) -> Mandate:
+    payer = _payer_by_ref(request, number, external_ref)
+    mandate = Mandate.objects.filter(payer=payer, rum=rum.strip()).select_related(
+        "payer", "regie").first()
+    if mandate is None:
+        raise DirectDebitNotFound(f"Aucun mandat de référence « {rum[:40]} » pour le payeur "
+                                  f"« {external_ref[:60]} ».", field="rum")
+    return mandate
+
+
+@api.patch("/regies/{number}/payers/{external_ref}/mandates/{rum}",
+           response={200: MandateOut, **ERRORS}, tags=["prélèvement SEPA"])
+def amend_mandate(request, number: str, external_ref: str, rum: str,
+                  payload: MandateAmendIn):
+    """Change le compte du mandat (nouvel IBAN, BIC, et au besoin le titulaire) : la RUM
+    reste, le prochain prélèvement porte l'indicateur de modification."""
+    mandate = _mandate_of(request, number, external_ref, rum)
+    return _mandate_out(mandate_amend(mandate=mandate, actor=_actor(request),
+                                      **payload.model_dump()))
+
+
+@api.post("/regies/{number}/payers/{external_ref}/mandates/{rum}/revoke",
+          response={200: MandateOut, **ERRORS}, tags=["prélèvement SEPA"])
+def revoke_mandate(request, number: str, external_ref: str, rum: str,
+                   payload: MandateRevokeIn):
+    """Révoque le mandat : il ne sera plus jamais prélevé. Un mandat déjà révoqué : 409."""
+    mandate = _mandate_of(request, number, external_ref, rum)
+    return _mandate_out(mandate_revoke(mandate=mandate, actor=_actor(request),
+                                       reason=payload.reason))
+
+
+def _collection_out(request, collection: Collection) -> dict:
+    path = reverse("commune_api:get_collection_file", args=[collection.regie.number,
+                                                            collection.pk])
+    return {"id": collection.pk, "message_id": collection.message_id,
+            "collection_date": collection.collection_date, "count": collection.count,
+            "total": str(collection.total), "created_at": collection.created_at,
+            "download_url": request.build_absolute_uri(path)}
+
+
+@api.post("/regies/{number}/collections", response={201: CollectionOut, **ERRORS},
+          tags=["prélèvement SEPA"])
+def start_collection(request, number: str, payload: CollectionIn):
+    """Prépare la remise de prélèvements de la régie pour une date d'échéance (un jour
+    ouvré à venir) : les factures restant dues des payeurs qui ont un mandat actif, en un
+    fichier pain.008.001.02 vérifié contre le schéma ISO 20022. Renvoie ses totaux et
+    l'adresse du fichier. Rien à prélever : 400, aucun fichier."""
+    regie = lookups.regie_for(_actor(request), number)
+    collection = collect(regie=regie, collection_date=payload.date, actor=_actor(request))
+    return Status(201, _collection_out(request, collection))
+
+
+@api.get("/regies/{number}/collections", response={200: list[CollectionOut], **ERRORS},
+         tags=["prélèvement SEPA"])
+def list_collections(request, number: str, limit: Query[int] = 20):
+    """Les remises de la régie, la plus récente d'abord."""
+    regie = lookups.regie_for(_actor(request), number)
+    return [_collection_out(request, c)
+            for c in collections_of(regie).select_related("regie")[:max(1, min(limit, 100))]]
+
+
+@api.get("/regies/{number}/collections/{collection_id}/pain008.xml",
+         response={200: None, **ERRORS}, tags=["prélèvement SEPA"])
+def get_collection_file(request, number: str, collection_id: int):
+    """Le fichier pain.008 de la remise, tel qu'il a été écrit."""
+    regie = lookups.regie_for(_actor(request), number)
+    collection = Collection.objects.filter(regie=regie, pk=collection_id).first()
+    if collection is None:
+        raise DirectDebitNotFound(f"Aucune remise n° {collection_id} dans la régie "
+                                  f"{regie.number}.", field="collection_id")
+    name = f"pain008-{regie.number}-{collection.collection_date:%Y-%m-%d}-{collection.pk}.xml"
+    return HttpResponse(collection.xml.encode(), content_type="application/xml", headers={
+        "Content-Disposition": content_disposition_header(False, name) or ""})
 
 
 # --- Invoices ------------------------------------------------------------------------------

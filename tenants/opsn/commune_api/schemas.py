@@ -89,6 +89,30 @@ class MandateIn(In):
     kind: str = Field("recurrent", description="« recurrent » ou « one_off »")
 
 
+class MandateAmendIn(In):
+    iban: str = Field(max_length=60, description="le nouvel IBAN")
+    bic: str = Field(max_length=20)
+    debtor_name: str = Field("", max_length=70, description="le titulaire, s'il change")
+
+
+class MandateRevokeIn(In):
+    reason: str = Field(max_length=300, description="le motif (courrier de la famille…)")
+
+
+class CollectionIn(In):
+    date: datetime.date = Field(description="la date d'échéance : un jour ouvré à venir")
+
+
+class CollectionOut(Out):
+    id: int
+    message_id: str
+    collection_date: datetime.date
+    count: int
+    total: str = Field(description="montant total, en texte (\"1234.50\")")
+    created_at: datetime.datetime
+    download_url: str = Field(description="le fichier pain.008 (même accès)")
+
+
 class MandateOut(Out):
     rum: str
     payer: str

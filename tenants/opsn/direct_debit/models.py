@@ -162,3 +162,20 @@ class CollectionLine(models.Model):
     @property
     def iban_masked(self) -> str:
         return mask_iban(self.iban)
+
+
+class MandateSignature(models.Model):
+    """How a mandate signed online was signed: when, by whom (the citizen's account, as
+    the audit log names it, and the address the request came from), the wording they
+    accepted, and the PDF of the signed mandate they were given, kept as it was."""
+
+    mandate = models.OneToOneField(Mandate, on_delete=models.PROTECT,
+                                   related_name="signature")
+    signed_at = models.DateTimeField("signé le")
+    signer = models.CharField("signataire", max_length=254)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    wording = models.TextField("texte du mandat accepté")
+    pdf = models.BinaryField("mandat signé (PDF)")
+
+    def __str__(self) -> str:
+        return f"Signature en ligne du mandat {self.mandate.rum}"

@@ -10,6 +10,8 @@ from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from opsn.agents.models import Role
+from opsn.agents.selectors import roles_of
 from opsn.audit.events import event
 from opsn.audit.services import record
 from opsn.direct_debit import pain008
@@ -36,8 +38,9 @@ from opsn.direct_debit.models import (
 )
 from opsn.kernel.actors import Actor
 from opsn.kernel.tenancy import atomic
-from opsn.regies.models import OWED_STATUSES, Invoice, Payer, Regie
-from opsn.regies.permissions import require_invoicer
+from opsn.regies.errors import NotAllowed
+from opsn.regies.models import OWED_STATUSES, AssignmentRole, Invoice, Payer, Regie
+from opsn.regies.permissions import assignment_of, require_invoicer
 
 CreditorSaved = event("sepa.creditor_saved", "Créancier SEPA de la régie {regie} : ICS {ics}, "
                                              "compte {iban}")
@@ -73,9 +76,22 @@ def _allowed(regie: Regie, actor: Actor, what: str) -> None:
     require_invoicer(regie, actor, timezone.localdate(), what)
 
 
+def _creditor_keeper(regie: Regie, actor: Actor) -> None:
+    """The régie's creditor identity and account are the titulaire's (who answers for the
+    régie) or the commune administrator's; the operator's command acts as the system."""
+    if actor.kind == "system" or Role.ADMINISTRATOR in roles_of(actor.account):
+        return
+    assignment = assignment_of(regie, actor.account, timezone.localdate())
+    if assignment is not None and assignment.role == AssignmentRole.TITULAIRE:
+        return
+    raise NotAllowed(f"Seuls l'administrateur de la commune et le régisseur titulaire de la "
+                     f"régie {regie.name} enregistrent son identifiant créancier SEPA et son "
+                     "compte.")
+
+
 def creditor_set(*, regie: Regie, ics: str, iban: str, bic: str, name: str,
                  actor: Actor) -> Creditor:
-    _allowed(regie, actor, "enregistrer le créancier SEPA")
+    _creditor_keeper(regie, actor)
     fields = {"ics": clean_ics(ics), "iban": clean_iban(iban), "bic": clean_bic(bic),
               "name": _text(name, field="name", label="Le nom du créancier",
                             max_length=NAME_MAX)}
@@ -108,8 +124,18 @@ def mandate_record(*, payer: Payer, debtor_name: str, iban: str, bic: str,
                    today: datetime.date | None = None) -> Mandate:
     """A mandate signed by the payer (on paper, entered by an agent; or pushed by the
     business software). Its RUM is generated unless the software gives its own."""
+    _allowed(payer.regie, actor, "enregistrer un mandat de prélèvement")
+    return mandate_create(payer=payer, debtor_name=debtor_name, iban=iban, bic=bic,
+                          signed_on=signed_on, kind=kind, rum=rum, source=source, actor=actor,
+                          today=today)
+
+
+def mandate_create(*, payer: Payer, debtor_name: str, iban: str, bic: str,
+                   signed_on: datetime.date | None, kind: str, rum: str, source: str,
+                   actor: Actor, today: datetime.date | None = None) -> Mandate:
+    """The mandate itself, once whoever records it may (an agent or the software for
+    the régie: ``mandate_record``; the payer's linked citizen: ``online.mandate_sign``)."""
     regie = payer.regie
-    _allowed(regie, actor, "enregistrer un mandat de prélèvement")
     creditor = creditor_of(regie)
     if signed_on is None:
         raise DirectDebitError("La date de signature du mandat est obligatoire.",

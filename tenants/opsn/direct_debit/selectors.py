@@ -1,0 +1,62 @@
+"""What the direct debit pages and the API read: what a collection would take (before
+it is written), the collections of a régie, a payer's debits to come."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Exists, F, OuterRef, Sum
+from django.db.models.functions import Coalesce
+
+from opsn.direct_debit.models import Collection, CollectionLine, LineStatus
+from opsn.direct_debit.services import _usable_mandates, collectable
+from opsn.regies.models import OWED_STATUSES, Invoice, Regie
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Preview:
+    collection_date: datetime.date
+    count: int
+    total: Decimal
+    payers: int
+
+
+def collection_preview(regie: Regie, collection_date: datetime.date) -> Preview:
+    """What ``services.collect`` would debit on that date (the same selection:
+    ``services.collectable``), counted and summed without writing anything."""
+    found = collectable(regie, collection_date).order_by().aggregate(
+        count=Count("id"), payers=Count("payer_id", distinct=True),
+        total=Coalesce(Sum(F("total") - F("amount_paid")), ZERO))
+    return Preview(collection_date=collection_date, count=found["count"],
+                   total=found["total"], payers=found["payers"])
+
+
+def collections_of(regie: Regie):
+    return Collection.objects.filter(regie=regie).defer("xml").order_by(
+        "-collection_date", "-id")
+
+
+def upcoming_debits(payer_ids, today: datetime.date):
+    """Debits handed to the bank that have not reached their date, and owed invoices a
+    collection will take at their due date (a payer with an active mandate)."""
+    sent = (CollectionLine.objects.filter(invoice__payer_id__in=payer_ids,
+                                          status=LineStatus.SENT,
+                                          collection__collection_date__gte=today)
+            .select_related("collection", "invoice", "invoice__regie")
+            .order_by("collection__collection_date", "id"))
+    return list(sent)
+
+
+def to_be_debited(payer_ids):
+    """Owed invoices of payers with a usable mandate, not yet in a collection: a
+    collection on or after their due date will take them."""
+    live = CollectionLine.objects.filter(invoice=OuterRef("pk")).exclude(
+        status=LineStatus.RETURNED)
+    return list(Invoice.objects.filter(payer_id__in=payer_ids, status__in=OWED_STATUSES,
+                                       cancelled_at__isnull=True)
+                .filter(Exists(_usable_mandates().filter(payer=OuterRef("payer"))))
+                .exclude(Exists(live)).select_related("regie").order_by("due_on", "id")[:50])
