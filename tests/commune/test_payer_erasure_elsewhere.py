@@ -10,7 +10,7 @@ import pytest
 
 from opsn.agents.models import Role
 from opsn.audit.models import AuditEvent
-from opsn.direct_debit.models import Mandate, MandateStatus
+from opsn.direct_debit.models import Mandate, MandateSignature, MandateStatus
 from opsn.direct_debit.services import creditor_set, mandate_record, mandate_revoke
 from opsn.finance.models import InvoiceReminder, ReminderChannel, ReminderStatus
 from opsn.kernel.actors import Actor
@@ -72,6 +72,10 @@ def test_erasure_blanks_online_payments_emails_and_ended_mandates_details(veniss
         # An active mandate still blocks the erasure (the bank debits in that name).
         with pytest.raises(Refused, match="mandat de prélèvement SEPA actif"):
             payer_erase(payer=payer, actor=ADMIN, reason="Demande du payeur")
+        signed_at = datetime.datetime(2026, 9, 1, 18, tzinfo=datetime.UTC)
+        MandateSignature.objects.create(mandate=mandate, signed_at=signed_at,
+                                        signer="durand@exemple.fr", ip="192.0.2.7",
+                                        wording="J'autorise…", pdf=b"%PDF-1.7 Durand")
         mandate_revoke(mandate=mandate, reason="Courrier de la famille", actor=ADMIN,
                        today=TODAY)
         mandate_revoke(mandate=theirs, reason="Courrier", actor=ADMIN, today=TODAY)
@@ -81,7 +85,11 @@ def test_erasure_blanks_online_payments_emails_and_ended_mandates_details(veniss
         assert erased[:4] == ["courriel", "adresse", "code postal", "commune"]
         assert set(erased[4:]) == {  # each app's answer (their order: the apps')
             "adresse électronique de 2 paiement(s) en ligne",
-            "nom, IBAN et BIC du débiteur sur 1 mandat(s) révoqué(s) ou caduc(s)"}
+            "nom, IBAN et BIC du débiteur sur 1 mandat(s) révoqué(s) ou caduc(s)",
+            "signataire et PDF de 1 mandat(s) signé(s) en ligne"}
+        signature = MandateSignature.objects.get(mandate=mandate)
+        assert (signature.signer, signature.ip, bytes(signature.pdf)) == ("", None, b"")
+        assert (signature.signed_at, signature.wording) == (signed_at, "J'autorise…")
         payments = OnlinePayment.objects.filter(payer=payer).order_by("id")
         assert [(p.email, p.receipt_to) for p in payments] == [("", ""), ("", "")]
         assert [p.result for p in payments] == [{"resultrans": "C"},

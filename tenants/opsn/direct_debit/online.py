@@ -79,10 +79,12 @@ def mandate_sign(*, payer: Payer, debtor_name: str, iban: str, bic: str, rum: st
 
 
 def signed_pdf(mandate: Mandate) -> bytes | None:
+    """The signed mandate's PDF as it was kept; None when it was not signed online, or
+    when the payer's personal data were erased since (the mandate ended)."""
     signature = MandateSignature.objects.filter(mandate=mandate).first()
-    return bytes(signature.pdf) if signature is not None else None
+    return bytes(signature.pdf) if signature is not None and signature.pdf else None
 
 
 def with_signature(mandates):
     return mandates.annotate(signed_online=Exists(
-        MandateSignature.objects.filter(mandate=OuterRef("pk"))))
+        MandateSignature.objects.filter(mandate=OuterRef("pk")).exclude(pdf=b"")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.dispatch import receiver
 
-from opsn.direct_debit.models import Mandate, MandateStatus
+from opsn.direct_debit.models import Mandate, MandateSignature, MandateStatus
 from opsn.regies.signals import payer_erased, payer_erasure_asked
 
 
@@ -32,4 +32,11 @@ def erase_ended_mandates(sender, payer, **kwargs) -> list[str]:
     ended = Mandate.objects.filter(payer=payer).exclude(status=MandateStatus.ACTIVE).exclude(
         debtor_name="", iban="", bic="", original_iban="", original_bic="")
     count = ended.update(debtor_name="", iban="", bic="", original_iban="", original_bic="")
-    return [ERASED.format(count=count)] if count else []
+    # A mandate signed online: its PDF (the debtor's name and account) and who signed from
+    # where go too; when it was signed and the wording accepted stay.
+    signed = (MandateSignature.objects
+              .filter(mandate__payer=payer).exclude(mandate__status=MandateStatus.ACTIVE)
+              .exclude(signer="", ip=None, pdf=b"")
+              .update(signer="", ip=None, pdf=b""))
+    return ([ERASED.format(count=count)] if count else []) + (
+        [f"signataire et PDF de {signed} mandat(s) signé(s) en ligne"] if signed else [])

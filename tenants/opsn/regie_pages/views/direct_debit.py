@@ -22,7 +22,6 @@ from opsn.direct_debit.models import (
     Creditor,
     Mandate,
     MandateKind,
-    MandateSignature,
 )
 from opsn.direct_debit.online import signed_pdf
 from opsn.direct_debit.selectors import collection_preview, collections_of
@@ -101,7 +100,7 @@ def mandate_new(request: HttpRequest, number: str, payer_id: int) -> HttpRespons
 def _mandate_page(request, regie, mandate, *, amend=None, revoke=None, status=200):
     return page(request, "regie_pages/mandate.html", {
         "payer": mandate.payer, "mandate": mandate,
-        "signed_online": MandateSignature.objects.filter(mandate=mandate).exists(),
+        "signed_online": signed_pdf(mandate) is not None,
         "amend_form": amend or AmendForm(),
         "revoke_form": revoke or RevokeForm()}, status=status, regie=regie, section="payers")
 
