@@ -53,6 +53,7 @@ SCHEDULE = [
                 "opsn.online_payments.tasks.reconcile_online_payments"),
     PeriodicJob("expired-attempts", daily, "opsn.operations.tasks.forget_expired_attempts"),
     PeriodicJob("payers-retention", daily, "opsn.citizens.tasks.pseudonymise_payers"),
+    PeriodicJob("direct-debit-daily", daily, "opsn.direct_debit.tasks.direct_debit_daily"),
 ]
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from opsn.direct_debit.models import Mandate, MandateStatus
-from opsn.regies.signals import payer_erasure_asked
+from opsn.direct_debit.selectors import pending_debits, pending_message
+from opsn.regies.signals import payer_erasure_asked, payments_held
 
 
 @receiver(payer_erasure_asked, dispatch_uid="direct_debit.mandate_keeps_the_payer")
@@ -18,3 +19,10 @@ def mandate_keeps_the_payer(sender, payer, **kwargs) -> str | None:
         return None
     return (f"le payeur a un mandat de prélèvement SEPA actif ({', '.join(active)}) ; "
             "révoquez-le d'abord (page du mandat), puis effacez ses coordonnées.")
+
+
+@receiver(payments_held, dispatch_uid="direct_debit.debits_hold_their_invoices")
+def debits_hold_their_invoices(sender, invoice_ids, **kwargs) -> dict[int, str]:
+    """An invoice in a debit sent to the bank is paid by it: no other payment until the
+    bank settles it (confirmed: the invoice is paid; returned: it is open again)."""
+    return {pk: pending_message(day) for pk, day in pending_debits(invoice_ids).items()}

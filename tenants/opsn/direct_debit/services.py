@@ -73,6 +73,9 @@ def _allowed(regie: Regie, actor: Actor, what: str) -> None:
     require_invoicer(regie, actor, timezone.localdate(), what)
 
 
+allowed = _allowed  # the same rule for the booking and the returns (their own modules)
+
+
 def creditor_set(*, regie: Regie, ics: str, iban: str, bic: str, name: str,
                  actor: Actor) -> Creditor:
     _allowed(regie, actor, "enregistrer le créancier SEPA")
@@ -233,14 +236,19 @@ def sequence_of(mandate: Mandate) -> str:
 
 def collectable(regie: Regie, collection_date: datetime.date):
     """The invoices a collection on ``collection_date`` debits: still owed, due by that
-    date, of a payer with an active mandate (a one-off one unused), and not already in a
-    debit that was not returned."""
+    date, not handed over to the public accountant (a titre is paid to the Treasury), of
+    a payer with an active mandate (a one-off one unused), not already in a debit that
+    was not returned, and not announced to the family for a later day."""
     live = CollectionLine.objects.filter(invoice=OuterRef("pk")).exclude(
         status=LineStatus.RETURNED)
     return (Invoice.objects.filter(regie=regie, status__in=OWED_STATUSES,
-                                   cancelled_at__isnull=True, due_on__lte=collection_date)
+                                   cancelled_at__isnull=True, due_on__lte=collection_date,
+                                   handed_over__isnull=True)
             .filter(Exists(_usable_mandates().filter(payer=OuterRef("payer"))))
-            .exclude(Exists(live)).select_related("payer").order_by("payer_id", "id"))
+            .exclude(Exists(live))
+            # Announced to the family for a later day: not debited before it.
+            .exclude(debit_prenotice__notice__debit_on__gt=collection_date)
+            .select_related("payer").order_by("payer_id", "id"))
 
 
 def _usable_mandates():

@@ -13,3 +13,10 @@ invoices_issued = Signal()
 # something on a payer the régies do not know of (a direct debit mandate) answer here,
 # since the régies may not import them.
 payer_erasure_asked = Signal()
+
+# Sent by ``selectors.payments_held`` with ``invoice_ids`` (a list) before a payment is
+# taken (counter, API, import, online, a credit applied). A receiver returns a dict
+# invoice id → why another payment must wait, in French (« prélèvement SEPA en cours, le
+# 15/12/2026 »), or None: the direct debit answers for the invoices in a debit the bank
+# has not settled yet, since the régies may not import it.
+payments_held = Signal()
