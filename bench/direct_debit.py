@@ -131,7 +131,8 @@ def bench_booking(debits: int = 20_000, baseline_sample: int = 1_000) -> None:
         payment_record(regie=small, actor=actor, amount=item.amount,
                        mode=PaymentMode.DIRECT_DEBIT, payer=item.invoice.payer,
                        invoices=[item.invoice], details={"rum": item.mandate.rum},
-                       source=EntrySource.DIRECT_DEBIT, external_ref=reference_of(item),
+                       source=EntrySource.DIRECT_DEBIT,
+                       external_ref=reference_of(item.end_to_end_id),
                        collected=True)
         CollectionLine.objects.filter(pk=item.pk).update(status=LineStatus.BOOKED)
     each = (time.perf_counter() - started) / len(lines)

@@ -33,16 +33,24 @@ from opsn.direct_debit.notices import prenotifications_prepare
 from opsn.direct_debit.returns import returns_import
 from opsn.direct_debit.services import collect, creditor_set, mandate_record
 from opsn.direct_debit.tasks import direct_debit_commune_daily, notify_debit_returns
+from opsn.finance.handover import handover_create
 from opsn.jobs.broker import send
 from opsn.kernel.actors import Actor
 from opsn.regies.chain import verify_chain
 from opsn.regies.errors import Refused, RegieError
 from opsn.regies.models import EntrySource, ImportedPayment, Invoice, LedgerEntry
-from opsn.regies.services import cashdesk
+from opsn.regies.services import cashdesk, founding
 from opsn.regies.services.imports import bank_statement_import
 from opsn.regies.services.payments import credit_apply, payment_record
 from tests.helpers.communes import in_schema
-from tests.helpers.regies import ADMIN, TITULAIRE, make_invoice, make_payer, make_regie
+from tests.helpers.regies import (
+    ADMIN,
+    TITULAIRE,
+    make_budget,
+    make_invoice,
+    make_payer,
+    make_regie,
+)
 
 ICS = "FR72ZZZ123456"
 DFT_IBAN = "FR7630001007941234567890185"
@@ -408,3 +416,41 @@ def test_the_prenotification_is_sent_once(venissieux):
         assert notices == {"Famille Martin": NoticeStatus.SENT,
                            "Famille Sans Courriel": NoticeStatus.NO_ADDRESS}
         assert AuditEvent.objects.filter(code="sepa.prenotifications_sent").exists()
+
+
+# --- selection -------------------------------------------------------------------------
+
+def test_a_paid_or_handed_over_invoice_is_refused_at_selection(venissieux):
+    with in_schema(venissieux):
+        regie = make_regie(accepted_modes=MODES)
+        make_budget()
+        founding.regie_imputation_set(regie=regie, actor=ADMIN, nature="7067", fonction="281")
+        creditor_set(regie=regie, ics=ICS, iban=DFT_IBAN, bic="BDFEFRPP",
+                     name="Ville de Vénissieux – cantine", actor=ADMIN)
+        martin = make_payer(regie, "Famille Martin", address_line="3 rue Paul Bert",
+                            postal_code="69200", city="Vénissieux")
+        mandate_record(payer=martin, debtor_name=martin.name, iban=CA_IBAN, bic=CA_BIC,
+                       signed_on=datetime.date(2026, 9, 1), actor=ADMIN,
+                       today=datetime.date(2026, 9, 1))
+        old = make_invoice(regie, martin, "20.00", number="FAC-OLD",
+                           due_on=datetime.date(2026, 10, 15))
+        handover_create(regie=regie, due_before=datetime.date(2026, 11, 1), actor=ADMIN,
+                        day=datetime.date(2026, 12, 1))
+        paid = make_invoice(regie, martin, "10.00", number="FAC-PAID")
+        payment_record(regie=regie, actor=TITULAIRE, amount="10.00", mode="cash",
+                       invoices=[paid])
+        fresh = make_invoice(regie, martin, "30.00", number="FAC-NEW")
+        day = datetime.date(2026, 12, 15)
+        today = datetime.date(2026, 12, 7)
+        with pytest.raises(DirectDebitError, match="FAC-OLD est transmise au comptable "
+                                                   "public .* ne se prélève plus"):
+            collect(regie=regie, collection_date=day, actor=TITULAIRE, today=today,
+                    invoices=[old])
+        with pytest.raises(DirectDebitError, match="FAC-PAID est déjà payée"):
+            collect(regie=regie, collection_date=day, actor=TITULAIRE, today=today,
+                    invoices=[fresh, paid])
+        collection = collect(regie=regie, collection_date=day, actor=TITULAIRE, today=today)
+        assert [line.invoice.number for line in collection.lines.all()] == ["FAC-NEW"]
+        with pytest.raises(DirectDebitError, match="FAC-NEW est déjà dans la remise"):
+            collect(regie=regie, collection_date=day, actor=TITULAIRE, today=today,
+                    invoices=[fresh])

@@ -22,11 +22,10 @@ from opsn.audit.services import record
 from opsn.direct_debit.errors import DirectDebitConflict, DirectDebitError, DirectDebitNotFound
 from opsn.direct_debit.models import Collection, CollectionLine, Confirmation, LineStatus
 from opsn.direct_debit.services import allowed
-from opsn.finance.selectors import handed_over_of
 from opsn.kernel.actors import Actor
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic
-from opsn.regies.models import EntrySource, PaymentMode, Regie
+from opsn.regies.models import EntrySource, Invoice, Payer, PaymentMode, Regie
 from opsn.regies.services.payments import PaymentDraft, payments_post
 
 CollectionBooked = event("sepa.collection_booked",
@@ -35,9 +34,10 @@ CollectionBooked = event("sepa.collection_booked",
                          "{first} à {last}{to_credit}")
 
 
-def reference_of(line: CollectionLine) -> str:
-    """The journal's reference of a debit's payment: unique in the régie's journal."""
-    return f"sepa:{line.end_to_end_id}"
+def reference_of(end_to_end_id: str) -> str:
+    """The journal's reference of a debit's payment (by the debit's end-to-end id):
+    unique in the régie's journal."""
+    return f"sepa:{end_to_end_id}"
 
 
 def collection_find(regie: Regie, reference: str) -> Collection:
@@ -85,21 +85,25 @@ def collection_confirm(*, collection: Collection, actor: Actor,
                 f"{timezone.localtime(done.created_at):%d/%m/%Y}, quittances "
                 f"{done.first_receipt or '–'} à {done.last_receipt or '–'}) : rien n'est "
                 "enregistré deux fois.", field="collection")
-        lines = list(CollectionLine.objects.filter(collection=collection,
-                                                   status=LineStatus.SENT)
-                     .select_related("invoice__payer", "invoice__handed_over", "mandate")
-                     .order_by("id"))
+        # Read as plain rows (20,000 lines make 100,000 model instances otherwise): the
+        # drafts need the invoice's id only (payments_post reads the invoices under the
+        # régie's lock), and each payer once.
+        rows = list(CollectionLine.objects.filter(collection=collection,
+                                                  status=LineStatus.SENT).order_by("id")
+                    .values_list("amount", "end_to_end_id", "mandate__rum", "invoice_id",
+                                 "invoice__number", "invoice__payer_id",
+                                 "invoice__handed_over__id"))
+        payers = Payer.objects.only("id", "regie_id", "name").in_bulk(
+            {row[5] for row in rows})
         drafts, to_credit = [], 0
-        for line in lines:
-            invoice = line.invoice
-            kept = handed_over_of(invoice) is None
+        for amount, e2e, rum, invoice_id, number, payer_id, handed in rows:
+            kept = handed is None
             to_credit += not kept
             drafts.append(PaymentDraft(
-                amount=line.amount, mode=PaymentMode.DIRECT_DEBIT, payer=invoice.payer,
-                invoices=[invoice] if kept else [],
-                details={"rum": line.mandate.rum, "remise": collection.message_id,
-                         "facture": invoice.number},
-                external_ref=reference_of(line)))
+                amount=amount, mode=PaymentMode.DIRECT_DEBIT, payer=payers[payer_id],
+                invoices=[Invoice(pk=invoice_id)] if kept else [],
+                details={"rum": rum, "remise": collection.message_id, "facture": number},
+                external_ref=reference_of(e2e)))
         entries = payments_post(regie=regie, actor=actor, drafts=drafts,
                                 source=EntrySource.DIRECT_DEBIT, audit_each=False,
                                 collected=True, on=day)

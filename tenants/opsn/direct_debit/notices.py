@@ -211,7 +211,7 @@ def _keepers_message(regie, items: list[DebitReturn], to: list[str]) -> EmailMes
         f"  - {i.line.end_to_end_id} : {i.line.invoice.payer.name}, facture "
         f"{i.line.invoice.number}, {euros(i.line.amount)} — {i.reason_code} "
         f"({i.reason_label})"
-        + (f", quittance {i.reversal.receipt} d'annulation" if i.reversal_id else "")
+        + (f", quittance {i.reversal.receipt} d'annulation" if i.reversal else "")
         + (", mandat suspendu" if i.line.mandate.status == MandateStatus.SUSPENDED else "")
         for i in items)
     body = (f"Bonjour,\n\n"

@@ -90,11 +90,13 @@ def returns_import(*, content: bytes, file_name: str, actor: Actor,
                  .select_related("collection__regie", "invoice__payer", "mandate")}
         for regie in {line.collection.regie for line in lines.values()}:
             allowed(regie, actor, "importer les prélèvements rejetés ou retournés")
-        ignored, done, seen = [], [], set()
+        ignored: list[dict] = []
+        done: list[DebitReturn] = []
+        seen: set[str] = set()
         for item in notice.returns:
             line = lines.get(item.end_to_end_id)
             why = _ignored_because(item, line, seen)
-            if why:
+            if why or line is None:
                 ignored.append({"line": item.line, "reference": item.end_to_end_id,
                                 "why": why})
                 continue
@@ -143,7 +145,7 @@ def _return_one(line: CollectionLine, item: Return, file: ReturnFile, actor: Act
     reversal = None
     if line.status == LineStatus.BOOKED:
         entry = LedgerEntry.objects.get(regie=regie, source=EntrySource.DIRECT_DEBIT,
-                                        external_ref=reference_of(line))
+                                        external_ref=reference_of(line.end_to_end_id))
         if not LedgerEntry.objects.filter(reverses=entry).exists():
             reversal = payment_reverse(
                 entry=entry, actor=actor,

@@ -186,6 +186,7 @@ def payments_held(invoice_ids) -> dict[int, str]:
         return {}
     held: dict[int, str] = {}
     for _receiver, answer in payments_held_asked.send(sender=Invoice, invoice_ids=ids):
-        for pk, why in (answer or {}).items():
-            held.setdefault(pk, why)
+        if isinstance(answer, dict):
+            for pk, why in answer.items():
+                held.setdefault(pk, why)
     return held

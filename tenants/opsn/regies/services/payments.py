@@ -71,6 +71,9 @@ REQUIRED_DETAILS = {
     PaymentMode.OTHER: {"note": "une note qui dit de quel paiement il s'agit"},
 }
 ZERO = Decimal("0.00")
+# Django's ``choices.values`` is rebuilt on each read: once here (a file of 100,000
+# payments reads it for each).
+MODES = frozenset(PaymentMode.values)
 
 
 @dataclass
@@ -123,7 +126,7 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
     except RegieError as exc:
         _fail(draft, exc.message, field="amount")
     mode = draft.mode
-    if mode not in PaymentMode.values:
+    if mode not in MODES:
         _fail(draft, f"Mode de paiement inconnu : « {mode} ».", field="mode")
     if mode not in regie.accepted_modes and not collected:
         _fail(draft, f"La régie {regie.name} n'accepte pas ce mode de paiement "
