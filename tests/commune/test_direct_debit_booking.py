@@ -36,6 +36,9 @@ from opsn.direct_debit.tasks import direct_debit_commune_daily, notify_debit_ret
 from opsn.finance.handover import handover_create
 from opsn.jobs.broker import send
 from opsn.kernel.actors import Actor
+from opsn.online_payments.errors import NotPayableOnline
+from opsn.online_payments.models import OnlinePayment
+from opsn.online_payments.services import online_payment_start, payfip_configure
 from opsn.regies.chain import verify_chain
 from opsn.regies.errors import Refused, RegieError
 from opsn.regies.models import EntrySource, ImportedPayment, Invoice, LedgerEntry
@@ -57,7 +60,7 @@ DFT_IBAN = "FR7630001007941234567890185"
 CA_IBAN, CA_BIC = "FR7630006000011234567890189", "AGRIFRPP"
 LBP_IBAN, LBP_BIC = "FR1420041010050500013M02606", "PSSTFRPPLYO"
 CITIZEN = "fc|debit-citizen"
-MODES = ["cash", "cheque", "card", "transfer", "direct_debit", "other"]
+MODES = ["cash", "cheque", "card", "transfer", "direct_debit", "other", "online"]
 
 
 def weekday_before(days: int) -> datetime.date:
@@ -242,6 +245,19 @@ def test_the_counter_refuses_an_invoice_in_a_pending_debit(venissieux, books):
                                payer=martin, invoices=[invoices[0]], collected=True,
                                external_ref="payfip:1")
         assert not entry.allocations.exists()
+
+
+def test_online_payment_does_not_start_for_an_invoice_in_a_pending_debit(venissieux, books):
+    regie, _, invoices, collection = books
+    with in_schema(venissieux):
+        payfip_configure(regie=regie, actor=ADMIN, numcli="123456")
+        with pytest.raises(NotPayableOnline, match="ne peut pas être payée en ligne : "
+                                                   "prélèvement SEPA en cours, le "
+                                                   f"{collection.collection_date:%d/%m/%Y}"):
+            online_payment_start(invoice=invoices[0], email="famille@example.fr",
+                                 started_by="test", notify_url="http://localhost/n",
+                                 return_url_for=lambda payment: "http://localhost/r")
+        assert not OnlinePayment.objects.exists()
 
 
 def test_a_transfer_naming_an_invoice_in_a_pending_debit_waits(venissieux, books):
