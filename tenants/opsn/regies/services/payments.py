@@ -396,7 +396,7 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
     owed = {pk: inv.total - inv.amount_paid for pk, inv in invoices.items()}
     held = _held(source, invoices)
     try:
-        checked = [_check_draft(regie, d, invoices, owed, held=held) for d in drafts]
+        checked = [_check_draft(regie, d, invoices, owed, False, held) for d in drafts]
         _refuse_known(drafts, checked, None)
     except RegieError:
         return None  # the long way refuses it, with what it reads under the lock
