@@ -636,11 +636,12 @@ def main() -> None:
         bench_bank_import(args.bank_entries)
         bench_api_payments()
     if args.only in ("regies", "direct_debit"):
-        from bench.direct_debit import bench_collection
+        from bench.direct_debit import bench_booking, bench_collection
 
         if args.only == "direct_debit":
             bench_onboarding_many(3)
         bench_collection(args.debits)
+        bench_booking(args.debits)
     if args.only in (None, "citizens"):
         from bench.citizens import bench_citizen_statement
 

@@ -83,6 +83,9 @@ OPSN_HOSTING_PROVIDER = env.str("OPSN_HOSTING_PROVIDER", default="")
 # pseudonymised (unless linked to a citizen's account or owing money). A commune may set
 # its own on /espace/mentions/. Default 5: a default to be confirmed by each commune's DPO.
 OPSN_PAYER_RETENTION_YEARS = env.int("OPSN_PAYER_RETENTION_YEARS", default=5)
+# SEPA direct debit: days before the debit a family receives its pre-notification (the
+# SEPA rulebook's 14 unless agreed otherwise with the debtor): docs/direct-debit.md.
+OPSN_SEPA_PRENOTIFICATION_DAYS = env.int("OPSN_SEPA_PRENOTIFICATION_DAYS", default=14)
 OPSN_ACCESSIBILITY_CONFORMITY = env.str("OPSN_ACCESSIBILITY_CONFORMITY", default="non")
 OPSN_ACCESSIBILITY_AUDIT_DATE = env.str("OPSN_ACCESSIBILITY_AUDIT_DATE", default="")
 OPSN_ACCESSIBILITY_AUDIT_RATE = env.str("OPSN_ACCESSIBILITY_AUDIT_RATE", default="")

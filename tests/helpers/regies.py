@@ -73,9 +73,11 @@ def wipe_regies() -> None:
     """After a ``committed`` régies test, inside the commune's schema: remove what it
     wrote. The database refuses to delete history, so the guards are lifted for this test
     data only."""
-    tables = ["direct_debit_collectionline", "direct_debit_collection",
-              "direct_debit_mandatesignature", "direct_debit_mandate",
-              "direct_debit_creditor",
+    tables = ["direct_debit_debitreturn", "direct_debit_returnfile",
+              "direct_debit_prenotifiedinvoice", "direct_debit_prenotification",
+              "direct_debit_confirmation", "direct_debit_collectionline",
+              "direct_debit_collection", "direct_debit_mandatesignature",
+              "direct_debit_mandate", "direct_debit_creditor",
               "online_payments_onlinepayment", "online_payments_payfipaccount",
               "online_payments_referenceattempt",
               "audit_auditevent", "finance_invoicereminder", "finance_reminderletterbatch",

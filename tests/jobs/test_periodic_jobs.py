@@ -25,20 +25,24 @@ STATISTICS = "public-statistics"  # daily: the open statistics
 ATTEMPTS = "expired-attempts"  # daily
 RETENTION = "payers-retention"  # daily: payers past the retention period pseudonymised
 REMINDERS = "invoice-reminders"  # daily: the reminders of unpaid invoices
+DEBITS = "direct-debit-daily"  # daily: SEPA pre-notifications, mandates that lapse
 
 
 def test_each_job_runs_once_a_period(db):
     assert tick(NOON) == ["billing-deadlines", "population-release", "regies-warnings",
-                          STATISTICS, RECONCILE, ATTEMPTS, RETENTION, REMINDERS]
+                          STATISTICS, RECONCILE, ATTEMPTS, RETENTION, REMINDERS,
+                          DEBITS]
     assert tick(NOON + datetime.timedelta(minutes=4)) == []
     assert tick(NOON + datetime.timedelta(hours=3)) == [RECONCILE]
     assert tick(NOON + datetime.timedelta(days=1)) == ["billing-deadlines", "regies-warnings",
                                                        STATISTICS, RECONCILE, ATTEMPTS, RETENTION,
-                                                       REMINDERS]
+                                                       REMINDERS,
+                          DEBITS]
     assert tick(NOON + datetime.timedelta(days=10)) == ["billing-deadlines",
                                                         "population-release",
                                                         "regies-warnings", STATISTICS,
-                                                        RECONCILE, ATTEMPTS, RETENTION, REMINDERS]
+                                                        RECONCILE, ATTEMPTS, RETENTION, REMINDERS,
+                          DEBITS]
 
 
 def test_the_record_of_runs_is_kept_ninety_days(db):
@@ -49,7 +53,8 @@ def test_the_record_of_runs_is_kept_ninety_days(db):
     PeriodRun.objects.filter(enqueued_at__gt=summer).update(
         enqueued_at=NOON - datetime.timedelta(days=80))
     assert tick(NOON) == ["billing-deadlines", "population-release", "regies-warnings",
-                          STATISTICS, RECONCILE, ATTEMPTS, RETENTION, REMINDERS]
+                          STATISTICS, RECONCILE, ATTEMPTS, RETENTION, REMINDERS,
+                          DEBITS]
     periods = list(PeriodRun.objects.values_list("period", flat=True))
     assert not [p for p in periods if p.startswith("2026-08")]  # 100 days old: forgotten
     assert len([p for p in periods if p.startswith("2026-09")]) == 8  # 80 days old: kept
@@ -71,9 +76,9 @@ def test_several_schedulers_at_once_enqueue_each_job_once(committed):
             t.start()
         for t in threads:
             t.join()
-        assert sorted(started) == ["billing-deadlines", ATTEMPTS, REMINDERS, RECONCILE,
-                                   RETENTION, "population-release", STATISTICS,
-                                   "regies-warnings"]
+        assert sorted(started) == sorted(["billing-deadlines", DEBITS, ATTEMPTS, REMINDERS,
+                                          RECONCILE, RETENTION, "population-release",
+                                          STATISTICS, "regies-warnings"])
     finally:
         PeriodRun.objects.all().delete()
 

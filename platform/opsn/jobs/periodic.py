@@ -54,6 +54,7 @@ SCHEDULE = [
     PeriodicJob("expired-attempts", daily, "opsn.operations.tasks.forget_expired_attempts"),
     PeriodicJob("payers-retention", daily, "opsn.citizens.tasks.pseudonymise_payers"),
     PeriodicJob("invoice-reminders", daily, "opsn.finance.tasks.send_reminders"),
+    PeriodicJob("direct-debit-daily", daily, "opsn.direct_debit.tasks.direct_debit_daily"),
 ]
 
 

@@ -8,7 +8,16 @@ from opsn.kernel.errors import DomainError
 
 
 class DirectDebitError(DomainError, ValueError):
+    """``line``: the line of an imported file (a bank's return report) at fault."""
+
     code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None, line: int | None = None):
+        super().__init__(message, field=field)
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"Ligne {self.line} : {self.message}" if self.line else self.message
 
 
 class DirectDebitNotFound(DirectDebitError):

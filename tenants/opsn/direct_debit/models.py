@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from opsn.direct_debit.banking import mask_iban
-from opsn.regies.models import Invoice, Payer, Regie
+from opsn.regies.models import Invoice, LedgerEntry, Payer, Regie
 
 
 class Creditor(models.Model):
@@ -42,6 +42,7 @@ class MandateStatus(models.TextChoices):
     ACTIVE = "active", "actif"
     REVOKED = "revoked", "révoqué"
     LAPSED = "lapsed", "caduc (36 mois sans prélèvement)"
+    SUSPENDED = "suspended", "suspendu (deux prélèvements rejetés)"
 
 
 class MandateSource(models.TextChoices):
@@ -179,3 +180,116 @@ class MandateSignature(models.Model):
 
     def __str__(self) -> str:
         return f"Signature en ligne du mandat {self.mandate.rum}"
+# --- Booking, returns, pre-notification (the second slice) ----------------------------
+
+class Confirmation(models.Model):
+    """The bank confirmed a collection: its debits are in the régie's journal (one entry
+    each, reference ``sepa:<end-to-end id>``), dated to the day the money arrived. Once per
+    collection: a replayed confirmation is refused."""
+
+    collection = models.OneToOneField(Collection, on_delete=models.PROTECT,
+                                      related_name="confirmation")
+    credited_on = models.DateField("crédité le")
+    count = models.PositiveIntegerField("prélèvements encaissés")
+    total = models.DecimalField("montant encaissé", max_digits=14, decimal_places=2)
+    to_credit = models.PositiveIntegerField("prélèvements allés à l'avoir", default=0)
+    first_receipt = models.CharField(max_length=20, blank=True)
+    last_receipt = models.CharField(max_length=20, blank=True)
+    created_by = models.CharField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Confirmation de {self.collection}"
+
+
+class ReturnFile(models.Model):
+    """A bank's return report (camt.054) as imported, once: its fingerprint is unique, so a
+    file imported again changes nothing."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    file_name = models.CharField(max_length=255)
+    message_id = models.CharField(max_length=35, blank=True)
+    version = models.CharField(max_length=20)
+    returned = models.PositiveIntegerField(default=0)
+    ignored = models.JSONField(default=list, blank=True)  # [{line, reference, why}]
+    created_by = models.CharField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Retours {self.file_name} ({self.created_at:%d/%m/%Y})"
+
+
+class DebitReturn(models.Model):
+    """A debit the debtor's bank returned or rejected (R-transaction), once per debit: its
+    reason, the reversal of its payment in the journal (none when it was rejected before
+    the bank confirmed the collection), and who was told."""
+
+    line = models.OneToOneField(CollectionLine, on_delete=models.PROTECT,
+                                related_name="debit_return")
+    file = models.ForeignKey(ReturnFile, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="returns")
+    reversal = models.OneToOneField(LedgerEntry, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="debit_return")
+    reason_code = models.CharField("code motif", max_length=4)
+    reason_label = models.CharField("motif", max_length=200)
+    returned_on = models.DateField("retourné le")
+    family_notified_at = models.DateTimeField(null=True, blank=True)
+    keepers_notified_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-returned_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"Retour {self.reason_code} de {self.line}"
+
+
+class NoticeStatus(models.TextChoices):
+    PENDING = "pending", "à envoyer"
+    SENT = "sent", "envoyée"
+    NO_ADDRESS = "no_address", "pas d'adresse électronique"
+    FAILED = "failed", "échec de l'envoi"
+
+
+class PreNotification(models.Model):
+    """The notice a family receives before its account is debited (SEPA rulebook: 14 days
+    before unless agreed otherwise): amount, date, RUM and the creditor's ICS. Sent once;
+    each invoice is announced once (``PreNotifiedInvoice``)."""
+
+    mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT,
+                                related_name="prenotifications")
+    debit_on = models.DateField("prélevé à partir du")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    rum = models.CharField(max_length=35)
+    ics = models.CharField(max_length=13)
+    email = models.CharField(max_length=254, blank=True)
+    status = models.CharField(max_length=12, choices=NoticeStatus.choices,
+                              default=NoticeStatus.PENDING)
+    error = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-debit_on", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0),
+                                              name="prenotification_positive")]
+        indexes = [models.Index(fields=["status"], name="prenotification_status")]
+
+    def __str__(self) -> str:
+        return f"Pré-notification {self.rum} du {self.debit_on:%d/%m/%Y}"
+
+
+class PreNotifiedInvoice(models.Model):
+    notice = models.ForeignKey(PreNotification, on_delete=models.PROTECT,
+                               related_name="items")
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT,
+                                   related_name="debit_prenotice")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"{self.notice} : {self.invoice}"

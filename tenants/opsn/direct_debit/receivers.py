@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from opsn.direct_debit.models import Mandate, MandateSignature, MandateStatus
-from opsn.regies.signals import payer_erased, payer_erasure_asked
+from opsn.direct_debit.selectors import pending_debits, pending_message
+from opsn.regies.signals import payer_erased, payer_erasure_asked, payments_held
 
 
 @receiver(payer_erasure_asked, dispatch_uid="direct_debit.mandate_keeps_the_payer")
@@ -40,3 +41,10 @@ def erase_ended_mandates(sender, payer, **kwargs) -> list[str]:
               .update(signer="", ip=None, pdf=b""))
     return ([ERASED.format(count=count)] if count else []) + (
         [f"signataire et PDF de {signed} mandat(s) signé(s) en ligne"] if signed else [])
+
+
+@receiver(payments_held, dispatch_uid="direct_debit.debits_hold_their_invoices")
+def debits_hold_their_invoices(sender, invoice_ids, **kwargs) -> dict[int, str]:
+    """An invoice in a debit sent to the bank is paid by it: no other payment until the
+    bank settles it (confirmed: the invoice is paid; returned: it is open again)."""
+    return {pk: pending_message(day) for pk, day in pending_debits(invoice_ids).items()}

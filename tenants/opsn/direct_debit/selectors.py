@@ -1,9 +1,11 @@
 """What the direct debit pages and the API read: what a collection would take (before
-it is written), the collections of a régie, a payer's debits to come."""
+it is written), the collections of a régie, a payer's debits to come; and which invoices
+a debit holds (sent to the bank, not settled), and why they cannot be paid otherwise."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -60,3 +62,26 @@ def to_be_debited(payer_ids):
                                        cancelled_at__isnull=True)
                 .filter(Exists(_usable_mandates().filter(payer=OuterRef("payer"))))
                 .exclude(Exists(live)).select_related("regie").order_by("due_on", "id")[:50])
+
+
+# Past this many invoices, the pending debits are read whole and matched here: a list of
+# a hundred thousand ids in one query costs more than the commune's pending lines.
+MANY = 2_000
+
+
+def pending_debits(invoice_ids: Iterable[int]) -> dict[int, datetime.date]:
+    """Invoice id → the collection date of its debit sent to the bank and not settled
+    yet (neither confirmed nor returned). One query."""
+    ids = set(invoice_ids)
+    if not ids:
+        return {}
+    rows = CollectionLine.objects.filter(status=LineStatus.SENT)
+    if len(ids) <= MANY:
+        rows = rows.filter(invoice_id__in=ids)
+    return {pk: day for pk, day in rows.values_list("invoice_id", "collection__collection_date")
+            if pk in ids}
+
+
+def pending_message(day: datetime.date) -> str:
+    """What the counter, online payment and the pages say of an invoice a debit holds."""
+    return f"prélèvement SEPA en cours, le {day:%d/%m/%Y}"

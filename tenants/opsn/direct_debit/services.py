@@ -36,6 +36,7 @@ from opsn.direct_debit.models import (
     MandateStatus,
     SequenceType,
 )
+from opsn.finance.selectors import handed_over
 from opsn.kernel.actors import Actor
 from opsn.kernel.tenancy import atomic
 from opsn.regies.errors import NotAllowed
@@ -87,6 +88,7 @@ def _creditor_keeper(regie: Regie, actor: Actor) -> None:
     raise NotAllowed(f"Seuls l'administrateur de la commune et le régisseur titulaire de la "
                      f"régie {regie.name} enregistrent son identifiant créancier SEPA et son "
                      "compte.")
+allowed = _allowed  # the same rule for the booking and the returns (their own modules)
 
 
 def creditor_set(*, regie: Regie, ics: str, iban: str, bic: str, name: str,
@@ -259,14 +261,19 @@ def sequence_of(mandate: Mandate) -> str:
 
 def collectable(regie: Regie, collection_date: datetime.date):
     """The invoices a collection on ``collection_date`` debits: still owed, due by that
-    date, of a payer with an active mandate (a one-off one unused), and not already in a
-    debit that was not returned."""
+    date, not handed over to the public accountant (a titre is paid to the Treasury), of
+    a payer with an active mandate (a one-off one unused), not already in a debit that
+    was not returned, and not announced to the family for a later day."""
     live = CollectionLine.objects.filter(invoice=OuterRef("pk")).exclude(
         status=LineStatus.RETURNED)
     return (Invoice.objects.filter(regie=regie, status__in=OWED_STATUSES,
-                                   cancelled_at__isnull=True, due_on__lte=collection_date)
+                                   cancelled_at__isnull=True, due_on__lte=collection_date,
+                                   handed_over__isnull=True)
             .filter(Exists(_usable_mandates().filter(payer=OuterRef("payer"))))
-            .exclude(Exists(live)).select_related("payer").order_by("payer_id", "id"))
+            .exclude(Exists(live))
+            # Announced to the family for a later day: not debited before it.
+            .exclude(debit_prenotice__notice__debit_on__gt=collection_date)
+            .select_related("payer").order_by("payer_id", "id"))
 
 
 def _usable_mandates():
@@ -274,10 +281,45 @@ def _usable_mandates():
         kind=MandateKind.ONE_OFF, last_collected_on__isnull=False)
 
 
+def debit_refusal(invoice: Invoice, collection_date: datetime.date) -> str:
+    """Why ``invoice`` cannot be debited on ``collection_date``, in French (« » when it
+    can): the reasons of ``collectable``, said one by one for a chosen invoice."""
+    number = invoice.number
+    if invoice.cancelled_at is not None:
+        return f"La facture {number} est annulée : elle ne se prélève pas."
+    if invoice.total - invoice.amount_paid <= 0:
+        return f"La facture {number} est déjà payée : il n'y a rien à prélever."
+    item = handed_over(invoice.pk)
+    if item is not None:
+        return (f"La facture {number} est transmise au comptable public (bordereau "
+                f"{item.handover.number}/{item.handover.year}) : elle se paie désormais au "
+                "Trésor public et ne se prélève plus.")
+    live = (CollectionLine.objects.filter(invoice=invoice).exclude(status=LineStatus.RETURNED)
+            .select_related("collection").first())
+    if live is not None:
+        return (f"La facture {number} est déjà dans la remise de prélèvements du "
+                f"{live.collection.collection_date:%d/%m/%Y} : elle n'est jamais prélevée "
+                "deux fois.")
+    if invoice.due_on > collection_date:
+        return (f"La facture {number} est à payer avant le {invoice.due_on:%d/%m/%Y} : elle "
+                f"n'est pas encore due au {collection_date:%d/%m/%Y}.")
+    if not _usable_mandates().filter(payer_id=invoice.payer_id).exists():
+        return (f"Le payeur de la facture {number} n'a pas de mandat de prélèvement SEPA "
+                "actif.")
+    if not collectable(invoice.regie, collection_date).filter(pk=invoice.pk).exists():
+        return (f"La facture {number} a été annoncée à la famille pour un prélèvement plus "
+                "tard : elle ne se prélève pas avant la date annoncée.")
+    return ""
+
+
 def collect(*, regie: Regie, collection_date: datetime.date, actor: Actor,
-            today: datetime.date | None = None) -> Collection:
+            today: datetime.date | None = None,
+            invoices: list[Invoice] | None = None) -> Collection:
     """The collection of ``regie`` on ``collection_date``: its pain.008 file, totals and
-    lines, kept. An invoice is debited once (the database holds it to that too)."""
+    lines, kept. An invoice is debited once (the database holds it to that too).
+    ``invoices``: only these (chosen by an agent or the business software); one that
+    cannot be debited (paid, handed over, already in a debit…) refuses the collection
+    with why (``debit_refusal``)."""
     _allowed(regie, actor, "préparer une remise de prélèvements")
     today = today or timezone.localdate()
     if collection_date < today:
@@ -289,7 +331,19 @@ def collect(*, regie: Regie, collection_date: datetime.date, actor: Actor,
     creditor = creditor_of(regie)
     with atomic():
         Creditor.objects.select_for_update().get(pk=creditor.pk)  # one collection at a time
-        invoices = list(collectable(regie, collection_date))
+        chosen = None
+        if invoices is not None:
+            for invoice in invoices:
+                if invoice.regie_id != regie.pk:
+                    raise DirectDebitError(f"La facture {invoice.number} n'est pas une "
+                                           f"facture de la régie {regie.number}.",
+                                           field="invoices")
+                why = debit_refusal(Invoice.objects.get(pk=invoice.pk), collection_date)
+                if why:
+                    raise DirectDebitError(why, field="invoices")
+            chosen = {invoice.pk for invoice in invoices}
+        invoices = [i for i in collectable(regie, collection_date)
+                    if chosen is None or i.pk in chosen]
         if not invoices:
             raise DirectDebitError(f"Aucune facture à prélever pour la régie {regie.number} "
                                    f"au {collection_date:%d/%m/%Y}.", field="date")

@@ -54,6 +54,7 @@ from opsn.online_payments.selectors import collected
 from opsn.regies.errors import Duplicate, RegieError
 from opsn.regies.models import AssignmentRole, EntrySource, Invoice, LedgerEntry, PaymentMode, Regie
 from opsn.regies.permissions import may_collect, require_keeper
+from opsn.regies.selectors import payments_held
 from opsn.regies.services.founding import assignment_grant
 from opsn.regies.services.payments import payment_record
 
@@ -152,6 +153,11 @@ def online_payment_start(*, invoice: Invoice, email: str, started_by: str, notif
     item = handed_over(invoice.pk)
     if item is not None:
         raise NotPayableOnline(transmitted_message(invoice.number, item))
+    why = payments_held([invoice.pk]).get(invoice.pk)
+    if why:
+        raise NotPayableOnline(f"La facture {invoice.number} ne peut pas être payée en ligne : "
+                               f"{why}. Elle sera payée par ce prélèvement ; ne la payez pas "
+                               "une seconde fois.")
     _refuse_when_received(invoice)
     pending = (OnlinePayment.objects.select_for_update()
                .filter(invoice=invoice, state=PaymentState.CREATED).first())

@@ -29,6 +29,7 @@ from opsn.regies.models import (
 )
 from opsn.regies.models.ledger import LedgerEntryQuerySet
 from opsn.regies.services.invoicing import normalise_link_code
+from opsn.regies.signals import payments_held as payments_held_asked
 
 ZERO = Decimal("0.00")
 
@@ -172,3 +173,20 @@ def open_invoices(payer: Payer) -> QuerySet[Invoice]:
 
 def mode_label(mode: str) -> str:
     return PaymentMode(mode).label
+
+
+def payments_held(invoice_ids) -> dict[int, str]:
+    """Invoice id → why it takes no other payment now (in French), for the invoices of
+    ``invoice_ids`` that another way of paying holds: a SEPA debit sent to the bank and not
+    settled yet. The apps that hold invoices answer ``signals.payments_held`` (the régies
+    may not import them); the counter, the API, imports, credits and online payment ask
+    here before any money is taken."""
+    ids = sorted({int(pk) for pk in invoice_ids})
+    if not ids:
+        return {}
+    held: dict[int, str] = {}
+    for _receiver, answer in payments_held_asked.send(sender=Invoice, invoice_ids=ids):
+        if isinstance(answer, dict):
+            for pk, why in answer.items():
+                held.setdefault(pk, why)
+    return held

@@ -21,3 +21,9 @@ payer_erasure_asked = Signal()
 # details on its ended mandates) and returns the labels of what it erased, in French, for
 # the audit log (never the values), or an empty list.
 payer_erased = Signal()
+# Sent by ``selectors.payments_held`` with ``invoice_ids`` (a list) before a payment is
+# taken (counter, API, import, online, a credit applied). A receiver returns a dict
+# invoice id → why another payment must wait, in French (« prélèvement SEPA en cours, le
+# 15/12/2026 »), or None: the direct debit answers for the invoices in a debit the bank
+# has not settled yet, since the régies may not import it.
+payments_held = Signal()

@@ -50,6 +50,7 @@ class EntrySource(models.TextChoices):
     CARD_IMPORT = "card_import", "import TPE"
     BANK_IMPORT = "bank_import", "relevé bancaire"
     ONLINE = "online", "paiement en ligne"
+    DIRECT_DEBIT = "direct_debit", "prélèvement SEPA (confirmé par la banque)"
 
 
 class LedgerEntryQuerySet(models.QuerySet):

@@ -59,6 +59,7 @@ from opsn.regies.models import (
     QueueStatus,
     Regie,
 )
+from opsn.regies.selectors import payments_held
 from opsn.regies.services.invoicing import (
     InvoiceDraft,
     LineDraft,
@@ -547,6 +548,8 @@ class _OpenInvoices:
             self.of_payer.setdefault(payer_id, []).append(pk)
         self.by_compact = {k: v for k, v in by_compact.items() if v is not None}
         self.payers = _PayerHints(regie, lines)
+        # Invoices in a SEPA debit not settled yet: a transfer for one waits for someone.
+        self.held = payments_held(self.owed) if lines else {}
 
     def named(self, reference: str) -> list[int]:
         found: list[int] = []
@@ -577,6 +580,11 @@ class _OpenInvoices:
         if payer is not None and line.payer_ref and payer.pk != self.payer_of[named[0]]:
             return _Queue(f"La facture {numbers} n'est pas adressée au payeur {payer} nommé "
                           "par la ligne.", hint)
+        held = [pk for pk in named if pk in self.held]
+        if held:
+            return _Queue(f"La facture {self.number[held[0]]} est en {self.held[held[0]]} : "
+                          "ce virement la paierait deux fois ; remboursez-le ou affectez-le "
+                          "à l'avoir du payeur.", hint)
         # An invoice settled by a payment higher in the file takes no more.
         owing = [pk for pk in named if self.owed[pk] > 0]
         if not owing:
@@ -590,7 +598,8 @@ class _OpenInvoices:
         return self._take(owing, line.amount, "reference")
 
     def _by_payer(self, line: ImportedLine, payer: Payer, hint: str) -> _Match | _Queue:
-        still = [pk for pk in self.of_payer.get(payer.pk, []) if self.owed[pk] > 0]
+        still = [pk for pk in self.of_payer.get(payer.pk, [])
+                 if self.owed[pk] > 0 and pk not in self.held]
         exact = [pk for pk in still if self.owed[pk] == line.amount]
         if len(exact) == 1:
             return self._take(exact, line.amount, "payer")

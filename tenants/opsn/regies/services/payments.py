@@ -19,6 +19,7 @@ it cannot pay goes to the payer's credit)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -58,6 +59,7 @@ from opsn.regies.models import (
 from opsn.regies.selectors import (
     held_in_hand,
     next_open_day,
+    payments_held,
     regie_columns,
     regie_with_version,
 )
@@ -69,6 +71,9 @@ REQUIRED_DETAILS = {
     PaymentMode.OTHER: {"note": "une note qui dit de quel paiement il s'agit"},
 }
 ZERO = Decimal("0.00")
+# Django's ``choices.values`` is rebuilt on each read: once here (a file of 100,000
+# payments reads it for each).
+MODES = frozenset(PaymentMode.values)
 
 
 @dataclass
@@ -106,8 +111,13 @@ def _fail(draft: PaymentDraft, message: str, error=RegieError, **kw) -> NoReturn
 
 
 def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice],
-                 owed: dict[int, Decimal], collected: bool = False) -> _Checked:
+                 owed: dict[int, Decimal], collected: bool = False,
+                 held: dict[int, str] | None = None) -> _Checked:
     """``owed`` is what each invoice still owes, lowered as the batch's drafts pay it.
+    ``held``: the invoices another way of paying holds (a SEPA debit not settled yet,
+    ``selectors.payments_held``), with why: refused before any money is taken; money
+    already collected for one is kept out of the journal, for « À vérifier », until the
+    debit is settled (then it pays what is left, or goes to the credit).
     ``collected``: the money is already on the régie's account; the founding act's modes
     do not refuse it, and an invoice it can no longer pay (cancelled, paid, moved to
     another régie or payer) is left out: the amount goes to the payer's credit."""
@@ -116,7 +126,7 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
     except RegieError as exc:
         _fail(draft, exc.message, field="amount")
     mode = draft.mode
-    if mode not in PaymentMode.values:
+    if mode not in MODES:
         _fail(draft, f"Mode de paiement inconnu : « {mode} ».", field="mode")
     if mode not in regie.accepted_modes and not collected:
         _fail(draft, f"La régie {regie.name} n'accepte pas ce mode de paiement "
@@ -156,6 +166,16 @@ def _check_draft(regie: Regie, draft: PaymentDraft, invoices: dict[int, Invoice]
                   field="invoices")
         if collected and _left_out(regie, invoice, payer, owed):
             continue
+        why = (held or {}).get(invoice.pk)
+        if why:
+            if collected:  # money already on the régie's account: kept, for « À vérifier »
+                _fail(draft, f"La facture {invoice.number} est en {why} : le paiement reçu "
+                             "attend que la banque règle le prélèvement (s'il est rejeté, il "
+                             "paiera la facture ; sinon il ira à l'avoir du payeur), à "
+                             "vérifier.", field="invoices")
+            _fail(draft, f"La facture {invoice.number} ne peut pas être payée maintenant : "
+                         f"{why}. Elle sera payée par ce prélèvement ; s'il est rejeté, elle "
+                         "pourra l'être autrement.", Refused, field="invoices")
         if invoice.regie_id != regie.pk:
             _fail(draft, f"La facture {invoice.number} n'est pas une facture de la régie "
                          f"{regie.name}.", field="invoices")
@@ -302,7 +322,8 @@ def _take_numbers(regie: Regie, year: int, count: int) -> int:
 
 def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
                   source: str = EntrySource.COUNTER, audit_each: bool = True,
-                  collected: bool = False) -> list[LedgerEntry]:
+                  collected: bool = False, on: datetime.date | None = None
+                  ) -> list[LedgerEntry]:
     """Post payments, all or none, with consecutive receipt numbers. Imports pass
     ``audit_each=False`` and record one line for the whole file.
 
@@ -318,15 +339,29 @@ def payments_post(*, regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
     Once the day is closed, a batch of transfers, direct debits and online payments is
     dated to the next open day (the long way: the short way's guard sees the closing);
     anything of the drawer refuses the batch. ``collected`` (money PayFiP already took,
-    always the long way): see ``_check_draft``; the actor need not be appointed."""
+    always the long way): see ``_check_draft``; the actor need not be appointed.
+
+    ``on`` (money of the account only, the long way): the day the money reached the
+    account when it is earlier than today (a direct debit booked when the bank confirms
+    it): the payments are dated to the first open day from ``on``. Payments made by the
+    source itself (``EntrySource.DIRECT_DEBIT``) are not held by a pending debit."""
     if not drafts:
         return []
-    if (len(drafts) <= SHORT_WAY_MAX and not collected
+    if on is not None and not all(d.mode in ACCOUNT_MODES for d in drafts):
+        raise RegieError("Seul l'argent arrivé sur le compte de la régie (virement, "
+                         "prélèvement, paiement en ligne) se date d'un jour passé.",
+                         field="on")
+    if (len(drafts) <= SHORT_WAY_MAX and not collected and on is None
             and not any(d.mode in HELD_MODES for d in drafts)):
         entries = _post_short_way(regie, actor, drafts, source, audit_each)
         if entries is not None:
             return entries
-    return _post_under_lock(regie, actor, drafts, source, audit_each, collected)
+    return _post_under_lock(regie, actor, drafts, source, audit_each, collected, on)
+
+
+def _held(source: str, invoices) -> dict[int, str]:
+    """The invoices another way of paying holds; a debit's own booking is not held."""
+    return {} if source == EntrySource.DIRECT_DEBIT else payments_held(invoices)
 
 
 # Beyond this, a batch (a file import) holds the lock long whichever way: the long way,
@@ -359,8 +394,9 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
     invoices: dict[int, Invoice] = {inv.pk: inv for inv in read}
     versions = {inv.pk: inv.row_version for inv in read}
     owed = {pk: inv.total - inv.amount_paid for pk, inv in invoices.items()}
+    held = _held(source, invoices)
     try:
-        checked = [_check_draft(regie, d, invoices, owed) for d in drafts]
+        checked = [_check_draft(regie, d, invoices, owed, False, held) for d in drafts]
         _refuse_known(drafts, checked, None)
     except RegieError:
         return None  # the long way refuses it, with what it reads under the lock
@@ -385,12 +421,14 @@ def _post_short_way(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], 
 
 @atomic
 def _post_under_lock(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft], source: str,
-                     audit_each: bool, collected: bool = False) -> list[LedgerEntry]:
+                     audit_each: bool, collected: bool = False,
+                     on: datetime.date | None = None) -> list[LedgerEntry]:
     regie, now, today = _lock(regie)
-    # Money that reaches the régie's account by itself goes to the first day not closed;
-    # its receipts are numbered in that day's year.
+    # Money that reaches the régie's account by itself goes to the first day not closed
+    # (from the day it arrived, ``on``, when it is booked later); its receipts are
+    # numbered in that day's year.
     arriving = all(d.mode in ACCOUNT_MODES for d in drafts)
-    day = next_open_day(regie, today) if arriving else today
+    day = next_open_day(regie, min(on or today, today)) if arriving else today
     state = _take_numbers_and_read(regie, actor, today, day.year, source, len(drafts),
                                    sorted({ref for d in drafts if (ref := _external_ref(d))}))
     if state.closed and not arriving:
@@ -405,7 +443,8 @@ def _post_under_lock(regie: Regie, actor: Actor, drafts: Sequence[PaymentDraft],
         "payer", "handed_over__handover").filter(
         Q(pk__in=wanted) | Q(number__in=numbers))} if (wanted or numbers) else {}
     owed = {pk: inv.total - inv.amount_paid for pk, inv in invoices.items()}
-    checked = [_check_draft(regie, d, invoices, owed, collected) for d in drafts]
+    held = _held(source, invoices)
+    checked = [_check_draft(regie, d, invoices, owed, collected, held) for d in drafts]
     _refuse_known(drafts, checked, state.known)
     new_held = sum((c.amount for c in checked if c.mode in HELD_MODES), ZERO)
     if new_held and (in_hand := held_in_hand(regie)) + new_held > regie.cash_limit:
@@ -536,13 +575,29 @@ def payment_record(*, regie: Regie, actor: Actor, amount, mode: str,
 
 
 @atomic
-def payment_reverse(*, entry: LedgerEntry, actor: Actor, reason: str) -> LedgerEntry:
+def payment_reverse(*, entry: LedgerEntry, actor: Actor, reason: str,
+                    returned_on: datetime.date | None = None,
+                    details: dict | None = None) -> LedgerEntry:
     """Cancel a posted payment by a new, negative entry that references it; what it paid
     on invoices and sales is released the same way. The titulaire (or the suppléant
-    standing in) reverses any payment; an agent, their own payment of the same day."""
+    standing in) reverses any payment; an agent, their own payment of the same day.
+
+    ``returned_on``: the money left the régie's account by itself that day (a direct
+    debit the debtor's bank returned, read from the bank's file: the caller says who may).
+    Like money that arrives, it is never refused for a closed day: the reversal is dated
+    to the first open day from ``returned_on``. ``details`` are kept on the reversal."""
     if not (reason or "").strip():
         raise RegieError("Donnez le motif de l'annulation.", field="reason")
-    regie, now, today = _lock_and_check_day(entry.regie, actor)
+    if returned_on is None:
+        regie, now, today = _lock_and_check_day(entry.regie, actor)
+        day = today
+    else:
+        if entry.mode not in ACCOUNT_MODES:
+            raise RegieError("Seul un paiement arrivé sur le compte de la régie (virement, "
+                             "prélèvement, paiement en ligne) est retourné par la banque.",
+                             field="entry")
+        regie, now, today = _lock(entry.regie)
+        day = next_open_day(regie, min(returned_on, today))
     entry = LedgerEntry.objects.get(pk=entry.pk)
     if entry.reverses_id is not None:
         raise Refused("Une annulation ne s'annule pas : enregistrez un nouveau paiement.")
@@ -551,15 +606,16 @@ def payment_reverse(*, entry: LedgerEntry, actor: Actor, reason: str) -> LedgerE
     own_today = (entry.agent == actor.account
                  and timezone.localdate(entry.posted_at) == today
                  and permissions.may_collect(regie, actor.account, today))
-    if not own_today:
+    if not own_today and returned_on is None:
         permissions.require_keeper(regie, actor, today, "annuler la quittance d'un autre agent "
                                                         "ou d'un autre jour")
-    first = _take_numbers(regie, today.year, 1)
+    first = _take_numbers(regie, day.year, 1)
     reversal = LedgerEntry.objects.create(
-        regie=regie, year=today.year, receipt_number=first, amount=-entry.amount,
+        regie=regie, year=day.year, receipt_number=first, amount=-entry.amount,
         mode=entry.mode, payer=entry.payer, payer_name=entry.payer_name,
-        details={"annule": entry.receipt}, source=entry.source, agent=actor.account,
-        agent_name=actor.name[:200], posted_at=now, reverses=entry, reason=reason.strip())
+        details={**(details or {}), "annule": entry.receipt}, source=entry.source,
+        agent=actor.account, agent_name=actor.name[:200], posted_at=now,
+        dated_on=day if day != today else None, reverses=entry, reason=reason.strip()[:300])
     net = (Allocation.objects.filter(entry=entry).values("invoice", "product")
            .annotate(amount=Sum("amount"), quantity=Sum("quantity")).exclude(amount=0))
     Allocation.objects.bulk_create([
@@ -593,6 +649,10 @@ def credit_apply(*, invoice: Invoice, actor: Actor, amount=None) -> Decimal:
     item = handed_over(invoice.pk)
     if item is not None:
         raise Refused(transmitted_message(invoice.number, item))
+    why = payments_held([invoice.pk]).get(invoice.pk)
+    if why:
+        raise Refused(f"La facture {invoice.number} ne peut pas être payée maintenant : "
+                      f"{why}. Elle sera payée par ce prélèvement.")
     available = credit_of(invoice.payer)
     wanted = invoice.remaining if amount is None else parse_amount(amount, error=RegieError)
     if wanted > invoice.remaining:
