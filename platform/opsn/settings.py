@@ -260,7 +260,7 @@ else:
     _db = embedded_database_settings(DATA_DIR)
 # django-tenants' backend, each persistent connection health-checked before a request
 # uses it (CONN_HEALTH_CHECKS): see decision 0009, amended; and recycled once it has entered
-# OPSN_DB_MAX_SCHEMAS_PER_CONNECTION schemas (opsn.kernel.postgresql, decision 0018).
+# OPSN_DB_MAX_SCHEMAS_PER_CONNECTION schemas (opsn.kernel.postgresql; decision 0009, issue 20).
 _db["ENGINE"] = "opsn.kernel.postgresql"
 # Connections that visit many schemas cache their catalogue entries for life: recycle them.
 _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

@@ -6,7 +6,7 @@ import io
 import sys
 
 import dramatiq
-import pytest
+from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection, connections
 
@@ -154,9 +154,6 @@ def test_a_job_worker_keeps_its_connection_until_the_threshold(committed, settin
     assert pids[0] == pids[1] != pids[2]
 
 
-@pytest.mark.parametrize("name", ["OPSN_DB_MAX_SCHEMAS_PER_CONNECTION"])
-def test_on_by_default(name):
-    from django.conf import settings as django_settings
-
-    assert getattr(django_settings, name) > 0
+def test_on_by_default():
+    assert django_settings.OPSN_DB_MAX_SCHEMAS_PER_CONNECTION > 0
     assert django_settings.DATABASES["default"]["ENGINE"] == "opsn.kernel.postgresql"
