@@ -647,6 +647,7 @@ def main() -> None:
         from bench.scale import (
             bench_backend_memory,
             bench_daily_job,
+            bench_pages_under_load,
             bench_scale_onboarding,
         )
 
@@ -654,6 +655,7 @@ def main() -> None:
         bench_backend_memory(args.max_schemas or settings.OPSN_DB_MAX_SCHEMAS_PER_CONNECTION)
         bench_daily_job()
         bench_migrations(args.stock_sample, targets=True)
+        bench_pages_under_load()
     if args.only == "ledger":
         bench_onboarding_many(3)
         bench_ledger(args.ledger_entries)

@@ -272,3 +272,76 @@ def bench_daily_job() -> None:
          f"process RSS {start_rss:.0f} -> {rss_mb():.0f} MB")
     line("a new connection for every job (before)", f"{base:.1f} s",
          "baseline" + ("" if base_ok else "; WRONG: communes missed"))
+
+
+def bench_pages_under_load(spread: int = 200, clients: int = 50, seconds: float = 10.0) -> None:
+    """Commune home pages through gunicorn (``opsn serve``'s configuration, 2 workers x 4
+    threads), ``clients`` keep-alive clients each asking a commune after another among
+    ``spread`` communes; the baseline is the same load spread over 10 communes."""
+    import http.client
+    import itertools
+    import signal
+    import threading
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    from bench.run import percentile, start_gunicorn
+    from opsn.communes.models import Commune
+
+    hosts_all = [c.primary_domain for c in Commune.objects.order_by("pk")[:spread]]
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
+    total = Commune.objects.count()
+    print(f"\n17. Commune home pages under load: gunicorn 2 workers x 4 threads, {clients} "
+          f"clients, {seconds:.0f} s, {total} communes in the database")
+
+    def load(port: int, hosts: list[str]) -> tuple[float, float, int]:
+        latencies: list[float] = []
+        errors: list[int] = []
+        lock = threading.Lock()
+        stop = time.perf_counter() + seconds
+
+        def client(start: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine = []
+            for host in itertools.islice(itertools.cycle(hosts), start, None):
+                if time.perf_counter() >= stop:  # bounded in time, on loopback only
+                    break
+                began = time.perf_counter()
+                conn.request("GET", "/", headers={"Host": host})
+                response = conn.getresponse()
+                response.read()
+                mine.append(time.perf_counter() - began)
+                if response.status != 200:
+                    errors.append(response.status)
+            conn.close()
+            with lock:
+                latencies.extend(mine)
+
+        threads = [threading.Thread(target=client, args=(i * 7,)) for i in range(clients)]
+        began = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - began
+        return len(latencies) / elapsed, percentile(latencies, 95), len(errors)
+
+    proc, port = start_gunicorn({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings",
+                                 "WEB_WORKERS": "2", "WEB_THREADS": "4"})
+    try:
+        results = {}
+        for label, hosts in (("10", hosts_all[:10]), (str(len(hosts_all)), hosts_all)):
+            load(port, hosts)  # warm up
+            results[label] = load(port, hosts)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    (base_rps, base_p95, base_err), (rps, p95, err) = results["10"], results[
+        str(len(hosts_all))]
+    line(f"spread over {len(hosts_all)} communes", f"p95 {ms(p95)}",
+         f"{rps:.0f} req/s; target p95 ≤ 100 ms: {'met' if p95 <= 0.1 else 'NOT met'}; "
+         f"{p95 / base_p95:.2f}x the p95 over 10 communes; errors {err}")
+    line("spread over 10 communes", f"p95 {ms(base_p95)}",
+         f"{base_rps:.0f} req/s; baseline; errors {base_err}")

@@ -27,7 +27,7 @@ PUBLIC = "public"
 
 
 class DatabaseWrapper(TenantDatabaseWrapper):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         self.visited_schemas: set[str] = set()
         super().__init__(*args, **kwargs)
 
