@@ -13,6 +13,10 @@ django-tenants 4 measured in the same run:
    with 1, 2 and 4 workers; stock ``migrate_schemas`` timed on a sample and scaled;
 4. requests per second under a commune's domain, against the same view without tenant
    routing, and against stock django-tenants' middleware.
+
+``--only scale`` (issue 20, bench/scale.py): 2,000 communes in one database, a backend's
+memory with connections recycled, the daily job over every commune, releases, pages under
+load.
 """
 
 from __future__ import annotations
