@@ -66,6 +66,8 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
         connection.set_schema_to_public()
     yield
     with django_db_blocker.unblock():
+        # An in-process job worker's threads keep their connections between jobs.
+        stop_embedded_worker(timeout=5)
         connection.close()
         teardown_databases(config, verbosity=0)
 

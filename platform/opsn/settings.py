@@ -262,8 +262,9 @@ elif _production:
 else:
     _db = embedded_database_settings(DATA_DIR)
 # django-tenants' backend, each persistent connection health-checked before a request
-# uses it (CONN_HEALTH_CHECKS): see decision 0009, amended.
-_db["ENGINE"] = "django_tenants.postgresql_backend"
+# uses it (CONN_HEALTH_CHECKS): see decision 0009, amended; and recycled once it has entered
+# OPSN_DB_MAX_SCHEMAS_PER_CONNECTION schemas (opsn.kernel.postgresql; decision 0009, issue 20).
+_db["ENGINE"] = "opsn.kernel.postgresql"
 # Connections that visit many schemas cache their catalogue entries for life: recycle them.
 _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
@@ -280,6 +281,11 @@ DATABASES.update(commune_databases(_commune_databases, _db, DATA_DIR,
 # Where a new commune goes when the operator does not say: an alias, or "" for the database
 # that holds the fewest communes.
 OPSN_NEW_COMMUNE_DATABASE = env.str("OPSN_NEW_COMMUNE_DATABASE", default="")
+# A database connection that has entered this many distinct commune schemas is closed at
+# the end of its request or job (a PostgreSQL backend caches every relation it opened, about
+# 200 kB per commune schema visited): the next one starts with an empty cache. 0: never.
+# How to choose it: docs/operations.md, « Database connections and memory ».
+OPSN_DB_MAX_SCHEMAS_PER_CONNECTION = env.int("OPSN_DB_MAX_SCHEMAS_PER_CONNECTION", default=100)
 # A commune being moved between databases is read-only; the move waits this long for every
 # process to see it (the routing cache) before it copies anything.
 # A job for a read-only commune is sent again this many seconds later.

@@ -63,6 +63,10 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   value: "31536000"
 - name: LOG_FORMAT
   value: json
+- name: OPSN_DB_MAX_SCHEMAS_PER_CONNECTION
+  value: {{ .Values.database.maxSchemasPerConnection | quote }}
+- name: CONN_MAX_AGE
+  value: {{ .Values.database.connMaxAge | quote }}
 - name: SECRET_KEY
   valueFrom: {secretKeyRef: {name: {{ .Values.secrets.existingSecret }}, key: SECRET_KEY}}
 - name: DATABASE_URL

@@ -18,7 +18,7 @@ from opsn.citizens.errors import CitizenError, NotLinked
 from opsn.citizens.models import PayerLink
 from opsn.communes.models import Commune
 from opsn.finance.reminders import family_label, reminders_of
-from opsn.kernel.tenancy import inside
+from opsn.kernel.tenancy import inside, note_schemas
 from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
 from opsn.online_payments.selectors import PENDING, in_flight
 from opsn.regies.documents import receipt_pdf
@@ -200,6 +200,7 @@ def statement(subject: str, filters: Filters | None = None, *, limit: int = 200)
                    sum(CASE WHEN kind = 'payment' THEN amount END) OVER () AS paid,
                    sum(remaining) OVER () AS due
             FROM items ORDER BY at DESC, kind, id DESC LIMIT %s""").format(union=union)
+        note_schemas(database, [commune.schema_name for commune, _ in communes.values()])
         with connections[database].cursor() as cursor:
             cursor.execute(query.as_string(cursor.cursor.connection), [*params, limit + 1])
             rows = cursor.fetchall()

@@ -43,3 +43,7 @@ MONEY_RECOVERED = Counter("opsn_money_recovered_total",
 # PayFiP's notifications: applied, replayed (a payment already settled), unknown operation.
 PAYFIP_NOTIFICATIONS = Counter("opsn_payfip_notifications_total", "PayFiP notifications",
                                ["outcome"])
+# Database connections closed because they had entered OPSN_DB_MAX_SCHEMAS_PER_CONNECTION
+# schemas (opsn.kernel.postgresql): their rate against requests says whether the limit fits.
+DB_RECYCLED = Counter("opsn_db_connections_recycled_total",
+                      "Database connections closed after entering many commune schemas")

@@ -61,6 +61,15 @@ def connection_for(alias: str) -> DatabaseWrapper:
     return cast(DatabaseWrapper, connections[alias])
 
 
+def note_schemas(alias: str, names: list[str]) -> None:
+    """Count schemas that raw SQL reads by name, without entering them, towards the
+    connection's recycling (``opsn.kernel.postgresql``): their relations fill the
+    backend's cache as much as entered ones do."""
+    note = getattr(connection_for(alias), "note_schemas", None)
+    if note is not None:
+        note(names)
+
+
 def commune_connection() -> DatabaseWrapper:
     """The connection of the commune entered, set to its schema: for raw SQL."""
     return connection_for(current_alias())
