@@ -78,6 +78,7 @@ def wipe_regies() -> None:
               "online_payments_onlinepayment", "online_payments_payfipaccount",
               "online_payments_referenceattempt",
               "audit_auditevent", "regies_invoicemailing", "regies_documentbatch",
+              "finance_releasedtitre", "finance_pesack",
               "finance_handedoverinvoice", "finance_unpaidhandover",
               "regies_importedpayment", "regies_allocation",
               "regies_depositline", "regies_deposit", "regies_closingline",

@@ -13,12 +13,15 @@ import zipfile
 import pytest
 from django.test import Client
 from django.utils import timezone
+from webtest import Upload
 
 from opsn.agents.models import AgentRole
 from opsn.agents.services import service_credential_issue
+from opsn.finance.handover import handover_create
 from opsn.finance.models import Budget
 from opsn.regies.models import Product, Regie
 from opsn.regies.services import founding, invoicing
+from tests.commune.test_finance_acks import ack_xml
 from tests.helpers.communes import host_of, in_schema
 from tests.helpers.identity import grant, make_account, sign_in_webtest
 from tests.helpers.regies import (
@@ -257,3 +260,40 @@ def test_finance_staff_hand_unpaid_invoices_over_and_download_the_pes_file(
 def test_a_cashier_may_not_hand_over(venissieux, regie, django_app):
     app = browser(django_app, venissieux, MANDATAIRE.account)
     app.get(f"{BASE}/R-001/transmissions/", status=403)
+
+
+def test_the_accountants_ack_is_imported_on_the_hand_over_page_and_cancel_is_refused_then(
+        venissieux, regie, django_app):
+    today = timezone.localdate()
+    with in_schema(venissieux):
+        make_budget()
+        founding.regie_imputation_set(regie=regie, actor=ADMIN, nature="7067", fonction="281")
+        late_invoices(regie)
+        done = handover_create(regie=regie, due_before=today - datetime.timedelta(days=20),
+                               actor=ADMIN)
+        pieces = {i.invoice.number: i.piece for i in done.items.select_related("invoice")}
+    app = browser(django_app, venissieux, ADMIN.account)
+    listed = app.get(f"{BASE}/R-001/transmissions/")
+    assert "transmis, en attente de l'accusé de réception" in text_of(listed)
+    page = listed.click(href=rf"/transmissions/{done.pk}/$")
+    assert "Annuler le bordereau" in text_of(page) and unique_ids(page)
+    bad = form_of(page, "/accuse/")
+    bad["file"] = Upload("ack.xml", b"<html>\x00</html>", "text/xml")
+    refused = bad.submit(status=400)
+    assert "Rien n'a changé" in text_of(refused) and "caractère nul" in text_of(refused)
+    form = form_of(page, "/accuse/")
+    form["file"] = Upload("ACK_1.xml", ack_xml(done, {
+        pieces["F-40"]: ("2", "Débiteur inconnu à l'adresse"),
+        pieces["F-100"]: ("1", "")}, codes=(done.budget.collectivity_code, "00")),
+        "text/xml")
+    page = form.submit().follow()
+    text = text_of(page)
+    assert "1 titre(s) accepté(s), 1 rejeté(s)" in text
+    assert "accepté en partie" in text
+    assert "Débiteur inconnu à l'adresse" in text and "F-40" in text
+    assert "Annuler le bordereau" not in text
+    refused = app.post(f"{BASE}/R-001/transmissions/{done.pk}/annuler/",
+                       {"reason": "erreur",
+                        "csrfmiddlewaretoken": form["csrfmiddlewaretoken"].value},
+                       status=403)
+    assert "ne peut plus être annulé" in text_of(refused)
