@@ -272,7 +272,15 @@ def test_the_accountants_ack_is_imported_on_the_hand_over_page_and_cancel_is_ref
         done = handover_create(regie=regie, due_before=today - datetime.timedelta(days=20),
                                actor=ADMIN)
         pieces = {i.invoice.number: i.piece for i in done.items.select_related("invoice")}
+        f40 = done.items.select_related("invoice").get(invoice__number="F-40").invoice
     app = browser(django_app, venissieux, ADMIN.account)
+    # the agent sees the invoice handed over, on its page and on its payer's
+    invoice_page = text_of(app.get(f"{BASE}/R-001/payeurs/{f40.payer_id}/"))
+    assert "Transmise au comptable public (bordereau 1/" in invoice_page
+    assert "le payeur paie le Trésor public" in invoice_page
+    one = app.get(f"{BASE}/R-001/payeurs/{f40.payer_id}/").click(href=rf"/{f40.pk}/$")
+    assert "Transmise au comptable public (bordereau 1/" in text_of(one)
+    assert "la régie ne l'encaisse plus" in text_of(one)
     listed = app.get(f"{BASE}/R-001/transmissions/")
     assert "transmis, en attente de l'accusé de réception" in text_of(listed)
     page = listed.click(href=rf"/transmissions/{done.pk}/$")
@@ -292,6 +300,9 @@ def test_the_accountants_ack_is_imported_on_the_hand_over_page_and_cancel_is_ref
     assert "accepté en partie" in text
     assert "Débiteur inconnu à l'adresse" in text and "F-40" in text
     assert "Annuler le bordereau" not in text
+    # the rejected invoice is the régie's again: no longer shown as handed over
+    back = text_of(app.get(f"{BASE}/R-001/payeurs/{f40.payer_id}/"))  # Martin: F-10, F-40
+    assert "Transmise au comptable public" not in back and "Encaisser la facture F-40" in back
     refused = app.post(f"{BASE}/R-001/transmissions/{done.pk}/annuler/",
                        {"reason": "erreur",
                         "csrfmiddlewaretoken": form["csrfmiddlewaretoken"].value},

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
+from opsn.finance.selectors import handed_over
 from opsn.jobs.broker import send
 from opsn.kernel.tenancy import current_commune
 from opsn.regie_pages.views.common import AGENT_ROLES, download, page, regie_of, status_of
@@ -49,7 +50,7 @@ def _invoice_page(request: HttpRequest, regie: Regie, invoice: Invoice, *,
         "invoice": invoice, "payer": invoice.payer, "lines": invoice.lines.all(),
         "mailing": InvoiceMailing.objects.filter(invoice=invoice).first(),
         "payments": invoice.allocations.select_related("entry").order_by("id"),
-        "mail_error": mail_error,
+        "mail_error": mail_error, "transmitted": handed_over(invoice.pk),
         "mail_to": request.POST.get("to", invoice.payer.email) if mail_error
         else invoice.payer.email,
     }, status=status, regie=regie, section="payers")
