@@ -590,14 +590,17 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=5_000,
                         help="invoices issued with their PDF documents (11)")
     parser.add_argument("--debits", type=int, default=20_000)
+    parser.add_argument("--handover-invoices", type=int, default=5_000,
+                        help="unpaid invoices handed over to the public accountant (13)")
     parser.add_argument("--only", choices=["platform", "server", "billing", "ledger", "regies",
-                                           "citizens", "invoices", "direct_debit"],
+                                           "citizens", "invoices", "direct_debit", "handover"],
                         default=None,
                         help="run one part: the operator platform (1-4, 6), the production "
                              "server under load (6), billing (5), the régie ledger (7) or "
                              "the régies: ledger, bank import and API payments (7-9), or "
                              "the citizen's statement across communes (10), or the invoice "
-                             "documents (11)")
+                             "documents (11), or the hand-over of unpaid invoices to the "
+                             "public accountant (13)")
     args = parser.parse_args()
 
     reset_database()
@@ -641,6 +644,12 @@ def main() -> None:
         if args.only == "direct_debit":
             bench_onboarding_many(3)
         bench_collection(args.debits)
+    if args.only in ("regies", "handover"):
+        from bench.handover import bench_handover
+
+        if args.only == "handover":
+            bench_onboarding_many(3)
+        bench_handover(args.handover_invoices)
     if args.only in (None, "citizens"):
         from bench.citizens import bench_citizen_statement
 

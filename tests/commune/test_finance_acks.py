@@ -182,3 +182,21 @@ def test_the_command_imports_an_ack_and_says_what_it_did(venissieux, handed, tmp
         call_command("pes_ack", venissieux.schema_name, str(bad))
     with pytest.raises(CommandError, match="n'existe pas"):
         call_command("pes_ack", venissieux.schema_name, str(tmp_path / "none.xml"))
+
+
+def test_pes_check_accepts_our_file_and_refuses_an_altered_one(venissieux, handed, tmp_path,
+                                                               capsys):
+    _, _, handover, _ = handed
+    good = tmp_path / "good.xml"
+    good.write_bytes(bytes(handover.file))
+    call_command("pes_check", str(good))
+    assert "fichier PES correct" in capsys.readouterr().out
+    altered = bytes(handover.file).replace(b'<MtHT V="24.00" />', b'<MtHT V="25.00" />', 1)
+    debtorless = bytes(handover.file).replace(b'<Nom V="Famille Diallo" />', b"", 1)
+    for name, data, said in (("amount.xml", altered, "MtBordHt"),
+                             ("debtor.xml", debtorless, "sans débiteur")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(CommandError, match="problème"):
+            call_command("pes_check", str(path))
+        assert said in capsys.readouterr().err
