@@ -308,3 +308,21 @@ def test_the_accountants_ack_is_imported_on_the_hand_over_page_and_cancel_is_ref
                         "csrfmiddlewaretoken": form["csrfmiddlewaretoken"].value},
                        status=403)
     assert "ne peut plus être annulé" in text_of(refused)
+
+
+def test_the_hand_over_page_keeps_only_invoices_owing_at_least_an_amount(
+        venissieux, regie, django_app):
+    today = timezone.localdate()
+    with in_schema(venissieux):
+        make_budget()
+        founding.regie_imputation_set(regie=regie, actor=ADMIN, nature="7067", fonction="281")
+        late_invoices(regie)
+    app = browser(django_app, venissieux, ADMIN.account)
+    cut = (today - datetime.timedelta(days=20)).isoformat()  # F-40 (30.00), F-100 (8.50)
+    page = app.get(f"{BASE}/R-001/transmissions/", {"echues_avant": cut, "au_moins": "20,00"})
+    assert "À transmettre : 1 facture, 30,00 €" in text_of(page) and unique_ids(page)
+    done = form_of(page, "/transmissions/").submit().follow()
+    assert "1 titre(s), 30,00 €" in text_of(done)
+    bad = app.get(f"{BASE}/R-001/transmissions/", {"echues_avant": cut, "au_moins": "beaucoup"},
+                  status=400)
+    assert "« beaucoup » n'est pas un montant minimum" in text_of(bad)

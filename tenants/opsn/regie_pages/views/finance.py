@@ -124,17 +124,19 @@ def owed_export(request: HttpRequest, number: str, extension: str) -> HttpRespon
 # --- Hand-over to the public accountant (PES V2) -------------------------------------------
 
 def _handover_page(request: HttpRequest, regie, due_before, *, error: str = "",
-                   status: int = 200) -> HttpResponse:
+                   status: int = 200, min_amount: str = "") -> HttpResponse:
     preview = None
     if due_before is not None and not error:
         try:
-            preview = handover_preview(regie=regie, due_before=due_before)
+            preview = handover_preview(regie=regie, due_before=due_before,
+                                       min_amount=min_amount or None)
         except FinanceError as exc:
             error, status = exc.message, exc.http_status
     done = (UnpaidHandover.objects.filter(regie=regie).select_related("budget")
             .order_by("-created_at"))
     return page(request, "regie_pages/handovers.html", {
         "due_before": due_before, "preview": preview, "error": error,
+        "min_amount": min_amount,
         "shown": preview.invoices[:PER_PAGE] if preview else [],
         "handovers": Paginator(done, PER_PAGE).get_page(request.GET.get("page")),
     }, status=status, regie=regie, section="handovers")
@@ -143,26 +145,30 @@ def _handover_page(request: HttpRequest, regie, due_before, *, error: str = "",
 @finance_staff
 @require_http_methods(["GET", "POST"])
 def handovers(request: HttpRequest, number: str) -> HttpResponse:
-    """Choose the invoices past due before a day, see how many and how much, confirm: the
-    bordereau and its PES file are made (all or nothing), then downloaded below."""
+    """Choose the invoices past due before a day (and owing at least an amount), see how
+    many and how much, confirm: the bordereau and its PES file are made (all or nothing),
+    then downloaded below."""
     regie = regie_of(request, number)
-    raw = request.POST.get("due_before") if request.method == "POST" else request.GET.get(
-        "echues_avant")
+    data = request.POST if request.method == "POST" else request.GET
+    raw = data.get("due_before") if request.method == "POST" else data.get("echues_avant")
+    least = (data.get("au_moins") or "").strip()[:30].replace(chr(0), "")
     due_before = parse_day(raw, None) if raw else None
     if raw and due_before is None:
         shown = raw[:20].replace(chr(0), "")
         return _handover_page(request, regie, None, status=400,
                               error=f"« {shown} » n'est pas une date (jj/mm/aaaa).")
     if request.method == "GET":
-        return _handover_page(request, regie, due_before)
+        return _handover_page(request, regie, due_before, min_amount=least)
     if due_before is None:
         return _handover_page(request, regie, None, status=400,
                               error="Donnez la date : les factures échues avant ce jour sont "
                                     "transmises.")
     try:
-        done = handover_create(regie=regie, due_before=due_before, actor=actor_of(request))
+        done = handover_create(regie=regie, due_before=due_before, actor=actor_of(request),
+                               min_amount=least or None)
     except FinanceError as exc:
-        return _handover_page(request, regie, due_before, error=exc.message, status=400)
+        return _handover_page(request, regie, due_before, error=exc.message, status=400,
+                              min_amount=least)
     messages.success(request, f"{done} transmis : {done.count} titre(s), "
                               f"{euros(done.total)}. Téléchargez le fichier PES ci-dessous, "
                               "à signer par l'ordonnateur.")
