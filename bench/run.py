@@ -606,14 +606,18 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=5_000,
                         help="invoices issued with their PDF documents (11)")
     parser.add_argument("--debits", type=int, default=20_000)
+    parser.add_argument("--handover-invoices", type=int, default=5_000,
+                        help="unpaid invoices handed over to the public accountant (13)")
     parser.add_argument("--only", choices=["platform", "server", "billing", "ledger", "regies",
-                                           "citizens", "invoices", "direct_debit", "scale"],
+                                           "citizens", "invoices", "direct_debit", "scale",
+                                           "handover"],
                         default=None,
                         help="run one part: the operator platform (1-4, 6), the production "
                              "server under load (6), billing (5), the régie ledger (7) or "
                              "the régies: ledger, bank import and API payments (7-9), or "
                              "the citizen's statement across communes (10), or the invoice "
-                             "documents (11), or 2,000 communes in one database (13-16)")
+                             "documents (11), the hand-over of unpaid invoices to the public "
+                             "accountant (13), or 2,000 communes in one database (13-16)")
     args = parser.parse_args()
     scale = args.only == "scale"
     if args.communes is None:
@@ -678,6 +682,12 @@ def main() -> None:
             bench_onboarding_many(3)
         bench_collection(args.debits)
         bench_booking(args.debits)
+    if args.only in ("regies", "handover"):
+        from bench.handover import bench_handover
+
+        if args.only == "handover":
+            bench_onboarding_many(3)
+        bench_handover(args.handover_invoices)
     if args.only in (None, "citizens"):
         from bench.citizens import bench_citizen_statement
 

@@ -18,9 +18,11 @@ from opsn.finance import pes
 from opsn.finance.errors import FinanceError
 from opsn.finance.handover import handover_create, handover_preview
 from opsn.finance.models import HandedOverInvoice, UnpaidHandover
+from opsn.finance.reminders import invoice_contest, invoice_contest_lift
 from opsn.regies.errors import RegieError
 from opsn.regies.services import founding, invoicing
 from opsn.regies.services.payments import credit_apply, payment_record
+from opsn.regies.signals import payments_held
 from tests.helpers.communes import in_schema
 from tests.helpers.regies import (
     ADMIN,
@@ -242,3 +244,32 @@ def test_names_with_markup_control_characters_or_beyond_latin_1_stay_well_formed
     assert values(root, "PES_RecetteAller/Bordereau/Piece/LigneDePiece/Tiers/InfoTiers/Nom") == [
         'Cœur <&> "Zoé"']
     assert values(root, ".//Adr2") == ["1 rue du Port"]
+
+
+def test_a_contested_invoice_or_one_a_debit_is_paying_is_not_handed_over(venissieux, unpaid):
+    regie, (_a, b, c) = unpaid
+    with in_schema(venissieux):
+        invoice_contest(invoice=c, actor=TITULAIRE, reason="La famille conteste les heures")
+        preview = handover_preview(regie=regie, due_before=CUT)
+        assert [i.number for i in preview.invoices] == ["F-2", "F-1"]
+        with pytest.raises(FinanceError, match="F-3 est contestée par le payeur"):
+            handover_create(regie=regie, due_before=DAY, actor=ADMIN, day=DAY,
+                            invoices=["F-1", "F-3"])
+        invoice_contest_lift(invoice=c, actor=TITULAIRE, reason="Heures vérifiées")
+
+        # A debit sent to the bank holds F-2 (what the direct debit answers on the
+        # régies' signal): it waits for the bank, by rule and by name.
+        def debit_holds_f2(sender, invoice_ids, **kwargs):
+            return {b.pk: "prélèvement SEPA en cours, le 15/12/2026"} if b.pk in invoice_ids \
+                else {}
+
+        payments_held.connect(debit_holds_f2, dispatch_uid="test.debit_holds_f2")
+        try:
+            with pytest.raises(FinanceError, match="F-2 ne peut pas être transmise : "
+                                                   "prélèvement SEPA en cours, le 15/12/2026"):
+                handover_create(regie=regie, due_before=DAY, actor=ADMIN, day=DAY,
+                                invoices=["F-2"])
+            done = handover_create(regie=regie, due_before=CUT, actor=ADMIN, day=DAY)
+        finally:
+            payments_held.disconnect(dispatch_uid="test.debit_holds_f2")
+        assert sorted(i.invoice.number for i in done.items.all()) == ["F-1", "F-3"]

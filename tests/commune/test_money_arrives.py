@@ -24,6 +24,7 @@ from opsn.agents.models import AgentRole
 from opsn.agents.services import service_credential_issue
 from opsn.audit.models import AuditEvent
 from opsn.communes.models import Commune
+from opsn.finance.handover import handover_create
 from opsn.jobs.broker import send
 from opsn.online_payments.models import OnlinePayment
 from opsn.online_payments.services import ACTOR as PAYFIP
@@ -37,7 +38,7 @@ from opsn.payfip_local.models import Operation
 from opsn.regies import selectors
 from opsn.regies.chain import verify_chain
 from opsn.regies.errors import NotAllowed, Refused
-from opsn.regies.models import Assignment, EntrySource, Invoice, LedgerEntry
+from opsn.regies.models import Assignment, EntrySource, ImportedPayment, Invoice, LedgerEntry
 from opsn.regies.services import cashdesk, founding, invoicing, merge, payments
 from opsn.regies.services.imports import bank_statement_import
 from tests.helpers.communes import host_of, in_schema
@@ -47,6 +48,7 @@ from tests.helpers.regies import (
     MANDATAIRE,
     OPENED,
     TITULAIRE,
+    make_budget,
     make_invoice,
     make_payer,
     make_regie,
@@ -434,6 +436,32 @@ def test_a_bank_statement_service_import_after_the_closing(shop):
         assert (batch.outcome["posted"], batch.outcome["queued"],
                 batch.outcome["dated_on"]) == (1, 1, tomorrow().isoformat())
 
+
+
+def test_a_bank_transfer_for_an_invoice_handed_over_meanwhile_is_kept_to_check(venissieux):
+    """Money that reaches the régie's account for an invoice handed over to the public
+    accountant is not posted to it, nor refused: it waits in the régie's queue (« À
+    vérifier »), for the titulaire to tell the accountant."""
+    with in_schema(venissieux):
+        regie = make_regie(accepted_modes=MODES)
+        make_budget()
+        founding.regie_imputation_set(regie=regie, actor=ADMIN, nature="7067", fonction="281")
+        family = make_payer(regie, "Famille Durand", address_line="2 rue Basse",
+                            postal_code="69200", city="Vénissieux")
+        invoice = make_invoice(regie, family, "74.75", number="R-CANT-2026-00009",
+                               due_on=datetime.date(2026, 10, 31))
+        handover_create(regie=regie, due_before=datetime.date(2026, 11, 15), actor=ADMIN)
+        batch = bank_statement_import(
+            regie=regie, actor=MANDATAIRE, file_name="releve.xml",
+            content=camt053(transfer("74.75", ref="BQ-9", ustrd="R-CANT-2026-00009")))
+        assert (batch.outcome["posted"], batch.outcome["queued"]) == (0, 1)
+        [kept] = ImportedPayment.objects.filter(regie=regie)
+        assert kept.amount == Decimal("74.75") and kept.entry is None
+        assert kept.note.startswith("La facture R-CANT-2026-00009 est transmise au comptable "
+                                    "public (bordereau 1/")
+        invoice.refresh_from_db()
+        assert (invoice.status, invoice.amount_paid) == ("due", Decimal("0.00"))
+        assert not LedgerEntry.objects.filter(allocations__invoice=invoice).exists()
 
 # --- No second payment ---------------------------------------------------------------------
 

@@ -585,6 +585,23 @@ def test_an_invoice_handed_over_to_the_public_accountant_cannot_be_paid_online(s
         assert not OnlinePayment.objects.exists()
 
 
+def test_the_family_sees_its_invoice_transmitted_and_cannot_pay_it_at_the_regie(shop,
+                                                                                citizen):
+    imputed(shop)
+    before = text(citizen.client(shop.host).get("/mon-espace/"))
+    assert "Payer en ligne" in before and "la facture n° CANT-2026-12" in before
+    hand_over(shop)
+    page = text(citizen.client(shop.host).get("/mon-espace/"))
+    assert "Facture n° CANT-2026-12" in page
+    assert "transmise au comptable public" in page
+    assert "Bordereau 1/2026 : cette facture se paie désormais auprès du Trésor public" in page
+    assert "Payer en ligne" not in page  # no button offered
+    with in_schema(shop.commune), pytest.raises(RegieError,  # nor at the counter
+                                                match="transmise au comptable public"):
+        payments.payment_record(regie=shop.regie, actor=TITULAIRE, amount="45.00",
+                                mode="cash", invoices=[shop.invoice])
+
+
 def test_money_paid_online_for_an_invoice_handed_over_meanwhile_is_kept_to_check(
         shop, citizen):
     imputed(shop)

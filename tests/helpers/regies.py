@@ -83,6 +83,7 @@ def wipe_regies() -> None:
               "audit_auditevent", "finance_invoicereminder", "finance_reminderletterbatch",
               "finance_invoicecontest", "finance_reminderschedule",
               "regies_invoicemailing", "regies_documentbatch",
+              "finance_releasedtitre", "finance_pesack",
               "finance_handedoverinvoice", "finance_unpaidhandover",
               "regies_importedpayment", "regies_allocation",
               "regies_depositline", "regies_deposit", "regies_closingline",

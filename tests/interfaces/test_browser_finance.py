@@ -8,6 +8,7 @@ The server reads committed data (``server``), which the test removes afterwards.
 from __future__ import annotations
 
 import datetime
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,15 @@ from playwright.sync_api import expect, sync_playwright
 
 from opsn.agents.models import Role
 from opsn.communes.models import Commune
-from opsn.regies.services import invoicing
+from opsn.finance.handover import handover_create
+from opsn.kernel.tenancy import connection
+from opsn.regies.models import Invoice, Regie
+from opsn.regies.services import cashdesk, founding, invoicing
+from opsn.regies.services.payments import payment_record
 from tests.helpers.browser import CHROMIUM, launch, serious_violations
 from tests.helpers.communes import VENISSIEUX, in_schema
 from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
-from tests.helpers.regies import ADMIN, make_payer, make_regie, wipe_regies
+from tests.helpers.regies import ADMIN, TITULAIRE, make_payer, make_regie, wipe_regies
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
 PHONE = 360
@@ -47,6 +52,46 @@ def finance_data(server):
         with in_schema(commune):
             wipe_regies()
         get_user_model().objects.filter(email=ADMIN.account).delete()
+
+
+def hand_over_and_deposit():
+    """An imputed invoice handed over, another paid and deposited (committed)."""
+    commune = Commune.objects.get(insee_code=VENISSIEUX)
+    with in_schema(commune):
+        regie = Regie.objects.get(number="R-001")
+        founding.regie_imputation_set(regie=regie, actor=ADMIN, nature="7067", fonction="281")
+        due = timezone.localdate() - datetime.timedelta(days=40)
+        payer = make_payer(regie, "Famille Imputée")
+        for number in ("F-IMP-1", "F-IMP-2"):
+            invoicing.invoice_issue(regie=regie, actor=ADMIN, payer=payer, issued_on=due,
+                                    due_on=due, number=number,
+                                    lines=[invoicing.line_draft(label="Repas",
+                                                                unit_price="7.00")])
+        done = handover_create(regie=regie, due_before=None, actor=ADMIN,
+                               invoices=["F-IMP-1"])
+        payment_record(regie=regie, actor=TITULAIRE, amount="7.00", mode="cash",
+                       invoices=[Invoice.objects.get(number="F-IMP-2")])
+        return done, cashdesk.deposit_make(regie=regie, actor=TITULAIRE)
+
+
+def outside_the_event_loop(work):
+    """Playwright's sync API runs an event loop in this thread: the ORM runs in another."""
+    result: list = []
+
+    def run():
+        try:
+            result.append(work())
+        except BaseException as exc:
+            result.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
 
 
 def fits_the_phone(page) -> None:
@@ -114,6 +159,18 @@ def test_the_finance_pages_on_a_phone_in_chromium(finance_data):
                 timezone.localdate().isoformat())
             page.get_by_role("button", name="Voir ce qui serait transmis").click()
             expect(page.get_by_role("heading", name="À transmettre")).to_contain_text("60,00 €")
+            fits_the_phone(page)
+
+            # a bordereau's page (its titres, the acknowledgement's upload, cancelling) and
+            # a deposit's page (its titre de régularisation)
+            done, deposit = outside_the_event_loop(hand_over_and_deposit)
+            page.goto(f"{base}/espace/regies/R-001/transmissions/{done.pk}/")
+            expect(page.get_by_role("heading", name="Bordereau 1/")).to_be_visible()
+            expect(page.get_by_label("Motif de l'annulation")).to_be_visible()
+            fits_the_phone(page)
+            page.goto(f"{base}/espace/regies/R-001/versements/{deposit.slip}/")
+            expect(page.get_by_role("table", name="Régularisation du versement")
+                   ).to_contain_text("7067")
             fits_the_phone(page)
         finally:
             browser.close()

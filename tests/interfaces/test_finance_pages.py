@@ -13,12 +13,15 @@ import zipfile
 import pytest
 from django.test import Client
 from django.utils import timezone
+from webtest import Upload
 
 from opsn.agents.models import AgentRole
 from opsn.agents.services import service_credential_issue
+from opsn.finance.handover import handover_create
 from opsn.finance.models import Budget
 from opsn.regies.models import Product, Regie
 from opsn.regies.services import founding, invoicing
+from tests.commune.test_finance_acks import ack_xml
 from tests.helpers.communes import host_of, in_schema
 from tests.helpers.identity import grant, make_account, sign_in_webtest
 from tests.helpers.regies import (
@@ -257,3 +260,69 @@ def test_finance_staff_hand_unpaid_invoices_over_and_download_the_pes_file(
 def test_a_cashier_may_not_hand_over(venissieux, regie, django_app):
     app = browser(django_app, venissieux, MANDATAIRE.account)
     app.get(f"{BASE}/R-001/transmissions/", status=403)
+
+
+def test_the_accountants_ack_is_imported_on_the_hand_over_page_and_cancel_is_refused_then(
+        venissieux, regie, django_app):
+    today = timezone.localdate()
+    with in_schema(venissieux):
+        make_budget()
+        founding.regie_imputation_set(regie=regie, actor=ADMIN, nature="7067", fonction="281")
+        late_invoices(regie)
+        done = handover_create(regie=regie, due_before=today - datetime.timedelta(days=20),
+                               actor=ADMIN)
+        pieces = {i.invoice.number: i.piece for i in done.items.select_related("invoice")}
+        f40 = done.items.select_related("invoice").get(invoice__number="F-40").invoice
+    app = browser(django_app, venissieux, ADMIN.account)
+    # the agent sees the invoice handed over, on its page and on its payer's
+    invoice_page = text_of(app.get(f"{BASE}/R-001/payeurs/{f40.payer_id}/"))
+    assert "Transmise au comptable public (bordereau 1/" in invoice_page
+    assert "le payeur paie le Trésor public" in invoice_page
+    one = app.get(f"{BASE}/R-001/payeurs/{f40.payer_id}/").click(href=rf"/{f40.pk}/$")
+    assert "Transmise au comptable public (bordereau 1/" in text_of(one)
+    assert "la régie ne l'encaisse plus" in text_of(one)
+    listed = app.get(f"{BASE}/R-001/transmissions/")
+    assert "transmis, en attente de l'accusé de réception" in text_of(listed)
+    page = listed.click(href=rf"/transmissions/{done.pk}/$")
+    assert "Annuler le bordereau" in text_of(page) and unique_ids(page)
+    bad = form_of(page, "/accuse/")
+    bad["file"] = Upload("ack.xml", b"<html>\x00</html>", "text/xml")
+    refused = bad.submit(status=400)
+    assert "Rien n'a changé" in text_of(refused) and "caractère nul" in text_of(refused)
+    form = form_of(page, "/accuse/")
+    form["file"] = Upload("ACK_1.xml", ack_xml(done, {
+        pieces["F-40"]: ("2", "Débiteur inconnu à l'adresse"),
+        pieces["F-100"]: ("1", "")}, codes=(done.budget.collectivity_code, "00")),
+        "text/xml")
+    page = form.submit().follow()
+    text = text_of(page)
+    assert "1 titre(s) accepté(s), 1 rejeté(s)" in text
+    assert "accepté en partie" in text
+    assert "Débiteur inconnu à l'adresse" in text and "F-40" in text
+    assert "Annuler le bordereau" not in text
+    # the rejected invoice is the régie's again: no longer shown as handed over
+    back = text_of(app.get(f"{BASE}/R-001/payeurs/{f40.payer_id}/"))  # Martin: F-10, F-40
+    assert "Transmise au comptable public" not in back and "Encaisser la facture F-40" in back
+    refused = app.post(f"{BASE}/R-001/transmissions/{done.pk}/annuler/",
+                       {"reason": "erreur",
+                        "csrfmiddlewaretoken": form["csrfmiddlewaretoken"].value},
+                       status=403)
+    assert "ne peut plus être annulé" in text_of(refused)
+
+
+def test_the_hand_over_page_keeps_only_invoices_owing_at_least_an_amount(
+        venissieux, regie, django_app):
+    today = timezone.localdate()
+    with in_schema(venissieux):
+        make_budget()
+        founding.regie_imputation_set(regie=regie, actor=ADMIN, nature="7067", fonction="281")
+        late_invoices(regie)
+    app = browser(django_app, venissieux, ADMIN.account)
+    cut = (today - datetime.timedelta(days=20)).isoformat()  # F-40 (30.00), F-100 (8.50)
+    page = app.get(f"{BASE}/R-001/transmissions/", {"echues_avant": cut, "au_moins": "20,00"})
+    assert "À transmettre : 1 facture, 30,00 €" in text_of(page) and unique_ids(page)
+    done = form_of(page, "/transmissions/").submit().follow()
+    assert "1 titre(s), 30,00 €" in text_of(done)
+    bad = app.get(f"{BASE}/R-001/transmissions/", {"echues_avant": cut, "au_moins": "beaucoup"},
+                  status=400)
+    assert "« beaucoup » n'est pas un montant minimum" in text_of(bad)

@@ -32,6 +32,7 @@ MODE_LABELS = {"cash": "espèces", "cheque": "chèque", "card": "carte bancaire"
                "transfer": "virement", "direct_debit": "prélèvement", "online": "en ligne",
                "other": "autre"}
 INVOICE_STATUSES = tuple(STATUS_LABELS)
+TRANSMITTED_LABEL = "transmise au comptable public"
 MODES = tuple(MODE_LABELS)
 
 PAYMENTS = """
@@ -39,7 +40,8 @@ PAYMENTS = """
            r.name AS regie_name, e.posted_at AS at, e.year, e.receipt_number AS receipt,
            NULL::text AS invoice, e.amount, e.mode, NULL::text AS status,
            e.reverses_id IS NOT NULL AS is_reversal, NULL::date AS due_on,
-           NULL::numeric AS remaining, e.payer_name AS payer, false AS online
+           NULL::numeric AS remaining, e.payer_name AS payer, false AS online,
+           NULL::text AS transmitted
     FROM {schema}.regies_ledgerentry e JOIN {schema}.regies_regie r ON r.id = e.regie_id
     WHERE e.payer_id = ANY({payers}) {where}"""
 INVOICES = """
@@ -53,7 +55,12 @@ INVOICES = """
            p.name AS payer,
            (i.status IN ('due', 'partly_paid') AND 'online' = ANY(r.accepted_modes)
             AND EXISTS (SELECT FROM {schema}.online_payments_payfipaccount a
-                        WHERE a.regie_id = r.id AND a.enabled)) AS online
+                        WHERE a.regie_id = r.id AND a.enabled)
+            AND NOT EXISTS (SELECT FROM {schema}.finance_handedoverinvoice h
+                            WHERE h.invoice_id = i.id)) AS online,
+           (SELECT u.number || '/' || u.year FROM {schema}.finance_handedoverinvoice h
+              JOIN {schema}.finance_unpaidhandover u ON u.id = h.handover_id
+            WHERE h.invoice_id = i.id) AS transmitted
     FROM {schema}.regies_invoice i JOIN {schema}.regies_regie r ON r.id = i.regie_id
          JOIN {schema}.regies_payer p ON p.id = i.payer_id
     WHERE i.payer_id = ANY({payers}) {where}"""
@@ -96,6 +103,9 @@ class Item:
     remaining: Decimal | None
     payer: str
     offers_online: bool = False  # an open invoice of a régie that takes PayFiP
+    # The bordereau (« 3/2026 ») that handed the invoice over to the public accountant:
+    # the family now pays the Trésor public, no longer the régie.
+    transmitted: str | None = None
     # An online payment of the invoice in flight (online_payments.selectors): received and
     # being recorded, checked by the régie, or waiting for PayFiP's result.
     online_state: str = ""
@@ -119,6 +129,8 @@ class Item:
 
     @property
     def status_label(self) -> str:
+        if self.transmitted and self.status in ("due", "partly_paid"):
+            return TRANSMITTED_LABEL
         return STATUS_LABELS.get(self.status or "", "")
 
     @property
@@ -206,11 +218,11 @@ def statement(subject: str, filters: Filters | None = None, *, limit: int = 200)
             rows = cursor.fetchall()
         known = {pk: commune for pk, (commune, _) in communes.items()}
         for row in rows:
-            result.items.append(Item(row[0], known[row[1]], *row[2:17]))
+            result.items.append(Item(row[0], known[row[1]], *row[2:18]))
         if rows:
-            result.count += rows[0][17]
-            result.paid += rows[0][18] or ZERO
-            result.due += rows[0][19] or ZERO
+            result.count += rows[0][18]
+            result.paid += rows[0][19] or ZERO
+            result.due += rows[0][20] or ZERO
     result.items.sort(key=lambda item: (item.at, item.kind == "invoice", item.id), reverse=True)
     result.truncated = len(result.items) > limit
     del result.items[limit:]

@@ -115,6 +115,13 @@ UnpaidHandedOver = event("unpaid.handed_over", "Bordereau {number}/{year} ({budg
                                                "échues avant le {due_before} transmises au "
                                                "comptable public, {total} € ; fichier "
                                                "{file_name} (SHA-256 {sha256})")
+PesAckImported = event("pes.ack_imported", "Accusé de réception {file_name} du bordereau "
+                                           "{number}/{year} : {accepted} titre(s) accepté(s), "
+                                           "{rejected} rejeté(s) {rejections}(SHA-256 {sha256})")
+HandoverCancelled = event("unpaid.handover_cancelled", "Bordereau {number}/{year} annulé "
+                                                       "avant son acceptation : {count} "
+                                                       "facture(s) reviennent à la régie "
+                                                       "{regie} ; motif : {reason}")
 AgentRoleGranted = event("agent.role_granted", "{account} reçoit le rôle « {role} »")
 AgentRoleRevoked = event("agent.role_revoked", "{account} perd le rôle « {role} »")
 # Reminders of unpaid invoices (opsn.finance.reminders)

@@ -26,6 +26,9 @@ from opsn.commune_api.schemas import (
     CollectionIn,
     CollectionOut,
     ErrorOut,
+    HandoverCancelIn,
+    HandoverIn,
+    HandoverOut,
     InvoiceOut,
     InvoicesIn,
     InvoicesOut,
@@ -46,6 +49,10 @@ from opsn.direct_debit.errors import DirectDebitNotFound
 from opsn.direct_debit.models import Collection, Mandate, MandateSource
 from opsn.direct_debit.selectors import collections_of
 from opsn.direct_debit.services import collect, mandate_amend, mandate_record, mandate_revoke
+from opsn.finance.acks import handover_cancel
+from opsn.finance.errors import FinanceNotFound
+from opsn.finance.handover import handover_create
+from opsn.finance.models import UnpaidHandover
 from opsn.kernel import api_errors
 from opsn.kernel.actors import Actor
 from opsn.kernel.addresses import client_ip
@@ -487,3 +494,82 @@ def reverse_payment(request, number: str, receipt: str, payload: ReversalIn):
                                reason=payload.reason)
     return Status(201, lookups.stored_entry_out(lookups.entry(regie, reversal.receipt)))
 
+
+
+# --- Hand-over to the public accountant -----------------------------------------------------
+
+def _handover_of(request, number: str, handover_id: int) -> UnpaidHandover:
+    regie = lookups.regie_for(_actor(request), number)
+    found = (UnpaidHandover.objects.select_related("budget").filter(pk=handover_id, regie=regie)
+             .first() if 0 < handover_id < 2**31 else None)
+    if found is None:
+        raise FinanceNotFound(f"La régie {regie.number} n'a pas de transmission n° "
+                              f"{handover_id}.", field="handover_id")
+    return found
+
+
+def _handover_out(handover: UnpaidHandover, offset: int = 0, limit: int = 1000) -> dict:
+    offset, limit = max(0, offset), max(1, min(limit, 1000))
+    rows = []
+    for item in handover.items.select_related("invoice__payer").order_by("piece"):
+        rows.append((item.piece, item.invoice, item.amount,
+                     "accepted" if item.accepted_at else "pending", ""))
+    for back in handover.released.select_related("invoice__payer").order_by("piece"):
+        rows.append((back.piece, back.invoice, back.amount, back.why, back.reason))
+    rows.sort(key=lambda r: r[0])
+    page = rows[offset:offset + limit]
+    return {"id": handover.pk, "number": handover.number, "year": handover.year,
+            "budget": handover.budget.name, "state": handover.state,
+            "state_label": handover.get_state_display(), "due_before": handover.due_before,
+            "count": handover.count, "total": lookups.money(handover.total),
+            "file_name": handover.file_name, "sha256": handover.sha256,
+            "created_at": handover.created_at, "cancelled_at": handover.cancelled_at,
+            "cancel_reason": handover.cancel_reason,
+            "lines": [{"piece": p, "invoice": i.number, "payer": i.payer.external_ref,
+                       "payer_name": i.payer.name, "amount": lookups.money(a), "state": st,
+                       "reason": why} for p, i, a, st, why in page],
+            "next_offset": offset + limit if len(rows) > offset + limit else None}
+
+
+@api.post("/regies/{number}/handovers", response={201: HandoverOut, **ERRORS},
+          tags=["transmission au comptable"])
+def create_handover(request, number: str, payload: HandoverIn):
+    """Transmet au comptable public des factures impayées de la régie : celles échues
+    avant `due_before` (et devant encore au moins `min_amount`), ou celles nommées dans
+    `invoices`. Un bordereau de titres de recettes (un titre par facture) et son fichier
+    PES V2 ; tout ou rien. Réservé aux accès qui ont le rôle « service financier » (ou
+    administrateur) de la commune, ou au régisseur titulaire."""
+    regie = lookups.regie_for(_actor(request), number)
+    done = handover_create(regie=regie, due_before=payload.due_before, actor=_actor(request),
+                           min_amount=payload.min_amount, invoices=payload.invoices)
+    return Status(201, _handover_out(done))
+
+
+@api.get("/regies/{number}/handovers/{handover_id}", response={200: HandoverOut, **ERRORS},
+         tags=["transmission au comptable"])
+def get_handover(request, number: str, handover_id: int, offset: Query[int] = 0,
+                 limit: Query[int] = 1000):
+    """Le bordereau, son état (en attente de l'accusé, accepté, accepté en partie, rejeté,
+    annulé) et ses lignes (`limit`, 1000 au plus, à partir de `offset`), chacune avec son
+    état et le motif d'un rejet."""
+    return _handover_out(_handover_of(request, number, handover_id), offset, limit)
+
+
+@api.get("/regies/{number}/handovers/{handover_id}/pes.xml",
+         response={200: None, **ERRORS}, tags=["transmission au comptable"])
+def get_handover_file(request, number: str, handover_id: int):
+    """Le fichier PES V2 « PES_Aller » du bordereau, tel qu'il a été écrit."""
+    done = _handover_of(request, number, handover_id)
+    response = HttpResponse(bytes(done.file), content_type="application/xml")
+    response["Content-Disposition"] = content_disposition_header(True, done.file_name) or ""
+    return response
+
+
+@api.post("/regies/{number}/handovers/{handover_id}/cancel",
+          response={200: HandoverOut, **ERRORS}, tags=["transmission au comptable"])
+def cancel_handover(request, number: str, handover_id: int, payload: HandoverCancelIn):
+    """Annule le bordereau tant que le comptable n'en a accepté aucun titre : ses factures
+    reviennent à la régie (payables de nouveau). Refusé (403) après acceptation."""
+    done = handover_cancel(handover=_handover_of(request, number, handover_id),
+                           actor=_actor(request), reason=payload.reason)
+    return _handover_out(done)

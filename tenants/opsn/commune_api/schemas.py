@@ -302,3 +302,60 @@ class OwedOut(Out):
     group: str = Field(description="invoice | payer : ce que ``items`` énumère")
     items: list[OwedItemOut]
     next_offset: int | None = Field(None, description="l'offset de la page suivante, s'il y en a")
+
+
+# --- Hand-over to the public accountant ------------------------------------------------------
+
+class HandoverIn(In):
+    """Either a rule (``due_before``, optionally ``min_amount``) or the invoices named
+    (``invoices``; ``min_amount`` then filters them too)."""
+
+    due_before: datetime.date | None = Field(
+        None, description="les factures impayées échues avant ce jour (AAAA-MM-JJ)")
+    min_amount: Amount | None = Field(None, description="seulement celles qui doivent encore "
+                                                        "au moins ce montant")
+    invoices: list[Annotated[str, Field(max_length=30)]] | None = Field(
+        None, max_length=50_000, description="ou : les numéros des factures à transmettre, "
+                                             "chacune impayée et échue (toutes ou aucune)")
+
+    @model_validator(mode="after")
+    def one_rule(self):
+        if self.invoices is None and self.due_before is None:
+            raise ValueError("donnez due_before (les factures échues avant ce jour) ou "
+                             "invoices (leurs numéros)")
+        return self
+
+
+class HandoverLineOut(Out):
+    piece: int = Field(description="le numéro du titre dans le bordereau (IdPce)")
+    invoice: str
+    payer: str = Field(description="la référence du payeur dans le logiciel métier")
+    payer_name: str
+    amount: Money = Field(description="le reste dû transmis")
+    state: str = Field(description="pending (en attente de l'accusé) | accepted | rejected "
+                                   "(rendue à la régie, de nouveau payable) | cancelled")
+    reason: str = Field("", description="le motif d'un rejet ou de l'annulation")
+
+
+class HandoverOut(Out):
+    id: int
+    number: int = Field(description="le numéro du bordereau (par budget et exercice)")
+    year: int
+    budget: str
+    state: str = Field(description="sent | accepted | partly | rejected | cancelled")
+    state_label: str
+    due_before: datetime.date
+    count: int
+    total: Money
+    file_name: str
+    sha256: str
+    created_at: datetime.datetime
+    cancelled_at: datetime.datetime | None = None
+    cancel_reason: str = ""
+    lines: list[HandoverLineOut]
+    next_offset: int | None = Field(None, description="l'offset de la page suivante des "
+                                                      "lignes, s'il y en a")
+
+
+class HandoverCancelIn(In):
+    reason: str = Field(max_length=300)

@@ -20,12 +20,13 @@ from opsn.audit.services import record
 from opsn.finance import pes
 from opsn.finance.errors import FinanceError
 from opsn.finance.models import Budget, HandedOverInvoice, UnpaidHandover
-from opsn.finance.selectors import principal_budget
+from opsn.finance.selectors import contested, handed_over_of, principal_budget
 from opsn.kernel.actors import Actor
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic
-from opsn.regies.models import Invoice, InvoiceLine, Regie
+from opsn.regies.models import OWED_STATUSES, Invoice, InvoiceLine, InvoiceStatus, Regie
 from opsn.regies.permissions import require_keeper
+from opsn.regies.selectors import payments_held
 
 ZERO = Decimal("0.00")
 
@@ -64,13 +65,85 @@ def _check_day(due_before) -> datetime.date:
     return due_before
 
 
-def handover_preview(*, regie: Regie, due_before: datetime.date) -> Preview:
-    """The invoices a hand-over on ``due_before`` would take (``Invoice.objects.past_due``:
-    still to pay, due date passed), less those already handed over."""
-    day = _check_day(due_before)
-    invoices = list(Invoice.objects.filter(regie=regie, handed_over__isnull=True)
-                    .past_due(day).select_related("payer").order_by("due_on", "number"))
-    return Preview(budget_of(regie), invoices)
+def _check_min_amount(min_amount) -> Decimal | None:
+    if min_amount in (None, ""):
+        return None
+    try:
+        value = Decimal(str(min_amount).strip().replace(",", "."))
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0 or value > Decimal("9999999999.99") \
+            or value != value.quantize(Decimal("0.01")):
+        raise FinanceError(f"« {str(min_amount)[:30]} » n'est pas un montant minimum : un "
+                           "nombre d'euros positif, deux décimales au plus (par exemple "
+                           "15.00).", field="min_amount")
+    return value
+
+
+def _explicit(regie: Regie, numbers: list[str], day: datetime.date) -> list[Invoice]:
+    """The invoices named, each checked: of this régie, still owed, past due on ``day``,
+    not handed over yet. The first that is not is named in the refusal."""
+    wanted = [n.strip() for n in numbers if n and n.strip()]
+    if not wanted:
+        raise FinanceError("Donnez au moins un numéro de facture.", field="invoices")
+    if len(wanted) > 50_000 or any(len(n) > 30 or "\x00" in n for n in wanted):
+        raise FinanceError("Des numéros de facture ont plus de 30 caractères (ou sont trop "
+                           "nombreux : 50 000 au plus).", field="invoices")
+    if len(set(wanted)) != len(wanted):
+        twice = next(n for n in wanted if wanted.count(n) > 1)
+        raise FinanceError(f"La facture {twice} est nommée deux fois.", field="invoices")
+    found = {i.number: i for i in Invoice.objects.filter(regie=regie, number__in=wanted)
+             .select_related("payer", "handed_over__handover")
+             .annotate(is_contested=contested())}
+    held = payments_held([i.pk for i in found.values()])
+    owed = set(Invoice.objects.filter(pk__in=[i.pk for i in found.values()])
+               .past_due(day).values_list("pk", flat=True))
+    for number in wanted:
+        invoice = found.get(number)
+        if invoice is None:
+            raise FinanceError(f"La régie {regie.name} n'a pas de facture {number[:30]}.",
+                               field="invoices")
+        if handed_over_of(invoice) is not None:
+            raise FinanceError(f"La facture {number} est déjà transmise au comptable public "
+                               f"({invoice.handed_over.handover}).", field="invoices")
+        if invoice.is_contested:
+            raise FinanceError(f"La facture {number} est contestée par le payeur : elle ne "
+                               "peut pas être transmise tant que la contestation dure (levez-"
+                               "la sur la page de la facture).", field="invoices")
+        if invoice.pk in held:
+            raise FinanceError(f"La facture {number} ne peut pas être transmise : "
+                               f"{held[invoice.pk]}.", field="invoices")
+        if invoice.pk not in owed:
+            why = (InvoiceStatus(invoice.status).label if invoice.status not in OWED_STATUSES
+                   else f"à payer avant le {invoice.due_on:%d/%m/%Y}, pas encore échue")
+            raise FinanceError(f"La facture {number} ne peut pas être transmise : elle est "
+                               f"{why}.", field="invoices")
+    ordered = Invoice.objects.filter(pk__in=owed).past_due(day).select_related("payer")
+    return list(ordered.order_by("due_on", "number"))
+
+
+def handover_preview(*, regie: Regie, due_before: datetime.date | None,
+                     min_amount=None, invoices: list[str] | None = None) -> Preview:
+    """The invoices a hand-over would take: those named (``invoices``, each checked), or
+    those past due before ``due_before`` (``Invoice.objects.past_due``: still to pay, due
+    date passed) still owing at least ``min_amount`` — less those already handed over, those
+    the payer contests and those a SEPA debit is paying."""
+    least = _check_min_amount(min_amount)
+    if invoices is not None:
+        chosen = _explicit(regie, invoices, due_before or timezone.localdate())
+    else:
+        day = _check_day(due_before)
+        found = (Invoice.objects.filter(regie=regie, handed_over__isnull=True).past_due(day)
+                 .filter(~contested()).select_related("payer"))
+        if least is not None:
+            found = found.filter(owed__gte=least)
+        chosen = list(found.order_by("due_on", "number"))
+        # An invoice a SEPA debit holds is being paid: it waits for the bank's answer.
+        held = payments_held([i.pk for i in chosen])
+        chosen = [i for i in chosen if i.pk not in held]
+    if least is not None and invoices is not None:
+        chosen = [i for i in chosen if i.total - i.amount_paid >= least]
+    return Preview(budget_of(regie), chosen)
 
 
 def _titre(piece: int, invoice: Invoice, lines: list[InvoiceLine]) -> pes.Titre:
@@ -119,8 +192,9 @@ def _refuse_missing(invoices: list[Invoice], lines: dict[int, list[InvoiceLine]]
 
 
 @atomic
-def handover_create(*, regie: Regie, due_before: datetime.date, actor: Actor,
-                    day: datetime.date | None = None) -> UnpaidHandover:
+def handover_create(*, regie: Regie, due_before: datetime.date | None, actor: Actor,
+                    day: datetime.date | None = None, min_amount=None,
+                    invoices: list[str] | None = None) -> UnpaidHandover:
     """Hand over the unpaid invoices of ``regie`` due before ``due_before``: a bordereau,
     one titre per invoice, the PES file. By the administrator, the finance staff or the
     régie's titulaire (its suppléant standing in). The régie's row is locked (its counter waits),
@@ -135,12 +209,18 @@ def handover_create(*, regie: Regie, due_before: datetime.date, actor: Actor,
     # posted after (the short way, ``regies_post_payments``, compares the row's version)
     # goes the long way instead, and sees the invoices handed over.
     Regie.objects.filter(pk=regie.pk).update(number=F("number"))
-    preview = handover_preview(regie=regie, due_before=due_before)
+    if invoices is not None and due_before is None:
+        due_before = day or timezone.localdate()
+    preview = handover_preview(regie=regie, due_before=due_before, min_amount=min_amount,
+                               invoices=invoices)
+    due_before = _check_day(due_before)
     budget = Budget.objects.select_for_update().get(pk=preview.budget.pk)
     if not preview.invoices:
+        least = _check_min_amount(min_amount)
+        above = f" et d'au moins {euros(least)}" if least is not None else ""
         raise FinanceError(f"Aucune facture de la régie {regie.name} à transmettre : aucune "
                            f"n'est impayée avec une échéance avant le "
-                           f"{_check_day(due_before):%d/%m/%Y} (ou elles sont déjà "
+                           f"{due_before:%d/%m/%Y}{above} (ou elles sont déjà "
                            "transmises).", field="due_before")
     lines: dict[int, list[InvoiceLine]] = {}
     for line in (InvoiceLine.objects.filter(invoice__in=[i.pk for i in preview.invoices])

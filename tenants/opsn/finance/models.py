@@ -91,6 +91,14 @@ class Fonction(PlanEntry):
         verbose_name = "fonction"
 
 
+class HandoverState(models.TextChoices):
+    SENT = "sent", "transmis, en attente de l'accusé de réception"
+    ACCEPTED = "accepted", "accepté par le comptable"
+    PARTLY = "partly", "accepté en partie"
+    REJECTED = "rejected", "rejeté par le comptable"
+    CANCELLED = "cancelled", "annulé"
+
+
 class UnpaidHandover(models.Model):
     """A hand-over of unpaid invoices to the public accountant: one bordereau of titres de
     recettes (one titre per invoice) for a budget, numbered without gaps per budget and
@@ -110,6 +118,14 @@ class UnpaidHandover(models.Model):
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=254)
+    # What the public accountant answered (the PES_ACK files, ``PesAck``), or its
+    # cancellation by the commune before any titre was accepted.
+    state = models.CharField("état", max_length=10, choices=HandoverState.choices,
+                             default=HandoverState.SENT, db_default=HandoverState.SENT)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=254, blank=True, db_default="")
+    cancel_reason = models.CharField("motif d'annulation", max_length=300, blank=True,
+                                     db_default="")
 
     class Meta:
         ordering = ["-year", "-number"]
@@ -133,6 +149,8 @@ class HandedOverInvoice(models.Model):
                                    related_name="handed_over")
     piece = models.PositiveIntegerField("numéro du titre")
     amount = models.DecimalField("reste dû transmis", max_digits=12, decimal_places=2)
+    # When the accountant's acknowledgement accepted the titre (blank: not yet).
+    accepted_at = models.DateTimeField("accepté le", null=True, blank=True)
 
     class Meta:
         ordering = ["handover", "piece"]
@@ -143,6 +161,61 @@ class HandedOverInvoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handover} titre {self.piece}"
+
+
+class PesAck(models.Model):
+    """An acknowledgement (PES_ACK) of a hand-over's file, as received (kept with its
+    SHA-256: the same file imported again changes nothing), and what it decided."""
+
+    handover = models.ForeignKey(UnpaidHandover, on_delete=models.PROTECT, related_name="acks")
+    file_name = models.CharField(max_length=200)
+    file = models.BinaryField("accusé PES_ACK")
+    sha256 = models.CharField(max_length=64)
+    accepted = models.PositiveIntegerField("titres acceptés")
+    rejected = models.PositiveIntegerField("titres rejetés")
+    received_at = models.DateTimeField(auto_now_add=True)
+    received_by = models.CharField(max_length=254)
+
+    class Meta:
+        ordering = ["handover", "received_at"]
+        constraints = [models.UniqueConstraint(fields=["handover", "sha256"],
+                                               name="pes_ack_once")]
+
+    def __str__(self) -> str:
+        return f"Accusé {self.file_name}"
+
+
+class ReleaseReason(models.TextChoices):
+    REJECTED = "rejected", "rejeté par le comptable"
+    CANCELLED = "cancelled", "bordereau annulé"
+
+
+class ReleasedTitre(models.Model):
+    """A titre that no longer stands: rejected by the accountant, or its bordereau
+    cancelled. Its invoice is the régie's to collect again (payable at the counter and
+    online, and may be handed over anew); this row keeps what was handed over and why it
+    came back. Append-only."""
+
+    handover = models.ForeignKey(UnpaidHandover, on_delete=models.PROTECT,
+                                 related_name="released")
+    invoice = models.ForeignKey("regies.Invoice", on_delete=models.PROTECT,
+                                related_name="released_titres")
+    piece = models.PositiveIntegerField("numéro du titre")
+    amount = models.DecimalField("reste dû transmis", max_digits=12, decimal_places=2)
+    why = models.CharField(max_length=10, choices=ReleaseReason.choices)
+    reason = models.CharField("motif", max_length=500, blank=True)
+    ack = models.ForeignKey(PesAck, null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="released")
+    released_at = models.DateTimeField(auto_now_add=True)
+    released_by = models.CharField(max_length=254)
+
+    class Meta:
+        ordering = ["handover", "piece"]
+        constraints = [models.UniqueConstraint(fields=["handover", "piece"],
+                                               name="released_piece_once")]
+
+    def __str__(self) -> str:
+        return f"{self.handover} titre {self.piece} ({self.get_why_display()})"
 
 
 # --- Reminders (relances) of unpaid invoices: opsn.finance.reminders ------------------------

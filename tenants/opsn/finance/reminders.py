@@ -39,6 +39,7 @@ from opsn.finance.models import (
     ReminderSchedule,
     ReminderStatus,
 )
+from opsn.finance.selectors import contested
 from opsn.kernel.actors import Actor
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic, commune_connection
@@ -194,8 +195,7 @@ def remindable(invoices: InvoiceQuerySet, on: datetime.date) -> QuerySet:
     the public accountant. The one home of what stops reminders."""
     return (invoices.past_due(on)
             .filter(~Exists(HandedOverInvoice.objects.filter(invoice=OuterRef("pk"))))
-            .filter(~Exists(InvoiceContest.objects.filter(invoice=OuterRef("pk"),
-                                                          lifted_at__isnull=True))))
+            .filter(~contested()))
 
 
 @dataclass

@@ -7,9 +7,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Exists, OuterRef
 
 from opsn.finance.errors import FinanceError
-from opsn.finance.models import Budget, BudgetKind, Fonction, HandedOverInvoice, Nature
+from opsn.finance.models import (
+    Budget,
+    BudgetKind,
+    Fonction,
+    HandedOverInvoice,
+    InvoiceContest,
+    Nature,
+)
+
+
+def contested() -> Exists:
+    """An invoice (``OuterRef("pk")``) whose payer contests it and the contest is not
+    settled: neither reminded nor handed over meanwhile (the one home of that rule)."""
+    return Exists(InvoiceContest.objects.filter(invoice=OuterRef("pk"), lifted_at__isnull=True))
 
 
 def principal_budget() -> Budget | None:

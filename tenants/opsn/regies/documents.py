@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from opsn.branding.models import CommuneProfile
 from opsn.branding.selectors import current_profile
+from opsn.finance.regularisation import deposit_regularisation
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import current_commune
 from opsn.regies.counted import (
@@ -109,4 +110,9 @@ def deposit_slip_pdf(deposit: Deposit) -> bytes:
         "counted": _counted_context(count),
         "total": euros(count.paid), "words": amount_in_words(count.paid),
         "made_at": timezone.localtime(deposit.made_at),
-        "first": deposit.first_entry.receipt, "last": deposit.last_entry.receipt})
+        "first": deposit.first_entry.receipt, "last": deposit.last_entry.receipt,
+        "regularisation": [{"nature": line.nature, "nature_label": line.nature_label,
+                            "fonction": line.fonction, "fonction_label": line.fonction_label,
+                            "amount": euros(line.amount)}
+                           for line in deposit_regularisation(deposit).lines],
+        "regularisation_total": euros(deposit.total)})

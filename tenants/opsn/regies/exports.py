@@ -12,6 +12,7 @@ from decimal import Decimal
 import tablib
 from django.utils import timezone
 
+from opsn.finance.regularisation import deposit_regularisation
 from opsn.regies.counted import NOT_COUNTED, closing_lines, deposit_count, sense
 from opsn.regies.models import AGE_BUCKETS, Deposit, LedgerEntry, PaymentMode, Regie
 from opsn.regies.owed import bucket_label, by_payer, past_due, summary
@@ -179,3 +180,18 @@ def owed_ods(regie: Regie, on) -> bytes:
         sheet = tablib.Dataset(*[tuple(row) for row in rows], headers=header, title=title)
         book.add_sheet(sheet)
     return book.export("ods")
+
+
+REGULARISATION_HEADER = ["versement", "nature", "libelle_nature", "fonction",
+                         "libelle_fonction", "montant"]
+
+
+def deposit_regularisation_csv(deposit: Deposit) -> str:
+    """The deposit's titre de régularisation: one line per imputation (nature, fonction),
+    « non affecté » last, then a ``total`` line equal to the deposit's total."""
+    regularisation = deposit_regularisation(deposit)
+    rows = [[deposit.slip, line.nature or "non affecté", text(line.nature_label),
+             line.fonction, text(line.fonction_label), decimal_fr(line.amount)]
+            for line in regularisation.lines]
+    rows.append([deposit.slip, "total", "", "", "", decimal_fr(regularisation.total)])
+    return csv_text(REGULARISATION_HEADER, rows)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from opsn.accounts.auth import account_id, actor_of, commune_role_required
+from opsn.finance.regularisation import deposit_regularisation
 from opsn.regie_pages.forms import ClosingForm
 from opsn.regie_pages.views.common import (
     AGENT_ROLES,
@@ -29,7 +30,11 @@ from opsn.regies import permissions, selectors
 from opsn.regies.counted import deposit_count, deposit_counts, pending_count
 from opsn.regies.documents import deposit_slip_pdf
 from opsn.regies.errors import RegieError
-from opsn.regies.exports import deposit_counted_csv, deposit_slip_csv
+from opsn.regies.exports import (
+    deposit_counted_csv,
+    deposit_regularisation_csv,
+    deposit_slip_csv,
+)
 from opsn.regies.models import ACCOUNT_MODES, DailyClosing, Deposit, PaymentMode, Regie
 from opsn.regies.services.cashdesk import day_close, deposit_make
 
@@ -169,4 +174,26 @@ def deposit_slip_detail(request: HttpRequest, number: str, year: int,
     regie = regie_of(request, number)
     deposit = _deposit(regie, year, slip)
     return download(deposit_slip_csv(deposit), f"bordereau-{regie.number}-{deposit.slip}.csv",
+                    "text/csv; charset=utf-8")
+
+
+@commune_role_required(*AGENT_ROLES)
+def deposit_detail(request: HttpRequest, number: str, year: int, slip: int) -> HttpResponse:
+    """A deposit: its totals by mode and its titre de régularisation, by imputation."""
+    regie = regie_of(request, number)
+    deposit = _deposit(regie, year, slip)
+    return page(request, "regie_pages/deposit.html", {
+        "deposit": deposit, "lines": deposit.lines.all(),
+        "regularisation": deposit_regularisation(deposit),
+    }, regie=regie, section="deposits")
+
+
+@commune_role_required(*AGENT_ROLES)
+def deposit_regularisation_export(request: HttpRequest, number: str, year: int,
+                                  slip: int) -> HttpResponse:
+    """The titre de régularisation, one line per imputation (CSV)."""
+    regie = regie_of(request, number)
+    deposit = _deposit(regie, year, slip)
+    return download(deposit_regularisation_csv(deposit),
+                    f"regularisation-{regie.number}-{deposit.slip}.csv",
                     "text/csv; charset=utf-8")

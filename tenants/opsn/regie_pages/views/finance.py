@@ -13,6 +13,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.agents.models import Role
+from opsn.finance.acks import MAX_BYTES as ACK_MAX_BYTES
+from opsn.finance.acks import ack_import, handover_cancel
 from opsn.finance.errors import FinanceError
 from opsn.finance.handover import handover_create, handover_preview
 from opsn.finance.models import Budget, UnpaidHandover
@@ -122,17 +124,19 @@ def owed_export(request: HttpRequest, number: str, extension: str) -> HttpRespon
 # --- Hand-over to the public accountant (PES V2) -------------------------------------------
 
 def _handover_page(request: HttpRequest, regie, due_before, *, error: str = "",
-                   status: int = 200) -> HttpResponse:
+                   status: int = 200, min_amount: str = "") -> HttpResponse:
     preview = None
     if due_before is not None and not error:
         try:
-            preview = handover_preview(regie=regie, due_before=due_before)
+            preview = handover_preview(regie=regie, due_before=due_before,
+                                       min_amount=min_amount or None)
         except FinanceError as exc:
             error, status = exc.message, exc.http_status
     done = (UnpaidHandover.objects.filter(regie=regie).select_related("budget")
             .order_by("-created_at"))
     return page(request, "regie_pages/handovers.html", {
         "due_before": due_before, "preview": preview, "error": error,
+        "min_amount": min_amount,
         "shown": preview.invoices[:PER_PAGE] if preview else [],
         "handovers": Paginator(done, PER_PAGE).get_page(request.GET.get("page")),
     }, status=status, regie=regie, section="handovers")
@@ -141,26 +145,30 @@ def _handover_page(request: HttpRequest, regie, due_before, *, error: str = "",
 @finance_staff
 @require_http_methods(["GET", "POST"])
 def handovers(request: HttpRequest, number: str) -> HttpResponse:
-    """Choose the invoices past due before a day, see how many and how much, confirm: the
-    bordereau and its PES file are made (all or nothing), then downloaded below."""
+    """Choose the invoices past due before a day (and owing at least an amount), see how
+    many and how much, confirm: the bordereau and its PES file are made (all or nothing),
+    then downloaded below."""
     regie = regie_of(request, number)
-    raw = request.POST.get("due_before") if request.method == "POST" else request.GET.get(
-        "echues_avant")
+    data = request.POST if request.method == "POST" else request.GET
+    raw = data.get("due_before") if request.method == "POST" else data.get("echues_avant")
+    least = (data.get("au_moins") or "").strip()[:30].replace(chr(0), "")
     due_before = parse_day(raw, None) if raw else None
     if raw and due_before is None:
         shown = raw[:20].replace(chr(0), "")
         return _handover_page(request, regie, None, status=400,
                               error=f"« {shown} » n'est pas une date (jj/mm/aaaa).")
     if request.method == "GET":
-        return _handover_page(request, regie, due_before)
+        return _handover_page(request, regie, due_before, min_amount=least)
     if due_before is None:
         return _handover_page(request, regie, None, status=400,
                               error="Donnez la date : les factures échues avant ce jour sont "
                                     "transmises.")
     try:
-        done = handover_create(regie=regie, due_before=due_before, actor=actor_of(request))
+        done = handover_create(regie=regie, due_before=due_before, actor=actor_of(request),
+                               min_amount=least or None)
     except FinanceError as exc:
-        return _handover_page(request, regie, due_before, error=exc.message, status=400)
+        return _handover_page(request, regie, due_before, error=exc.message, status=400,
+                              min_amount=least)
     messages.success(request, f"{done} transmis : {done.count} titre(s), "
                               f"{euros(done.total)}. Téléchargez le fichier PES ci-dessous, "
                               "à signer par l'ordonnateur.")
@@ -172,3 +180,74 @@ def handover_file(request: HttpRequest, number: str, handover_id: int) -> HttpRe
     regie = regie_of(request, number)
     done = get_object_or_404(UnpaidHandover, pk=handover_id, regie=regie)
     return download(bytes(done.file), done.file_name, "application/xml")
+
+
+def _handover_detail(request: HttpRequest, regie, done: UnpaidHandover, *, error: str = "",
+                     status: int = 200) -> HttpResponse:
+    items = done.items.select_related("invoice__payer").order_by("piece")
+    released = done.released.select_related("invoice__payer").order_by("piece")
+    return page(request, "regie_pages/handover.html", {
+        "handover": done, "error": error,
+        "items": Paginator(items, PER_PAGE).get_page(request.GET.get("page")),
+        "released": released[:PER_PAGE], "released_count": released.count(),
+        "acks": done.acks.order_by("-received_at"),
+        "may_cancel": done.state != "cancelled"
+        and not done.items.filter(accepted_at__isnull=False).exists(),
+        "ack_max_mb": ACK_MAX_BYTES // (1024 * 1024),
+    }, status=status, regie=regie, section="handovers")
+
+
+@finance_staff
+def handover_detail(request: HttpRequest, number: str, handover_id: int) -> HttpResponse:
+    """A bordereau: its state, its titres (accepted, awaiting, given back with the reason),
+    the accountant's acknowledgements; import one, or cancel the bordereau before any titre
+    is accepted."""
+    regie = regie_of(request, number)
+    done = get_object_or_404(UnpaidHandover, pk=handover_id, regie=regie)
+    return _handover_detail(request, regie, done)
+
+
+@finance_staff
+@require_POST
+def handover_ack(request: HttpRequest, number: str, handover_id: int) -> HttpResponse:
+    regie = regie_of(request, number)
+    done = get_object_or_404(UnpaidHandover, pk=handover_id, regie=regie)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return _handover_detail(request, regie, done, status=400,
+                                error="Choisissez le fichier d'accusé de réception (PES_ACK) "
+                                      "reçu du comptable public.")
+    if (upload.size or 0) > ACK_MAX_BYTES:
+        return _handover_detail(request, regie, done, status=400,
+                                error=f"Le fichier fait plus de {ACK_MAX_BYTES // 1048576} Mo "
+                                      ": ce n'est pas un accusé de réception PES.")
+    try:
+        result = ack_import(handover=done, data=upload.read(), actor=actor_of(request),
+                            file_name=(upload.name or "").replace(chr(0), "")[:200])
+    except FinanceError as exc:
+        return _handover_detail(request, regie, done, error=exc.message,
+                                status=exc.http_status if exc.http_status != 200 else 400)
+    if not result.changed:
+        messages.info(request, "Cet accusé de réception était déjà importé : rien n'a changé.")
+    else:
+        messages.success(request, f"Accusé importé : {len(result.accepted)} titre(s) "
+                                  f"accepté(s), {len(result.rejected)} rejeté(s)"
+                                  + (" ; les factures rejetées sont de nouveau payables à la "
+                                     "régie." if result.rejected else "."))
+    return redirect("regie_pages:handover_detail", regie.number, done.pk)
+
+
+@finance_staff
+@require_POST
+def handover_cancel_view(request: HttpRequest, number: str, handover_id: int) -> HttpResponse:
+    regie = regie_of(request, number)
+    done = get_object_or_404(UnpaidHandover, pk=handover_id, regie=regie)
+    try:
+        handover_cancel(handover=done, actor=actor_of(request),
+                        reason=request.POST.get("reason", "")[:1000])
+    except FinanceError as exc:
+        return _handover_detail(request, regie, done, error=exc.message,
+                                status=exc.http_status if exc.http_status != 200 else 400)
+    messages.success(request, f"{done} annulé : ses factures sont de nouveau payables à la "
+                              "régie.")
+    return redirect("regie_pages:handover_detail", regie.number, done.pk)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.finance.reminders import open_contest, reminders_of, schedule_of
-from opsn.finance.selectors import handed_over_of
+from opsn.finance.selectors import handed_over
 from opsn.jobs.broker import send
 from opsn.kernel.tenancy import current_commune
 from opsn.regie_pages.views.common import AGENT_ROLES, download, page, regie_of, status_of
@@ -52,10 +52,11 @@ def _invoice_page(request: HttpRequest, regie: Regie, invoice: Invoice, *,
         "mailing": InvoiceMailing.objects.filter(invoice=invoice).first(),
         "payments": invoice.allocations.select_related("entry").order_by("id"),
         "mail_error": mail_error,
-        # Its reminders (opsn.finance.reminders), whether it is contested, handed over.
+        # Its reminders (opsn.finance.reminders), whether it is contested or handed over.
         "reminders": reminders_of([invoice.pk]).get(invoice.pk, []),
-        "contest": open_contest(invoice), "handed_over": handed_over_of(invoice),
+        "contest": open_contest(invoice),
         "reminder_schedule": schedule_of(regie),
+        "transmitted": handed_over(invoice.pk),
         "mail_to": request.POST.get("to", invoice.payer.email) if mail_error
         else invoice.payer.email,
     }, status=status, regie=regie, section="payers")

@@ -17,6 +17,7 @@ from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.citizens.personal_data import payer_data_export
 from opsn.citizens.personal_data_document import payer_pdf
 from opsn.direct_debit.models import Mandate
+from opsn.finance.selectors import handed_over_of
 from opsn.kernel.pages import paginate
 from opsn.kernel.tenancy import current_commune
 from opsn.online_payments.selectors import LABELS as ONLINE_LABELS
@@ -86,13 +87,15 @@ def _payer_page(request: HttpRequest, regie: Regie, payer: Payer, *,
                 form: PayerForm | None = None, cancel: tuple[int, CancelForm] | None = None,
                 erase_form: ErasureForm | None = None, error: str = "",
                 status: int = 200) -> HttpResponse:
-    invoices = list(Invoice.objects.filter(payer=payer).order_by("-issued_on", "-id"))
+    invoices = list(Invoice.objects.filter(payer=payer).select_related("handed_over__handover")
+                    .order_by("-issued_on", "-id"))
     flight = in_flight(i.pk for i in invoices if i.status != "paid" and not i.cancelled_at)
     failed = set(InvoiceMailing.objects.filter(invoice__payer=payer, status=MailingStatus.FAILED)
                  .values_list("invoice_id", flat=True))
     for invoice in invoices:  # a payment in flight: no other offered
         invoice.online_label = ONLINE_LABELS.get(flight.get(invoice.pk, ""), "")
         invoice.mail_failed = invoice.pk in failed
+        invoice.transmitted = handed_over_of(invoice)
     entries = (LedgerEntry.objects.filter(payer=payer).select_related("regie", "reverses")
                .order_by("-id")[:100])
     initial = {f: getattr(payer, f) for f in invoicing.PAYER_FIELDS}

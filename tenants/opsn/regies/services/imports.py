@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from opsn.audit import events
 from opsn.audit.services import record
+from opsn.finance.selectors import handed_over_of
 from opsn.kernel.actors import Actor
 from opsn.kernel.inputs import file_problem, problem
 from opsn.kernel.metrics import MONEY_ANOMALIES
@@ -530,7 +531,10 @@ class _OpenInvoices:
 
     def __init__(self, regie: Regie, lines: Sequence[ImportedLine]):
         self.regie = regie
+        # An invoice handed over to the public accountant is no longer the régie's to
+        # collect: money naming it waits in the queue (``explain`` says why).
         rows = (Invoice.objects.filter(regie=regie, cancelled_at__isnull=True,
+                                       handed_over__isnull=True,
                                        status__in=[InvoiceStatus.DUE, InvoiceStatus.PARTLY_PAID])
                 .order_by("due_on", "id")
                 .values_list("id", "number", "payer_id", "total", "amount_paid"))
@@ -624,7 +628,8 @@ class _OpenInvoices:
         if not tokens:
             return {}
         notes: dict[str, str] = {}  # by external reference
-        closed = Invoice.objects.filter(number__in=list(tokens)).select_related("regie")
+        closed = Invoice.objects.filter(number__in=list(tokens)).select_related(
+            "regie", "handed_over__handover")
         for invoice in closed:
             line = tokens.get(plain(invoice.number))
             if line is None or line.external_ref in notes:
@@ -634,6 +639,10 @@ class _OpenInvoices:
                         f"{invoice.regie.name}.")
             elif invoice.cancelled_at is not None:
                 note = f"La facture {invoice.number} est annulée."
+            elif (item := handed_over_of(invoice)) is not None:
+                note = (f"La facture {invoice.number} est transmise au comptable public "
+                        f"(bordereau {item.handover.number}/{item.handover.year}) : signalez ce "
+                        "paiement au comptable (réduction du titre ou reversement).")
             elif invoice.status == InvoiceStatus.PAID and invoice.pk not in self.owed:
                 note = f"La facture {invoice.number} est déjà payée."
             else:

@@ -25,9 +25,12 @@ class Command(DomainCommand):
         parser.add_argument("regie", help="le numéro de la régie")
         parser.add_argument("--due-before", required=True,
                             help="AAAA-MM-JJ : les factures échues avant ce jour")
+        parser.add_argument("--min-amount", default=None,
+                            help="seulement les factures qui doivent encore au moins ce "
+                                 "montant (15.00)")
         parser.add_argument("--out", required=True, help="le fichier PES à écrire (nouveau)")
 
-    def handle(self, *args, commune, regie, due_before, out, **options):
+    def handle(self, *args, commune, regie, due_before, out, min_amount=None, **options):
         try:
             day = datetime.date.fromisoformat(due_before.strip())
         except ValueError as exc:
@@ -42,7 +45,7 @@ class Command(DomainCommand):
             target = Regie.objects.filter(number=regie.strip()).first()
             if target is None:
                 raise CommandError(f"Aucune régie n° « {regie} » à {found.name}.", returncode=3)
-            handover = handover_create(regie=target, due_before=day,
+            handover = handover_create(regie=target, due_before=day, min_amount=min_amount,
                                        actor=Actor.system("pes_handover"))
         path.write_bytes(bytes(handover.file))
         self.stdout.write(f"{handover} ({found.name}, régie {target.number}) : "
