@@ -117,3 +117,11 @@ UnpaidHandedOver = event("unpaid.handed_over", "Bordereau {number}/{year} ({budg
                                                "{file_name} (SHA-256 {sha256})")
 AgentRoleGranted = event("agent.role_granted", "{account} reçoit le rôle « {role} »")
 AgentRoleRevoked = event("agent.role_revoked", "{account} perd le rôle « {role} »")
+# The commune's requests to the operator (billing.services.subscription_ask/_decide).
+SubscriptionAsked = event("subscription.asked", "Demande à l'opérateur : {what}")
+SubscriptionDecided = event("subscription.decided", "Réponse de l'opérateur ({status}) : "
+                                                    "{what}{message}")
+InvitationResent = event("agent.invitation_resent", "Invitation renvoyée à {account} "
+                                                    "({role})")
+InvitationCancelled = event("agent.invitation_cancelled", "Invitation de {account} annulée "
+                                                          "({role})")
