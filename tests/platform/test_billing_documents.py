@@ -56,7 +56,8 @@ def test_the_pdf_says_who_owes_what(issued):
 def test_a_credit_note_is_type_381(issued):
     issuing.invoice_send(invoice=issued)
     issuing.invoice_contest(invoice=issued, reason="erreur")
-    credit, _ = issuing.invoice_correct(invoice=issued, lines=[("regies", "Régies", "100")])
+    credit, _ = issuing.invoice_correct(invoice=issued, lines=[("regies", "Régies", "100")],
+                                        reason="erreur")
     _, xml = facturx.get_facturx_xml_from_pdf(documents.invoice_pdf(credit), check_xsd=True)
     tree = etree.fromstring(xml)
     assert tree.findtext("rsm:ExchangedDocument/ram:TypeCode", namespaces=NS) == "381"

@@ -110,7 +110,8 @@ def test_a_credit_note_and_its_replacement_pass_and_keep_the_routing(year_2024, 
     invoice = issuing.invoice_send(invoice=Invoice.objects.get(insee_code="69259"))
     issuing.invoice_contest(invoice=invoice, reason="population erronée")
     credit, replacement = issuing.invoice_correct(
-        invoice=invoice, lines=[("regies", "Contribution 2024 — Régies", "1000")])
+        invoice=invoice, lines=[("regies", "Contribution 2024 — Régies", "1000")],
+        reason="population erronée")
     for document in (credit, replacement):
         assert en16931_failures(documents.invoice_xml(document)) == [], document.kind
         assert _xml(document).findtext(

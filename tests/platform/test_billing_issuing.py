@@ -94,7 +94,8 @@ def test_send_contest_within_eight_jours_francs_correct_and_pay(rules_2024):
 
     credit, replacement = issuing.invoice_correct(
         invoice=invoice, lines=[("regies", "Contribution 2024 — Régies", "1000.00"),
-                                ("e-administration", "Contribution 2024 — E-admin.", "2500")])
+                                ("e-administration", "Contribution 2024 — E-admin.", "2500")],
+        reason="Population 2023 erronée")
     assert (credit.number, replacement.number) == ("2024-000003", "2024-000004")
     assert credit.total == -invoice.total
     assert replacement.total == Decimal("3500.00")
@@ -109,7 +110,7 @@ def test_send_contest_within_eight_jours_francs_correct_and_pay(rules_2024):
     assert paid.status == Invoice.Status.PAID
     assert not is_overdue(paid, today=datetime.date(2024, 11, 1))
     with pytest.raises(BillingError, match="ne peut pas être corrigé"):
-        issuing.invoice_correct(invoice=paid, lines=[])
+        issuing.invoice_correct(invoice=paid, lines=[], reason="x")
 
 
 def test_contest_needs_a_reason_and_a_sent_invoice(rules_2024):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,9 +14,11 @@ import responses
 
 from opsn.accounts import keycloak
 from opsn.accounts.identity import ProvisioningError
-from opsn.communes import services
+from opsn.communes import services, team
 from opsn.communes.identities import _implementation
 from opsn.communes.models import Commune
+from opsn.kernel.actors import Actor
+from tests.helpers.communes import in_schema
 
 KC = "https://sso.opsn.test"
 ADMIN = f"{KC}/admin/realms/opsn"
@@ -33,6 +36,7 @@ class FakeKeycloak:
         self.fail: dict[tuple[str, str], int] = {}  # (method, path regex) -> status, once
         self.calls: list[tuple[str, str, object]] = []
         self.made_meanwhile: dict[str, str] = {}
+        self.details: dict[str, dict] = {}  # username -> what Keycloak says of the user
         mock.add_callback(responses.POST, TOKEN, callback=self.token)
         mock.add_callback(responses.GET, re.compile(f"{ADMIN}/.*"), callback=self.handle)
         mock.add_callback(responses.POST, re.compile(f"{ADMIN}/.*"), callback=self.handle)
@@ -97,8 +101,8 @@ class FakeKeycloak:
             return 204, {}, ""
         if path == "/users" and request.method == "GET":
             name = query["username"][0]
-            return 200, {}, json.dumps([{"id": self.users[name], "username": name}]
-                                       if name in self.users else [])
+            return 200, {}, json.dumps([{**self.details.get(name, {}), "id": self.users[name],
+                                         "username": name}] if name in self.users else [])
         if path == "/users" and request.method == "POST":
             user = json.loads(body)
             self.users[user["username"]] = f"u-{len(self.users) + 1}"
@@ -191,3 +195,59 @@ def test_suspend_resume_and_offboard(db, fake, venissieux):
     provisioning.commune_removed(venissieux)
     assert "/communes/69259" not in fake.groups and fake.orgs == {}
     provisioning.commune_removed(venissieux)  # again: nothing left, no error
+
+
+# --- The commune's team (communes.team): the payloads sent for an agent ---------------------
+
+def test_a_team_member_is_invited_resent_and_cancelled_as_keycloak_expects(db, fake):
+    commune = services.commune_onboard(insee_code="69091")
+    admin = Actor(account="maire@givors.fr", name="Maire")
+    fake.calls.clear()
+    with in_schema(commune):
+        team.agent_invite(commune=commune, email=" Compta@Givors.fr ", role="finance",
+                          actor=admin)
+    finance = fake.groups["/communes/69091/finance"]
+    user = next(json.loads(b) for m, p, b in fake.calls if (m, p) == ("POST", "/users"))
+    assert user == {"username": "compta@givors.fr", "email": "compta@givors.fr",
+                    "enabled": True,
+                    "requiredActions": ["VERIFY_EMAIL", "UPDATE_PASSWORD", "CONFIGURE_TOTP"]}
+    assert fake.calls[-3:] == [
+        ("PUT", f"/users/u-1/groups/{finance}", None),
+        ("POST", "/organizations/org-1/members", "u-1"),
+        ("POST", "/organizations/org-1/members/invite-existing-user", "id=u-1")]
+
+    # Not activated yet (required actions left): the invitation is pending; resent, it is
+    # Keycloak's organization invitation again.
+    with in_schema(commune):
+        (pending,) = team.invitations_pending(commune=commune)
+        fake.calls.clear()
+        team.invitation_resend(commune=commune, pk=pending.pk, actor=admin)
+    assert ("POST", "/organizations/org-1/members/invite-existing-user", "id=u-1") in fake.calls
+
+    # Cancelled: the account leaves the commune's role group (the account itself stays).
+    with in_schema(commune):
+        fake.calls.clear()
+        team.invitation_cancel(commune=commune, pk=pending.pk, actor=admin)
+        assert team.invitations_pending(commune=commune) == []
+    assert ("DELETE", f"/users/u-1/groups/{finance}", None) in fake.calls
+    assert fake.tokens == 1  # one admin token for all of it
+
+
+def test_an_activated_keycloak_account_is_no_longer_an_invitation(db, fake):
+    commune = services.commune_onboard(insee_code="69091")
+    with in_schema(commune):
+        team.agent_invite(commune=commune, email="regie@givors.fr", role="regisseur",
+                          actor=Actor(account="maire@givors.fr", name="Maire"))
+        assert len(team.invitations_pending(commune=commune)) == 1
+        fake.details["regie@givors.fr"] = {"emailVerified": True, "requiredActions": []}
+        assert team.invitations_pending(commune=commune) == []
+
+
+def test_the_service_account_may_do_what_team_provisioning_sends():
+    realm = json.loads((Path(__file__).parents[2] / "infra/keycloak/realm-opsn.json")
+                       .read_text())
+    account = next(u for u in realm["users"]
+                   if u.get("serviceAccountClientId") == "opsn-provisioning")
+    # users (create, read, group membership), groups by path, organizations and invitations
+    assert {"manage-users", "view-users", "query-groups", "manage-realm"} <= set(
+        account["clientRoles"]["realm-management"])

@@ -34,6 +34,13 @@ class Provisioning(Protocol):
     def agent_revoked(self, commune, email: str, role: str) -> None:
         """Undo ``agent_granted`` for that role (the account stays)."""
 
+    def account_active(self, email: str) -> bool:
+        """The account exists and was activated (its password chosen, its e-mail
+        verified): an invitation to it is no longer pending."""
+
+    def invitation_resent(self, commune, email: str, role: str) -> None:
+        """Send the invitation e-mail of ``agent_granted`` again (a new activation link)."""
+
     def commune_suspended(self, commune) -> None:
         """The commune's agents can no longer act for it."""
 

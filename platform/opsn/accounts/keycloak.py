@@ -172,6 +172,30 @@ class KeycloakProvisioning:
                 return
             raise _failed("retrait d'un rôle", commune, error) from error
 
+    def account_active(self, email: str) -> bool:
+        """Activated: the user exists, its e-mail is verified and no required action
+        (password, second factor) is left."""
+        kc = admin()
+        try:
+            found = kc.get_users({"username": email.strip().lower(), "exact": True})
+        except KeycloakError as error:
+            logger.error("keycloak: reading %s failed: %s", email, _status(error))
+            return False
+        user = next((u for u in found if u.get("username") == email.strip().lower()), None)
+        return bool(user and user.get("emailVerified") and not user.get("requiredActions"))
+
+    def invitation_resent(self, commune, email: str, role: str) -> None:
+        kc = admin()
+        try:
+            org = self._organization(commune, create=False)
+            user_id = kc.get_user_id(email.strip().lower())
+            if org is None or user_id is None:
+                raise ProvisioningError(f"{email} n'a pas de compte chez le fournisseur "
+                                        "d'identité : invitez-le de nouveau.")
+            self._invite(org["id"], user_id)
+        except KeycloakError as error:
+            raise _failed("nouvel envoi d'une invitation", commune, error) from error
+
     def _invite(self, org_id: str, user_id: str) -> None:
         """POST …/organizations/{id}/members/invite-existing-user (form: id=<user id>)."""
         kc = admin()

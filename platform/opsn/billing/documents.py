@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from drafthorse.models.accounting import ApplicableTradeTax
 from drafthorse.models.document import Document
+from drafthorse.models.note import IncludedNote
 from drafthorse.models.party import TaxRegistration
 from drafthorse.models.tradelines import LineItem
 
@@ -75,6 +76,13 @@ def invoice_xml(invoice: Invoice) -> bytes:
         agreement.buyer_reference = invoice.service_code  # BT-10: Chorus Pro service code
     if invoice.engagement_number:
         agreement.buyer_order.issuer_assigned_id = invoice.engagement_number  # BT-13
+    if invoice.convention_number:
+        agreement.contract.issuer_assigned_id = invoice.convention_number  # BT-12
+    if invoice.convention_mentions:
+        doc.header.notes.add(IncludedNote(content=invoice.convention_mentions))  # BT-22
+    if invoice.correction_reason:
+        doc.header.notes.add(IncludedNote(
+            content=f"Motif de la correction : {invoice.correction_reason}"))
     settlement = doc.trade.settlement
     settlement.currency_code = "EUR"
     settlement.payment_means.type_code = "30"  # credit transfer

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from opsn.agents.models import AgentRole, Role
 from opsn.billing.computation import BillingError, Line, compute_year, vat_breakdown
+from opsn.billing.conventions import convention_for, titre_mentions
 from opsn.billing.documents import ensure_document
 from opsn.billing.models import (
     BillingRun,
@@ -22,6 +23,7 @@ from opsn.billing.models import (
     InvoiceLine,
     InvoiceSequence,
     ServiceCharge,
+    billing_event,
     contest_deadline,
 )
 from opsn.billing.services import parse_amount
@@ -167,9 +169,12 @@ def _issue(year: int) -> BillingRun:
     codes = sorted(lines)
     invoices = []
     for code, number in zip(codes, _numbers(year, len(codes)), strict=True):
+        convention = convention_for(communes[code], year)
         invoice = Invoice(number=number, year=year, run=run, commune=communes.get(code),
                           insee_code=code, commune_name=communes[code].name,
-                          issued_at=now, **_routing(communes[code]))
+                          issued_at=now, **_routing(communes[code]),
+                          convention_number=convention.number if convention else "",
+                          convention_mentions=titre_mentions(convention))
         _set_totals(invoice, lines[code])
         invoices.append(invoice)
     Invoice.objects.bulk_create(invoices, batch_size=5000)
@@ -188,17 +193,54 @@ def _locked(invoice: Invoice) -> Invoice:
     return Invoice.objects.select_for_update().get(pk=invoice.pk)
 
 
+def sent_at_of(day: datetime.date | str | None) -> datetime.datetime:
+    """When a titre was handed to Chorus Pro, from the day the operator gives (« le
+    JJ/MM/AAAA » or ISO): now when it is today or not given, noon that day otherwise."""
+    if day is None or day == "":
+        return timezone.now()
+    if isinstance(day, str):
+        text = day.strip()
+        for layout in ("%Y-%m-%d", "%d/%m/%Y"):
+            try:
+                day = datetime.datetime.strptime(text, layout).date()
+                break
+            except ValueError:
+                continue
+        else:
+            raise BillingError(f"« {text[:20]} » n'est pas une date (JJ/MM/AAAA).",
+                               field="sent_on")
+    assert isinstance(day, datetime.date)
+    if day == timezone.localdate():
+        return timezone.now()
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
+
+
 @transaction.atomic
-def invoice_send(*, invoice: Invoice, when: datetime.datetime | None = None) -> Invoice:
+def invoice_send(*, invoice: Invoice, when: datetime.datetime | None = None,
+                 by: str = "") -> Invoice:
+    """« Transmis à Chorus Pro » on ``when`` (now by default): neither in the future nor
+    before the titre's year began. The payment and contest deadlines run from it."""
     invoice = _locked(invoice)
     if invoice.status != Invoice.Status.ISSUED:
         raise BillingError(f"Le titre {invoice.number} est {invoice.get_status_display()} : "
                            "seul un titre émis peut être transmis.")
-    invoice.sent_at = when or timezone.now()
+    when = when or timezone.now()
+    day = timezone.localtime(when).date()
+    if day > timezone.localdate():
+        raise BillingError(f"Le {day:%d/%m/%Y} est dans le futur : donnez le jour où le titre "
+                           "a été déposé sur Chorus Pro.", field="sent_on")
+    if day.year < invoice.year:
+        raise BillingError(f"Le {day:%d/%m/%Y} précède l'exercice {invoice.year} du titre "
+                           f"{invoice.number} : il n'a pas pu être transmis avant.",
+                           field="sent_on")
+    invoice.sent_at = when
     invoice.due_on = (timezone.localtime(invoice.sent_at).date()
                       + datetime.timedelta(days=settings.OPSN_INVOICE_PAYMENT_DAYS))
     invoice.status = Invoice.Status.SENT
     invoice.save(update_fields=["sent_at", "due_on", "status"])
+    billing_event(code="invoice.sent", actor=by, invoice=invoice,
+                  summary=f"Titre {invoice.number} marqué transmis à Chorus Pro le "
+                          f"{day:%d/%m/%Y}", sent_on=day.isoformat())
     transaction.on_commit(lambda: _mail_invoice(invoice.pk))
     return invoice
 
@@ -236,7 +278,7 @@ def _mail_invoice(invoice_id: int) -> None:
 
 @transaction.atomic
 def invoice_contest(*, invoice: Invoice, reason: str,
-                    today: datetime.date | None = None) -> Invoice:
+                    today: datetime.date | None = None, by: str = "") -> Invoice:
     """The commune contests within the deadline (8 jours francs after receipt by default,
     ``contest_deadline``)."""
     invoice = _locked(invoice)
@@ -256,28 +298,76 @@ def invoice_contest(*, invoice: Invoice, reason: str,
     invoice.contested_at = timezone.now()
     invoice.contest_reason = reason[:2000]
     invoice.save(update_fields=["status", "contested_at", "contest_reason"])
+    billing_event(code="invoice.contested", actor=by, invoice=invoice,
+                  summary=f"Titre {invoice.number} contesté par {invoice.commune_name} : "
+                          f"{invoice.contest_reason[:300]}")
     return invoice
 
 
+def clean_correction_reason(value: str | None) -> str:
+    reason = " ".join((value or "").split())
+    if not reason:
+        raise BillingError("Donnez le motif de la correction (il figure sur l'avoir et sur le "
+                           "nouveau titre).", field="reason")
+    if len(reason) > 500 or any(not ch.isprintable() for ch in reason):
+        raise BillingError("Le motif : 500 caractères imprimables au plus.", field="reason")
+    return reason
+
+
+CorrectionLine = tuple[str | None, str, str | Decimal] | tuple[str | None, str, str | Decimal,
+                                                              str | Decimal]
+
+
+def _correction_lines(lines: list[CorrectionLine]) -> list[tuple[str | None, str, Decimal,
+                                                                  Decimal]]:
+    """(module, label, amount, VAT rate) of each line of the replacement titre, checked."""
+    if not lines:
+        raise BillingError("Le nouveau titre a besoin d'au moins une ligne.", field="lines")
+    if len(lines) > 50:
+        raise BillingError("Le nouveau titre : 50 lignes au plus.", field="lines")
+    known = set(Module.objects.values_list("code", flat=True))
+    checked = []
+    for n, line in enumerate(lines, start=1):
+        module, label, amount = line[0] or None, " ".join((line[1] or "").split()), line[2]
+        rate = line[3] if len(line) > 3 else "0"
+        if not label or len(label) > 200 or any(not ch.isprintable() for ch in label):
+            raise BillingError(f"Ligne {n} : donnez son intitulé (200 caractères au plus).",
+                               field="lines")
+        if module is not None and module not in known:
+            raise BillingError(f"Ligne {n} : application inconnue « {str(module)[:40]} ».",
+                               field="lines")
+        value = parse_amount(amount, f"Ligne {n}, montant")
+        vat = parse_amount(rate if rate not in (None, "") else "0", f"Ligne {n}, taux de TVA")
+        if vat >= 100:
+            raise BillingError(f"Ligne {n} : {vat} % n'est pas un taux de TVA (moins de "
+                               "100 %).", field="lines")
+        checked.append((module, label, value, vat))
+    return checked
+
+
 @transaction.atomic
-def invoice_correct(*, invoice: Invoice, lines: list[tuple[str, str, str | Decimal]]) -> tuple[
-        Invoice, Invoice]:
+def invoice_correct(*, invoice: Invoice, lines: list[CorrectionLine], reason: str,
+                    by: str = "") -> tuple[Invoice, Invoice]:
     """Cancel ``invoice`` by a credit note and issue a new invoice with ``lines``
-    [(module code, label, amount)]. Never an edit."""
+    [(module code or None, label, amount excl. VAT[, VAT rate])], for ``reason``. Never an
+    edit: the titre keeps what it said, marked « annulé et remplacé »."""
 
     invoice = _locked(invoice)
     if invoice.kind != Invoice.Kind.INVOICE or invoice.status in (Invoice.Status.CORRECTED,
                                                                  Invoice.Status.PAID):
         raise BillingError(f"Le titre {invoice.number} ({invoice.get_status_display()}) ne peut "
                            "pas être corrigé.")
-    amounts = [(module, label, parse_amount(amount, label)) for module, label, amount in lines]
+    reason = clean_correction_reason(reason)
+    amounts = _correction_lines(lines)
     credit_number, new_number = _numbers(invoice.year, 2)
     now = timezone.now()
     common = {"year": invoice.year, "commune": invoice.commune, "insee_code": invoice.insee_code,
               "commune_name": invoice.commune_name, "commune_siren": invoice.commune_siren,
               "commune_siret": invoice.commune_siret, "service_code": invoice.service_code,
               "engagement_number": invoice.engagement_number,
-              "issued_at": now, "corrects": invoice}
+              "convention_number": invoice.convention_number,
+              "convention_mentions": invoice.convention_mentions,
+              "issued_at": now, "corrects": invoice, "correction_reason": reason}
     credit = Invoice.objects.create(
         number=credit_number, kind=Invoice.Kind.CREDIT_NOTE, total=-invoice.total,
         total_excl_vat=-invoice.total_excl_vat, vat_total=-invoice.vat_total, **common)
@@ -293,8 +383,8 @@ def invoice_correct(*, invoice: Invoice, lines: list[tuple[str, str, str | Decim
     new_lines = [
         InvoiceLine(position=i, module_id=module, label=label, rule_kind="correction",
                     explanation=f"remplace le titre {invoice.number}",
-                    amount_before_discount=amount, amount=amount)
-        for i, (module, label, amount) in enumerate(amounts, start=1)]
+                    amount_before_discount=amount, amount=amount, vat_rate=vat)
+        for i, (module, label, amount, vat) in enumerate(amounts, start=1)]
     replacement = Invoice(number=new_number, **common)
     _set_totals(replacement, new_lines)
     replacement.save()
@@ -303,11 +393,17 @@ def invoice_correct(*, invoice: Invoice, lines: list[tuple[str, str, str | Decim
     InvoiceLine.objects.bulk_create(new_lines)
     invoice.status = Invoice.Status.CORRECTED
     invoice.save(update_fields=["status"])
+    billing_event(code="invoice.corrected", actor=by, invoice=invoice,
+                  summary=f"Titre {invoice.number} annulé par l'avoir {credit.number} et "
+                          f"remplacé par le titre {replacement.number} "
+                          f"({euros(invoice.total)} → {euros(replacement.total)}) : {reason}",
+                  reason=reason, credit_note=credit.number, replacement=replacement.number,
+                  before=str(invoice.total), after=str(replacement.total))
     return credit, replacement
 
 
 @transaction.atomic
-def invoice_mark_paid(*, invoice: Invoice) -> Invoice:
+def invoice_mark_paid(*, invoice: Invoice, by: str = "") -> Invoice:
     invoice = _locked(invoice)
     if invoice.status not in (Invoice.Status.SENT, Invoice.Status.ISSUED):
         raise BillingError(f"Le titre {invoice.number} est {invoice.get_status_display()} : "
@@ -315,4 +411,6 @@ def invoice_mark_paid(*, invoice: Invoice) -> Invoice:
     invoice.status = Invoice.Status.PAID
     invoice.paid_at = timezone.now()
     invoice.save(update_fields=["status", "paid_at"])
+    billing_event(code="invoice.paid", actor=by, invoice=invoice,
+                  summary=f"Titre {invoice.number} marqué payé ({euros(invoice.total)})")
     return invoice

@@ -117,6 +117,50 @@ class Discount(models.Model):
         return f"{self.commune_id} {self.year}: -{self.percent} %"
 
 
+class Convention(models.Model):
+    """The convention between the operator and one commune: its number, its term and the
+    mentions its titres must carry (``billing.conventions``)."""
+
+    commune = models.ForeignKey(Commune, on_delete=models.CASCADE, related_name="conventions")
+    number = models.CharField(max_length=50)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    mentions = models.TextField(blank=True, default="",
+                                help_text="what every titre of the convention must say")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["commune__name", "-starts_on"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")),
+                                   name="convention_term_in_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.starts_on:%d/%m/%Y} – {self.ends_on:%d/%m/%Y})"
+
+
+class ConventionAmendment(models.Model):
+    """An avenant to a convention: its date and its object."""
+
+    convention = models.ForeignKey(Convention, on_delete=models.CASCADE,
+                                   related_name="amendments")
+    number = models.PositiveSmallIntegerField()
+    signed_on = models.DateField()
+    subject = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["convention", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["convention", "number"],
+                                    name="one_amendment_number_per_convention"),
+        ]
+
+    def __str__(self) -> str:
+        return f"avenant n° {self.number} du {self.signed_on:%d/%m/%Y}"
+
+
 class InvoiceSequence(models.Model):
     """The operator's numbering of accounting documents for one year. Numbers are taken
     inside the issuing transaction with this row locked: no gap, no duplicate, even when
@@ -193,6 +237,13 @@ class Invoice(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="corrections")
+    # Why a credit note and its replacement were issued (the operator's words), printed on
+    # both; empty on the year's titres.
+    correction_reason = models.TextField(blank=True, default="")
+    # The convention it is issued under, as it read then (number, term, amendments and
+    # the mentions it requires): printed on the titre and in its Factur-X XML.
+    convention_number = models.CharField(max_length=50, blank=True, default="")
+    convention_mentions = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["year", "number"]
@@ -214,6 +265,36 @@ class Invoice(models.Model):
     @property
     def contest_deadline(self):
         return contest_deadline(self)
+
+
+class BillingEvent(models.Model):
+    """One change the operator made to billing: a titre sent to Chorus Pro, corrected,
+    paid… Who, when, what. Append-only (a database trigger refuses UPDATE and DELETE);
+    the titre is named by its number, so the trail outlives nothing it describes."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    code = models.CharField(max_length=60, db_index=True)  # "invoice.corrected", …
+    actor = models.CharField(max_length=254)  # the operator's account, or "api:<token>"
+    invoice_number = models.CharField(max_length=20, blank=True, db_index=True)
+    insee_code = models.CharField(max_length=5, blank=True, db_index=True)
+    summary = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%d/%m/%Y %H:%M} {self.actor}: {self.summary}"
+
+
+def billing_event(*, code: str, actor: str, summary: str, invoice: Invoice | None = None,
+                  insee_code: str = "", **data) -> BillingEvent:
+    """Record one change of billing in the operator's trail (inside the caller's
+    transaction: it is kept only if the change is)."""
+    return BillingEvent.objects.create(
+        code=code, actor=(actor or "-")[:254], summary=summary[:500],
+        invoice_number=invoice.number if invoice is not None else "",
+        insee_code=invoice.insee_code if invoice is not None else insee_code[:5], data=data)
 
 
 class InvoiceLine(models.Model):
@@ -260,11 +341,24 @@ class SubscriptionRequest(models.Model):
                                 related_name="subscription_requests")
     module = models.ForeignKey(Module, null=True, blank=True, on_delete=models.PROTECT)
     action = models.CharField(max_length=10, choices=Action.choices)
+    class Status(models.TextChoices):
+        PENDING = "pending", "en attente de l'opérateur"
+        ACCEPTED = "accepted", "acceptée"
+        REFUSED = "refused", "refusée"
+
     requested_on = models.DateField()
     deadline = models.DateField()
     effective_on = models.DateField()
     late = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Asked from the commune's space: pending until the operator accepts or refuses it,
+    # with a message. Typed by the operator (``opsn billing_subscription``): accepted.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    requested_by = models.CharField(max_length=254, blank=True, default="")
+    note = models.CharField(max_length=500, blank=True, default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=254, blank=True, default="")
+    decision_message = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["-requested_on", "commune__name"]
@@ -275,6 +369,16 @@ class SubscriptionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.commune_id} {self.get_action_display()} {self.module_id or ''}"
+
+    def describe(self) -> str:
+        """« ajout d'une application : Espace citoyen, effet le 01/01/2027 (en retard…) »."""
+        what = self.get_action_display()
+        if self.module is not None:
+            what += f" : {self.module.name}"
+        what += f", effet le {self.effective_on:%d/%m/%Y}"
+        if self.late:
+            what += f" (reçue après la date limite du {self.deadline:%d/%m/%Y})"
+        return what
 
 
 class ServiceCharge(models.Model):

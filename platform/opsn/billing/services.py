@@ -8,10 +8,14 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from opsn.agents.models import AgentRole, Role
+from opsn.audit.events import SubscriptionAsked, SubscriptionDecided
+from opsn.audit.services import record
 from opsn.billing.computation import BillingError, check_rule
 from opsn.billing.models import (
     Discount,
@@ -21,9 +25,12 @@ from opsn.billing.models import (
     PricingRule,
     ServiceCharge,
     SubscriptionRequest,
+    billing_event,
 )
 from opsn.communes.models import Commune, CommuneModule, Module
 from opsn.kernel import money
+from opsn.kernel.actors import Actor
+from opsn.kernel.tenancy import inside
 
 logger = logging.getLogger("opsn.billing")
 
@@ -96,20 +103,60 @@ def change_deadline(year: int) -> datetime.date:
     return datetime.date(year, month + 1, 1) - datetime.timedelta(days=1)
 
 
+def _schedule(requested_on: datetime.date) -> tuple[datetime.date, datetime.date, bool]:
+    """(deadline, effective day, late) of a request received on ``requested_on``."""
+    deadline = change_deadline(requested_on.year)
+    late = requested_on > deadline
+    return deadline, datetime.date(requested_on.year + (2 if late else 1), 1, 1), late
+
+
+def _check_change(commune: Commune, action: str, module: str | None,
+                  effective: datetime.date) -> None:
+    """Refuse a change that makes no sense on ``effective`` (before anything is written)."""
+    if action not in SubscriptionRequest.Action.values:
+        raise BillingError(f"Demande inconnue : « {str(action)[:40]} ».", field="action")
+    if action != SubscriptionRequest.Action.LEAVE and (
+            not module or not Module.objects.filter(code=module, is_active=True).exists()):
+        raise BillingError(f"Application inconnue : « {str(module)[:40]} ».", field="module")
+    subs = CommuneModule.objects.filter(commune=commune).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gt=effective))
+    if action == SubscriptionRequest.Action.ADD:
+        if subs.filter(module_id=module).exists():
+            raise BillingError(f"{commune.name} est déjà abonnée à « {module} ».",
+                               field="module")
+    else:
+        ending = subs.filter(module_id=module) if action == "remove" else subs
+        if not ending.exists():
+            raise BillingError(f"{commune.name} n'a pas d'abonnement en cours à retirer.",
+                               field="module")
+
+
+def _apply(commune: Commune, action: str, module: str | None,
+           effective: datetime.date) -> None:
+    """The commune's modules change on ``effective``: billing follows (compute_year reads
+    the subscriptions by their dates)."""
+    _check_change(commune, action, module, effective)
+    subs = CommuneModule.objects.filter(commune=commune).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gt=effective))
+    if action == SubscriptionRequest.Action.ADD:
+        assert module is not None  # checked above
+        CommuneModule.objects.create(commune=commune, module_id=module, starts_on=effective)
+    else:
+        ending = subs.filter(module_id=module) if action == "remove" else subs
+        ending.filter(starts_on__gte=effective).delete()  # never started: nothing to bill
+        ending.filter(starts_on__lt=effective).update(ends_on=effective)
+
+
 @transaction.atomic
 def subscription_request(*, commune: Commune, action: str, module: str | None = None,
                          requested_on: datetime.date | None = None,
-                         accept_late: bool = False) -> SubscriptionRequest:
-    """Record a commune's request and schedule its effect under the convention's calendar."""
+                         accept_late: bool = False, by: str = "") -> SubscriptionRequest:
+    """Record a commune's request typed by the operator, accepted at once, and schedule its
+    effect under the convention's calendar."""
     requested_on = requested_on or timezone.localdate()
+    deadline, effective, late = _schedule(requested_on)
     if action not in SubscriptionRequest.Action.values:
-        raise BillingError(f"Demande inconnue : « {action} ».")
-    if action != SubscriptionRequest.Action.LEAVE and (
-            not module or not Module.objects.filter(code=module, is_active=True).exists()):
-        raise BillingError(f"Application inconnue : « {module} ».")
-    deadline = change_deadline(requested_on.year)
-    late = requested_on > deadline
-    effective = datetime.date(requested_on.year + (2 if late else 1), 1, 1)
+        raise BillingError(f"Demande inconnue : « {str(action)[:40]} ».", field="action")
     label = SubscriptionRequest.Action(action).label
     if late and not accept_late:
         raise BillingError(
@@ -117,22 +164,128 @@ def subscription_request(*, commune: Commune, action: str, module: str | None = 
             f"{deadline:%d/%m/%Y} : elle ne peut pas prendre effet au 1er janvier "
             f"{requested_on.year + 1}. Elle peut être acceptée pour le 1er janvier "
             f"{effective.year}.")
-    subs = CommuneModule.objects.filter(commune=commune).filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gt=effective))
-    if action == SubscriptionRequest.Action.ADD:
-        assert module is not None  # checked above
-        if subs.filter(module_id=module).exists():
-            raise BillingError(f"{commune.name} est déjà abonnée à « {module} ».")
-        CommuneModule.objects.create(commune=commune, module_id=module, starts_on=effective)
-    else:
-        ending = subs.filter(module_id=module) if action == "remove" else subs
-        if not ending.exists():
-            raise BillingError(f"{commune.name} n'a pas d'abonnement en cours à retirer.")
-        ending.filter(starts_on__gte=effective).delete()  # never started: nothing to bill
-        ending.filter(starts_on__lt=effective).update(ends_on=effective)
-    return SubscriptionRequest.objects.create(
+    _apply(commune, action, module, effective)
+    request = SubscriptionRequest.objects.create(
         commune=commune, module_id=module, action=action, requested_on=requested_on,
-        deadline=deadline, effective_on=effective, late=late)
+        deadline=deadline, effective_on=effective, late=late,
+        status=SubscriptionRequest.Status.ACCEPTED, decided_at=timezone.now(),
+        decided_by=by or "command line")
+    billing_event(code="subscription.accepted", actor=by or "command line",
+                  insee_code=commune.insee_code,
+                  summary=f"{label.capitalize()} pour {commune.name}"
+                          f"{f' ({module})' if module else ''}, effet le "
+                          f"{effective:%d/%m/%Y}")
+    return request
+
+
+def _clean_note(value: str | None, *, field: str, label: str, required: bool) -> str:
+    text = " ".join((value or "").split())
+    if required and not text:
+        raise BillingError(f"Donnez {label}.", field=field)
+    if len(text) > 500 or any(not ch.isprintable() for ch in text):
+        raise BillingError(f"{label[0].upper()}{label[1:]} : 500 caractères imprimables au "
+                           "plus.", field=field)
+    return text
+
+
+def _operator_mail(subject: str, body: str) -> None:
+    operator = settings.OPSN_OPERATOR
+    transaction.on_commit(lambda: send_mail(
+        subject=subject, message=body + f"\n\n{operator['name']}\n",
+        from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[operator["email"]]))
+
+
+@transaction.atomic
+def subscription_ask(*, commune: Commune, action: str, module: str | None = None,
+                     note: str = "", by: str = "",
+                     today: datetime.date | None = None) -> SubscriptionRequest:
+    """The commune asks, from its space, to add or remove an application or to leave: the
+    request waits for the operator. It says when it would take effect under the
+    convention's calendar, or that it is late (then the year after). The operator is told
+    by e-mail, once."""
+    today = today or timezone.localdate()
+    module = module or None
+    if action == SubscriptionRequest.Action.LEAVE:
+        module = None
+    note = _clean_note(note, field="note", label="le message", required=False)
+    deadline, effective, late = _schedule(today)
+    _check_change(commune, action, module, effective)
+    pending = SubscriptionRequest.objects.select_for_update().filter(
+        commune=commune, status=SubscriptionRequest.Status.PENDING, action=action,
+        module_id=module)
+    if pending.exists():
+        raise BillingError("Cette demande attend déjà la réponse de l'opérateur.",
+                           field="module" if module else "action")
+    request = SubscriptionRequest.objects.create(
+        commune=commune, module_id=module, action=action, requested_on=today,
+        deadline=deadline, effective_on=effective, late=late,
+        status=SubscriptionRequest.Status.PENDING, requested_by=by, note=note)
+    what = request.describe()
+    billing_event(code="subscription.asked", actor=by, insee_code=commune.insee_code,
+                  summary=f"{commune.name} demande : {what}", request=request.pk)
+    with inside(commune):
+        record(Actor(account=by or "-", name=by or "-"),
+               SubscriptionAsked(target=f"subscription:{request.pk}", data={"what": what}))
+    _operator_mail(f"Demande de {commune.name} : {what}",
+                   f"Bonjour,\n\n{commune.name} ({commune.insee_code}) demande : {what}.\n"
+                   f"Demandé par {by or 'la commune'} le {today:%d/%m/%Y}"
+                   f"{f' — « {note} »' if note else ''}.\n"
+                   "Acceptez-la ou refusez-la dans la console, rubrique Facturation → "
+                   "Demandes des communes.")
+    return request
+
+
+@transaction.atomic
+def subscription_decide(*, request: SubscriptionRequest, accept: bool, message: str = "",
+                        by: str = "") -> SubscriptionRequest:
+    """The operator accepts (the commune's modules change on the day said, billing
+    follows) or refuses (a message is required) a pending request. The commune's
+    administrators are told by e-mail, once."""
+    request = SubscriptionRequest.objects.select_for_update(of=("self",)).select_related(
+        "commune", "module").get(pk=request.pk)
+    if request.status != SubscriptionRequest.Status.PENDING:
+        raise BillingError(f"Cette demande est déjà {request.get_status_display()}.")
+    message = _clean_note(message, field="message", label="le motif du refus",
+                          required=not accept)
+    if accept:
+        _apply(request.commune, request.action, request.module_id, request.effective_on)
+    request.status = (SubscriptionRequest.Status.ACCEPTED if accept
+                      else SubscriptionRequest.Status.REFUSED)
+    request.decided_at = timezone.now()
+    request.decided_by = by
+    request.decision_message = message
+    request.save(update_fields=["status", "decided_at", "decided_by", "decision_message"])
+    what = request.describe()
+    billing_event(code=f"subscription.{request.status}", actor=by,
+                  insee_code=request.commune.insee_code,
+                  summary=f"Demande de {request.commune.name} {request.get_status_display()} : "
+                          f"{what}{f' — {message}' if message else ''}", request=request.pk)
+    commune, status = request.commune, request.get_status_display()
+    with inside(commune):
+        record(Actor(account=by or "-", name=by or "-", kind="system"),
+               SubscriptionDecided(target=f"subscription:{request.pk}", data={
+                   "status": status, "what": what,
+                   "message": f" — {message}" if message else ""}))
+    body = (f"Bonjour,\n\nVotre demande ({what}) est {status} par "
+            f"{settings.OPSN_OPERATOR['short_name']}."
+            + (f"\nMessage : {message}" if message else "")
+            + (f"\nElle prend effet le {request.effective_on:%d/%m/%Y}." if accept else "")
+            + f"\n\n{settings.OPSN_OPERATOR['name']}\n")
+    transaction.on_commit(lambda: _tell_commune(commune, f"Votre demande est {status}", body))
+    return request
+
+
+def _tell_commune(commune: Commune, subject: str, body: str) -> None:
+    recipients = _administrators(commune)
+    if recipients:
+        send_mail(subject=subject, message=body, from_email=settings.DEFAULT_FROM_EMAIL,
+                  recipient_list=recipients)
+
+
+def _administrators(commune: Commune) -> list[str]:
+    with inside(commune):
+        return list(AgentRole.objects.filter(role=Role.ADMINISTRATOR)
+                    .values_list("account", flat=True).distinct())
 
 
 def _year_open(year: int) -> int:

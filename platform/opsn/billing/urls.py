@@ -18,5 +18,9 @@ urlpatterns = [
     path("<int:year>/titres/", views.invoices, name="invoices"),
     path("<int:year>/tableau/", views.dashboard, name="dashboard"),
     path("titres/<str:number>.pdf", views.invoice_pdf, name="invoice_pdf"),
+    path("titres/<str:number>/corriger/", views.invoice_correct, name="invoice_correct"),
+    path("journal/", views.events, name="events"),
+    path("demandes/", views.requests, name="requests"),
+    path("conventions/<str:insee_code>/", views.conventions, name="conventions"),
     path("titres/<str:number>/<str:action>/", views.invoice_action, name="invoice_action"),
 ]

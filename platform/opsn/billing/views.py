@@ -6,20 +6,24 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Sum
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.db.models import Q, Sum
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from opsn.accounts.auth import operator_required
+from opsn.accounts.auth import account_id, operator_required
+from opsn.billing import conventions as conventions_service
 from opsn.billing import documents, issuing, services
 from opsn.billing.charts import Bar, bar_chart
 from opsn.billing.computation import BillingError, compute_year
 from opsn.billing.exports import write_preview_csv
 from opsn.billing.models import (
+    BillingEvent,
     BillingJob,
     BillingRun,
+    Convention,
     Discount,
     Invoice,
     InvoiceLine,
@@ -47,7 +51,9 @@ def years(request: HttpRequest) -> HttpResponse:
     requests = SubscriptionRequest.objects.select_related("commune", "module")[:50]
     return render(request, "billing/years.html", {"by_year": by_year, "runs": runs,
                                                   "requests": requests,
-                                                  "reminder": sending_reminder()})
+                                                  "reminder": sending_reminder(),
+                                                  "pending": SubscriptionRequest.objects.filter(
+                                                      status="pending").count()})
 
 
 @operator_required
@@ -229,22 +235,90 @@ def invoices(request: HttpRequest, year: int) -> HttpResponse:
     page = Paginator(shown, 100).get_page(request.GET.get("page"))
     return render(request, "billing/invoices.html", {
         "year": year, "page": page, "status": status, "statuses": Invoice.Status.choices,
-        "run": BillingRun.objects.filter(year=year).first()})
+        "run": BillingRun.objects.filter(year=year).first(), "today": timezone.localdate()})
 
 
 @operator_required
 @require_POST
 def invoice_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     invoice = get_object_or_404(Invoice, number=number)
+    by = account_id(request)
     try:
         if action == "send":
-            invoice = issuing.invoice_send(invoice=invoice)
+            invoice = issuing.invoice_send(
+                invoice=invoice, by=by,
+                when=issuing.sent_at_of(request.POST.get("sent_on", "")[:40]))
         elif action == "paid":
-            invoice = issuing.invoice_mark_paid(invoice=invoice)
+            invoice = issuing.invoice_mark_paid(invoice=invoice, by=by)
+        else:
+            raise Http404("Action inconnue.")
         messages.success(request, f"Titre {invoice.number} : {invoice.get_status_display()}.")
     except BillingError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, f"Titre {invoice.number} : {exc}")
     return redirect("billing:invoices", year=invoice.year)
+
+
+def _typed_lines(post) -> list[dict[str, str]]:
+    """The replacement titre's lines as typed: ``line-N-label``, ``-amount``, ``-vat``,
+    ``-module``; a line left with neither label nor amount is not a line."""
+    lines = []
+    for n in range(1, 51):
+        line = {k: post.get(f"line-{n}-{k}", "")[:300] for k in ("module", "label", "amount",
+                                                                  "vat")}
+        if any(line[k].strip() for k in ("label", "amount")):
+            lines.append(line)
+    return lines
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def invoice_correct(request: HttpRequest, number: str) -> HttpResponse:
+    """Correct a titre: a credit note cancels it whole and a new titre replaces it, with the
+    lines typed here (the titre's own lines to start from) and the reason. Nothing is
+    edited; both documents say why."""
+    invoice = get_object_or_404(Invoice, number=number)
+    error: DomainError | None = None
+    if request.method == "POST":
+        typed_lines = _typed_lines(request.POST)
+        reason = request.POST.get("reason", "")[:2000]
+        try:
+            credit, replacement = issuing.invoice_correct(
+                invoice=invoice, reason=reason, by=account_id(request),
+                lines=[(line["module"] or None, line["label"], line["amount"],
+                        line["vat"] or "0") for line in typed_lines])
+        except BillingError as exc:
+            error = exc
+        else:
+            messages.success(request, f"Titre {invoice.number} annulé par l'avoir "
+                                      f"{credit.number} et remplacé par le titre "
+                                      f"{replacement.number} ({euros(replacement.total)}).")
+            return redirect("billing:invoices", year=invoice.year)
+    else:
+        reason = invoice.contest_reason
+        typed_lines = [{"module": line.module_id or "", "label": line.label,
+                        "amount": str(line.amount), "vat": str(line.vat_rate)}
+                       for line in invoice.lines.all()]
+    rows = [*typed_lines, {"module": "", "label": "", "amount": "", "vat": "0"}]
+    correctable = (invoice.kind == Invoice.Kind.INVOICE
+                   and invoice.status not in (Invoice.Status.CORRECTED, Invoice.Status.PAID))
+    return render(request, "billing/invoice_correct.html", {
+        "invoice": invoice, "lines": invoice.lines.all(), "rows": rows, "reason": reason,
+        "error": error, "correctable": correctable,
+        "modules": Module.objects.all(),
+        "history": BillingEvent.objects.filter(invoice_number__in=[
+            invoice.number, *invoice.corrections.values_list("number", flat=True)])[:50],
+    }, status=error.http_status if error else 200)
+
+
+@operator_required
+def events(request: HttpRequest) -> HttpResponse:
+    """The operator's billing trail: every titre sent, contested, corrected, paid."""
+    rows = BillingEvent.objects.all()
+    q = request.GET.get("q", "").strip()[:40]
+    if q:
+        rows = rows.filter(Q(invoice_number__icontains=q) | Q(insee_code=q)
+                           | Q(summary__icontains=q))
+    return render(request, "billing/events.html", {"page": paginate(request, rows), "q": q})
 
 
 def invoice_file(invoice: Invoice) -> FileResponse:
@@ -289,3 +363,92 @@ def dashboard(request: HttpRequest, year: int) -> HttpResponse:
         "commune_rows": [(b.label, format_cents(b.paid_cents), format_cents(b.unpaid_cents))
                          for b in commune_bars],
     })
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def conventions(request: HttpRequest, insee_code: str) -> HttpResponse:
+    """The commune's conventions: number, term, the mentions its titres carry, amendments.
+    ``action``: ``create``, ``change`` (``pk``) or ``amend`` (``pk``)."""
+    commune = Commune.objects.filter(insee_code=insee_code[:5].upper()).first()
+    if commune is None:
+        raise Http404("Aucune commune accueillie n'a ce code INSEE.")
+    error: DomainError | None = None
+    typed: dict[str, str] = {}
+    target = ""
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        typed = {k: request.POST.get(k, "")[:1200] for k in (
+            "number", "starts_on", "ends_on", "mentions", "signed_on", "subject")}
+        target = f"{action}-{request.POST.get('pk', '')[:12]}"
+        found = None
+        if action in ("change", "amend"):
+            pk = request.POST.get("pk", "")
+            found = Convention.objects.filter(
+                commune=commune, pk=int(pk) if pk.isdigit() and len(pk) < 10 else 0).first()
+            if found is None:
+                raise Http404("Aucune convention de ce numéro pour la commune.")
+        try:
+            by = account_id(request)
+            if action == "amend":
+                assert found is not None
+                amendment = conventions_service.amendment_add(
+                    convention=found, signed_on=typed["signed_on"], subject=typed["subject"],
+                    by=by)
+                done = (f"Avenant n° {amendment.number} à la convention n° {found.number} "
+                        "enregistré.")
+            elif action in ("create", "change"):
+                convention = conventions_service.convention_set(
+                    commune=commune, convention=found, number=typed["number"],
+                    starts_on=typed["starts_on"], ends_on=typed["ends_on"],
+                    mentions=typed["mentions"], by=by)
+                done = f"Convention n° {convention.number} enregistrée."
+            else:
+                raise BillingError("Action inconnue.")
+        except BillingError as exc:
+            error = exc
+        else:
+            messages.success(request, done)
+            return redirect("billing:conventions", insee_code=commune.insee_code)
+    rows = Convention.objects.filter(commune=commune).prefetch_related("amendments")
+    return render(request, "billing/conventions.html", {
+        "commune": commune, "conventions": rows, "error": error, "typed": typed,
+        "inline": error is not None and target.startswith("create") and error.field in (
+            "number", "starts_on", "ends_on", "mentions"),
+        "history": BillingEvent.objects.filter(
+            insee_code=commune.insee_code, code__startswith="convention.")[:50],
+    }, status=error.http_status if error else 200)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def requests(request: HttpRequest) -> HttpResponse:
+    """The communes' requests: the pending ones first, each accepted (the commune's
+    modules change on the day it says) or refused with a message; then the others."""
+    error: DomainError | None = None
+    failed = ""
+    if request.method == "POST":
+        pk = request.POST.get("pk", "")
+        found = get_object_or_404(SubscriptionRequest.objects.select_related("commune"),
+                                  pk=int(pk) if pk.isdigit() and len(pk) < 10 else 0)
+        decision = request.POST.get("decision", "")
+        try:
+            if decision not in ("accept", "refuse"):
+                raise BillingError("Acceptez ou refusez la demande.")
+            decided = services.subscription_decide(
+                request=found, accept=decision == "accept",
+                message=request.POST.get("message", "")[:600], by=account_id(request))
+        except BillingError as exc:
+            error, failed = exc, pk
+        else:
+            messages.success(request, f"Demande de {decided.commune.name} "
+                                      f"{decided.get_status_display()} : {decided.describe()}.")
+            return redirect("billing:requests")
+    pending = SubscriptionRequest.objects.filter(
+        status=SubscriptionRequest.Status.PENDING).select_related("commune", "module")
+    done = SubscriptionRequest.objects.exclude(
+        status=SubscriptionRequest.Status.PENDING).select_related("commune", "module")
+    return render(request, "billing/requests.html", {
+        "pending": pending, "page": paginate(request, done.order_by("-created_at")),
+        "error": error, "failed": failed,
+    }, status=error.http_status if error else 200)

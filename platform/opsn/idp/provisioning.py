@@ -72,6 +72,15 @@ class LocalProvisioning:
         if user is not None:
             store.membership_remove(user, store.commune_group(commune.insee_code, role))
 
+    def account_active(self, email: str) -> bool:
+        user = store.account(email)
+        return user is not None and user.has_usable_password()
+
+    def invitation_resent(self, commune, email: str, role: str) -> None:
+        user = store.account(email)
+        if user is not None:
+            _mail(commune, user, role)
+
     def commune_suspended(self, commune) -> None:
         count = store.commune_block(commune.insee_code, blocked=True)
         logger.info("local provider: %d memberships of %s blocked", count, commune.insee_code)

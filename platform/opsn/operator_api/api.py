@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 from django.http import HttpRequest
@@ -12,7 +12,9 @@ from ninja.security import HttpBearer
 from pydantic import BaseModel, ConfigDict
 
 from opsn.accounts.models import OperatorApiToken
+from opsn.billing import conventions, issuing
 from opsn.billing import services as billing
+from opsn.billing.models import Convention, Invoice
 from opsn.communes import archive, services
 from opsn.communes.errors import RegistryError, UnknownCommune
 from opsn.communes.models import Commune, Module, OnboardingBatch
@@ -37,7 +39,9 @@ class OperatorToken(HttpBearer):
 api = NinjaAPI(
     title="opsn — API de l'opérateur",
     version="1",
-    description="Accueil, recherche, suspension et départ des communes. Authentification : "
+    description="Accueil, recherche, suspension et départ des communes ; facturation "
+                "(remises, prestations, titres : transmission, correction, paiement). "
+                "Authentification : "
                 "jeton `Authorization: Bearer <jeton>` (créé par `opsn create_api_token`).",
     auth=[OperatorToken()],
     urls_namespace="operator_api",
@@ -201,6 +205,11 @@ class ArchiveOut(Schema):
     sha256: str
     size_bytes: int
     created_at: datetime
+
+
+class UnknownInvoice(DomainError):
+    code = "not_found"
+    http_status = 404
 
 
 def _one(insee_code: str) -> Commune:
@@ -393,3 +402,242 @@ def add_service(request, insee_code: str, payload: ServiceIn):
     charge = billing.service_charge_add(commune=_one(insee_code), by=_token_name(request),
                                         **payload.model_dump())
     return Status(201, charge)
+
+
+# --- Billing: the titres' life (as the console's « Titres de recette » pages) ----------------
+
+class InvoiceLineOut(Schema):
+    position: int
+    module: str | None
+    label: str
+    amount: str
+    vat_rate: str
+
+    @staticmethod
+    def resolve_module(obj):
+        return obj.module_id
+
+    @staticmethod
+    def resolve_amount(obj):
+        return str(obj.amount)
+
+    @staticmethod
+    def resolve_vat_rate(obj):
+        return str(obj.vat_rate)
+
+
+class InvoiceOut(Schema):
+    number: str
+    kind: str
+    year: int
+    insee_code: str
+    commune_name: str
+    total_excl_vat: str
+    vat_total: str
+    total: str
+    status: str
+    issued_at: datetime
+    sent_at: datetime | None
+    due_on: date | None
+    contest_deadline: date | None
+    contest_reason: str
+    corrects: str | None
+    correction_reason: str
+    lines: list[InvoiceLineOut]
+
+    @staticmethod
+    def resolve_total_excl_vat(obj):
+        return str(obj.total_excl_vat)
+
+    @staticmethod
+    def resolve_vat_total(obj):
+        return str(obj.vat_total)
+
+    @staticmethod
+    def resolve_total(obj):
+        return str(obj.total)
+
+    @staticmethod
+    def resolve_corrects(obj):
+        return obj.corrects.number if obj.corrects_id else None
+
+    @staticmethod
+    def resolve_lines(obj):
+        return list(obj.lines.all())
+
+
+class InvoicePage(Schema):
+    count: int
+    items: list[InvoiceOut]
+
+
+class InvoiceFilters(Schema):
+    year: int | None = None
+    status: str = ""
+    insee_code: str = ""
+    limit: int = 100
+    offset: int = 0
+
+
+class SendIn(In):
+    """The day the titre was deposited on Chorus Pro (today when omitted)."""
+
+    sent_on: date | None = None
+
+
+class CorrectionLineIn(In):
+    module: str | None = None
+    label: str
+    amount: str
+    vat_rate: str = "0"
+
+
+class CorrectIn(In):
+    reason: str
+    lines: list[CorrectionLineIn]
+
+
+class CorrectionOut(Schema):
+    credit_note: InvoiceOut
+    replacement: InvoiceOut
+
+
+def _invoice(number: str) -> Invoice:
+    found = (Invoice.objects.select_related("corrects").prefetch_related("lines")
+             .filter(number=number[:40]).first())
+    if found is None:
+        raise UnknownInvoice(f"Aucun titre n'a le numéro « {number[:40]} ».")
+    return found
+
+
+@api.get("/invoices", response=InvoicePage, tags=["billing"])
+def list_invoices(request, filters: Query[InvoiceFilters]):
+    """The operator's titres and credit notes, by number; filter by year, status
+    (issued, sent, contested, corrected, paid) and commune."""
+    qs = Invoice.objects.select_related("corrects").prefetch_related("lines").order_by("number")
+    if filters.year is not None:
+        qs = qs.filter(year=filters.year)
+    if filters.status:
+        qs = qs.filter(status=filters.status[:20])
+    if filters.insee_code:
+        qs = qs.filter(insee_code=filters.insee_code.strip().upper()[:5])
+    limit, offset = max(1, min(filters.limit, 1000)), max(0, filters.offset)
+    return {"count": qs.count(), "items": list(qs[offset:offset + limit])}
+
+
+@api.get("/invoices/{number}", response={200: InvoiceOut, 404: ErrorOut}, tags=["billing"])
+def get_invoice(request, number: str):
+    return _invoice(number)
+
+
+@api.post("/invoices/{number}/send", response={200: InvoiceOut, 400: ErrorOut, 404: ErrorOut},
+          tags=["billing"])
+def send_invoice(request, number: str, payload: SendIn):
+    """« Transmis à Chorus Pro » on ``sent_on`` (neither in the future nor before the
+    titre's issue): the payment and contest deadlines run from it."""
+    issuing.invoice_send(invoice=_invoice(number), when=issuing.sent_at_of(payload.sent_on),
+                         by=_token_name(request))
+    return _invoice(number)
+
+
+@api.post("/invoices/{number}/paid", response={200: InvoiceOut, 400: ErrorOut, 404: ErrorOut},
+          tags=["billing"])
+def pay_invoice(request, number: str):
+    issuing.invoice_mark_paid(invoice=_invoice(number), by=_token_name(request))
+    return _invoice(number)
+
+
+@api.post("/invoices/{number}/correct",
+          response={201: CorrectionOut, 400: ErrorOut, 404: ErrorOut}, tags=["billing"])
+def correct_invoice(request, number: str, payload: CorrectIn):
+    """A credit note cancels the titre whole and a new titre replaces it with ``lines``
+    (amounts excluding VAT; ``vat_rate`` 0 for a contribution), both carrying ``reason``.
+    Refused for a credit note, a titre already corrected or paid."""
+    credit, replacement = issuing.invoice_correct(
+        invoice=_invoice(number), reason=payload.reason, by=_token_name(request),
+        lines=[(line.module, line.label, line.amount, line.vat_rate) for line in payload.lines])
+    return Status(201, {"credit_note": _invoice(credit.number),
+                        "replacement": _invoice(replacement.number)})
+
+
+# --- Conventions (as the console's « Conventions » page of a commune) ----------------------
+
+class AmendmentOut(Schema):
+    number: int
+    signed_on: date
+    subject: str
+
+
+class ConventionOut(Schema):
+    id: int
+    insee_code: str
+    number: str
+    starts_on: date
+    ends_on: date
+    mentions: str
+    amendments: list[AmendmentOut]
+
+    @staticmethod
+    def resolve_insee_code(obj):
+        return obj.commune.insee_code
+
+    @staticmethod
+    def resolve_amendments(obj):
+        return list(obj.amendments.all())
+
+
+class ConventionIn(In):
+    number: str
+    starts_on: date
+    ends_on: date
+    mentions: str = ""
+
+
+class AmendmentIn(In):
+    signed_on: date
+    subject: str
+
+
+def _convention(insee_code: str, convention_id: int) -> Convention:
+    found = (Convention.objects.select_related("commune").prefetch_related("amendments")
+             .filter(commune=_one(insee_code), pk=convention_id).first())
+    if found is None:
+        raise UnknownInvoice(f"Aucune convention n° {convention_id} pour la commune "
+                             f"« {insee_code[:5]} ».")
+    return found
+
+
+@api.get("/communes/{insee_code}/conventions", response={200: list[ConventionOut],
+                                                         404: ErrorOut}, tags=["conventions"])
+def list_conventions(request, insee_code: str):
+    return list(Convention.objects.filter(commune=_one(insee_code))
+                .select_related("commune").prefetch_related("amendments"))
+
+
+@api.post("/communes/{insee_code}/conventions",
+          response={201: ConventionOut, 400: ErrorOut, 404: ErrorOut}, tags=["conventions"])
+def add_convention(request, insee_code: str, payload: ConventionIn):
+    """A convention: its number, its term (two of the commune's conventions never
+    overlap) and the mentions its titres carry."""
+    convention = conventions.convention_set(commune=_one(insee_code), by=_token_name(request),
+                                            **payload.model_dump())
+    return Status(201, _convention(insee_code, convention.pk))
+
+
+@api.put("/communes/{insee_code}/conventions/{convention_id}",
+         response={200: ConventionOut, 400: ErrorOut, 404: ErrorOut}, tags=["conventions"])
+def change_convention(request, insee_code: str, convention_id: int, payload: ConventionIn):
+    """The next titres carry the new values; titres already issued keep what they said."""
+    conventions.convention_set(commune=_one(insee_code), by=_token_name(request),
+                               convention=_convention(insee_code, convention_id),
+                               **payload.model_dump())
+    return _convention(insee_code, convention_id)
+
+
+@api.post("/communes/{insee_code}/conventions/{convention_id}/amendments",
+          response={201: ConventionOut, 400: ErrorOut, 404: ErrorOut}, tags=["conventions"])
+def add_amendment(request, insee_code: str, convention_id: int, payload: AmendmentIn):
+    """An avenant (numbered 1, 2… in the convention), with its date and its object."""
+    conventions.amendment_add(convention=_convention(insee_code, convention_id),
+                              by=_token_name(request), **payload.model_dump())
+    return Status(201, _convention(insee_code, convention_id))

@@ -55,3 +55,22 @@ class ServiceCredential(models.Model):
     @property
     def display_name(self) -> str:
         return f"Logiciel métier {self.name}"
+
+
+class Invitation(models.Model):
+    """An agent invited by the commune's administrator, until the account is activated at
+    the identity provider: resent, or cancelled (the roles it gave are withdrawn)."""
+
+    account = models.CharField(max_length=254)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    invited_by = models.CharField(max_length=254, blank=True)
+    invited_at = models.DateTimeField(auto_now_add=True)
+    last_sent_at = models.DateTimeField()
+    times_sent = models.PositiveSmallIntegerField(default=1)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-invited_at"]
+
+    def __str__(self) -> str:
+        return f"{self.account} ({self.get_role_display()})"

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 
-from opsn.agents.models import AgentRole, Role
-from opsn.audit.events import AgentRoleGranted, AgentRoleRevoked
+from opsn.agents.models import AgentRole, Invitation, Role
+from opsn.audit.events import (
+    AgentRoleGranted,
+    AgentRoleRevoked,
+    InvitationCancelled,
+    InvitationResent,
+)
 from opsn.audit.services import record
 from opsn.kernel.actors import Actor
 from opsn.kernel.errors import DomainError
@@ -77,3 +83,43 @@ def role_revoke(*, email: str, role: str, actor: Actor) -> None:
 
 def roles_held(email: str) -> list[str]:
     return list(AgentRole.objects.filter(account=email).values_list("role", flat=True))
+
+
+def invitation_open(*, email: str, role: str, actor: Actor) -> Invitation:
+    """Keep the invitation ``role_grant(new_agent=True)`` just made, to resend or cancel
+    it while the account is not activated."""
+    return Invitation.objects.create(account=email, role=role, invited_by=actor.account,
+                                     last_sent_at=timezone.now())
+
+
+def invitation_pending(pk: int | str) -> Invitation:
+    found = Invitation.objects.select_for_update().filter(
+        pk=int(pk) if str(pk).isdigit() and len(str(pk)) < 10 else 0,
+        cancelled_at__isnull=True).first()
+    if found is None:
+        raise TeamError("Cette invitation n'est plus en attente.")
+    return found
+
+
+@atomic
+def invitation_resent(*, invitation: Invitation, actor: Actor) -> Invitation:
+    invitation.last_sent_at = timezone.now()
+    invitation.times_sent += 1
+    invitation.save(update_fields=["last_sent_at", "times_sent"])
+    record(actor, InvitationResent(target=f"agent:{invitation.account}", data={
+        "account": invitation.account, "role": invitation.get_role_display()}))
+    return invitation
+
+
+@atomic
+def invitation_cancelled(*, invitation: Invitation, actor: Actor) -> list[str]:
+    """The invitation is cancelled and every role of the account withdrawn (it never
+    signed in); returns those roles. The last administrator stays refused."""
+    held = roles_held(invitation.account)
+    for role in held:
+        role_revoke(email=invitation.account, role=role, actor=actor)
+    invitation.cancelled_at = timezone.now()
+    invitation.save(update_fields=["cancelled_at"])
+    record(actor, InvitationCancelled(target=f"agent:{invitation.account}", data={
+        "account": invitation.account, "role": invitation.get_role_display()}))
+    return held

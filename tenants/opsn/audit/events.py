@@ -140,3 +140,11 @@ ReminderLettersPrinted = event("reminders.letters_printed", "Régie {regie} : co
 InvoiceContested = event("invoice.contested", "Facture {number} contestée : {reason}")
 InvoiceContestLifted = event("invoice.contest_lifted", "Fin de la contestation de la facture "
                                                        "{number} : {reason}")
+# The commune's requests to the operator (billing.services.subscription_ask/_decide).
+SubscriptionAsked = event("subscription.asked", "Demande à l'opérateur : {what}")
+SubscriptionDecided = event("subscription.decided", "Réponse de l'opérateur ({status}) : "
+                                                    "{what}{message}")
+InvitationResent = event("agent.invitation_resent", "Invitation renvoyée à {account} "
+                                                    "({role})")
+InvitationCancelled = event("agent.invitation_cancelled", "Invitation de {account} annulée "
+                                                          "({role})")

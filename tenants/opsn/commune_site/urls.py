@@ -15,6 +15,7 @@ urlpatterns = [
     path("espace/mentions/registre-des-traitements.json", views.processing_register_json,
          name="register_json"),
     path("espace/agents/", views.agents, name="agents"),
+    path("espace/applications/", views.applications, name="applications"),
     path("espace/titres-operateur/", views.operator_invoices, name="operator_invoices"),
     path("espace/titres-operateur/<str:number>.pdf", views.operator_invoice_pdf,
          name="operator_invoice_pdf"),

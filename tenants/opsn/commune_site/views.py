@@ -5,14 +5,16 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from opsn.accounts.auth import actor_of, commune_role_required, commune_roles
+from opsn.accounts.auth import account_id, actor_of, commune_role_required, commune_roles
 from opsn.agents.models import AgentRole, Role
 from opsn.agents.team import TeamError
 from opsn.billing import issuing
+from opsn.billing import services as billing_services
 from opsn.billing.computation import BillingError
-from opsn.billing.models import Invoice
+from opsn.billing.models import Invoice, SubscriptionRequest
 from opsn.billing.views import invoice_file
 from opsn.branding.forms import NoticesForm, ProfileForm
 from opsn.branding.images import served_as
@@ -22,7 +24,7 @@ from opsn.branding.processing import COLUMNS, register, register_ods
 from opsn.branding.selectors import current_notices_row, current_profile
 from opsn.communes import team
 from opsn.communes.errors import RegistryError
-from opsn.communes.models import CommuneModule
+from opsn.communes.models import CommuneModule, Module
 from opsn.communes.routing import CommuneRequest
 from opsn.kernel.addresses import client_ip
 from opsn.kernel.errors import DomainError
@@ -135,6 +137,7 @@ def _team(request: CommuneRequest, *, error: DomainError | None = None, typed=No
     page = paginate(request, list(by_account.items()))
     return render(request, "commune_site/agents.html", {
         "page": page, "roles": Role.choices, "error": error, "typed": typed or {},
+        "invitations": team.invitations_pending(commune=request.commune),
         "me": actor_of(request).account}, status=status)
 
 
@@ -161,6 +164,15 @@ def agents(request: CommuneRequest) -> HttpResponse:
         elif action == "take":
             team.role_take(commune=request.commune, email=email, role=role, actor=actor)
             done = f"Rôle retiré à {email.strip().lower()}."
+        elif action == "resend":
+            invitation = team.invitation_resend(commune=request.commune,
+                                                pk=request.POST.get("pk", "")[:12], actor=actor)
+            done = f"Invitation renvoyée à {invitation.account}."
+        elif action == "cancel":
+            invitation = team.invitation_cancel(commune=request.commune,
+                                                pk=request.POST.get("pk", "")[:12], actor=actor)
+            done = (f"Invitation de {invitation.account} annulée : ses rôles dans la commune "
+                    "sont retirés.")
         elif action == "remove":
             team.agent_remove(commune=request.commune, email=email, actor=actor)
             done = f"{email.strip().lower()} ne fait plus partie des agents de la commune."
@@ -174,6 +186,41 @@ def agents(request: CommuneRequest) -> HttpResponse:
         return redirect("commune_site:agents")
     messages.success(request, done)
     return redirect("commune_site:agents")
+
+
+@commune_role_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
+def applications(request: CommuneRequest) -> HttpResponse:
+    """The commune's applications: ask the operator for one, to stop one, or to leave;
+    the requests and the operator's answers."""
+    commune = request.commune
+    error: DomainError | None = None
+    typed: dict[str, str] = {}
+    if request.method == "POST":
+        typed = {k: request.POST.get(k, "")[:600] for k in ("action", "module", "note")}
+        if typed["action"] == "leave" and request.POST.get("confirmed") != "leave":
+            error = BillingError("Cochez la case pour confirmer que la commune demande à "
+                                 "quitter la plateforme.", field="confirmed")
+        else:
+            try:
+                asked = billing_services.subscription_ask(
+                    commune=commune, action=typed["action"], module=typed["module"] or None,
+                    note=typed["note"], by=account_id(request))
+            except BillingError as exc:
+                error = exc
+            else:
+                messages.success(request, f"Demande envoyée à l'opérateur : {asked.describe()}.")
+                return redirect("commune_site:applications")
+    current = CommuneModule.objects.filter(commune_id=commune.pk).current().select_related(
+        "module")
+    held = {cm.module_id for cm in current}
+    return render(request, "commune_site/applications.html", {
+        "current": current, "error": error, "typed": typed,
+        "others": Module.objects.filter(is_active=True).exclude(code__in=held),
+        "requests": paginate(request, SubscriptionRequest.objects.filter(
+            commune_id=commune.pk).select_related("module").order_by("-created_at")),
+        "deadline": billing_services.change_deadline(timezone.localdate().year),
+    }, status=error.http_status if error else 200)
 
 
 def _image(field: str):
@@ -219,7 +266,8 @@ def operator_invoices(request: CommuneRequest) -> HttpResponse:
             messages.error(request, "Seul l'administrateur de la commune peut contester.")
         else:
             try:
-                issuing.invoice_contest(invoice=invoice, reason=request.POST.get("reason", ""))
+                issuing.invoice_contest(invoice=invoice, reason=request.POST.get("reason", ""),
+                                        by=account_id(request))
                 messages.success(request, f"Contestation du titre {invoice.number} envoyée à "
                                           "l'opérateur.")
             except BillingError as exc:
