@@ -16,6 +16,7 @@ def unapply_agents(schema: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f'DROP TABLE "{schema}".agents_agentrole')
         cursor.execute(f'DROP TABLE "{schema}".agents_servicecredential')
+        cursor.execute(f'DROP TABLE "{schema}".agents_invitation')
         cursor.execute(f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'agents'")
 
 
