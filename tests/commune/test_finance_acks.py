@@ -193,10 +193,21 @@ def test_pes_check_accepts_our_file_and_refuses_an_altered_one(venissieux, hande
     assert "fichier PES correct" in capsys.readouterr().out
     altered = bytes(handover.file).replace(b'<MtHT V="24.00" />', b'<MtHT V="25.00" />', 1)
     debtorless = bytes(handover.file).replace(b'<Nom V="Famille Diallo" />', b"", 1)
-    for name, data, said in (("amount.xml", altered, "MtBordHt"),
-                             ("debtor.xml", debtorless, "sans débiteur")):
+    # the whole debtor block of the last titre taken out, and a header code emptied
+    text = bytes(handover.file)
+    start = text.rindex(b"<Tiers>")
+    tierless = text[:start] + text[text.index(b"</Tiers>", start) + len(b"</Tiers>"):]
+    codeless = text.replace(b'<CodCol V="047" />', b'<CodCol V="" />', 1)
+    assert tierless != text and codeless != text
+    for name, data, said in (
+            ("amount.xml", altered, "Le bordereau annonce 87.50 € (MtBordHt), ses lignes font "
+                                    "88.50 €."),
+            ("debtor.xml", debtorless, "Le titre 3 a une ligne sans débiteur (Tiers)."),
+            ("tiers.xml", tierless, "Le titre 3 a une ligne sans débiteur (Tiers)."),
+            ("codes.xml", codeless, "L'élément EnTetePES/CodCol est vide.")):
         path = tmp_path / name
         path.write_bytes(data)
-        with pytest.raises(CommandError, match="problème"):
+        with pytest.raises(CommandError, match="problème") as refused:
             call_command("pes_check", str(path))
-        assert said in capsys.readouterr().err
+        assert refused.value.returncode == 1
+        assert said in capsys.readouterr().err, name

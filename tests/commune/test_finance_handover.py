@@ -17,8 +17,9 @@ from opsn.audit.models import AuditEvent
 from opsn.finance import pes
 from opsn.finance.errors import FinanceError
 from opsn.finance.handover import handover_create, handover_preview
-from opsn.finance.models import HandedOverInvoice, UnpaidHandover
+from opsn.finance.models import Budget, HandedOverInvoice, UnpaidHandover
 from opsn.finance.reminders import invoice_contest, invoice_contest_lift
+from opsn.finance.selectors import handed_over_of
 from opsn.regies.errors import RegieError
 from opsn.regies.services import founding, invoicing
 from opsn.regies.services.payments import credit_apply, payment_record
@@ -273,3 +274,56 @@ def test_a_contested_invoice_or_one_a_debit_is_paying_is_not_handed_over(venissi
         finally:
             payments_held.disconnect(dispatch_uid="test.debit_holds_f2")
         assert sorted(i.invoice.number for i in done.items.all()) == ["F-1", "F-3"]
+
+
+def test_invoices_named_that_cannot_be_handed_over_are_refused_by_name_and_nothing_is_made(
+        venissieux, unpaid):
+    """Paid, cancelled, already handed over, not due yet, unknown: each named invoice is
+    refused in French by its number, and a refused hand-over leaves nothing behind."""
+    regie, (a, _, c) = unpaid
+    with in_schema(venissieux):
+        invoicing.invoice_cancel(invoice=c, actor=ADMIN, reason="Inscription annulée")
+        handover_create(regie=regie, due_before=DAY, actor=ADMIN, day=DAY, invoices=["F-2"])
+        made = (UnpaidHandover.objects.count(), HandedOverInvoice.objects.count(),
+                AuditEvent.objects.filter(code="unpaid.handed_over").count())
+        for named, said in (
+                (["F-1", "F-PAID"], "La facture F-PAID ne peut pas être transmise : elle est "
+                                    "payée."),
+                (["F-1", "F-3"], "La facture F-3 ne peut pas être transmise : elle est "
+                                 "annulée."),
+                (["F-1", "F-2"], "La facture F-2 est déjà transmise au comptable public "
+                                 "(bordereau"),
+                (["F-1", "F-LATER"], "La facture F-LATER ne peut pas être transmise : elle est "
+                                     "à payer avant le 20/11/2026, pas encore échue."),
+                (["F-1", "F-NOPE"], "n'a pas de facture F-NOPE"),
+                (["F-1", "F-1"], "La facture F-1 est nommée deux fois.")):
+            with pytest.raises(FinanceError) as refused:
+                handover_create(regie=regie, due_before=CUT, actor=ADMIN, day=DAY,
+                                invoices=named)
+            assert said.lower() in str(refused.value).lower(), str(refused.value)
+            assert refused.value.field == "invoices"
+        assert (UnpaidHandover.objects.count(), HandedOverInvoice.objects.count(),
+                AuditEvent.objects.filter(code="unpaid.handed_over").count()) == made
+        a.refresh_from_db()
+        assert handed_over_of(a) is None
+
+
+@pytest.mark.parametrize(("field", "said"), [
+    ("collectivity_code", "n'a pas de code collectivité (CodCol)"),
+    ("budget_code", "n'a pas de code budget (CodBud)"),
+    ("post_code", "n'a pas de code de poste comptable (IdPost)"),
+])
+def test_a_budget_without_its_codes_is_refused_by_field(venissieux, unpaid, field, said):
+    """A budget row whose code went blank (kept before the field was required, or edited in
+    the database; the SIRET's digits are the database's own check) is refused by name: no
+    file with an empty header is written."""
+    regie, _ = unpaid
+    with in_schema(venissieux):
+        Budget.objects.update(**{field: ""})
+        with pytest.raises(FinanceError) as refused:
+            handover_create(regie=regie, due_before=CUT, actor=ADMIN, day=DAY)
+        assert said in str(refused.value)
+        assert "Ville de Vénissieux – budget principal" in str(refused.value)
+        assert refused.value.field == field
+        assert not UnpaidHandover.objects.exists()
+        assert not HandedOverInvoice.objects.exists()

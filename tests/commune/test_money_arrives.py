@@ -24,12 +24,15 @@ from opsn.agents.models import AgentRole
 from opsn.agents.services import service_credential_issue
 from opsn.audit.models import AuditEvent
 from opsn.communes.models import Commune
+from opsn.finance.acks import handover_cancel
 from opsn.finance.handover import handover_create
 from opsn.jobs.broker import send
 from opsn.online_payments.models import OnlinePayment
+from opsn.online_payments.selectors import alerts as online_alerts
 from opsn.online_payments.services import ACTOR as PAYFIP
 from opsn.online_payments.services import (
     online_payment_resolve,
+    online_payment_settle_handed_over,
     online_payments_reconcile,
     payfip_configure,
 )
@@ -37,7 +40,7 @@ from opsn.online_payments.tasks import reconcile_online_payments
 from opsn.payfip_local.models import Operation
 from opsn.regies import selectors
 from opsn.regies.chain import verify_chain
-from opsn.regies.errors import NotAllowed, Refused
+from opsn.regies.errors import Duplicate, NotAllowed, Refused, RegieError
 from opsn.regies.models import Assignment, EntrySource, ImportedPayment, Invoice, LedgerEntry
 from opsn.regies.services import cashdesk, founding, invoicing, merge, payments
 from opsn.regies.services.imports import bank_statement_import
@@ -462,6 +465,100 @@ def test_a_bank_transfer_for_an_invoice_handed_over_meanwhile_is_kept_to_check(v
         invoice.refresh_from_db()
         assert (invoice.status, invoice.amount_paid) == ("due", Decimal("0.00"))
         assert not LedgerEntry.objects.filter(allocations__invoice=invoice).exists()
+
+def handed_over_while_paying(shop, citizen):
+    """The shop imputed, its invoice issued again imputed; the family starts paying it
+    online, the invoice is handed over to the public accountant meanwhile, then PayFiP
+    takes the money: kept out of the journal, in « À vérifier »."""
+    with in_schema(shop.commune):
+        make_budget()
+        founding.regie_imputation_set(regie=shop.regie, actor=ADMIN, nature="7067",
+                                      fonction="281")
+        invoicing.invoice_cancel(invoice=shop.invoice, actor=ADMIN, reason="sans imputation")
+        shop.invoice = make_invoice(shop.regie, shop.payer, "74.75", number="R-CANT-2026-00012")
+    location, payment = start(citizen, shop)
+    with in_schema(shop.commune):
+        handover = handover_create(regie=shop.regie, due_before=datetime.date(2026, 11, 15),
+                                   actor=ADMIN, day=datetime.date(2026, 12, 1))
+    choose(citizen, location)
+    with in_schema(shop.commune):
+        payment.refresh_from_db()
+    assert payment.state == "paid" and payment.entry_id is None
+    return handover, payment
+
+
+def test_money_paid_online_for_a_handed_over_invoice_goes_to_the_payers_credit(
+        shop, citizen, django_app):
+    """The titulaire settles it from « À vérifier »: to the payer's credit (to refund, the
+    accountant told), never to the invoice while the accountant holds the titre."""
+    _, payment = handed_over_while_paying(shop, citizen)
+    with in_schema(shop.commune), pytest.raises(NotAllowed):
+        online_payment_settle_handed_over(payment=payment, actor=MANDATAIRE, reason="x",
+                                          to="credit")
+    with in_schema(shop.commune), pytest.raises(RegieError, match=(
+            "transmise au comptable public .* ne peut aller qu'à l'avoir du payeur")):
+        online_payment_settle_handed_over(payment=payment, actor=TITULAIRE,
+                                          reason="rendue ?", to="invoice")
+    app = agents_app(django_app, shop.commune, TITULAIRE.account)
+    page = app.get(f"{BASE}/R-001/a-verifier/")
+    assert ("pour la facture R-CANT-2026-00012, transmise au comptable public (bordereau "
+            "1/2026) : la régie ne l'encaisse plus, le paiement attend votre choix.") in text(page)
+    assert "Mettez-la à l'avoir du payeur" in text(page)
+    assert "Enregistrer sur la facture" not in text(page)  # the accountant holds the titre
+    settle = form_of(page, f"/paiement-en-ligne/{payment.pk}/")
+    refused = settle.submit("action", value="credit", status=400)
+    assert "Donnez le motif" in text(refused)
+    settle = form_of(refused, f"/paiement-en-ligne/{payment.pk}/")
+    settle[f"p{payment.pk}-reason"] = "Signalé au SGC le 02/12 : titre réduit, à rembourser"
+    done = text(settle.submit("action", value="credit").follow())
+    assert "Aucun paiement en ligne à vérifier" in done
+    assert "74,75 € enregistrés à l'avoir de Famille Durand par " in done
+    [entry] = online_entries(shop)
+    assert entry.amount == Decimal("74.75") and entry.external_ref == f"payfip:{payment.idop}"
+    with in_schema(shop.commune):
+        assert not entry.allocations.exists()
+        assert payments.credit_of(shop.payer) == Decimal("74.75")
+        [said] = AuditEvent.objects.filter(code="online_payment.settled")
+        assert said.summary.startswith(f"Paiement en ligne {payment.idop} reçu pour la facture "
+                                       "R-CANT-2026-00012 transmise au comptable public : "
+                                       "74,75 € enregistrés à l'avoir de Famille Durand")
+        with pytest.raises(Duplicate, match="déjà enregistré"):  # twice: nothing more
+            online_payment_settle_handed_over(payment=payment, actor=TITULAIRE,
+                                              reason="encore", to="credit")
+    assert invoice_of(shop).status == "due"  # the accountant's titre, untouched
+    chain_verifies(shop.commune)
+
+
+def test_once_the_accountant_gives_the_titre_back_the_money_pays_the_invoice(shop, citizen):
+    handover, payment = handed_over_while_paying(shop, citizen)
+    with in_schema(shop.commune):
+        handover_cancel(handover=handover, actor=ADMIN, reason="Bordereau refait")
+        [alert] = online_alerts(shop.regie)
+        assert alert.handed_over == "released"
+        assert "que le comptable public a rendue à la régie" in alert.what
+        with pytest.raises(RegieError, match="Choisissez"):
+            online_payment_settle_handed_over(payment=payment, actor=TITULAIRE,
+                                              reason="rendue", to="ailleurs")
+        settled = online_payment_settle_handed_over(
+            payment=payment, actor=TITULAIRE, reason="Bordereau 1 annulé", to="invoice")
+        assert "sur la facture R-CANT-2026-00012, rendue par le comptable public" in (
+            settled.resolution)
+        assert online_alerts(shop.regie) == []
+        assert payments.credit_of(shop.payer) == Decimal("0.00")
+    invoice = invoice_of(shop)
+    assert (invoice.status, invoice.amount_paid) == ("paid", Decimal("74.75"))
+    chain_verifies(shop.commune)
+
+
+def test_only_money_for_a_handed_over_invoice_is_settled_this_way(shop, citizen):
+    location, payment = start(citizen, shop)
+    close_the_regie(shop)
+    choose(citizen, location)
+    with in_schema(shop.commune), pytest.raises(RegieError, match="n'a pas été transmise"):
+        online_payment_settle_handed_over(payment=payment, actor=TITULAIRE,
+                                          reason="essai", to="credit")
+    reopen_the_regie(shop)
+
 
 # --- No second payment ---------------------------------------------------------------------
 

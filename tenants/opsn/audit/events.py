@@ -99,6 +99,9 @@ OnlinePaymentRecordedLate = event("online_payment.recorded_late",
 OnlinePaymentResolved = event("online_payment.resolved",
                               "Anomalie du paiement en ligne {idop} (facture {invoice}) : "
                               "{resolution}")
+OnlinePaymentSettled = event("online_payment.settled",
+                             "Paiement en ligne {idop} reçu pour la facture {invoice} transmise "
+                             "au comptable public : {resolution}")
 PayfipNotificationRefused = event("payfip.notification_refused",
                                   "Notification PayFiP refusée : opération {idop} inconnue de "
                                   "la commune (envoyée depuis {ip})")

@@ -55,6 +55,15 @@ def budget_of(regie: Regie) -> Budget:
                            "budget principal de la commune (Mes régies → Budgets : SIRET, "
                            "code collectivité, code budget, poste comptable) avant de "
                            "transmettre.", field="budget")
+    # A budget's codes are checked when it is saved; one kept before a field was required
+    # (or altered in the database) is refused here by name rather than written blank.
+    for field, label in (("siret", "SIRET"), ("collectivity_code", "code collectivité (CodCol)"),
+                         ("budget_code", "code budget (CodBud)"),
+                         ("post_code", "code de poste comptable (IdPost)"),
+                         ("post_name", "nom de poste comptable (LibellePoste)")):
+        if not (getattr(budget, field) or "").strip():
+            raise FinanceError(f"Le budget « {budget.name} » n'a pas de {label} : complétez-le "
+                               "(Mes régies → Budgets) avant de transmettre.", field=field)
     return budget
 
 

@@ -41,8 +41,11 @@ def check(data: bytes) -> list[str]:
     problems: list[str] = []
     for needed in ("Enveloppe", "EnTetePES/IdColl", "EnTetePES/CodCol", "EnTetePES/CodBud",
                    "EnTetePES/IdPost", "PES_RecetteAller/Bordereau/BlocBordereau"):
-        if root.find(needed) is None:
+        found = root.find(needed)
+        if found is None:
             problems.append(f"L'élément {needed} manque.")
+        elif needed.startswith("EnTetePES/") and not (found.get("V") or "").strip():
+            problems.append(f"L'élément {needed} est vide.")
     for bordereau in root.iterfind("PES_RecetteAller/Bordereau"):
         block = bordereau.find("BlocBordereau")
         if block is None:

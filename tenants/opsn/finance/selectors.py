@@ -17,6 +17,7 @@ from opsn.finance.models import (
     HandedOverInvoice,
     InvoiceContest,
     Nature,
+    ReleasedTitre,
 )
 
 
@@ -93,6 +94,13 @@ def handed_over(invoice_id: int) -> HandedOverInvoice | None:
     the counter, online payment and the pages ask here)."""
     return (HandedOverInvoice.objects.select_related("handover")
             .filter(invoice_id=invoice_id).first())
+
+
+def was_handed_over(invoice_id: int) -> bool:
+    """Whether the invoice is, or was, a titre de recettes (handed over, perhaps given back
+    since: ``ReleasedTitre``)."""
+    return (HandedOverInvoice.objects.filter(invoice_id=invoice_id).exists()
+            or ReleasedTitre.objects.filter(invoice_id=invoice_id).exists())
 
 
 def handed_over_of(invoice) -> HandedOverInvoice | None:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from opsn.finance.selectors import handed_over, was_handed_over
 from opsn.online_payments.models import OnlinePayment, PaymentState, RefusedNotification
 from opsn.regies.models import Regie
 
@@ -66,6 +67,9 @@ class Alert:
     todo: str
     since: datetime.datetime
     may_record: bool  # a mismatch whose collected amount PayFiP gave
+    # paid for an invoice handed over to the public accountant: "held" (still his titre:
+    # to the payer's credit only) or "released" (given back: to the invoice or the credit)
+    handed_over: str = ""
 
 
 def _todo_unrecorded(regie_closed: bool) -> str:
@@ -87,6 +91,15 @@ TODO_MISMATCH = ("Vérifiez l'opération dans l'espace de gestion PayFiP de la D
                  "encaissé). Le payeur ne peut pas repayer la facture en ligne d'ici là.")
 
 
+TODO_HELD = ("La somme est arrivée : elle n'est jamais refusée. Mettez-la à l'avoir du payeur "
+             "(elle lui sera remboursée, ou paiera une autre facture) et signalez-la au "
+             "comptable public, qui réduit le titre ; ou attendez qu'il rende le titre (rejet, "
+             "bordereau annulé) pour l'enregistrer sur la facture.")
+TODO_RELEASED = ("Enregistrez-la sur la facture (ce qu'elle ne doit plus va à l'avoir), ou à "
+                 "l'avoir du payeur. Sans choix de votre part, la vérification automatique "
+                 "l'enregistre sur la facture.")
+
+
 def alerts(regie: Regie) -> list[Alert]:
     """The régie's online payments that PayFiP took (or says it took) and that are not in
     its journal: paid and refused by the journal so far, or in anomaly and not settled.
@@ -101,7 +114,20 @@ def alerts(regie: Regie) -> list[Alert]:
     for payment in rows:
         amount = Decimal(payment.amount_cents) / 100
         reference = f"payfip:{payment.idop}"
-        if payment.state == PaymentState.PAID:
+        if payment.state == PaymentState.PAID and was_handed_over(payment.invoice_id):
+            item = handed_over(payment.invoice_id)
+            found.append(Alert(
+                payment, "unrecorded", reference, amount,
+                f"Payé par {payment.payer.name} pour la facture {payment.invoice.number}, "
+                + (f"transmise au comptable public (bordereau {item.handover.number}/"
+                   f"{item.handover.year}) : la régie ne l'encaisse plus, le paiement attend "
+                   "votre choix." if item is not None else
+                   "que le comptable public a rendue à la régie (titre rejeté ou bordereau "
+                   "annulé) : elle peut de nouveau être payée ici."),
+                TODO_HELD if item is not None else TODO_RELEASED,
+                payment.problem_since or payment.finished_at or payment.created_at, False,
+                "held" if item is not None else "released"))
+        elif payment.state == PaymentState.PAID:
             found.append(Alert(
                 payment, "unrecorded", reference, amount,
                 f"Payé par {payment.payer.name} pour la facture {payment.invoice.number}, "

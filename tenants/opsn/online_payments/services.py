@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from opsn.audit import events
 from opsn.audit.services import record
-from opsn.finance.selectors import handed_over, transmitted_message
+from opsn.finance.selectors import handed_over, transmitted_message, was_handed_over
 from opsn.kernel.actors import Actor
 from opsn.kernel.metrics import MONEY_ANOMALIES, MONEY_RECOVERED, PAYFIP_NOTIFICATIONS
 from opsn.kernel.money import euros
@@ -386,12 +386,14 @@ def _mismatch(payment: OnlinePayment, detail: payfip.Detail) -> str:
     return ""
 
 
-def _record(payment: OnlinePayment, amount_cents: int | None = None) -> bool:
+def _record(payment: OnlinePayment, amount_cents: int | None = None, *,
+            to_credit: bool = False) -> bool:
     """Record the paid amount in the journal, once, as money already collected: whatever
     the invoice no longer owes (paid meanwhile at the counter, cancelled) goes to the
     payer's credit; after the counter's closing it is dated to the next open day. When
     the journal still refuses it, say why (``problem``) and leave it to the next try.
-    Returns whether it is in the journal."""
+    ``to_credit``: the whole amount to the payer's credit, the invoice left aside (its titre
+    is the public accountant's). Returns whether it is in the journal."""
 
     reference = f"payfip:{payment.idop}"
     invoice = Invoice.objects.get(pk=payment.invoice_id)
@@ -402,7 +404,8 @@ def _record(payment: OnlinePayment, amount_cents: int | None = None) -> bool:
         with atomic():
             entry = payment_record(
                 regie=regie, actor=ACTOR, amount=Decimal(cents) / 100,
-                mode=PaymentMode.ONLINE, payer=payment.payer, invoices=[invoice],
+                mode=PaymentMode.ONLINE, payer=payment.payer,
+                invoices=[] if to_credit else [invoice],
                 details=details, source=EntrySource.ONLINE, external_ref=reference,
                 collected=True)
     except Duplicate:
@@ -545,6 +548,61 @@ def online_payment_resolve(*, payment: OnlinePayment, actor: Actor, reason: str,
                                                data={"idop": payment.idop,
                                                      "invoice": payment.invoice.number,
                                                      "resolution": payment.resolution}))
+    return payment
+
+
+# --- The régie settles money that came for a handed-over invoice --------------------------
+
+TO_CREDIT, TO_INVOICE = "credit", "invoice"
+
+
+@atomic
+def online_payment_settle_handed_over(*, payment: OnlinePayment, actor: Actor, reason: str,
+                                      to: str) -> OnlinePayment:
+    """Money PayFiP took for an invoice handed over to the public accountant is kept out of
+    the journal (« À vérifier »): the titulaire settles it. ``to="credit"``: recorded, the
+    whole amount to the payer's credit (avoir), to refund or to pay another invoice — the
+    public accountant is told (reduction of the titre). ``to="invoice"``: only once the
+    accountant gave the titre back (rejected, or its bordereau cancelled: the invoice is the
+    régie's again), recorded to the invoice, what it no longer owes to the credit. Either
+    way with the reason, in the audit log."""
+    reason = " ".join((reason or "").split())
+    if to not in (TO_CREDIT, TO_INVOICE):
+        raise RegieError("Choisissez : à l'avoir du payeur, ou sur la facture.", field="action")
+    if not reason:
+        raise RegieError("Donnez le motif : ce que vous avez vérifié, ce qui a été fait (ou "
+                         "dit au comptable public).", field="reason")
+    if len(reason) > 250:
+        raise RegieError("Le motif tient en 250 caractères.", field="reason")
+    payment = (OnlinePayment.objects.select_for_update(of=("self",))
+               .select_related("invoice", "payer").get(pk=payment.pk))
+    require_keeper(_recording_regie(payment), actor, timezone.localdate(),
+                   "régler un paiement en ligne reçu pour une facture transmise")
+    invoice = payment.invoice
+    if payment.entry_id is not None:
+        raise Duplicate(f"Le paiement en ligne payfip:{payment.idop} est déjà enregistré.")
+    if payment.state != PaymentState.PAID or not was_handed_over(invoice.pk):
+        raise RegieError(f"Le paiement en ligne payfip:{payment.idop} n'attend pas ce choix : "
+                         f"la facture {invoice.number} n'a pas été transmise au comptable "
+                         "public.", field="action")
+    item = handed_over(invoice.pk)
+    if to == TO_INVOICE and item is not None:
+        raise RegieError(f"{transmitted_message(invoice.number, item)} Tant que le comptable "
+                         "ne l'a pas rendue (titre rejeté, bordereau annulé), le paiement ne "
+                         "peut aller qu'à l'avoir du payeur.", field="action")
+    if not _record(payment, to_credit=to == TO_CREDIT):
+        raise RegieError(f"Le paiement n'a pas pu être enregistré : {payment.problem}",
+                         field="reason")
+    receipt = LedgerEntry.objects.get(online_payment=payment).receipt
+    amount = _cents_text(payment.amount_cents)
+    where = (f"à l'avoir de {payment.payer.name}" if to == TO_CREDIT
+             else f"sur la facture {invoice.number}, rendue par le comptable public")
+    what = f"{amount} enregistrés {where} par {actor.name}, quittance {receipt} : {reason}"
+    payment.resolved_at, payment.resolved_by = timezone.now(), actor.account
+    payment.resolution = what[:300]
+    payment.save(update_fields=["resolved_at", "resolved_by", "resolution"])
+    record(actor, events.OnlinePaymentSettled(target=f"invoice:{invoice.number}", data={
+        "idop": payment.idop, "invoice": invoice.number, "resolution": payment.resolution}))
     return payment
 
 

@@ -3,7 +3,9 @@ online payments PayFiP took that the journal refused so far, PayFiP results that
 match what was asked, imported payments no invoice matched, notifications for operations
 nobody knows — each with its reference, what went wrong and what to do; and the régie's
 latest online payments, with the notifications received for each. The titulaire settles
-an online payment in anomaly here (records what PayFiP collected, or sets it aside)."""
+an online payment in anomaly here (records what PayFiP collected, or sets it aside), and
+one paid for an invoice handed over to the public accountant (to the payer's credit, or to
+the invoice once the accountant gave the titre back)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,12 @@ from django.views.decorators.http import require_POST
 from opsn.accounts.auth import account_id, actor_of, commune_role_required
 from opsn.online_payments import selectors as online
 from opsn.online_payments.models import OnlinePayment
-from opsn.online_payments.services import online_payment_resolve
+from opsn.online_payments.services import (
+    TO_CREDIT,
+    TO_INVOICE,
+    online_payment_resolve,
+    online_payment_settle_handed_over,
+)
 from opsn.regie_pages.forms import ResolveForm
 from opsn.regie_pages.views.common import AGENT_ROLES, attach, page, regie_of, status_of
 from opsn.regies import permissions, selectors
@@ -58,10 +65,16 @@ def online_resolve(request: HttpRequest, number: str, payment_id: int) -> HttpRe
         raise Http404("Aucun paiement en ligne de ce numéro à vérifier dans la régie.")
     form = ResolveForm(request.POST, prefix=f"p{payment.pk}")
     form.is_valid()
+    action = request.POST.get("action", "")
     try:
-        settled = online_payment_resolve(payment=payment, actor=actor_of(request),
-                                         reason=form.cleaned_data.get("reason", ""),
-                                         record_it=request.POST.get("action") == "record")
+        if action in (TO_CREDIT, TO_INVOICE):  # paid for an invoice handed over
+            settled = online_payment_settle_handed_over(
+                payment=payment, actor=actor_of(request),
+                reason=form.cleaned_data.get("reason", ""), to=action)
+        else:
+            settled = online_payment_resolve(payment=payment, actor=actor_of(request),
+                                             reason=form.cleaned_data.get("reason", ""),
+                                             record_it=action == "record")
     except RegieError as exc:
         attach(form, exc)
         return _page(request, regie, bound=(payment.pk, form), status=status_of(exc))
