@@ -47,6 +47,8 @@ urlpatterns = [
          name="deposit_detail"),
     path("<str:number>/versements/V<int:year>-<int:slip>/regularisation.csv",
          cashdesk.deposit_regularisation_export, name="deposit_regularisation_csv"),
+    path("<str:number>/versements/V<int:year>-<int:slip>/pes.xml",
+         cashdesk.deposit_pes_export, name="deposit_pes"),
     path("<str:number>/versements/V<int:year>-<int:slip>/comptage.csv",
          cashdesk.deposit_counted, name="deposit_counted_csv"),
     path("<str:number>/a-verifier/", to_check.to_check, name="to_check"),

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from opsn.accounts.auth import account_id, actor_of, commune_role_required
+from opsn.finance.deposit_pes import deposit_pes
+from opsn.finance.errors import FinanceError
 from opsn.finance.regularisation import deposit_regularisation
 from opsn.regie_pages.forms import ClosingForm
 from opsn.regie_pages.views.common import (
@@ -175,6 +177,22 @@ def deposit_slip_detail(request: HttpRequest, number: str, year: int,
     deposit = _deposit(regie, year, slip)
     return download(deposit_slip_csv(deposit), f"bordereau-{regie.number}-{deposit.slip}.csv",
                     "text/csv; charset=utf-8")
+
+
+@commune_role_required(*AGENT_ROLES)
+def deposit_pes_export(request: HttpRequest, number: str, year: int,
+                       slip: int) -> HttpResponse:
+    """The titre de régularisation as a PES V2 « PES_Aller » file; refused (the reason on the
+    deposit's page) when the deposit holds amounts no titre may carry."""
+    regie = regie_of(request, number)
+    deposit = _deposit(regie, year, slip)
+    try:
+        name, data = deposit_pes(deposit)
+    except FinanceError as exc:
+        messages.error(request, exc.message)
+        return redirect("regie_pages:deposit_detail", regie.number, deposit.year,
+                        deposit.number)
+    return download(data, name, "application/xml")
 
 
 @commune_role_required(*AGENT_ROLES)
