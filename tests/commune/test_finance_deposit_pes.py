@@ -13,7 +13,7 @@ from lxml import etree
 from opsn.finance.deposit_pes import deposit_pes
 from opsn.finance.errors import FinanceError
 from opsn.finance.handover import handover_create
-from opsn.finance.pes_check import check
+from opsn.finance.pes_check import check, schema_problems
 from opsn.finance.regularisation import deposit_regularisation
 from opsn.regies.services import cashdesk, founding
 from opsn.regies.services.payments import payment_record
@@ -127,3 +127,32 @@ def test_the_deposit_page_says_why_there_is_no_pes_file(venissieux):
                       follow=True)
     text = " ".join(back.content.decode().split()).replace("\u202f", " ").replace("\xa0", " ")
     assert back.status_code == 200 and "39,50 € non affectés" in text
+
+
+def test_the_schema_accepts_our_files_and_names_an_unknown_or_missing_element(
+        venissieux, unpaid, tmp_path, capsys):  # noqa: F811
+    regie, _ = unpaid
+    with in_schema(venissieux):
+        handover = handover_create(regie=regie, due_before=CUT, actor=ADMIN, day=DAY)
+    ours = bytes(handover.file)
+    tree = etree.ElementTree(etree.fromstring(ours))
+    assert schema_problems(tree) == [] and check(ours) == []
+    unknown = ours.replace(b'<Majo V="0" />', b'<Majo V="0" /><Remise V="1" />', 1)
+    missing = ours.replace(b'<NatPce V="01" />', b"", 1)
+    valueless = ours.replace(b'<DteStr V="', b'<DteStr W="', 1)
+    for name, data, said in (
+            ("unknown.xml", unknown, "Schéma : L'élément Remise n'est pas attendu ici"),
+            ("missing.xml", missing, "Schéma : L'élément ObjPce n'est pas attendu ici (inconnu "
+                                     "du schéma ou mal placé) ; attendu : NatPce."),
+            ("valueless.xml", valueless, "L'élément DteStr n'a pas sa valeur (attribut V)")):
+        problems = check(data)
+        assert any(said in p for p in problems), (name, problems)
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(CommandError, match="problème"):
+            call_command("pes_check", str(path))
+        assert said in capsys.readouterr().err
+    # a mandatory element missing at the end of its parent
+    cut = ours.replace(b'<CodRes V="0" />', b"", 1)
+    assert any("L'élément Adresse est incomplet : il manque l'élément obligatoire CodRes"
+               in p for p in check(cut)), check(cut)
