@@ -7,8 +7,9 @@ from opsn.kernel.commands import DomainCommand
 
 
 class Command(DomainCommand):
-    help = ("Vérifie un fichier PES V2 « PES_Aller » de titres : sa structure (celle que "
-            "docs/decisions dit suivre) et ce qu'aucun schéma ne dit — le nombre et le total "
+    help = ("Vérifie un fichier PES V2 « PES_Aller » de titres : d'abord contre le schéma "
+            "que le projet tient (finance/data/pes_aller.xsd, ce que nous écrivons), puis "
+            "ce qu'aucun schéma ne dit — le nombre et le total "
             "des titres du bordereau, les identifiants uniques, chaque ligne imputée, "
             "positive et avec son débiteur. Statut 0 s'il est bon, 1 s'il ne l'est pas "
             "(chaque problème affiché), 2 pour un fichier illisible.")
@@ -28,4 +29,4 @@ class Command(DomainCommand):
             for problem in problems[:50]:
                 self.stderr.write(f"  {problem}")
             raise CommandError(f"{path} : {len(problems)} problème(s).", returncode=1)
-        self.stdout.write(f"{path} : fichier PES correct (structure et totaux).")
+        self.stdout.write(f"{path} : fichier PES correct (schéma et totaux).")
