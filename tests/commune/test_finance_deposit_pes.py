@@ -72,6 +72,10 @@ def test_a_deposit_file_carries_its_regularisation_and_passes_the_check(venissie
     assert "fichier PES correct" in capsys.readouterr().out
     with in_schema(venissieux):
         assert deposit_pes(deposit)[1] == data  # the deposit is fixed: the same bytes
+    by_slip = tmp_path / "par-numero.xml"
+    call_command("pes_export", venissieux.schema_name, "--deposit",
+                 f"{deposit.regie.number}/{deposit.slip}", "--out", str(by_slip))
+    assert by_slip.read_bytes() == data
 
 
 def test_a_handover_file_is_exported_as_written(venissieux, unpaid, tmp_path):  # noqa: F811
@@ -96,6 +100,8 @@ def test_refusals_are_in_french(venissieux, tmp_path):
             (["--deposit", "abc"], "n'est pas un numéro de versement", 2),
             (["--deposit", "999999"], "Aucun versement n° 999999", 3),
             (["--handover", "999999"], "Aucun bordereau de transmission n° 999999", 3),
+            (["--deposit", "R-001/2026-3"], "n'est pas un numéro de versement", 2),
+            (["--deposit", "R-404/V2026-0001"], "Aucun versement V2026-0001 de la régie", 3),
             (["--deposit", str(deposit.pk)], "non affectés", None)):
         with pytest.raises(CommandError, match=said) as refused:
             call_command("pes_export", venissieux.schema_name, *args, "--out", out)
