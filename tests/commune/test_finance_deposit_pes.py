@@ -8,8 +8,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from lxml import etree
 
+from opsn.agents.services import service_credential_issue
 from opsn.finance.deposit_pes import deposit_pes
 from opsn.finance.errors import FinanceError
 from opsn.finance.handover import handover_create
@@ -19,8 +21,16 @@ from opsn.regies.services import cashdesk, founding
 from opsn.regies.services.payments import payment_record
 from tests.commune.test_finance_handover import CUT, DAY, issue, unpaid  # noqa: F401
 from tests.commune.test_finance_regularisation import _deposit_with_every_kind_of_payment
-from tests.helpers.communes import in_schema
-from tests.helpers.regies import ADMIN, TITULAIRE, make_agents, make_budget, make_payer, make_regie
+from tests.helpers.communes import host_of, in_schema
+from tests.helpers.regies import (
+    ADMIN,
+    OPENED,
+    TITULAIRE,
+    make_agents,
+    make_budget,
+    make_payer,
+    make_regie,
+)
 from tests.interfaces.test_regie_pages import client_of
 
 
@@ -162,3 +172,24 @@ def test_the_schema_accepts_our_files_and_names_an_unknown_or_missing_element(
     cut = ours.replace(b'<CodRes V="0" />', b"", 1)
     assert any("L'élément Adresse est incomplet : il manque l'élément obligatoire CodRes"
                in p for p in check(cut)), check(cut)
+
+
+def test_the_commune_api_gives_the_same_deposit_file(venissieux):
+    with in_schema(venissieux):
+        regie, deposit = _imputed_deposit()
+        name, data = deposit_pes(deposit)
+        credential, secret = service_credential_issue(name="gestion-financiere", actor=ADMIN)
+        founding.assignment_grant(regie=regie, actor=ADMIN, account=credential.account,
+                                  role="mandataire", starts_on=OPENED)
+    client = Client(HTTP_HOST=host_of(venissieux), HTTP_AUTHORIZATION=f"Bearer {secret}")
+    got = client.get(f"/api/v1/regies/{regie.number}/deposits/{deposit.year}/"
+                     f"{deposit.number}/pes.xml")
+    assert got.status_code == 200, got.content
+    assert got.content == data and name in got["Content-Disposition"]
+    assert check(got.content) == []
+    unknown = client.get(f"/api/v1/regies/{regie.number}/deposits/{deposit.year}/999/pes.xml")
+    assert unknown.status_code == 404
+    assert unknown.json()["message"] == (f"La régie {regie.number} n'a pas de versement "
+                                         f"V{deposit.year}-0999.")
+    spec = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/regies/{number}/deposits/{year}/{slip}/pes.xml" in spec["paths"]

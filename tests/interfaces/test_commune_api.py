@@ -542,6 +542,7 @@ def test_the_openapi_description_and_the_docs_are_served(venissieux):
             "/api/v1/regies/{number}/handovers/{handover_id}",
             "/api/v1/regies/{number}/handovers/{handover_id}/pes.xml",
             "/api/v1/regies/{number}/handovers/{handover_id}/cancel",
+            "/api/v1/regies/{number}/deposits/{year}/{slip}/pes.xml",
             "/api/v1/regies/{number}/payments", "/api/v1/regies/{number}/payments/{receipt}",
             "/api/v1/regies/{number}/payments/{receipt}/pdf",
             "/api/v1/regies/{number}/payments/{receipt}/reversal"} == set(spec["paths"])

@@ -50,6 +50,7 @@ from opsn.direct_debit.models import Collection, Mandate, MandateSource
 from opsn.direct_debit.selectors import collections_of
 from opsn.direct_debit.services import collect, mandate_amend, mandate_record, mandate_revoke
 from opsn.finance.acks import handover_cancel
+from opsn.finance.deposit_pes import deposit_pes
 from opsn.finance.errors import FinanceNotFound
 from opsn.finance.handover import handover_create
 from opsn.finance.models import UnpaidHandover
@@ -62,7 +63,7 @@ from opsn.online_payments.selectors import in_flight
 from opsn.regies.documents import receipt_pdf
 from opsn.regies.errors import Duplicate, NotFound, RegieError
 from opsn.regies.invoice_documents import invoice_pdf
-from opsn.regies.models import AGE_BUCKETS, EntrySource, InvoiceSource
+from opsn.regies.models import AGE_BUCKETS, Deposit, EntrySource, InvoiceSource
 from opsn.regies.owed import by_payer, past_due, summary
 from opsn.regies.selectors import payers_search, regies_of
 from opsn.regies.services.invoicing import InvoiceDraft, invoices_issue, line_draft, payer_create
@@ -562,6 +563,24 @@ def get_handover_file(request, number: str, handover_id: int):
     done = _handover_of(request, number, handover_id)
     response = HttpResponse(bytes(done.file), content_type="application/xml")
     response["Content-Disposition"] = content_disposition_header(True, done.file_name) or ""
+    return response
+
+
+@api.get("/regies/{number}/deposits/{year}/{slip}/pes.xml",
+         response={200: None, **ERRORS}, tags=["transmission au comptable"])
+def get_deposit_file(request, number: str, year: int, slip: int):
+    """Le fichier PES V2 « PES_Aller » du titre de régularisation d'un versement (le
+    versement V{year}-{slip} de la page de la régie), le même que sur la page du versement."""
+    regie = lookups.regie_for(_actor(request), number)
+    deposit = (Deposit.objects.select_related("regie").filter(regie=regie, year=year,
+                                                              number=slip).first()
+               if 0 < year < 10_000 and 0 < slip < 2**31 else None)
+    if deposit is None:
+        raise FinanceNotFound(f"La régie {regie.number} n'a pas de versement "
+                              f"V{year}-{slip:04d}.", field="slip")
+    name, data = deposit_pes(deposit)
+    response = HttpResponse(data, content_type="application/xml")
+    response["Content-Disposition"] = content_disposition_header(True, name) or ""
     return response
 
 
