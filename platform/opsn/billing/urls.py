@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:year>/", views.preview, name="preview"),
     path("<int:year>.csv", views.preview_csv, name="preview_csv"),
     path("<int:year>/emettre/", views.issue, name="issue"),
+    path("<int:year>/regles/", views.rules, name="rules"),
     path("<int:year>/remises/", views.discounts, name="discounts"),
     path("remises/<int:pk>/retirer/", views.discount_remove, name="discount_remove"),
     path("<int:year>/prestations/", views.service_charges, name="services"),

@@ -49,7 +49,10 @@ def years(request: HttpRequest) -> HttpResponse:
         by_year.setdefault(rule.year, []).append(rule)
     runs = {run.year: run for run in BillingRun.objects.all()}
     requests = SubscriptionRequest.objects.select_related("commune", "module")[:50]
+    this_year = timezone.localdate().year
     return render(request, "billing/years.html", {"by_year": by_year, "runs": runs,
+                                                  "this_year": this_year,
+                                                  "next_year": this_year + 1,
                                                   "requests": requests,
                                                   "reminder": sending_reminder(),
                                                   "pending": SubscriptionRequest.objects.filter(
@@ -130,6 +133,48 @@ def issue(request: HttpRequest, year: int) -> HttpResponse:
     }, status=400 if error else 200)
 
 
+RULE_FIELDS = ("module", "kind", "annual_cost", "operator_share_fraction",
+               "operator_share_amount", "population_kind", "population_year", "brackets",
+               "flat_amount")
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def rules(request: HttpRequest, year: int) -> HttpResponse:
+    """The year's pricing rules, set from the console: the very service ``opsn billing_rule``
+    calls, with its refusals; a rule set again replaces the application's rule."""
+    error: DomainError | None = None
+    typed: dict[str, str] = {"kind": "flat", "population_kind": "municipale",
+                             "population_year": str(year - 1)}
+    issued = Invoice.objects.filter(year=year).exists()
+    if request.method == "POST":
+        typed = {k: request.POST.get(k, "")[:300] for k in RULE_FIELDS}
+        typed["newcomer_double"] = "on" if request.POST.get("newcomer_double") else ""
+        try:
+            rule = services.rule_set(
+                module=typed["module"], year=year, kind=typed["kind"],
+                annual_cost=typed["annual_cost"],
+                operator_share_fraction=typed["operator_share_fraction"],
+                operator_share_amount=typed["operator_share_amount"],
+                population_kind=typed["population_kind"],
+                population_year=typed["population_year"], brackets=typed["brackets"],
+                flat_amount=typed["flat_amount"], newcomer_double=bool(typed["newcomer_double"]),
+                by=account_id(request))
+        except DomainError as exc:
+            error = exc
+        else:
+            messages.success(request, f"Règle {year} de {rule.module.name} enregistrée : "
+                                      f"{rule.get_kind_display()}.")
+            return redirect("billing:rules", year=year)
+    rows = PricingRule.objects.filter(year=year).select_related("module").prefetch_related(
+        "brackets").order_by("module__position")
+    return render(request, "billing/rules.html", {
+        "year": year, "page": paginate(request, rows), "error": error, "typed": typed,
+        "modules": Module.objects.filter(is_active=True), "kinds": PricingRule.Kind.choices,
+        "issued": issued,
+    }, status=error.http_status if error else 200)
+
+
 @operator_required
 @require_http_methods(["GET", "POST"])
 def discounts(request: HttpRequest, year: int) -> HttpResponse:
@@ -144,7 +189,7 @@ def discounts(request: HttpRequest, year: int) -> HttpResponse:
             discount = services.discount_set(
                 commune=commune, year=year, percent=typed["percent"],
                 reason=typed["reason"], module=typed["module"] or None,
-                by=request.user.get_username())
+                by=account_id(request))
         except DomainError as exc:
             error = exc
             if isinstance(exc, UnknownCommune):
@@ -177,7 +222,7 @@ def service_charges(request: HttpRequest, year: int) -> HttpResponse:
             charge = services.service_charge_add(
                 commune=commune, year=year, label=typed["label"],
                 amount_excl_vat=typed["amount_excl_vat"], vat_rate=typed["vat_rate"],
-                by=request.user.get_username())
+                by=account_id(request))
         except DomainError as exc:
             error = exc
             if isinstance(exc, UnknownCommune):
@@ -198,7 +243,7 @@ def service_charges(request: HttpRequest, year: int) -> HttpResponse:
 def service_charge_remove(request: HttpRequest, pk: int) -> HttpResponse:
     charge = get_object_or_404(ServiceCharge.objects.select_related("commune"), pk=pk)
     try:
-        services.service_charge_remove(charge=charge, by=request.user.get_username())
+        services.service_charge_remove(charge=charge, by=account_id(request))
     except BillingError as exc:
         messages.error(request, str(exc))
     else:
@@ -211,7 +256,7 @@ def service_charge_remove(request: HttpRequest, pk: int) -> HttpResponse:
 def discount_remove(request: HttpRequest, pk: int) -> HttpResponse:
     discount = get_object_or_404(Discount.objects.select_related("commune"), pk=pk)
     try:
-        services.discount_remove(discount=discount, by=request.user.get_username())
+        services.discount_remove(discount=discount, by=account_id(request))
     except BillingError as exc:
         messages.error(request, str(exc))
     else:
@@ -312,7 +357,8 @@ def invoice_correct(request: HttpRequest, number: str) -> HttpResponse:
 
 @operator_required
 def events(request: HttpRequest) -> HttpResponse:
-    """The operator's billing trail: every titre sent, contested, corrected, paid."""
+    """The operator's billing trail: rules, discounts and services set or removed, every
+    titre sent, contested, corrected, paid."""
     rows = BillingEvent.objects.all()
     q = request.GET.get("q", "").strip()[:40]
     if q:
