@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.years, name="years"),
     path("<int:year>/", views.preview, name="preview"),
     path("<int:year>.csv", views.preview_csv, name="preview_csv"),
+    path("<int:year>.ods", views.preview_ods, name="preview_ods"),
     path("<int:year>/emettre/", views.issue, name="issue"),
     path("<int:year>/regles/", views.rules, name="rules"),
     path("<int:year>/remises/", views.discounts, name="discounts"),

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import account_id, operator_required
 from opsn.billing import conventions as conventions_service
-from opsn.billing import documents, issuing, services
-from opsn.billing.charts import Bar, bar_chart
+from opsn.billing import documents, exports, issuing, services
+from opsn.billing.charts import Bar, amount_chart, bar_chart
 from opsn.billing.computation import BillingError, compute_year
 from opsn.billing.exports import write_preview_csv
 from opsn.billing.models import (
@@ -59,33 +59,57 @@ def years(request: HttpRequest) -> HttpResponse:
                                                       status="pending").count()})
 
 
+PREVIEW_PAGE = 50  # communes per page of the preview's detail
+
+
 @operator_required
 def preview(request: HttpRequest, year: int) -> HttpResponse:
+    """What the year would issue, before issuing: the totals per application and per
+    commune first, their charts, then the detail (module names, never codes), searchable
+    by commune or application and paginated; the same as CSV and ODS."""
     try:
         result = compute_year(year)
     except BillingError as exc:
         return render(request, "billing/preview.html", {"year": year, "error": str(exc)},
                       status=400)
-    q = request.GET.get("q", "").strip().lower()
+    names = dict(Module.objects.values_list("code", "name"))
+    q = request.GET.get("q", "").strip()[:60]
+    wanted = q.lower()
+    by_module: dict[str, list[int]] = {}
     by_commune: dict[str, dict] = {}
     for line in result.lines:
+        module = by_module.setdefault(line.module, [0, 0])
+        module[0] += 1
+        module[1] += line.amount_cents
         row = by_commune.setdefault(line.insee_code, {"insee_code": line.insee_code,
                                                       "name": line.commune, "lines": [],
                                                       "total": 0})
-        row["lines"].append(line)
+        row["lines"].append((names.get(line.module, line.module), line))
         row["total"] += line.amount_cents
-    rows = [r for r in by_commune.values()
-            if not q or q in r["name"].lower() or q == r["insee_code"].lower()]
-    rows.sort(key=lambda r: r["name"])
-    for row in rows:
-        row["total_label"] = format_cents(row["total"])
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    names = dict(Module.objects.values_list("code", "name"))
+    modules = sorted(((names.get(code, code), count, cents)
+                      for code, (count, cents) in by_module.items()), key=lambda m: m[0])
+    communes = sorted(by_commune.values(), key=lambda r: -r["total"])
+    rows = []
+    for row in sorted(by_commune.values(), key=lambda r: r["name"]):
+        if wanted and not (wanted in row["name"].lower() or wanted == row["insee_code"]):
+            lines = [pair for pair in row["lines"] if wanted in pair[0].lower()]
+            if not lines:
+                continue
+            row = {**row, "lines": lines}
+        rows.append({**row, "total_label": format_cents(row["total"])})
     return render(request, "billing/preview.html", {
-        "year": year, "q": q, "page": page,
-        "modules": [(names.get(m, m), format_cents(t))
-                    for m, t in sorted(result.by_module().items())],
+        "year": year, "q": q,
+        "page": Paginator(rows, PREVIEW_PAGE).get_page(request.GET.get("page")),
+        "modules": [(name, count, format_cents(cents)) for name, count, cents in modules],
+        "top": [(r["name"], format_cents(r["total"])) for r in communes[:20]],
+        "module_chart": mark_safe(amount_chart(  # noqa: S308 - built from escaped values
+            f"Contributions {year} par application",
+            [(name, cents) for name, _, cents in modules])),
+        "commune_chart": mark_safe(amount_chart(  # noqa: S308 - built from escaped values
+            f"Contributions {year} : les 20 communes qui contribuent le plus",
+            [(r["name"], r["total"]) for r in communes[:20]])),
         "total": format_cents(result.total_cents()), "communes": len(by_commune),
+        "matches": len(rows),
     })
 
 
@@ -98,6 +122,19 @@ def preview_csv(request: HttpRequest, year: int) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="contributions-{year}.csv"'
     write_preview_csv(result, response)
+    return response
+
+
+@operator_required
+def preview_ods(request: HttpRequest, year: int) -> HttpResponse:
+    try:
+        result = compute_year(year)
+    except BillingError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    names = dict(Module.objects.values_list("code", "name"))
+    response = HttpResponse(exports.preview_ods(result, names),
+                            content_type="application/vnd.oasis.opendocument.spreadsheet")
+    response["Content-Disposition"] = f'attachment; filename="contributions-{year}.ods"'
     return response
 
 
