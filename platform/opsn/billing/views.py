@@ -462,10 +462,11 @@ def conventions(request: HttpRequest, insee_code: str) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action", "")
         typed = {k: request.POST.get(k, "")[:1200] for k in (
-            "number", "starts_on", "ends_on", "mentions", "signed_on", "subject")}
+            "number", "starts_on", "ends_on", "mentions", "signed_on", "subject", "module",
+            "yearly_cost", "amendment")}
         target = f"{action}-{request.POST.get('pk', '')[:12]}"
         found = None
-        if action in ("change", "amend"):
+        if action in ("change", "amend", "cost"):
             pk = request.POST.get("pk", "")
             found = Convention.objects.filter(
                 commune=commune, pk=int(pk) if pk.isdigit() and len(pk) < 10 else 0).first()
@@ -480,6 +481,13 @@ def conventions(request: HttpRequest, insee_code: str) -> HttpResponse:
                     by=by)
                 done = (f"Avenant n° {amendment.number} à la convention n° {found.number} "
                         "enregistré.")
+            elif action == "cost":
+                assert found is not None
+                cost = conventions_service.convention_cost_set(
+                    convention=found, module=typed["module"], yearly_cost=typed["yearly_cost"],
+                    amendment=typed["amendment"] or None, by=by)
+                done = (f"Convention n° {found.number} : {cost.module.name}, "
+                        f"{euros(cost.yearly_cost)} par an dès {cost.applies_from.year}.")
             elif action in ("create", "change"):
                 convention = conventions_service.convention_set(
                     commune=commune, convention=found, number=typed["number"],
@@ -493,9 +501,11 @@ def conventions(request: HttpRequest, insee_code: str) -> HttpResponse:
         else:
             messages.success(request, done)
             return redirect("billing:conventions", insee_code=commune.insee_code)
-    rows = Convention.objects.filter(commune=commune).prefetch_related("amendments")
+    rows = Convention.objects.filter(commune=commune).prefetch_related(
+        "amendments", "costs__module", "costs__amendment")
     return render(request, "billing/conventions.html", {
         "commune": commune, "conventions": rows, "error": error, "typed": typed,
+        "modules": Module.objects.filter(is_active=True),
         "inline": error is not None and target.startswith("create") and error.field in (
             "number", "starts_on", "ends_on", "mentions"),
         "history": BillingEvent.objects.filter(

@@ -660,6 +660,25 @@ class AmendmentOut(Schema):
     subject: str
 
 
+class ConventionCostOut(Schema):
+    module: str
+    yearly_cost: str
+    amendment: int | None
+    applies_from: date
+
+    @staticmethod
+    def resolve_module(obj):
+        return obj.module_id
+
+    @staticmethod
+    def resolve_yearly_cost(obj):
+        return str(obj.yearly_cost)
+
+    @staticmethod
+    def resolve_amendment(obj):
+        return obj.amendment.number if obj.amendment_id else None
+
+
 class ConventionOut(Schema):
     id: int
     insee_code: str
@@ -668,6 +687,11 @@ class ConventionOut(Schema):
     ends_on: date
     mentions: str
     amendments: list[AmendmentOut]
+    costs: list[ConventionCostOut]
+
+    @staticmethod
+    def resolve_costs(obj):
+        return list(obj.costs.select_related("amendment"))
 
     @staticmethod
     def resolve_insee_code(obj):
@@ -688,6 +712,12 @@ class ConventionIn(In):
 class AmendmentIn(In):
     signed_on: date
     subject: str
+
+
+class ConventionCostIn(In):
+    module: str
+    yearly_cost: str
+    amendment: int | None = None
 
 
 def _convention(insee_code: str, convention_id: int) -> Convention:
@@ -732,4 +762,16 @@ def add_amendment(request, insee_code: str, convention_id: int, payload: Amendme
     """An avenant (numbered 1, 2… in the convention), with its date and its object."""
     conventions.amendment_add(convention=_convention(insee_code, convention_id),
                               by=_token_name(request), **payload.model_dump())
+    return Status(201, _convention(insee_code, convention_id))
+
+
+@api.post("/communes/{insee_code}/conventions/{convention_id}/costs",
+          response={201: ConventionOut, 400: ErrorOut, 404: ErrorOut}, tags=["conventions"])
+def add_convention_cost(request, insee_code: str, convention_id: int,
+                        payload: ConventionCostIn):
+    """The yearly cost the convention fixes for an application: billing uses it for the
+    commune instead of the pricing rule for the convention's whole term; with
+    ``amendment`` (the avenant's number), a new cost from the year of the avenant's date."""
+    conventions.convention_cost_set(convention=_convention(insee_code, convention_id),
+                                    by=_token_name(request), **payload.model_dump())
     return Status(201, _convention(insee_code, convention_id))
