@@ -82,14 +82,14 @@ def test_the_convention_cost_is_used_for_its_term_and_an_amendment_changes_it(ye
     assert "Révision" not in trail[1].summary and "avenant n° 1" in trail[1].summary
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"yearly_cost": "-5"}, "Coût annuel"),
-    ({"yearly_cost": "abc"}, "n'est pas un montant"),
-    ({"yearly_cost": "9" * 40}, "Coût annuel"),
-    ({"module": "inconnue"}, "Application inconnue"),
-    ({"amendment": "7"}, "pas d'avenant n° « 7 »"),
+@pytest.mark.parametrize(("data", "field", "message"), [
+    ({"yearly_cost": "-5"}, "yearly_cost", "Coût annuel"),
+    ({"yearly_cost": "abc"}, "yearly_cost", "n'est pas un montant"),
+    ({"yearly_cost": "9" * 40}, "yearly_cost", "Coût annuel"),
+    ({"module": "inconnue"}, "module", "Application inconnue"),
+    ({"amendment": "7"}, "amendment", "pas d'avenant n° « 7 »"),
 ])
-def test_a_bad_cost_is_refused_and_nothing_saved(years, browser, data, message):
+def test_a_bad_cost_is_refused_next_to_its_field(years, browser, data, field, message):
     page = browser.get("/facturation/conventions/69259/", extra_environ=CONSOLE)
     form = _form(page, "cost")
     fields = {"module": "regies", "yearly_cost": "600", **data}
@@ -100,6 +100,7 @@ def test_a_bad_cost_is_refused_and_nothing_saved(years, browser, data, message):
             form[name] = value
     response = form.submit(extra_environ=CONSOLE, status=400)
     assert message in unescape(response.text)
+    assert f'aria-describedby="c-{years.pk}-{field}-error"' in response.text
     assert not ConventionCost.objects.exists()
 
 

@@ -501,13 +501,19 @@ def conventions(request: HttpRequest, insee_code: str) -> HttpResponse:
         else:
             messages.success(request, done)
             return redirect("billing:conventions", insee_code=commune.insee_code)
-    rows = Convention.objects.filter(commune=commune).prefetch_related(
-        "amendments", "costs__module", "costs__amendment")
+    rows = list(Convention.objects.filter(commune=commune).prefetch_related(
+        "amendments", "costs__module", "costs__amendment"))
+    cost_fields = ("module", "yearly_cost", "amendment")
+    for row in rows:  # a refused cost is shown next to its field, in its convention's form
+        here = error is not None and target == f"cost-{row.pk}" and error.field in cost_fields
+        row.cost_error = error if here else None  # type: ignore[attr-defined]
     return render(request, "billing/conventions.html", {
         "commune": commune, "conventions": rows, "error": error, "typed": typed,
         "modules": Module.objects.filter(is_active=True),
-        "inline": error is not None and target.startswith("create") and error.field in (
-            "number", "starts_on", "ends_on", "mentions"),
+        "inline": error is not None and (
+            (target.startswith("create") and error.field in (
+                "number", "starts_on", "ends_on", "mentions"))
+            or (target.startswith("cost-") and error.field in cost_fields)),
         "history": BillingEvent.objects.filter(
             insee_code=commune.insee_code, code__startswith="convention.")[:50],
     }, status=error.http_status if error else 200)
