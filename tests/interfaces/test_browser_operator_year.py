@@ -1,5 +1,5 @@
 """The operator's year in a real browser at phone width, axe-core clean at every step:
-the rules (set with ``opsn billing_rule``, shown on *Facturation*) → the preview → the
+the rules (set on *Facturation* → *règles*) → the preview → the
 confirmation that says what will be issued → the titres → « Marquer transmis » with its
 day → the commune's administrator contests from its space → the operator corrects (credit
 note + new titre, with the reason) → « Marquer payé ». The screenshots of the guides
@@ -15,7 +15,6 @@ from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
 from opsn.agents.models import AgentRole
-from opsn.billing import services
 from opsn.billing.models import Invoice
 from opsn.communes.models import Commune, CommuneModule
 from tests.helpers.billing import subscribe_from, wipe_billing
@@ -52,7 +51,6 @@ def year(server):
     venissieux = Commune.objects.get(insee_code="69259")
     grant(venissieux, ADMIN, "administrator")
     subscribe_from(year)
-    services.rule_set(module="regies", year=year, kind="flat", flat_amount="1500")
     try:
         yield server, year
     finally:
@@ -75,7 +73,15 @@ def test_the_operators_year_at_phone_width(year):
             page = context.new_page()
             sign_in(page, f"{console}/compte/connexion/?next=/facturation/", OPERATOR, operator)
             expect(page.get_by_role("heading", name="Facturation des communes")).to_be_visible()
+            clean(page)
+            page.get_by_role("link", name=f"règles {year}").first.click()
+            page.get_by_label("Application", exact=True).select_option("regies")
+            page.get_by_label("Type de règle").select_option("flat")
+            page.get_by_label("Montant payé par chaque commune (€)").fill("1500")
+            page.get_by_role("button", name="Enregistrer la règle").click()
+            expect(page.get_by_text(f"Règle {year} de Régies enregistrée")).to_be_visible()
             clean(page, "rules")
+            page.goto(f"{console}/facturation/")
             page.get_by_role("link", name="aperçu des contributions").first.click()
             expect(page.get_by_role("heading", name=f"Contributions {year}")).to_be_visible()
             clean(page, "preview")

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from opsn.billing import issuing, services
 from opsn.billing.computation import compute_year
-from opsn.billing.models import Discount, ServiceCharge
+from opsn.billing.models import BillingEvent, Discount, ServiceCharge
 from opsn.communes.models import CommuneModule
 
 CONSOLE = {"HTTP_HOST": "console.localhost"}
@@ -156,3 +156,39 @@ def test_the_operator_api_sets_discounts_and_services(year_2024, api):
     spec = api.get("/api/v1/openapi.json").json()
     assert {"/api/v1/communes/{insee_code}/discounts",
             "/api/v1/communes/{insee_code}/services"} <= set(spec["paths"])
+
+
+# --- The billing trail ---------------------------------------------------------------------
+
+def test_discounts_and_services_are_written_in_the_billing_trail(year_2024, console, api,
+                                                                 operator):
+    console.post("/facturation/2024/remises/", {
+        "commune": "69256", "module": "regies", "percent": "50",
+        "reason": "Convention : première année"}, **CONSOLE)
+    console.post("/facturation/2024/prestations/", {
+        "commune": "69259", "label": "Formation", "amount_excl_vat": "300",
+        "vat_rate": "20"}, **CONSOLE)
+    _post(api, "/api/v1/communes/69259/discounts",
+          {"year": 2024, "percent": "10", "reason": "Fidélité"})
+    call_command("billing_service", "69256", "2024", "Reprise de données", "800", verbosity=0)
+    console.post(f"/facturation/remises/{Discount.objects.get(percent=50).pk}/retirer/",
+                 **CONSOLE)
+    console.post(f"/facturation/prestations/{ServiceCharge.objects.get(label='Formation').pk}"
+                 "/retirer/", **CONSOLE)
+    refused = console.post("/facturation/2024/remises/", {
+        "commune": "69256", "module": "", "percent": "150", "reason": "x"}, **CONSOLE)
+    assert refused.status_code == 400
+    trail = [(e.code, e.insee_code, e.actor) for e in BillingEvent.objects.exclude(
+        code="rule.set").order_by("id")]
+    assert trail == [
+        ("discount.set", "69256", operator.email.lower()),
+        ("service.added", "69259", operator.email.lower()),
+        ("discount.set", "69259", "api:tests"),
+        ("service.added", "69256", "command line"),
+        ("discount.removed", "69256", operator.email.lower()),
+        ("service.removed", "69259", operator.email.lower()),
+    ]
+    page = unescape(console.get("/facturation/journal/?q=Formation", **CONSOLE).content.decode())
+    assert "Prestation 2024 pour Vénissieux : Formation, 300.00 € HT, TVA 20.00 %" in page
+    every = unescape(console.get("/facturation/journal/", **CONSOLE).content.decode())
+    assert "Remise 2024 de 50.00 % pour Vaulx-en-Velin (Régies) retirée" in every

@@ -51,3 +51,30 @@ def bar_chart(title: str, bars: list[Bar], width: int = 640) -> str:
                      f"{format_cents(bar.total_cents)}</text>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+AMOUNT = "#000091"   # 15.3:1 on white
+
+
+def amount_chart(title: str, bars: list[tuple[str, int]], width: int = 640) -> str:
+    """One bar per label, for amounts not yet paid nor owed (the preview before issuing)."""
+    title_id = f"chart-{slugify(title)}"
+    label_width, row, top = 190, 26, 8
+    biggest = max((cents for _, cents in bars), default=0) or 1
+    plot = width - label_width - 110
+    height = top + row * len(bars) + 8
+    parts = [f'<svg role="img" aria-labelledby="{title_id}" viewBox="0 0 {width} {height}" '
+             f'width="100%" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif"'
+             f' font-size="12"><title id="{title_id}">{escape(title)}</title>']
+    for i, (label, cents) in enumerate(bars):
+        y = top + i * row
+        size = plot * max(cents, 0) // biggest
+        parts.append(f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end">'
+                     f'{escape(label[:28])}</text>')
+        parts.append(f'<rect x="{label_width}" y="{y + 3}" width="{size}" height="16" '
+                     f'fill="{AMOUNT}"><title>{escape(label)} : {format_cents(cents)}</title>'
+                     "</rect>")
+        parts.append(f'<text x="{label_width + size + 6}" y="{y + 15}">'
+                     f"{format_cents(cents)}</text>")
+    parts.append("</svg>")
+    return "".join(parts)

@@ -17,7 +17,14 @@ from typing import NamedTuple
 from django.db.models import Min, Q, Sum
 
 from opsn.billing.allocation import largest_remainder
-from opsn.billing.models import Discount, Invoice, InvoiceLine, PopulationKind, PricingRule
+from opsn.billing.models import (
+    ConventionCost,
+    Discount,
+    Invoice,
+    InvoiceLine,
+    PopulationKind,
+    PricingRule,
+)
 from opsn.communes.models import CommuneModule
 from opsn.kernel.errors import DomainError
 from opsn.kernel.money import format_cents, from_cents, to_cents
@@ -74,11 +81,37 @@ class Line(NamedTuple):  # a tuple: 200,000 of them are made in a second
                          "sa strate)")
         elif self.rule_kind == kind.FLAT:
             text = f"forfait {format_cents(self.base_cents)}"
+        elif self.rule_kind == CONVENTION:
+            number, amendment = self.formula
+            text = f"coût annuel fixé par la convention n° {number}"
+            if amendment:
+                text += f" (avenant n° {amendment})"
+            text += f" : {format_cents(self.base_cents)}"
         else:
             text = "gratuit"
         if self.discount_percent:
             text += f" ; remise {self.discount_percent} % → {format_cents(self.amount_cents)}"
         return text
+
+
+CONVENTION = "convention"  # a line whose cost a convention fixes, not the pricing rule
+
+
+def convention_costs(year: int) -> dict[tuple[str, str], tuple[int, str, int | None]]:
+    """(INSEE code, module) -> (cents, convention number, amendment number) for the yearly
+    costs the conventions in force during ``year`` fix: the latest convention to start,
+    then the latest cost whose amendment dates from ``year`` or before."""
+    rows = (ConventionCost.objects
+            .filter(convention__starts_on__lte=datetime.date(year, 12, 31),
+                    convention__ends_on__gte=datetime.date(year, 1, 1),
+                    applies_from__lte=datetime.date(year, 12, 31))
+            .order_by("convention__starts_on", "applies_from", "id")
+            .values_list("convention__commune__insee_code", "module_id", "yearly_cost",
+                         "convention__number", "amendment__number"))
+    found: dict[tuple[str, str], tuple[int, str, int | None]] = {}
+    for code, module, cost, number, amendment in rows:  # later rows win
+        found[(code, module)] = (to_cents(cost, error=BillingError), number, amendment)
+    return found
 
 
 def _int(value: int) -> str:
@@ -180,6 +213,8 @@ def compute_year(year: int) -> Preview:
         (code, module): percent for code, module, percent in Discount.objects.filter(year=year)
         .values_list("commune__insee_code", "module_id", "percent")}
 
+    fixed = convention_costs(year)
+
     preview = Preview(year)
     for rule in rules:
         communes = sorted(subscribed.get(rule.module_id, []))
@@ -201,6 +236,9 @@ def compute_year(year: int) -> Preview:
             population = {code: available[code] for code, _ in communes}
             label = f"{rule.get_population_kind_display()} {rule.population_year}"
         lines = _rule_lines(rule, communes, population, label)
+        if fixed:
+            lines = [_fixed(line, fixed.get((line.insee_code, line.module)))
+                     for line in lines]
         if not discounts:
             preview.lines.extend(lines)
             continue
@@ -214,6 +252,16 @@ def compute_year(year: int) -> Preview:
                 line = line._replace(discount_percent=percent, amount_cents=amount)
             preview.lines.append(line)
     return preview
+
+
+def _fixed(line: Line, cost: tuple[int, str, int | None] | None) -> Line:
+    """The convention's yearly cost instead of the rule's (the other communes' shares of
+    a per-inhabitant rule are not changed by it)."""
+    if cost is None:
+        return line
+    cents, number, amendment = cost
+    return line._replace(rule_kind=CONVENTION, base_cents=cents, amount_cents=cents,
+                         formula=(number, amendment))
 
 
 def _newcomer_catch_up(rule: PricingRule, tier_of: dict[str, tuple]) -> dict[str, int]:

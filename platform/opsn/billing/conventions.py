@@ -11,8 +11,15 @@ from django.db import transaction
 from django.db.models import Q
 
 from opsn.billing.computation import BillingError
-from opsn.billing.models import Convention, ConventionAmendment, billing_event
-from opsn.communes.models import Commune
+from opsn.billing.models import (
+    Convention,
+    ConventionAmendment,
+    ConventionCost,
+    Invoice,
+    billing_event,
+)
+from opsn.communes.models import Commune, Module
+from opsn.kernel import money
 
 
 def _text(value: str | None, *, field: str, label: str, max_length: int,
@@ -114,6 +121,59 @@ def amendment_add(*, convention: Convention, signed_on, subject: str,
                           f"{convention.number} : {subject[:300]}",
                   convention=convention.number, signed_on=day.isoformat(), subject=subject)
     return amendment
+
+
+@transaction.atomic
+def convention_cost_set(*, convention: Convention, module: str, yearly_cost,
+                        amendment: int | str | ConventionAmendment | None = None,
+                        by: str = "") -> ConventionCost:
+    """The yearly cost the convention fixes for ``module``: from its start, or (with
+    ``amendment``, the avenant's number) from the billing year of the avenant's date.
+    Billing then uses it for the commune instead of the pricing rule, for every year of the
+    convention's term. Refused for a year already issued (a titre is corrected by a credit
+    note), twice for the same avenant, or for an application the commune does not have."""
+    convention = Convention.objects.select_for_update().select_related("commune").get(
+        pk=convention.pk)
+    module = (module or "").strip()
+    found = Module.objects.filter(code=module, is_active=True).first()
+    if found is None:
+        raise BillingError(f"Application inconnue : « {module[:40]} ».", field="module")
+    cost = money.parse_amount(yearly_cost, field="yearly_cost", what="Coût annuel",
+                              allow_zero=True, error=BillingError)
+    avenant = None
+    if amendment is not None and amendment != "":
+        number = amendment.number if isinstance(amendment, ConventionAmendment) else amendment
+        try:
+            avenant = convention.amendments.get(number=int(number))
+        except (ValueError, TypeError, ConventionAmendment.DoesNotExist):
+            raise BillingError(f"La convention n° {convention.number} n'a pas d'avenant n° "
+                               f"« {str(number)[:10]} ».", field="amendment") from None
+    applies_from = max(avenant.signed_on, convention.starts_on) if avenant else (
+        convention.starts_on)
+    if ConventionCost.objects.filter(convention=convention, module=found,
+                                     amendment=avenant).exists():
+        what = f"l'avenant n° {avenant.number}" if avenant else "la convention"
+        raise BillingError(f"{what[0].upper()}{what[1:]} fixe déjà le coût de {found.name} : "
+                           "un avenant le change.", field="module")
+    issued = Invoice.objects.filter(insee_code=convention.commune.insee_code,
+                                    kind=Invoice.Kind.INVOICE, year__gte=applies_from.year,
+                                    year__lte=convention.ends_on.year).order_by("year").first()
+    if issued is not None:
+        raise BillingError(f"Les contributions {issued.year} de {convention.commune.name} sont "
+                           "déjà émises : un coût fixé ne les change plus (corrigez le titre "
+                           "par un avoir, ou datez l'avenant de l'année suivante).",
+                           field="amendment" if avenant else "yearly_cost")
+    row = ConventionCost.objects.create(convention=convention, module=found, yearly_cost=cost,
+                                        amendment=avenant, applies_from=applies_from)
+    since = f", avenant n° {avenant.number}" if avenant else ""
+    billing_event(code="convention.cost", actor=by or "command line",
+                  insee_code=convention.commune.insee_code,
+                  summary=f"Convention n° {convention.number}{since} : {found.name} "
+                          f"{cost} € par an dès {applies_from.year}",
+                  convention=convention.number, module=found.code, yearly_cost=str(cost),
+                  amendment=avenant.number if avenant else None,
+                  applies_from=applies_from.isoformat())
+    return row
 
 
 def convention_for(commune: Commune | None, year: int) -> Convention | None:

@@ -161,6 +161,32 @@ class ConventionAmendment(models.Model):
         return f"avenant n° {self.number} du {self.signed_on:%d/%m/%Y}"
 
 
+class ConventionCost(models.Model):
+    """The yearly cost a convention fixes for one application: while the convention is in
+    force it replaces the pricing rule for its commune; an amendment (``amendment``) sets a
+    new cost from the billing year of its date (``applies_from``)."""
+
+    convention = models.ForeignKey(Convention, on_delete=models.CASCADE, related_name="costs")
+    module = models.ForeignKey(Module, on_delete=models.PROTECT, related_name="+")
+    yearly_cost = models.DecimalField(max_digits=12, decimal_places=2)
+    amendment = models.ForeignKey(ConventionAmendment, null=True, blank=True,
+                                  on_delete=models.CASCADE, related_name="costs")
+    applies_from = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["convention", "module", "applies_from"]
+        constraints = [
+            models.CheckConstraint(condition=Q(yearly_cost__gte=0),
+                                   name="convention_cost_not_negative"),
+            models.UniqueConstraint(fields=["convention", "module", "amendment"],
+                                    nulls_distinct=False, name="one_cost_per_amendment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.module_id} {self.yearly_cost} € dès le {self.applies_from:%d/%m/%Y}"
+
+
 class InvoiceSequence(models.Model):
     """The operator's numbering of accounting documents for one year. Numbers are taken
     inside the issuing transaction with this row locked: no gap, no duplicate, even when

@@ -40,45 +40,180 @@ def parse_amount(value: str | Decimal | int, what: str) -> Decimal:
     return money.parse_amount(value, what=what, allow_zero=True, error=BillingError)
 
 
+def _blank(value):
+    """A form sends every field; an empty one means « not given »."""
+    if value is None:
+        return None
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _parse_year(value, *, field: str, what: str) -> int | None:
+    value = _blank(value)
+    if value is None:
+        return None
+    try:
+        year = int(str(value).strip())
+    except ValueError:
+        raise BillingError(f"{what} : « {str(value)[:20]} » n'est pas une année.",
+                           field=field) from None
+    if not 1900 <= year <= 2100:
+        raise BillingError(f"{what} : « {year} » n'est pas une année (1900 à 2100).",
+                           field=field)
+    return year
+
+
+_RULE_FIELDS = {  # which parameters each kind of rule takes
+    "annual_cost": ("per_inhabitant",),
+    "operator_share_amount": ("per_inhabitant",),
+    "operator_share_fraction": ("per_inhabitant",),
+    "flat_amount": ("flat",),
+    "brackets": ("tiers",),
+}
+_RULE_FIELD_LABELS = {
+    "annual_cost": "le coût annuel", "operator_share_amount": "la part de l'opérateur",
+    "operator_share_fraction": "la part de l'opérateur", "flat_amount": "le forfait",
+    "population_year": "l'année de population", "brackets": "les strates",
+}
+
+
+def _describe_rule(rule: PricingRule) -> str:
+    kind = PricingRule.Kind
+    if rule.kind == kind.PER_INHABITANT:
+        share = (f"{rule.operator_share_fraction} du coût"
+                 if rule.operator_share_fraction is not None
+                 else f"{rule.operator_share_amount or 0} €")
+        return (f"coût annuel {rule.annual_cost} €, part de l'opérateur {share}, population "
+                f"{rule.population_kind} {rule.population_year}")
+    if rule.kind == kind.TIERS:
+        parts = ", ".join(f"{b.lower}-{'' if b.upper is None else b.upper}:{b.amount}"
+                          for b in rule.brackets.order_by("lower"))
+        return f"strates {parts} (population {rule.population_kind} {rule.population_year})"
+    if rule.kind == kind.FLAT:
+        return f"{rule.flat_amount} € par commune"
+    return "gratuit"
+
+
 @transaction.atomic
 def rule_set(*, module: str, year: int, kind: str, annual_cost=None,
              operator_share_amount=None, operator_share_fraction=None, flat_amount=None,
-             population_kind: str = PopulationKind.MUNICIPALE, population_year: int | None = None,
-             brackets: Sequence[tuple[int, int | None, str | Decimal]] = (),
-             newcomer_double: bool = False) -> PricingRule:
-    """Create or replace the pricing rule of ``module`` for ``year``."""
+             population_kind: str = PopulationKind.MUNICIPALE, population_year=None,
+             brackets: str | Sequence[tuple[int, int | None, str | Decimal]] = (),
+             newcomer_double: bool = False, by: str = "") -> PricingRule:
+    """Create or replace the pricing rule of ``module`` for ``year`` (command line, console
+    and operator API all come here). A parameter that does not belong to ``kind`` is
+    refused rather than silently kept; the change is written in the billing trail."""
+    module = (module or "").strip()
     if not Module.objects.filter(code=module).exists():
-        raise BillingError(f"Application inconnue : « {module} ».")
+        raise BillingError(f"Application inconnue : « {module[:40]} ».", field="module")
+    checked_year = _parse_year(year, field="year", what="Année")
+    if checked_year is None or not 2000 <= checked_year <= 2100:
+        raise BillingError(f"« {str(year)[:20]} » n'est pas une année de facturation "
+                           "(2000 à 2100).", field="year")
+    year = checked_year
+    if Invoice.objects.filter(year=year).exists():
+        raise BillingError(f"Les contributions {year} sont déjà émises : une règle ne les "
+                           "change plus (corrigez un titre par un avoir).", field="year")
     if kind not in PricingRule.Kind.values:
         known = ", ".join(PricingRule.Kind.values)
-        raise BillingError(f"Type de règle inconnu : « {kind} » ({known}).")
+        raise BillingError(f"Type de règle inconnu : « {str(kind)[:40]} » ({known}).",
+                           field="kind")
+    population_kind = population_kind or PopulationKind.MUNICIPALE
     if population_kind not in PopulationKind.values:
-        raise BillingError(f"Population inconnue : « {population_kind} » (municipale ou totale).")
+        raise BillingError(f"Population inconnue : « {str(population_kind)[:40]} » "
+                           "(municipale ou totale).", field="population_kind")
+    given = {"annual_cost": _blank(annual_cost),
+             "operator_share_amount": _blank(operator_share_amount),
+             "operator_share_fraction": _blank(operator_share_fraction),
+             "flat_amount": _blank(flat_amount), "population_year": _blank(population_year),
+             "brackets": _blank(brackets) or None}
+    label = PricingRule.Kind(kind).label
+    if kind not in ("per_inhabitant", "tiers"):  # a population says nothing to a flat fee
+        given["population_year"] = None
+    for name, value in given.items():
+        if name == "population_year":
+            continue
+        if value is not None and kind not in _RULE_FIELDS[name]:
+            raise BillingError(f"Une règle « {label} » ne prend pas {_RULE_FIELD_LABELS[name]} "
+                               ": videz ce champ ou changez de type de règle.", field=name)
+    raw = given["brackets"]
+    parsed = parse_brackets(raw) if isinstance(raw, str) else list(raw or ())
+    if given["operator_share_amount"] is not None and given["operator_share_fraction"] is not None:
+        raise BillingError("Donnez la part de l'opérateur en montant ou en fraction, pas les "
+                           "deux.", field="operator_share_fraction")
+    population_year = _parse_year(given["population_year"], field="population_year",
+                                  what="Année de population")
+    if kind in ("per_inhabitant", "tiers") and population_year is None:
+        raise BillingError("L'année de référence de la population manque (par exemple "
+                           "l'année précédente).", field="population_year")
+    if newcomer_double and kind != "tiers":
+        raise BillingError("La règle des nouveaux entrants (paient double) s'applique aux "
+                           "forfaits par strate de population.", field="newcomer_double")
     fraction = None
-    if operator_share_fraction is not None:
+    if given["operator_share_fraction"] is not None:
         try:
-            fraction = Decimal(str(operator_share_fraction))
+            fraction = Decimal(str(given["operator_share_fraction"]).strip().replace(",", "."))
         except InvalidOperation:
-            raise BillingError(f"Part de l'opérateur : « {operator_share_fraction} » n'est pas "
-                               "une fraction.") from None
-        if not Decimal(0) <= fraction <= Decimal(1):
+            fraction = None
+        if fraction is None or not fraction.is_finite():
+            raise BillingError(f"Part de l'opérateur : « {str(operator_share_fraction)[:20]} » "
+                               "n'est pas une fraction.", field="operator_share_fraction")
+        exponent = fraction.as_tuple().exponent
+        if not Decimal(0) <= fraction <= Decimal(1) or (isinstance(exponent, int)
+                                                         and exponent < -4):
             raise BillingError("La part de l'opérateur en fraction est entre 0 et 1 (0,5 = la "
-                               "moitié).")
+                               "moitié), quatre décimales au plus.",
+                               field="operator_share_fraction")
+
+    def amount(name: str, what: str) -> Decimal | None:
+        value = given[name]
+        if value is None:
+            return None
+        try:
+            return parse_amount(value, what)
+        except BillingError as exc:
+            exc.field = name
+            raise
+    costs = {"annual_cost": amount("annual_cost", "Coût annuel"),
+             "operator_share_amount": amount("operator_share_amount", "Part de l'opérateur"),
+             "flat_amount": amount("flat_amount", "Forfait")}
+    if kind == "per_inhabitant" and not costs["annual_cost"]:
+        raise BillingError("Le coût annuel global de l'application manque (plus de 0 €).",
+                           field="annual_cost")
+    if kind == "flat" and costs["flat_amount"] is None:
+        raise BillingError("Le montant du forfait manque : donnez ce que paie chaque commune.",
+                           field="flat_amount")
+    if kind == "tiers" and not parsed:
+        raise BillingError("Donnez les strates de population, par exemple "
+                           "0-500000:7500,500000-:15000.", field="brackets")
+    strata = []
+    for lower, upper, value in parsed:
+        if not 0 <= lower <= 100_000_000 or (upper is not None and not 0 < upper <= 100_000_000):
+            raise BillingError(f"Strate {lower}-{'' if upper is None else upper} : des "
+                               "bornes entre 0 et 100 000 000 habitants.", field="brackets")
+        try:
+            strata.append((lower, upper, parse_amount(value, "Strate")))
+        except BillingError as exc:
+            exc.field = "brackets"
+            raise
     PricingRule.objects.filter(module_id=module, year=year).delete()
     rule = PricingRule.objects.create(
         module_id=module, year=year, kind=kind,
-        annual_cost=None if annual_cost is None else parse_amount(annual_cost, "Coût annuel"),
-        operator_share_amount=(None if operator_share_amount is None
-                               else parse_amount(operator_share_amount, "Part de l'opérateur")),
-        operator_share_fraction=fraction,
-        flat_amount=None if flat_amount is None else parse_amount(flat_amount, "Forfait"),
-        population_kind=population_kind, population_year=population_year,
-        newcomer_double=newcomer_double)
+        operator_share_fraction=fraction, population_kind=population_kind,
+        population_year=population_year, newcomer_double=newcomer_double, **costs)
     PopulationBracket.objects.bulk_create([
-        PopulationBracket(rule=rule, lower=lower, upper=upper,
-                          amount=parse_amount(amount, "Strate"))
-        for lower, upper, amount in brackets])
-    check_rule(rule)  # refused -> the transaction rolls back: nothing saved
+        PopulationBracket(rule=rule, lower=lower, upper=upper, amount=value)
+        for lower, upper, value in strata])
+    try:
+        check_rule(rule)  # refused -> the transaction rolls back: nothing saved
+    except BillingError as exc:
+        if exc.field is None and kind == "tiers":
+            exc.field = "brackets"
+        raise
+    billing_event(code="rule.set", actor=by or "command line",
+                  summary=f"Règle {module} {year} : {label}, {_describe_rule(rule)}",
+                  module=module, year=year, kind=kind)
     return rule
 
 
@@ -89,10 +224,12 @@ def parse_brackets(text: str) -> list[tuple[int, int | None, str]]:
         try:
             bounds, amount = part.split(":")
             lower, upper = bounds.split("-")
-            brackets.append((int(lower), int(upper) if upper else None, amount))
+            brackets.append((int(lower.strip()), int(upper) if upper.strip() else None,
+                             amount.strip()))
         except ValueError:
-            raise BillingError(f"Strate « {part} » illisible : écrivez min-max:montant, par "
-                               "exemple 0-500000:7500 (max vide pour la dernière).") from None
+            raise BillingError(f"Strate « {part[:40]} » illisible : écrivez min-max:montant, "
+                               "par exemple 0-500000:7500 (max vide pour la dernière).",
+                               field="brackets") from None
     return brackets
 
 
@@ -336,6 +473,11 @@ def discount_set(*, commune: Commune, year: int, percent: str | Decimal | int,
                            field="module")
     discount = Discount.objects.create(commune=commune, year=year, module=found,
                                        percent=percent, reason=reason)
+    what = found.name if found else "toutes les applications"
+    billing_event(code="discount.set", actor=by or "command line",
+                  insee_code=commune.insee_code,
+                  summary=f"Remise {year} de {percent} % pour {commune.name} ({what}) : {reason}",
+                  year=year, module=module or None, percent=str(percent), reason=reason)
     logger.info("discount %s%% for %s (%s, %s) set by %s: %s", percent, commune.insee_code,
                 year, module or "all", by or "-", reason)
     return discount
@@ -344,6 +486,12 @@ def discount_set(*, commune: Commune, year: int, percent: str | Decimal | int,
 @transaction.atomic
 def discount_remove(*, discount: Discount, by: str = "") -> None:
     _year_open(discount.year)
+    what = discount.module.name if discount.module else "toutes les applications"
+    billing_event(code="discount.removed", actor=by or "command line",
+                  insee_code=discount.commune.insee_code,
+                  summary=f"Remise {discount.year} de {discount.percent} % pour "
+                          f"{discount.commune.name} ({what}) retirée",
+                  year=discount.year, module=discount.module_id, percent=str(discount.percent))
     logger.info("discount %s%% for %s (%s) removed by %s", discount.percent,
                 discount.commune.insee_code, discount.year, by or "-")
     discount.delete()
@@ -371,6 +519,11 @@ def service_charge_add(*, commune: Commune, year: int, label: str,
                            field="vat_rate")
     charge = ServiceCharge.objects.create(commune=commune, year=year, label=label,
                                           amount_excl_vat=amount, vat_rate=rate)
+    billing_event(code="service.added", actor=by or "command line",
+                  insee_code=commune.insee_code,
+                  summary=f"Prestation {year} pour {commune.name} : {label}, {amount} € HT, "
+                          f"TVA {rate} %",
+                  year=year, label=label, amount_excl_vat=str(amount), vat_rate=str(rate))
     logger.info("service %s (%s € HT, TVA %s %%) for %s (%s) added by %s", label, amount,
                 rate, commune.insee_code, year, by or "-")
     return charge
@@ -379,6 +532,12 @@ def service_charge_add(*, commune: Commune, year: int, label: str,
 @transaction.atomic
 def service_charge_remove(*, charge: ServiceCharge, by: str = "") -> None:
     _year_open(charge.year)
+    billing_event(code="service.removed", actor=by or "command line",
+                  insee_code=charge.commune.insee_code,
+                  summary=f"Prestation {charge.year} pour {charge.commune.name} retirée : "
+                          f"{charge.label}, {charge.amount_excl_vat} € HT",
+                  year=charge.year, label=charge.label,
+                  amount_excl_vat=str(charge.amount_excl_vat))
     logger.info("service %s for %s (%s) removed by %s", charge.label,
                 charge.commune.insee_code, charge.year, by or "-")
     charge.delete()

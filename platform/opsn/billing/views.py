@@ -15,8 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import account_id, operator_required
 from opsn.billing import conventions as conventions_service
-from opsn.billing import documents, issuing, services
-from opsn.billing.charts import Bar, bar_chart
+from opsn.billing import documents, exports, issuing, services
+from opsn.billing.charts import Bar, amount_chart, bar_chart
 from opsn.billing.computation import BillingError, compute_year
 from opsn.billing.exports import write_preview_csv
 from opsn.billing.models import (
@@ -49,40 +49,67 @@ def years(request: HttpRequest) -> HttpResponse:
         by_year.setdefault(rule.year, []).append(rule)
     runs = {run.year: run for run in BillingRun.objects.all()}
     requests = SubscriptionRequest.objects.select_related("commune", "module")[:50]
+    this_year = timezone.localdate().year
     return render(request, "billing/years.html", {"by_year": by_year, "runs": runs,
+                                                  "this_year": this_year,
+                                                  "next_year": this_year + 1,
                                                   "requests": requests,
                                                   "reminder": sending_reminder(),
                                                   "pending": SubscriptionRequest.objects.filter(
                                                       status="pending").count()})
 
 
+PREVIEW_PAGE = 50  # communes per page of the preview's detail
+
+
 @operator_required
 def preview(request: HttpRequest, year: int) -> HttpResponse:
+    """What the year would issue, before issuing: the totals per application and per
+    commune first, their charts, then the detail (module names, never codes), searchable
+    by commune or application and paginated; the same as CSV and ODS."""
     try:
         result = compute_year(year)
     except BillingError as exc:
         return render(request, "billing/preview.html", {"year": year, "error": str(exc)},
                       status=400)
-    q = request.GET.get("q", "").strip().lower()
+    names = dict(Module.objects.values_list("code", "name"))
+    q = request.GET.get("q", "").strip()[:60]
+    wanted = q.lower()
+    by_module: dict[str, list[int]] = {}
     by_commune: dict[str, dict] = {}
     for line in result.lines:
+        module = by_module.setdefault(line.module, [0, 0])
+        module[0] += 1
+        module[1] += line.amount_cents
         row = by_commune.setdefault(line.insee_code, {"insee_code": line.insee_code,
                                                       "name": line.commune, "lines": [],
                                                       "total": 0})
-        row["lines"].append(line)
+        row["lines"].append((names.get(line.module, line.module), line))
         row["total"] += line.amount_cents
-    rows = [r for r in by_commune.values()
-            if not q or q in r["name"].lower() or q == r["insee_code"].lower()]
-    rows.sort(key=lambda r: r["name"])
-    for row in rows:
-        row["total_label"] = format_cents(row["total"])
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    names = dict(Module.objects.values_list("code", "name"))
+    modules = sorted(((names.get(code, code), count, cents)
+                      for code, (count, cents) in by_module.items()), key=lambda m: m[0])
+    communes = sorted(by_commune.values(), key=lambda r: -r["total"])
+    rows = []
+    for row in sorted(by_commune.values(), key=lambda r: r["name"]):
+        if wanted and not (wanted in row["name"].lower() or wanted == row["insee_code"]):
+            lines = [pair for pair in row["lines"] if wanted in pair[0].lower()]
+            if not lines:
+                continue
+            row = {**row, "lines": lines}
+        rows.append({**row, "total_label": format_cents(row["total"])})
     return render(request, "billing/preview.html", {
-        "year": year, "q": q, "page": page,
-        "modules": [(names.get(m, m), format_cents(t))
-                    for m, t in sorted(result.by_module().items())],
+        "year": year, "q": q,
+        "page": Paginator(rows, PREVIEW_PAGE).get_page(request.GET.get("page")),
+        "modules": [(name, count, format_cents(cents)) for name, count, cents in modules],
+        "top": [(r["name"], format_cents(r["total"])) for r in communes[:20]],
+        "module_chart": mark_safe(amount_chart(  # noqa: S308 - built from escaped values
+            f"Contributions {year} par application",
+            [(name, cents) for name, _, cents in modules])),
+        "commune_chart": mark_safe(amount_chart(  # noqa: S308 - built from escaped values
+            f"Contributions {year} : les 20 communes qui contribuent le plus",
+            [(r["name"], r["total"]) for r in communes[:20]])),
         "total": format_cents(result.total_cents()), "communes": len(by_commune),
+        "matches": len(rows),
     })
 
 
@@ -95,6 +122,19 @@ def preview_csv(request: HttpRequest, year: int) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="contributions-{year}.csv"'
     write_preview_csv(result, response)
+    return response
+
+
+@operator_required
+def preview_ods(request: HttpRequest, year: int) -> HttpResponse:
+    try:
+        result = compute_year(year)
+    except BillingError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    names = dict(Module.objects.values_list("code", "name"))
+    response = HttpResponse(exports.preview_ods(result, names),
+                            content_type="application/vnd.oasis.opendocument.spreadsheet")
+    response["Content-Disposition"] = f'attachment; filename="contributions-{year}.ods"'
     return response
 
 
@@ -130,6 +170,48 @@ def issue(request: HttpRequest, year: int) -> HttpResponse:
     }, status=400 if error else 200)
 
 
+RULE_FIELDS = ("module", "kind", "annual_cost", "operator_share_fraction",
+               "operator_share_amount", "population_kind", "population_year", "brackets",
+               "flat_amount")
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def rules(request: HttpRequest, year: int) -> HttpResponse:
+    """The year's pricing rules, set from the console: the very service ``opsn billing_rule``
+    calls, with its refusals; a rule set again replaces the application's rule."""
+    error: DomainError | None = None
+    typed: dict[str, str] = {"kind": "flat", "population_kind": "municipale",
+                             "population_year": str(year - 1)}
+    issued = Invoice.objects.filter(year=year).exists()
+    if request.method == "POST":
+        typed = {k: request.POST.get(k, "")[:300] for k in RULE_FIELDS}
+        typed["newcomer_double"] = "on" if request.POST.get("newcomer_double") else ""
+        try:
+            rule = services.rule_set(
+                module=typed["module"], year=year, kind=typed["kind"],
+                annual_cost=typed["annual_cost"],
+                operator_share_fraction=typed["operator_share_fraction"],
+                operator_share_amount=typed["operator_share_amount"],
+                population_kind=typed["population_kind"],
+                population_year=typed["population_year"], brackets=typed["brackets"],
+                flat_amount=typed["flat_amount"], newcomer_double=bool(typed["newcomer_double"]),
+                by=account_id(request))
+        except DomainError as exc:
+            error = exc
+        else:
+            messages.success(request, f"Règle {year} de {rule.module.name} enregistrée : "
+                                      f"{rule.get_kind_display()}.")
+            return redirect("billing:rules", year=year)
+    rows = PricingRule.objects.filter(year=year).select_related("module").prefetch_related(
+        "brackets").order_by("module__position")
+    return render(request, "billing/rules.html", {
+        "year": year, "page": paginate(request, rows), "error": error, "typed": typed,
+        "modules": Module.objects.filter(is_active=True), "kinds": PricingRule.Kind.choices,
+        "issued": issued,
+    }, status=error.http_status if error else 200)
+
+
 @operator_required
 @require_http_methods(["GET", "POST"])
 def discounts(request: HttpRequest, year: int) -> HttpResponse:
@@ -144,7 +226,7 @@ def discounts(request: HttpRequest, year: int) -> HttpResponse:
             discount = services.discount_set(
                 commune=commune, year=year, percent=typed["percent"],
                 reason=typed["reason"], module=typed["module"] or None,
-                by=request.user.get_username())
+                by=account_id(request))
         except DomainError as exc:
             error = exc
             if isinstance(exc, UnknownCommune):
@@ -177,7 +259,7 @@ def service_charges(request: HttpRequest, year: int) -> HttpResponse:
             charge = services.service_charge_add(
                 commune=commune, year=year, label=typed["label"],
                 amount_excl_vat=typed["amount_excl_vat"], vat_rate=typed["vat_rate"],
-                by=request.user.get_username())
+                by=account_id(request))
         except DomainError as exc:
             error = exc
             if isinstance(exc, UnknownCommune):
@@ -198,7 +280,7 @@ def service_charges(request: HttpRequest, year: int) -> HttpResponse:
 def service_charge_remove(request: HttpRequest, pk: int) -> HttpResponse:
     charge = get_object_or_404(ServiceCharge.objects.select_related("commune"), pk=pk)
     try:
-        services.service_charge_remove(charge=charge, by=request.user.get_username())
+        services.service_charge_remove(charge=charge, by=account_id(request))
     except BillingError as exc:
         messages.error(request, str(exc))
     else:
@@ -211,7 +293,7 @@ def service_charge_remove(request: HttpRequest, pk: int) -> HttpResponse:
 def discount_remove(request: HttpRequest, pk: int) -> HttpResponse:
     discount = get_object_or_404(Discount.objects.select_related("commune"), pk=pk)
     try:
-        services.discount_remove(discount=discount, by=request.user.get_username())
+        services.discount_remove(discount=discount, by=account_id(request))
     except BillingError as exc:
         messages.error(request, str(exc))
     else:
@@ -312,7 +394,8 @@ def invoice_correct(request: HttpRequest, number: str) -> HttpResponse:
 
 @operator_required
 def events(request: HttpRequest) -> HttpResponse:
-    """The operator's billing trail: every titre sent, contested, corrected, paid."""
+    """The operator's billing trail: rules, discounts and services set or removed, every
+    titre sent, contested, corrected, paid."""
     rows = BillingEvent.objects.all()
     q = request.GET.get("q", "").strip()[:40]
     if q:
@@ -379,10 +462,11 @@ def conventions(request: HttpRequest, insee_code: str) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action", "")
         typed = {k: request.POST.get(k, "")[:1200] for k in (
-            "number", "starts_on", "ends_on", "mentions", "signed_on", "subject")}
+            "number", "starts_on", "ends_on", "mentions", "signed_on", "subject", "module",
+            "yearly_cost", "amendment")}
         target = f"{action}-{request.POST.get('pk', '')[:12]}"
         found = None
-        if action in ("change", "amend"):
+        if action in ("change", "amend", "cost"):
             pk = request.POST.get("pk", "")
             found = Convention.objects.filter(
                 commune=commune, pk=int(pk) if pk.isdigit() and len(pk) < 10 else 0).first()
@@ -397,6 +481,13 @@ def conventions(request: HttpRequest, insee_code: str) -> HttpResponse:
                     by=by)
                 done = (f"Avenant n° {amendment.number} à la convention n° {found.number} "
                         "enregistré.")
+            elif action == "cost":
+                assert found is not None
+                cost = conventions_service.convention_cost_set(
+                    convention=found, module=typed["module"], yearly_cost=typed["yearly_cost"],
+                    amendment=typed["amendment"] or None, by=by)
+                done = (f"Convention n° {found.number} : {cost.module.name}, "
+                        f"{euros(cost.yearly_cost)} par an dès {cost.applies_from.year}.")
             elif action in ("create", "change"):
                 convention = conventions_service.convention_set(
                     commune=commune, convention=found, number=typed["number"],
@@ -410,11 +501,19 @@ def conventions(request: HttpRequest, insee_code: str) -> HttpResponse:
         else:
             messages.success(request, done)
             return redirect("billing:conventions", insee_code=commune.insee_code)
-    rows = Convention.objects.filter(commune=commune).prefetch_related("amendments")
+    rows = list(Convention.objects.filter(commune=commune).prefetch_related(
+        "amendments", "costs__module", "costs__amendment"))
+    cost_fields = ("module", "yearly_cost", "amendment")
+    for row in rows:  # a refused cost is shown next to its field, in its convention's form
+        here = error is not None and target == f"cost-{row.pk}" and error.field in cost_fields
+        row.cost_error = error if here else None  # type: ignore[attr-defined]
     return render(request, "billing/conventions.html", {
         "commune": commune, "conventions": rows, "error": error, "typed": typed,
-        "inline": error is not None and target.startswith("create") and error.field in (
-            "number", "starts_on", "ends_on", "mentions"),
+        "modules": Module.objects.filter(is_active=True),
+        "inline": error is not None and (
+            (target.startswith("create") and error.field in (
+                "number", "starts_on", "ends_on", "mentions"))
+            or (target.startswith("cost-") and error.field in cost_fields)),
         "history": BillingEvent.objects.filter(
             insee_code=commune.insee_code, code__startswith="convention.")[:50],
     }, status=error.http_status if error else 200)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from opsn.accounts.models import OperatorApiToken
 from opsn.billing import conventions, issuing
 from opsn.billing import services as billing
-from opsn.billing.models import Convention, Invoice
+from opsn.billing.models import Convention, Invoice, PricingRule
 from opsn.communes import archive, services
 from opsn.communes.errors import RegistryError, UnknownCommune
 from opsn.communes.models import Commune, Module, OnboardingBatch
@@ -404,6 +404,98 @@ def add_service(request, insee_code: str, payload: ServiceIn):
     return Status(201, charge)
 
 
+# --- Billing: pricing rules (as the console's « Règles de tarification » page) -------------
+
+class BracketIn(In):
+    lower: int
+    upper: int | None = None
+    amount: str
+
+
+class RuleIn(In):
+    kind: str
+    annual_cost: str | None = None
+    operator_share_fraction: str | None = None
+    operator_share_amount: str | None = None
+    population_kind: str = "municipale"
+    population_year: int | None = None
+    brackets: list[BracketIn] = []
+    newcomer_double: bool = False
+    flat_amount: str | None = None
+
+
+class BracketOut(Schema):
+    lower: int
+    upper: int | None
+    amount: str
+
+    @staticmethod
+    def resolve_amount(obj):
+        return str(obj.amount)
+
+
+class RuleOut(Schema):
+    module: str
+    year: int
+    kind: str
+    annual_cost: str | None
+    operator_share_fraction: str | None
+    operator_share_amount: str | None
+    population_kind: str
+    population_year: int | None
+    newcomer_double: bool
+    flat_amount: str | None
+    brackets: list[BracketOut]
+
+    @staticmethod
+    def resolve_module(obj):
+        return obj.module_id
+
+    @staticmethod
+    def resolve_brackets(obj):
+        return list(obj.brackets.order_by("lower"))
+
+    @staticmethod
+    def _text(value):
+        return None if value is None else str(value)
+
+    @staticmethod
+    def resolve_annual_cost(obj):
+        return RuleOut._text(obj.annual_cost)
+
+    @staticmethod
+    def resolve_operator_share_fraction(obj):
+        return RuleOut._text(obj.operator_share_fraction)
+
+    @staticmethod
+    def resolve_operator_share_amount(obj):
+        return RuleOut._text(obj.operator_share_amount)
+
+    @staticmethod
+    def resolve_flat_amount(obj):
+        return RuleOut._text(obj.flat_amount)
+
+
+@api.get("/billing/{year}/rules", response=list[RuleOut], tags=["billing"])
+def list_rules(request, year: int):
+    """The pricing rules of ``year``, one per application."""
+    return list(PricingRule.objects.filter(year=year).order_by("module__position"))
+
+
+@api.put("/billing/{year}/rules/{module}",
+         response={200: RuleOut, 400: ErrorOut, 404: ErrorOut}, tags=["billing"])
+def set_rule(request, year: int, module: str, payload: RuleIn):
+    """Set (or replace) the pricing rule of ``module`` for ``year``: ``per_inhabitant``
+    (annual_cost, an operator share as a fraction or an amount, population_year), ``tiers``
+    (brackets, population_year, newcomer_double), ``flat`` (flat_amount) or ``free``. The
+    refusals of ``opsn billing_rule``; a parameter of another kind is refused; nothing is
+    saved on a refusal, nor once the year is issued."""
+    data = payload.model_dump()
+    brackets = [(b["lower"], b["upper"], b["amount"]) for b in data.pop("brackets")]
+    return billing.rule_set(module=module, year=year, brackets=brackets,
+                            by=_token_name(request), **data)
+
+
 # --- Billing: the titres' life (as the console's « Titres de recette » pages) ----------------
 
 class InvoiceLineOut(Schema):
@@ -568,6 +660,25 @@ class AmendmentOut(Schema):
     subject: str
 
 
+class ConventionCostOut(Schema):
+    module: str
+    yearly_cost: str
+    amendment: int | None
+    applies_from: date
+
+    @staticmethod
+    def resolve_module(obj):
+        return obj.module_id
+
+    @staticmethod
+    def resolve_yearly_cost(obj):
+        return str(obj.yearly_cost)
+
+    @staticmethod
+    def resolve_amendment(obj):
+        return obj.amendment.number if obj.amendment_id else None
+
+
 class ConventionOut(Schema):
     id: int
     insee_code: str
@@ -576,6 +687,11 @@ class ConventionOut(Schema):
     ends_on: date
     mentions: str
     amendments: list[AmendmentOut]
+    costs: list[ConventionCostOut]
+
+    @staticmethod
+    def resolve_costs(obj):
+        return list(obj.costs.select_related("amendment"))
 
     @staticmethod
     def resolve_insee_code(obj):
@@ -596,6 +712,12 @@ class ConventionIn(In):
 class AmendmentIn(In):
     signed_on: date
     subject: str
+
+
+class ConventionCostIn(In):
+    module: str
+    yearly_cost: str
+    amendment: int | None = None
 
 
 def _convention(insee_code: str, convention_id: int) -> Convention:
@@ -640,4 +762,16 @@ def add_amendment(request, insee_code: str, convention_id: int, payload: Amendme
     """An avenant (numbered 1, 2… in the convention), with its date and its object."""
     conventions.amendment_add(convention=_convention(insee_code, convention_id),
                               by=_token_name(request), **payload.model_dump())
+    return Status(201, _convention(insee_code, convention_id))
+
+
+@api.post("/communes/{insee_code}/conventions/{convention_id}/costs",
+          response={201: ConventionOut, 400: ErrorOut, 404: ErrorOut}, tags=["conventions"])
+def add_convention_cost(request, insee_code: str, convention_id: int,
+                        payload: ConventionCostIn):
+    """The yearly cost the convention fixes for an application: billing uses it for the
+    commune instead of the pricing rule for the convention's whole term; with
+    ``amendment`` (the avenant's number), a new cost from the year of the avenant's date."""
+    conventions.convention_cost_set(convention=_convention(insee_code, convention_id),
+                                    by=_token_name(request), **payload.model_dump())
     return Status(201, _convention(insee_code, convention_id))

@@ -32,20 +32,20 @@ class Command(DomainCommand):
 
     def handle(self, *args, module, year, per_inhabitant, tiers, flat, free, operator_fraction,
                operator_amount, population, population_year, newcomer_double, **options):
+        # Every option goes to the service, which refuses one that does not belong to the
+        # kind (an operator share on a flat fee) rather than dropping it silently.
         if per_inhabitant is not None:
-            rule = services.rule_set(
-                module=module, year=year, kind="per_inhabitant", annual_cost=per_inhabitant,
-                operator_share_fraction=operator_fraction,
-                operator_share_amount=operator_amount, population_kind=population,
-                population_year=population_year)
+            kind = "per_inhabitant"
         elif tiers is not None:
-            rule = services.rule_set(module=module, year=year, kind="tiers",
-                                     brackets=services.parse_brackets(tiers),
-                                     population_kind=population,
-                                     population_year=population_year,
-                                     newcomer_double=newcomer_double)
+            kind = "tiers"
         elif flat is not None:
-            rule = services.rule_set(module=module, year=year, kind="flat", flat_amount=flat)
+            kind = "flat"
         else:
-            rule = services.rule_set(module=module, year=year, kind="free")
+            kind = "free"
+        rule = services.rule_set(
+            module=module, year=year, kind=kind, annual_cost=per_inhabitant,
+            operator_share_fraction=operator_fraction, operator_share_amount=operator_amount,
+            population_kind=population, population_year=population_year,
+            brackets=tiers or (), flat_amount=flat, newcomer_double=newcomer_double,
+            by="command line")
         self.stdout.write(f"{rule}")
