@@ -25,6 +25,8 @@ from opsn.commune_api import lookups
 from opsn.commune_api.schemas import (
     CollectionIn,
     CollectionOut,
+    ConfirmationIn,
+    ConfirmationOut,
     ErrorOut,
     HandoverCancelIn,
     HandoverIn,
@@ -45,6 +47,7 @@ from opsn.commune_api.schemas import (
     RegieOut,
     ReversalIn,
 )
+from opsn.direct_debit.booking import collection_confirm
 from opsn.direct_debit.errors import DirectDebitNotFound
 from opsn.direct_debit.models import Collection, Mandate, MandateSource
 from opsn.direct_debit.selectors import collections_of
@@ -292,6 +295,27 @@ def list_collections(request, number: str, limit: Query[int] = 20):
     regie = lookups.regie_for(_actor(request), number)
     return [_collection_out(request, c)
             for c in collections_of(regie).select_related("regie")[:max(1, min(limit, 100))]]
+
+
+@api.post("/regies/{number}/collections/{collection_id}/confirm",
+          response={200: ConfirmationOut, **ERRORS}, tags=["prélèvement SEPA"])
+def confirm_collection(request, number: str, collection_id: int,
+                       payload: ConfirmationIn | None = None):
+    """La banque a crédité la remise (`credited_on`, par défaut son échéance) : chaque
+    prélèvement entre au journal de la régie (mode prélèvement SEPA, quittances sans trou),
+    jamais refusé pour une journée arrêtée (le premier jour ouvert). Une fois : rejouée,
+    409 et rien ne change."""
+    regie = lookups.regie_for(_actor(request), number)
+    collection = Collection.objects.filter(regie=regie, pk=collection_id).defer("xml").first()
+    if collection is None:
+        raise DirectDebitNotFound(f"Aucune remise n° {collection_id} dans la régie "
+                                  f"{regie.number}.", field="collection_id")
+    done = collection_confirm(collection=collection, actor=_actor(request),
+                              credited_on=payload.credited_on if payload else None)
+    return {"collection": collection.message_id, "credited_on": done.credited_on,
+            "count": done.count, "total": str(done.total),
+            "first_receipt": done.first_receipt, "last_receipt": done.last_receipt,
+            "to_credit": done.to_credit}
 
 
 @api.get("/regies/{number}/collections/{collection_id}/pain008.xml",

@@ -113,6 +113,22 @@ class CollectionOut(Out):
     download_url: str = Field(description="le fichier pain.008 (même accès)")
 
 
+class ConfirmationIn(In):
+    credited_on: datetime.date | None = Field(
+        None, description="le jour où la banque a crédité la remise (par défaut son échéance)")
+
+
+class ConfirmationOut(Out):
+    collection: str = Field(description="l'identifiant de la remise (MsgId)")
+    credited_on: datetime.date
+    count: int = Field(description="prélèvements enregistrés au journal")
+    total: str = Field(description="montant encaissé, en texte (\"1234.50\")")
+    first_receipt: str
+    last_receipt: str
+    to_credit: int = Field(description="prélèvements allés à l'avoir du payeur (facture "
+                                       "transmise au comptable public entre-temps)")
+
+
 class MandateOut(Out):
     rum: str
     payer: str

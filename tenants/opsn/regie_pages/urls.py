@@ -125,6 +125,8 @@ urlpatterns = [
          name="collection_new"),
     path("<str:number>/prelevement/remises/<int:collection_id>/",
          direct_debit.collection_detail, name="collection"),
+    path("<str:number>/prelevement/remises/<int:collection_id>/confirmer/",
+         direct_debit.collection_confirm_view, name="collection_confirm"),
     path("<str:number>/prelevement/remises/<int:collection_id>/pain008.xml",
          direct_debit.collection_file, name="collection_file"),
     path("<str:number>/administration/", admin.regie_admin, name="admin"),

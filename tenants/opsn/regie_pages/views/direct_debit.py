@@ -17,8 +17,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.direct_debit.banking import mask_iban
+from opsn.direct_debit.booking import collection_confirm
 from opsn.direct_debit.models import (
     Collection,
+    Confirmation,
     Creditor,
     Mandate,
     MandateKind,
@@ -256,16 +258,60 @@ def _collection(regie, collection_id: int) -> Collection:
     return get_object_or_404(Collection.objects.defer("xml"), regie=regie, pk=collection_id)
 
 
+class ConfirmForm(forms.Form):
+    credited_on = forms.DateField(
+        label="Crédité le", widget=DATE,
+        help_text="le jour où la banque a versé la remise sur le compte de la régie (par "
+                  "défaut l'échéance) ; une journée de caisse arrêtée ne refuse rien : les "
+                  "paiements vont au premier jour ouvert")
+    confirm = forms.BooleanField(
+        label="Je confirme : la banque a crédité cette remise (chaque prélèvement entre au "
+              "journal de la régie, une fois)",
+        error_messages={"required": "Cochez la confirmation pour enregistrer la remise."})
+
+
+def _collection_page(request, regie, collection, *, confirm_form=None, status=200):
+    lines = (collection.lines.select_related("invoice", "invoice__payer", "mandate")
+             .order_by("id"))
+    confirmation = Confirmation.objects.filter(collection=collection).first()
+    return page(request, "regie_pages/collection.html", {
+        "collection": collection, "page_obj": paginate(request, lines),
+        "creditor_iban": mask_iban(collection.iban), "confirmation": confirmation,
+        "confirm_form": confirm_form or ConfirmForm(
+            initial={"credited_on": collection.collection_date}),
+        "confirmable": collection.collection_date <= timezone.localdate(),
+    }, status=status, regie=regie, section="direct_debit")
+
+
 @commune_role_required(*AGENT_ROLES)
 def collection_detail(request: HttpRequest, number: str, collection_id: int) -> HttpResponse:
     regie = regie_of(request, number)
+    return _collection_page(request, regie, _collection(regie, collection_id))
+
+
+@commune_role_required(*AGENT_ROLES)
+@require_POST
+def collection_confirm_view(request: HttpRequest, number: str,
+                            collection_id: int) -> HttpResponse:
+    """The bank credited the collection: its debits enter the journal (``collection_confirm``,
+    the command's and the API's), once."""
+    regie = regie_of(request, number)
     collection = _collection(regie, collection_id)
-    lines = (collection.lines.select_related("invoice", "invoice__payer", "mandate")
-             .order_by("id"))
-    return page(request, "regie_pages/collection.html", {
-        "collection": collection, "page_obj": paginate(request, lines),
-        "creditor_iban": mask_iban(collection.iban),
-    }, regie=regie, section="direct_debit")
+    form = ConfirmForm(request.POST)
+    if not form.is_valid():
+        return _collection_page(request, regie, collection, confirm_form=form, status=400)
+    try:
+        done = collection_confirm(collection=collection, actor=actor_of(request),
+                                  credited_on=form.cleaned_data["credited_on"])
+    except DomainError as exc:
+        form.add_error("credited_on" if exc.field == "date" else None, exc.message)
+        return _collection_page(request, regie, collection, confirm_form=form,
+                                status=exc.http_status if exc.http_status in (403, 409)
+                                else 400)
+    messages.success(request, f"Remise {collection.message_id} confirmée : {done.count} "
+                              f"prélèvement(s) enregistré(s) au journal, crédités le "
+                              f"{done.credited_on:%d/%m/%Y}.")
+    return redirect("regie_pages:collection", regie.number, collection.pk)
 
 
 @commune_role_required(*AGENT_ROLES)
