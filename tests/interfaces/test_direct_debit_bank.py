@@ -10,14 +10,17 @@ import json
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
+from webtest import Upload
 
 from opsn.agents.models import AgentRole
 from opsn.agents.services import service_credential_issue
-from opsn.direct_debit.models import Confirmation
+from opsn.direct_debit.booking import collection_confirm
+from opsn.direct_debit.models import CollectionLine, Confirmation, DebitReturn, ReturnFile
 from opsn.direct_debit.services import collect, creditor_set, mandate_record
-from opsn.regies.models import EntrySource, LedgerEntry
+from opsn.regies.models import EntrySource, Invoice, LedgerEntry
 from opsn.regies.services import cashdesk, founding
 from tests.commune.test_direct_debit_booking import (
     CA_BIC,
@@ -27,6 +30,7 @@ from tests.commune.test_direct_debit_booking import (
     LBP_BIC,
     LBP_IBAN,
     MODES,
+    camt054,
     weekday_before,
 )
 from tests.helpers.communes import host_of, in_schema
@@ -174,3 +178,99 @@ def test_the_software_confirms_a_collection_once(venissieux, books, software):
     assert nonsense.status_code == 422
     with in_schema(venissieux):
         assert len(debits(regie)) == 3
+
+
+# --- Importing the bank's returns -----------------------------------------------------------
+
+def e2e_of(invoice) -> str:
+    return CollectionLine.objects.get(invoice=invoice).end_to_end_id
+
+
+def returns_state():
+    return (LedgerEntry.objects.count(), ReturnFile.objects.count(),
+            DebitReturn.objects.count())
+
+
+def test_the_agent_imports_the_banks_returns(venissieux, books, titulaire):
+    regie, _, invoices, collection = books
+    with in_schema(venissieux):
+        collection_confirm(collection=collection, actor=TITULAIRE)
+        e2e = e2e_of(invoices[2])
+    content = camt054((e2e, "66.68", "AM04"), ("404-404", "3.00", "AM04"))
+    page = titulaire.get(f"{BASE}/{regie.number}/prelevement/")
+    assert "Aucun prélèvement retourné" in text_of(page)
+    form = form_of(page, "/prelevement/retours/")
+    form["file"] = Upload("camt054.xml", content, "application/xml")
+    done = form.submit()
+    words = text_of(done)
+    assert "1 prélèvement(s) retourné(s) enregistré(s), 1 ignoré(s)" in words
+    assert "FAC-3" in words and "AM04 – provision insuffisante" in words
+    assert "« 404-404 »" in words
+    with in_schema(venissieux):
+        assert Invoice.objects.get(pk=invoices[2].pk).status != "paid"
+        state = returns_state()
+    listed = titulaire.get(f"{BASE}/{regie.number}/prelevement/")
+    assert "AM04 – provision insuffisante" in text_of(listed) and "Famille Diallo" in text_of(
+        listed)
+    form = form_of(listed, "/prelevement/retours/")
+    form["file"] = Upload("camt054-bis.xml", content, "application/xml")
+    again = form.submit(status=409)
+    assert "déjà été importé" in text_of(again)
+    with in_schema(venissieux):
+        assert returns_state() == state
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"bonjour", "mal formé"),
+    (b"<Document>\x00</Document>", "mal formé"),
+    (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"/>',
+     "n'est pas un avis de débit ou de crédit camt.054"),
+    (b"x" * 1_100_000, "un import en prend au plus 1 Mo"),
+])
+def test_a_bad_returns_file_is_refused_in_french_from_the_pages(
+        venissieux, books, titulaire, settings, content, words):
+    settings.OPSN_IMPORT_MAX_MEGABYTES = 1
+    regie = books[0]
+    with in_schema(venissieux):
+        collection_confirm(collection=books[3], actor=TITULAIRE)
+        state = returns_state()
+    form = form_of(titulaire.get(f"{BASE}/{regie.number}/prelevement/"), "/prelevement/retours/")
+    form["file"] = Upload("retours.xml", content, "application/xml")
+    refused = form.submit(status=400)
+    assert words in text_of(refused) and "Rien n'a été enregistré" in text_of(refused)
+    with in_schema(venissieux):
+        assert returns_state() == state
+
+
+def upload(client, number, content, name="camt054.xml"):
+    return client.post(f"/api/v1/regies/{number}/direct-debit-returns",
+                       {"file": SimpleUploadedFile(name, content, "application/xml")})
+
+
+def test_the_software_imports_the_banks_returns(venissieux, books, software, settings):
+    regie, _, invoices, collection = books
+    with in_schema(venissieux):
+        collection_confirm(collection=collection, actor=TITULAIRE)
+        e2e = e2e_of(invoices[0])
+        state = returns_state()
+    settings.OPSN_IMPORT_MAX_MEGABYTES = 1
+    for content, words in ((b"\x00\x00", "mal formé"), (b"x" * 1_100_000, "au plus 1 Mo"),
+                           (b"<a/>", "camt.054")):
+        bad = upload(software, regie.number, content)
+        assert bad.status_code == 400 and words in bad.json()["message"], bad.content
+    missing = software.post(f"/api/v1/regies/{regie.number}/direct-debit-returns", {})
+    assert missing.status_code == 400 and missing.json()["field"] == "file"
+    assert "camt.054" in missing.json()["message"]
+    with in_schema(venissieux):
+        assert returns_state() == state
+    content = camt054((e2e, "45.10", "MD06"), ("404-404", "3.00", "AM04"), msg="RET-API")
+    done = upload(software, regie.number, content)
+    assert done.status_code == 201, done.content
+    body = done.json()
+    assert [(r["invoice"], r["payer"], r["amount"], r["reason_code"]) for r in
+            body["returned"]] == [("FAC-1", "FAM-1", "45.10", "MD06")]
+    assert body["returned"][0]["reversal_receipt"]
+    assert body["returned"][0]["reason_label"].startswith("contestation du débiteur")
+    assert [i["reference"] for i in body["ignored"]] == ["404-404"]
+    replay = upload(software, regie.number, content, name="encore.xml")
+    assert replay.status_code == 409 and "déjà été importé" in replay.json()["message"]

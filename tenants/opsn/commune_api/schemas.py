@@ -129,6 +129,33 @@ class ConfirmationOut(Out):
                                        "transmise au comptable public entre-temps)")
 
 
+class ReturnedOut(Out):
+    reference: str = Field(description="référence de bout en bout du prélèvement")
+    regie: str
+    invoice: str
+    payer: str = Field(description="référence du payeur dans le logiciel métier")
+    amount: str
+    reason_code: str = Field(description="code motif ISO 20022 (AM04, MD06…)")
+    reason_label: str
+    returned_on: datetime.date
+    reversal_receipt: str | None = Field(
+        description="quittance d'annulation du paiement ; null pour un rejet avant "
+                    "l'encaissement")
+
+
+class IgnoredOut(Out):
+    line: int | None
+    reference: str
+    why: str
+
+
+class ReturnsOut(Out):
+    file_name: str
+    message_id: str
+    returned: list[ReturnedOut]
+    ignored: list[IgnoredOut]
+
+
 class MandateOut(Out):
     rum: str
     payer: str

@@ -127,6 +127,8 @@ urlpatterns = [
          direct_debit.collection_detail, name="collection"),
     path("<str:number>/prelevement/remises/<int:collection_id>/confirmer/",
          direct_debit.collection_confirm_view, name="collection_confirm"),
+    path("<str:number>/prelevement/retours/", direct_debit.returns_upload,
+         name="debit_returns"),
     path("<str:number>/prelevement/remises/<int:collection_id>/pain008.xml",
          direct_debit.collection_file, name="collection_file"),
     path("<str:number>/administration/", admin.regie_admin, name="admin"),

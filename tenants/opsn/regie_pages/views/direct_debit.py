@@ -22,10 +22,12 @@ from opsn.direct_debit.models import (
     Collection,
     Confirmation,
     Creditor,
+    DebitReturn,
     Mandate,
     MandateKind,
 )
 from opsn.direct_debit.online import signed_pdf
+from opsn.direct_debit.returns import returns_import
 from opsn.direct_debit.selectors import collection_preview, collections_of
 from opsn.direct_debit.services import (
     collect,
@@ -39,7 +41,9 @@ from opsn.kernel.errors import DomainError
 from opsn.kernel.pages import paginate
 from opsn.regie_pages.forms import DATE
 from opsn.regie_pages.views.common import AGENT_ROLES, download, page, regie_of
+from opsn.regies.errors import RegieError
 from opsn.regies.models import Payer
+from opsn.regies.services.imports import import_size_check
 
 
 class MandateForm(forms.Form):
@@ -179,9 +183,30 @@ class CollectionForm(forms.Form):
                                      "sont prélevées")
 
 
-def _debit_page(request, regie, *, creditor_form=None, collection_form=None, status=200):
+class ReturnsForm(forms.Form):
+    file = forms.FileField(
+        label="Rapport de la banque (camt.054, XML)",
+        error_messages={"required": "Choisissez le fichier camt.054 des prélèvements rejetés "
+                                    "ou retournés, reçu de la banque.",
+                        "empty": "Le fichier est vide : ce n'est pas un rapport camt.054."})
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        try:  # before the file is read (the service checks again: the command line's)
+            import_size_check(upload.size)
+        except RegieError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return upload
+
+
+def _debit_page(request, regie, *, creditor_form=None, collection_form=None,
+                returns_form=None, status=200):
     creditor = Creditor.objects.filter(regie=regie).first()
     return page(request, "regie_pages/direct_debit.html", {
+        "returns_form": returns_form or ReturnsForm(),
+        "recent_returns": (DebitReturn.objects.filter(line__collection__regie=regie)
+                           .select_related("line", "line__invoice", "line__invoice__payer",
+                                           "line__mandate", "reversal")[:20]),
         "creditor": creditor,
         "creditor_form": creditor_form or CreditorForm(
             initial={"name": creditor.name, "ics": creditor.ics} if creditor
@@ -251,6 +276,32 @@ def collection_new(request: HttpRequest, number: str) -> HttpResponse:
         return _debit_page(request, regie, collection_form=form, status=400)
     return page(request, "regie_pages/collection_new.html", {
         "form": form, "preview": collection_preview(regie, day),
+    }, regie=regie, section="direct_debit")
+
+
+@commune_role_required(*AGENT_ROLES)
+@require_POST
+def returns_upload(request: HttpRequest, number: str) -> HttpResponse:
+    """The bank's camt.054 report of returned or rejected debits (``returns_import``, the
+    command's and the API's): each return reverses its payment and reopens its invoice;
+    what was ignored is said with why. A file that cannot be read changes nothing."""
+    regie = regie_of(request, number)
+    form = ReturnsForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _debit_page(request, regie, returns_form=form, status=400)
+    upload = form.cleaned_data["file"]
+    try:
+        imported = returns_import(content=upload.read(), actor=actor_of(request),
+                                  file_name=(upload.name or "").replace("\x00", "")[:200])
+    except DomainError as exc:
+        form.add_error("file", str(exc))
+        return _debit_page(request, regie, returns_form=form,
+                           status=exc.http_status if exc.http_status in (403, 409) else 400)
+    returns = (DebitReturn.objects.filter(file=imported)
+               .select_related("line", "line__invoice", "line__invoice__payer",
+                               "line__collection__regie", "reversal").order_by("id"))
+    return page(request, "regie_pages/debit_returns.html", {
+        "imported": imported, "returns": returns,
     }, regie=regie, section="direct_debit")
 
 
