@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
@@ -19,6 +20,7 @@ from opsn.agents.models import AgentRole
 from opsn.agents.services import service_credential_issue
 from opsn.direct_debit.booking import collection_confirm
 from opsn.direct_debit.models import CollectionLine, Confirmation, DebitReturn, ReturnFile
+from opsn.direct_debit.returns import returns_import
 from opsn.direct_debit.services import collect, creditor_set, mandate_record
 from opsn.regies.models import EntrySource, Invoice, LedgerEntry
 from opsn.regies.services import cashdesk, founding
@@ -34,7 +36,7 @@ from tests.commune.test_direct_debit_booking import (
     weekday_before,
 )
 from tests.helpers.communes import host_of, in_schema
-from tests.helpers.identity import grant, make_account, sign_in_webtest
+from tests.helpers.identity import grant, make_account, sign_in, sign_in_webtest
 from tests.helpers.regies import ADMIN, OPENED, TITULAIRE, make_invoice, make_payer, make_regie
 
 BASE = "/espace/regies"
@@ -274,3 +276,42 @@ def test_the_software_imports_the_banks_returns(venissieux, books, software, set
     assert [i["reference"] for i in body["ignored"]] == ["404-404"]
     replay = upload(software, regie.number, content, name="encore.xml")
     assert replay.status_code == 409 and "déjà été importé" in replay.json()["message"]
+
+
+# --- Returns seen by the agent and the family ----------------------------------------------
+
+def test_returns_show_on_the_payer_the_mandate_and_in_mes_paiements(venissieux, books,
+                                                                    titulaire):
+    regie, (martin, _), invoices, collection = books
+    with in_schema(venissieux):
+        collection_confirm(collection=collection, actor=TITULAIRE)
+        content = camt054((e2e_of(invoices[0]), "45.10", "AM04"),
+                          (e2e_of(invoices[1]), "12.35", "AC04"),
+                          booked=collection.collection_date + datetime.timedelta(days=1))
+        returns_import(content=content, file_name="retours.xml", actor=TITULAIRE)
+        mandate = martin.mandates.get()
+        assert mandate.status == "suspended"
+    returned_on = f"{collection.collection_date + datetime.timedelta(days=1):%d/%m/%Y}"
+    payer_page = text_of(titulaire.get(f"{BASE}/{regie.number}/payeurs/{martin.pk}/"))
+    assert "Prélèvements retournés" in payer_page
+    assert "AM04 – provision insuffisante" in payer_page and "AC04 – compte clôturé" in payer_page
+    assert f"Mandat {mandate.rum} suspendu" in payer_page and returned_on in payer_page
+    mandate_page = text_of(titulaire.get(
+        f"{BASE}/{regie.number}/payeurs/{martin.pk}/mandats/{mandate.pk}/"))
+    assert "Ce mandat est suspendu" in mandate_page and "45,10 €" in mandate_page
+    assert "Changer de compte" not in mandate_page
+
+    email = "famille.martin@example.fr"
+    make_account(email)
+    try:
+        family = sign_in(host_of(venissieux), email)
+        linked = family.post("/mon-espace/rattachements/", {"code": martin.link_code})
+        assert linked.status_code == 302
+        mine = re.sub(r"\s+", " ", family.get("/mon-espace/prelevement/").content.decode()
+                      .replace("\xa0", " "))
+        assert "Prélèvements retournés" in mine
+        assert "FAC-1" in mine and "45,10 €" in mine and "Provision insuffisante" in mine
+        assert "Compte clôturé" in mine and returned_on in mine
+        assert f"Le mandat {mandate.rum} est suspendu" in mine
+    finally:
+        get_user_model().objects.filter(email=email).delete()

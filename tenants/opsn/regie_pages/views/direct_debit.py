@@ -28,7 +28,7 @@ from opsn.direct_debit.models import (
 )
 from opsn.direct_debit.online import signed_pdf
 from opsn.direct_debit.returns import returns_import
-from opsn.direct_debit.selectors import collection_preview, collections_of
+from opsn.direct_debit.selectors import collection_preview, collections_of, debit_returns
 from opsn.direct_debit.services import (
     collect,
     creditor_of,
@@ -106,6 +106,7 @@ def mandate_new(request: HttpRequest, number: str, payer_id: int) -> HttpRespons
 def _mandate_page(request, regie, mandate, *, amend=None, revoke=None, status=200):
     return page(request, "regie_pages/mandate.html", {
         "payer": mandate.payer, "mandate": mandate,
+        "debit_returns": debit_returns(mandate=mandate)[:50],
         "signed_online": signed_pdf(mandate) is not None,
         "amend_form": amend or AmendForm(),
         "revoke_form": revoke or RevokeForm()}, status=status, regie=regie, section="payers")
@@ -204,9 +205,7 @@ def _debit_page(request, regie, *, creditor_form=None, collection_form=None,
     creditor = Creditor.objects.filter(regie=regie).first()
     return page(request, "regie_pages/direct_debit.html", {
         "returns_form": returns_form or ReturnsForm(),
-        "recent_returns": (DebitReturn.objects.filter(line__collection__regie=regie)
-                           .select_related("line", "line__invoice", "line__invoice__payer",
-                                           "line__mandate", "reversal")[:20]),
+        "recent_returns": debit_returns(regie=regie)[:20],
         "creditor": creditor,
         "creditor_form": creditor_form or CreditorForm(
             initial={"name": creditor.name, "ics": creditor.ics} if creditor
