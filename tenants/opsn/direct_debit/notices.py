@@ -71,9 +71,13 @@ def invoice_notice(invoice, today: datetime.date | None = None) -> str:
     mandate will debit it. The date is the collection's when the debit is with the bank,
     else the one the pre-notification announced, else the first the rule allows (the
     due date, never sooner than ``OPSN_SEPA_PRENOTIFICATION_DAYS`` from today)."""
+    if invoice.cancelled_at is not None or invoice.total - invoice.amount_paid <= 0:
+        return ""
+    # Most payers of a régie have no mandate: one query says so (a batch of invoices).
+    if not Mandate.objects.filter(payer_id=invoice.payer_id).exists():
+        return ""
     creditor = Creditor.objects.filter(regie_id=invoice.regie_id).first()
-    if creditor is None or invoice.cancelled_at is not None or (
-            invoice.total - invoice.amount_paid <= 0):
+    if creditor is None:
         return ""
     line = (CollectionLine.objects.filter(invoice=invoice, status=LineStatus.SENT)
             .select_related("collection", "mandate").first())
