@@ -538,6 +538,8 @@ def test_the_openapi_description_and_the_docs_are_served(venissieux):
             "/api/v1/regies/{number}/payers/{external_ref}/mandates/{rum}/revoke",
             "/api/v1/regies/{number}/collections",
             "/api/v1/regies/{number}/collections/{collection_id}/pain008.xml",
+            "/api/v1/regies/{number}/collections/{collection_id}/confirm",
+            "/api/v1/regies/{number}/direct-debit-returns",
             "/api/v1/regies/{number}/handovers",
             "/api/v1/regies/{number}/handovers/{handover_id}",
             "/api/v1/regies/{number}/handovers/{handover_id}/pes.xml",

@@ -19,7 +19,7 @@ from opsn.communes.models import Commune
 from opsn.direct_debit import online
 from opsn.direct_debit.errors import DirectDebitError
 from opsn.direct_debit.models import Creditor, Mandate
-from opsn.direct_debit.selectors import to_be_debited, upcoming_debits
+from opsn.direct_debit.selectors import debit_returns, to_be_debited, upcoming_debits
 from opsn.direct_debit.wording import TITLE, kind_text, mandate_text
 from opsn.kernel.actors import Actor
 from opsn.kernel.tenancy import inside
@@ -36,6 +36,15 @@ class Upcoming:
 
 
 @dataclass
+class Returned:
+    date: datetime.date
+    invoice: str
+    amount: Decimal
+    reason: str  # the reason's French label ("provision insuffisante")
+    rum: str
+
+
+@dataclass
 class PayerDebits:
     commune: Commune
     payer_id: int
@@ -44,6 +53,11 @@ class PayerDebits:
     creditor: str  # the creditor's name, or "" when the régie does not debit
     mandates: list[Mandate] = field(default_factory=list)
     upcoming: list[Upcoming] = field(default_factory=list)
+    returned: list[Returned] = field(default_factory=list)
+
+    @property
+    def suspended(self) -> list[Mandate]:
+        return [m for m in self.mandates if m.status == "suspended"]
 
     @property
     def may_sign(self) -> bool:
@@ -80,11 +94,17 @@ def overview(subject: str, today: datetime.date | None = None) -> list[PayerDebi
                 upcoming.setdefault(invoice.payer_id, []).append(Upcoming(
                     invoice.due_on, invoice.number, invoice.regie.name,
                     invoice.total - invoice.amount_paid, False))
+            returned: dict[int, list[Returned]] = {}
+            for r in debit_returns(payer_ids=list(payers))[:100]:
+                returned.setdefault(r.line.invoice.payer_id, []).append(Returned(
+                    r.returned_on, r.line.invoice.number, r.line.amount, r.reason_label,
+                    r.line.mandate.rum))
             for pk, payer in payers.items():
                 found.append(PayerDebits(
                     commune=commune, payer_id=pk, payer_name=payer.name,
                     regie_name=payer.regie.name, creditor=creditors.get(payer.regie_id, ""),
-                    mandates=mandates.get(pk, []), upcoming=upcoming.get(pk, [])))
+                    mandates=mandates.get(pk, []), upcoming=upcoming.get(pk, []),
+                    returned=returned.get(pk, [])))
     return found
 
 

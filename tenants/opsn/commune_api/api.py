@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from ninja import NinjaAPI, Query, Status
+from ninja import File, NinjaAPI, Query, Status, UploadedFile
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
@@ -25,6 +25,8 @@ from opsn.commune_api import lookups
 from opsn.commune_api.schemas import (
     CollectionIn,
     CollectionOut,
+    ConfirmationIn,
+    ConfirmationOut,
     ErrorOut,
     HandoverCancelIn,
     HandoverIn,
@@ -43,10 +45,13 @@ from opsn.commune_api.schemas import (
     PaymentsIn,
     PaymentsOut,
     RegieOut,
+    ReturnsOut,
     ReversalIn,
 )
-from opsn.direct_debit.errors import DirectDebitNotFound
-from opsn.direct_debit.models import Collection, Mandate, MandateSource
+from opsn.direct_debit.booking import collection_confirm
+from opsn.direct_debit.errors import DirectDebitError, DirectDebitNotFound
+from opsn.direct_debit.models import Collection, DebitReturn, Mandate, MandateSource
+from opsn.direct_debit.returns import returns_import
 from opsn.direct_debit.selectors import collections_of
 from opsn.direct_debit.services import collect, mandate_amend, mandate_record, mandate_revoke
 from opsn.finance.acks import handover_cancel
@@ -66,6 +71,7 @@ from opsn.regies.invoice_documents import invoice_pdf
 from opsn.regies.models import AGE_BUCKETS, Deposit, EntrySource, InvoiceSource
 from opsn.regies.owed import by_payer, past_due, summary
 from opsn.regies.selectors import payers_search, regies_of
+from opsn.regies.services.imports import import_size_check
 from opsn.regies.services.invoicing import InvoiceDraft, invoices_issue, line_draft, payer_create
 from opsn.regies.services.payments import PaymentDraft, payment_reverse, payments_post
 
@@ -293,6 +299,65 @@ def list_collections(request, number: str, limit: Query[int] = 20):
     regie = lookups.regie_for(_actor(request), number)
     return [_collection_out(request, c)
             for c in collections_of(regie).select_related("regie")[:max(1, min(limit, 100))]]
+
+
+@api.post("/regies/{number}/collections/{collection_id}/confirm",
+          response={200: ConfirmationOut, **ERRORS}, tags=["prélèvement SEPA"])
+def confirm_collection(request, number: str, collection_id: int,
+                       payload: ConfirmationIn | None = None):
+    """La banque a crédité la remise (`credited_on`, par défaut son échéance) : chaque
+    prélèvement entre au journal de la régie (mode prélèvement SEPA, quittances sans trou),
+    jamais refusé pour une journée arrêtée (le premier jour ouvert). Une fois : rejouée,
+    409 et rien ne change."""
+    regie = lookups.regie_for(_actor(request), number)
+    collection = Collection.objects.filter(regie=regie, pk=collection_id).defer("xml").first()
+    if collection is None:
+        raise DirectDebitNotFound(f"Aucune remise n° {collection_id} dans la régie "
+                                  f"{regie.number}.", field="collection_id")
+    done = collection_confirm(collection=collection, actor=_actor(request),
+                              credited_on=payload.credited_on if payload else None)
+    return {"collection": collection.message_id, "credited_on": done.credited_on,
+            "count": done.count, "total": str(done.total),
+            "first_receipt": done.first_receipt, "last_receipt": done.last_receipt,
+            "to_credit": done.to_credit}
+
+
+OPTIONAL_FILE = File(None)  # absent: a French 400 rather than ninja's 422
+
+
+@api.post("/regies/{number}/direct-debit-returns", response={201: ReturnsOut, **ERRORS},
+          tags=["prélèvement SEPA"])
+def import_returns(request, number: str, file: UploadedFile | None = OPTIONAL_FILE):
+    """Importe le rapport camt.054 de la banque sur les prélèvements rejetés ou retournés
+    (envoi `multipart/form-data`, champ `file`) : chaque retour annule son paiement au
+    journal (quittance d'annulation), rouvre la facture, garde le code motif et prévient la
+    famille ; deux retours suspendent le mandat. Un retour inconnu ou déjà enregistré est
+    ignoré et dit (`ignored`). Un fichier illisible : 400, rien n'est enregistré ; un
+    fichier déjà importé : 409."""
+    lookups.regie_for(_actor(request), number)
+    if file is None:
+        raise DirectDebitError("Envoyez le rapport camt.054 de la banque dans le champ « file » "
+                               "d'un envoi multipart/form-data.", field="file")
+    try:
+        import_size_check(file.size or 0)
+    except RegieError as exc:
+        raise DirectDebitError(exc.message, field="file") from None
+    imported = returns_import(content=file.read(), actor=_actor(request),
+                              file_name=(file.name or "").replace("\x00", "")[:200])
+    returns = (DebitReturn.objects.filter(file=imported).order_by("id")
+               .select_related("line__invoice__payer", "line__collection__regie", "reversal"))
+    return Status(201, {
+        "file_name": imported.file_name, "message_id": imported.message_id,
+        "returned": [{"reference": r.line.end_to_end_id,
+                      "regie": r.line.collection.regie.number,
+                      "invoice": r.line.invoice.number,
+                      "payer": r.line.invoice.payer.external_ref,
+                      "amount": str(r.line.amount), "reason_code": r.reason_code,
+                      "reason_label": r.reason_label, "returned_on": r.returned_on,
+                      "reversal_receipt": r.reversal.receipt if r.reversal else None}
+                     for r in returns],
+        "ignored": [{"line": i.get("line"), "reference": i.get("reference", ""),
+                     "why": i.get("why", "")} for i in imported.ignored]})
 
 
 @api.get("/regies/{number}/collections/{collection_id}/pain008.xml",

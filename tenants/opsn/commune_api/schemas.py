@@ -113,6 +113,49 @@ class CollectionOut(Out):
     download_url: str = Field(description="le fichier pain.008 (même accès)")
 
 
+class ConfirmationIn(In):
+    credited_on: datetime.date | None = Field(
+        None, description="le jour où la banque a crédité la remise (par défaut son échéance)")
+
+
+class ConfirmationOut(Out):
+    collection: str = Field(description="l'identifiant de la remise (MsgId)")
+    credited_on: datetime.date
+    count: int = Field(description="prélèvements enregistrés au journal")
+    total: str = Field(description="montant encaissé, en texte (\"1234.50\")")
+    first_receipt: str
+    last_receipt: str
+    to_credit: int = Field(description="prélèvements allés à l'avoir du payeur (facture "
+                                       "transmise au comptable public entre-temps)")
+
+
+class ReturnedOut(Out):
+    reference: str = Field(description="référence de bout en bout du prélèvement")
+    regie: str
+    invoice: str
+    payer: str = Field(description="référence du payeur dans le logiciel métier")
+    amount: str
+    reason_code: str = Field(description="code motif ISO 20022 (AM04, MD06…)")
+    reason_label: str
+    returned_on: datetime.date
+    reversal_receipt: str | None = Field(
+        description="quittance d'annulation du paiement ; null pour un rejet avant "
+                    "l'encaissement")
+
+
+class IgnoredOut(Out):
+    line: int | None
+    reference: str
+    why: str
+
+
+class ReturnsOut(Out):
+    file_name: str
+    message_id: str
+    returned: list[ReturnedOut]
+    ignored: list[IgnoredOut]
+
+
 class MandateOut(Out):
     rum: str
     payer: str

@@ -21,8 +21,10 @@ from opsn.audit.events import event
 from opsn.audit.services import record
 from opsn.branding.selectors import current_profile
 from opsn.direct_debit.models import (
+    CollectionLine,
     Creditor,
     DebitReturn,
+    LineStatus,
     Mandate,
     MandateKind,
     MandateStatus,
@@ -30,11 +32,12 @@ from opsn.direct_debit.models import (
     PreNotification,
     PreNotifiedInvoice,
 )
-from opsn.direct_debit.services import collectable
+from opsn.direct_debit.services import _usable_mandates, collectable
 from opsn.kernel.actors import Actor
 from opsn.kernel.money import euros
 from opsn.kernel.tenancy import atomic
 from opsn.regies.errors import RegieError
+from opsn.regies.models import Invoice
 from opsn.regies.services.mailing import _checked_address, _send, _sender, _signature, keepers
 
 logger = logging.getLogger("opsn.direct_debit")
@@ -60,6 +63,47 @@ def bank_day(day: datetime.date) -> datetime.date:
 
 
 # --- Pre-notification ---------------------------------------------------------------------
+
+def invoice_notice(invoice, today: datetime.date | None = None) -> str:
+    """What the invoice's document says of its debit — the pre-notification of a family
+    without an e-mail address (the rulebook allows it on the invoice): the date, the
+    account by its last four characters, the mandate and the creditor; « » when no
+    mandate will debit it. The date is the collection's when the debit is with the bank,
+    else the one the pre-notification announced, else the first the rule allows (the
+    due date, never sooner than ``OPSN_SEPA_PRENOTIFICATION_DAYS`` from today)."""
+    if invoice.cancelled_at is not None or invoice.total - invoice.amount_paid <= 0:
+        return ""
+    # Most payers of a régie have no mandate: one query says so (a batch of invoices).
+    if not Mandate.objects.filter(payer_id=invoice.payer_id).exists():
+        return ""
+    creditor = Creditor.objects.filter(regie_id=invoice.regie_id).first()
+    if creditor is None:
+        return ""
+    line = (CollectionLine.objects.filter(invoice=invoice, status=LineStatus.SENT)
+            .select_related("collection", "mandate").first())
+    if line is not None:
+        return _notice_text(line.collection.collection_date, line.mandate, creditor, "le")
+    if Invoice.objects.filter(pk=invoice.pk, handed_over__isnull=False).exists():
+        return ""
+    announced = (PreNotifiedInvoice.objects.filter(invoice=invoice)
+                 .select_related("notice").first())
+    mandate = (_usable_mandates().filter(payer_id=invoice.payer_id)
+               .order_by("-signed_on", "-id").first())
+    if mandate is None:
+        return ""
+    if announced is not None:
+        return _notice_text(announced.notice.debit_on, mandate, creditor, "à partir du")
+    today = today or timezone.localdate()
+    horizon = today + datetime.timedelta(days=settings.OPSN_SEPA_PRENOTIFICATION_DAYS)
+    return _notice_text(bank_day(max(invoice.due_on, horizon)), mandate, creditor,
+                        "à partir du")
+
+
+def _notice_text(day: datetime.date, mandate: Mandate, creditor: Creditor, when: str) -> str:
+    return (f"Cette facture sera prélevée {when} {day:%d/%m/%Y} sur le compte "
+            f"…{mandate.iban[-4:]}, mandat {mandate.rum}, créancier {creditor.ics}. Vous "
+            "n'avez rien à faire ; pour payer autrement, contactez la régie avant cette date.")
+
 
 def prenotifications_prepare(*, on: datetime.date, actor: Actor,
                              days: int | None = None) -> list[int]:

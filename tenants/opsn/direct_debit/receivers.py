@@ -5,8 +5,14 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from opsn.direct_debit.models import Mandate, MandateSignature, MandateStatus
+from opsn.direct_debit.notices import invoice_notice
 from opsn.direct_debit.selectors import pending_debits, pending_message
-from opsn.regies.signals import payer_erased, payer_erasure_asked, payments_held
+from opsn.regies.signals import (
+    invoice_debit_notice,
+    payer_erased,
+    payer_erasure_asked,
+    payments_held,
+)
 
 
 @receiver(payer_erasure_asked, dispatch_uid="direct_debit.mandate_keeps_the_payer")
@@ -48,3 +54,10 @@ def debits_hold_their_invoices(sender, invoice_ids, **kwargs) -> dict[int, str]:
     """An invoice in a debit sent to the bank is paid by it: no other payment until the
     bank settles it (confirmed: the invoice is paid; returned: it is open again)."""
     return {pk: pending_message(day) for pk, day in pending_debits(invoice_ids).items()}
+
+
+@receiver(invoice_debit_notice, dispatch_uid="direct_debit.invoice_announces_its_debit")
+def invoice_announces_its_debit(sender, invoice, **kwargs) -> str:
+    """The invoice's document carries the pre-notification: the family without an e-mail
+    address reads it there (date, account, mandate, creditor)."""
+    return invoice_notice(invoice)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import Count, Exists, F, OuterRef, Sum
 from django.db.models.functions import Coalesce
 
-from opsn.direct_debit.models import Collection, CollectionLine, LineStatus
+from opsn.direct_debit.models import Collection, CollectionLine, DebitReturn, LineStatus
 from opsn.direct_debit.services import _usable_mandates, collectable
 from opsn.regies.models import OWED_STATUSES, Invoice, Regie
 
@@ -40,6 +40,22 @@ def collection_preview(regie: Regie, collection_date: datetime.date) -> Preview:
 def collections_of(regie: Regie):
     return Collection.objects.filter(regie=regie).defer("xml").order_by(
         "-collection_date", "-id")
+
+
+def debit_returns(*, payer_ids=None, mandate=None, regie=None):
+    """The debits the bank returned or rejected, the latest first, with their invoice,
+    payer and reversal: a payer's (the family's « Mes paiements », the agent's payer page),
+    a mandate's, or a régie's."""
+    found = DebitReturn.objects.select_related(
+        "line", "line__invoice", "line__invoice__payer", "line__invoice__regie",
+        "line__mandate", "reversal")
+    if payer_ids is not None:
+        found = found.filter(line__invoice__payer_id__in=payer_ids)
+    if mandate is not None:
+        found = found.filter(line__mandate=mandate)
+    if regie is not None:
+        found = found.filter(line__collection__regie=regie)
+    return found.order_by("-returned_on", "-id")
 
 
 def upcoming_debits(payer_ids, today: datetime.date):

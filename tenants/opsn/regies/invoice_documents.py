@@ -41,6 +41,7 @@ from opsn.regies.models import (
     Payer,
     PaymentMode,
 )
+from opsn.regies.signals import invoice_debit_notice
 from opsn.regies.typesetting import BATCH, CERTIFICATE, INVOICE, typeset, typeset_job
 
 ZERO = Decimal("0.00")
@@ -155,7 +156,9 @@ class Renderer:
                                            if m in modes),
                 "cheques": PaymentMode.CHEQUE in modes,
                 "iban": formatted_iban(regie.iban) if PaymentMode.TRANSFER in modes else "",
-                "direct_debit": PaymentMode.DIRECT_DEBIT in modes},
+                "direct_debit": PaymentMode.DIRECT_DEBIT in modes,
+                "debit_notice": _debit_notice(invoice) if (
+                    PaymentMode.DIRECT_DEBIT in modes and remaining > 0) else ""},
             "spaces_url": public_url(self.domain, SPACE_PATH) if self.domain
             else "l'espace en ligne de la commune",
         }
@@ -174,6 +177,15 @@ class Renderer:
             "beneficiaries": [(name or "non précisé", euros(amount))
                               for name, amount in found.by_beneficiary()],
             "total": euros(found.total)})
+
+
+def _debit_notice(invoice: Invoice) -> str:
+    """The sentence announcing the invoice's debit (``signals.invoice_debit_notice``), or
+    « »."""
+    for _receiver, answer in invoice_debit_notice.send(sender=Invoice, invoice=invoice):
+        if isinstance(answer, str) and answer:
+            return answer
+    return ""
 
 
 def with_documents(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:

@@ -27,3 +27,11 @@ payer_erased = Signal()
 # 15/12/2026 »), or None: the direct debit answers for the invoices in a debit the bank
 # has not settled yet, since the régies may not import it.
 payments_held = Signal()
+
+# Sent by ``invoice_documents.Renderer`` with ``invoice`` (its régie and payer loaded) when
+# the document of an invoice still owing is typeset, for a régie that accepts direct debit.
+# A receiver returns the sentence the document prints to announce the debit (the
+# pre-notification of a family without an e-mail address: date, account, mandate,
+# creditor), in French, or None: the direct debit answers, since the régies may not
+# import it.
+invoice_debit_notice = Signal()

@@ -17,14 +17,18 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.direct_debit.banking import mask_iban
+from opsn.direct_debit.booking import collection_confirm
 from opsn.direct_debit.models import (
     Collection,
+    Confirmation,
     Creditor,
+    DebitReturn,
     Mandate,
     MandateKind,
 )
 from opsn.direct_debit.online import signed_pdf
-from opsn.direct_debit.selectors import collection_preview, collections_of
+from opsn.direct_debit.returns import returns_import
+from opsn.direct_debit.selectors import collection_preview, collections_of, debit_returns
 from opsn.direct_debit.services import (
     collect,
     creditor_of,
@@ -37,7 +41,9 @@ from opsn.kernel.errors import DomainError
 from opsn.kernel.pages import paginate
 from opsn.regie_pages.forms import DATE
 from opsn.regie_pages.views.common import AGENT_ROLES, download, page, regie_of
+from opsn.regies.errors import RegieError
 from opsn.regies.models import Payer
+from opsn.regies.services.imports import import_size_check
 
 
 class MandateForm(forms.Form):
@@ -100,6 +106,7 @@ def mandate_new(request: HttpRequest, number: str, payer_id: int) -> HttpRespons
 def _mandate_page(request, regie, mandate, *, amend=None, revoke=None, status=200):
     return page(request, "regie_pages/mandate.html", {
         "payer": mandate.payer, "mandate": mandate,
+        "debit_returns": debit_returns(mandate=mandate)[:50],
         "signed_online": signed_pdf(mandate) is not None,
         "amend_form": amend or AmendForm(),
         "revoke_form": revoke or RevokeForm()}, status=status, regie=regie, section="payers")
@@ -177,9 +184,28 @@ class CollectionForm(forms.Form):
                                      "sont prélevées")
 
 
-def _debit_page(request, regie, *, creditor_form=None, collection_form=None, status=200):
+class ReturnsForm(forms.Form):
+    file = forms.FileField(
+        label="Rapport de la banque (camt.054, XML)",
+        error_messages={"required": "Choisissez le fichier camt.054 des prélèvements rejetés "
+                                    "ou retournés, reçu de la banque.",
+                        "empty": "Le fichier est vide : ce n'est pas un rapport camt.054."})
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        try:  # before the file is read (the service checks again: the command line's)
+            import_size_check(upload.size)
+        except RegieError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return upload
+
+
+def _debit_page(request, regie, *, creditor_form=None, collection_form=None,
+                returns_form=None, status=200):
     creditor = Creditor.objects.filter(regie=regie).first()
     return page(request, "regie_pages/direct_debit.html", {
+        "returns_form": returns_form or ReturnsForm(),
+        "recent_returns": debit_returns(regie=regie)[:20],
         "creditor": creditor,
         "creditor_form": creditor_form or CreditorForm(
             initial={"name": creditor.name, "ics": creditor.ics} if creditor
@@ -252,20 +278,90 @@ def collection_new(request: HttpRequest, number: str) -> HttpResponse:
     }, regie=regie, section="direct_debit")
 
 
+@commune_role_required(*AGENT_ROLES)
+@require_POST
+def returns_upload(request: HttpRequest, number: str) -> HttpResponse:
+    """The bank's camt.054 report of returned or rejected debits (``returns_import``, the
+    command's and the API's): each return reverses its payment and reopens its invoice;
+    what was ignored is said with why. A file that cannot be read changes nothing."""
+    regie = regie_of(request, number)
+    form = ReturnsForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _debit_page(request, regie, returns_form=form, status=400)
+    upload = form.cleaned_data["file"]
+    try:
+        imported = returns_import(content=upload.read(), actor=actor_of(request),
+                                  file_name=(upload.name or "").replace("\x00", "")[:200])
+    except DomainError as exc:
+        form.add_error("file", str(exc))
+        return _debit_page(request, regie, returns_form=form,
+                           status=exc.http_status if exc.http_status in (403, 409) else 400)
+    returns = (DebitReturn.objects.filter(file=imported)
+               .select_related("line", "line__invoice", "line__invoice__payer",
+                               "line__collection__regie", "reversal").order_by("id"))
+    return page(request, "regie_pages/debit_returns.html", {
+        "imported": imported, "returns": returns,
+    }, regie=regie, section="direct_debit")
+
+
 def _collection(regie, collection_id: int) -> Collection:
     return get_object_or_404(Collection.objects.defer("xml"), regie=regie, pk=collection_id)
+
+
+class ConfirmForm(forms.Form):
+    credited_on = forms.DateField(
+        label="Crédité le", widget=DATE,
+        help_text="le jour où la banque a versé la remise sur le compte de la régie (par "
+                  "défaut l'échéance) ; une journée de caisse arrêtée ne refuse rien : les "
+                  "paiements vont au premier jour ouvert")
+    confirm = forms.BooleanField(
+        label="Je confirme : la banque a crédité cette remise (chaque prélèvement entre au "
+              "journal de la régie, une fois)",
+        error_messages={"required": "Cochez la confirmation pour enregistrer la remise."})
+
+
+def _collection_page(request, regie, collection, *, confirm_form=None, status=200):
+    lines = (collection.lines.select_related("invoice", "invoice__payer", "mandate")
+             .order_by("id"))
+    confirmation = Confirmation.objects.filter(collection=collection).first()
+    return page(request, "regie_pages/collection.html", {
+        "collection": collection, "page_obj": paginate(request, lines),
+        "creditor_iban": mask_iban(collection.iban), "confirmation": confirmation,
+        "confirm_form": confirm_form or ConfirmForm(
+            initial={"credited_on": collection.collection_date}),
+        "confirmable": collection.collection_date <= timezone.localdate(),
+    }, status=status, regie=regie, section="direct_debit")
 
 
 @commune_role_required(*AGENT_ROLES)
 def collection_detail(request: HttpRequest, number: str, collection_id: int) -> HttpResponse:
     regie = regie_of(request, number)
+    return _collection_page(request, regie, _collection(regie, collection_id))
+
+
+@commune_role_required(*AGENT_ROLES)
+@require_POST
+def collection_confirm_view(request: HttpRequest, number: str,
+                            collection_id: int) -> HttpResponse:
+    """The bank credited the collection: its debits enter the journal (``collection_confirm``,
+    the command's and the API's), once."""
+    regie = regie_of(request, number)
     collection = _collection(regie, collection_id)
-    lines = (collection.lines.select_related("invoice", "invoice__payer", "mandate")
-             .order_by("id"))
-    return page(request, "regie_pages/collection.html", {
-        "collection": collection, "page_obj": paginate(request, lines),
-        "creditor_iban": mask_iban(collection.iban),
-    }, regie=regie, section="direct_debit")
+    form = ConfirmForm(request.POST)
+    if not form.is_valid():
+        return _collection_page(request, regie, collection, confirm_form=form, status=400)
+    try:
+        done = collection_confirm(collection=collection, actor=actor_of(request),
+                                  credited_on=form.cleaned_data["credited_on"])
+    except DomainError as exc:
+        form.add_error("credited_on" if exc.field == "date" else None, exc.message)
+        return _collection_page(request, regie, collection, confirm_form=form,
+                                status=exc.http_status if exc.http_status in (403, 409)
+                                else 400)
+    messages.success(request, f"Remise {collection.message_id} confirmée : {done.count} "
+                              f"prélèvement(s) enregistré(s) au journal, crédités le "
+                              f"{done.credited_on:%d/%m/%Y}.")
+    return redirect("regie_pages:collection", regie.number, collection.pk)
 
 
 @commune_role_required(*AGENT_ROLES)

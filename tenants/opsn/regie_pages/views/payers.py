@@ -17,6 +17,7 @@ from opsn.accounts.auth import actor_of, commune_role_required
 from opsn.citizens.personal_data import payer_data_export
 from opsn.citizens.personal_data_document import payer_pdf
 from opsn.direct_debit.models import Mandate
+from opsn.direct_debit.selectors import debit_returns
 from opsn.finance.selectors import handed_over_of
 from opsn.kernel.pages import paginate
 from opsn.kernel.tenancy import current_commune
@@ -103,6 +104,7 @@ def _payer_page(request: HttpRequest, regie: Regie, payer: Payer, *,
         "payer": payer, "form": form or PayerForm(initial=initial), "invoices": invoices,
         "entries": entries, "credit": credit_of(payer),
         "mandates": Mandate.objects.filter(payer=payer).order_by("-signed_on", "-id"),
+        "debit_returns": debit_returns(payer_ids=[payer.pk])[:50],
         "cancel_id": cancel[0] if cancel else None,
         "cancel_form": cancel[1] if cancel else CancelForm(),
         "error": error,
