@@ -327,3 +327,19 @@ def test_a_budget_without_its_codes_is_refused_by_field(venissieux, unpaid, fiel
         assert refused.value.field == field
         assert not UnpaidHandover.objects.exists()
         assert not HandedOverInvoice.objects.exists()
+
+
+def test_unpaid_handover_prints_the_number_and_how_to_export_its_file(venissieux, unpaid,
+                                                                       tmp_path):
+    printed = io.StringIO()
+    call_command("unpaid_handover", venissieux.slug, "R-001", "--due-before", "2026-11-15",
+                 "--min-amount", "20", stdout=printed)
+    with in_schema(venissieux):
+        done = UnpaidHandover.objects.get()
+    said = printed.getvalue()
+    assert said.startswith("Bordereau 1/") and "2 titre(s)" in said and "77,00" in said
+    assert f"opsn pes_export {venissieux.insee_code} --handover {done.pk}" in said
+    out = tmp_path / "pes.xml"
+    call_command("pes_export", venissieux.slug, "--handover", str(done.pk), "--out", str(out),
+                 stdout=io.StringIO())
+    assert out.read_bytes() == bytes(done.file)

@@ -13,9 +13,11 @@ from opsn.regies.models import Regie
 
 
 class Command(DomainCommand):
+    actor_name = "pes_handover"
     help = ("Transmet au comptable public les factures impayées d'une régie échues avant une "
             "date : un bordereau de titres de recettes (un titre par facture, chacune une "
-            "seule fois), écrit en fichier PES V2 « PES_Aller » (--out). Affiche le numéro du "
+            "seule fois), et son fichier PES V2 « PES_Aller » (écrit aussi dans --out si "
+            "donné ; sinon « opsn pes_export --handover N »). Affiche le numéro du "
             "bordereau, le nombre de titres et le total. Statut 2 pour une entrée invalide "
             "(date, produit sans imputation, budget sans identité), 3 pour une commune ou "
             "une régie inconnue.")
@@ -28,16 +30,19 @@ class Command(DomainCommand):
         parser.add_argument("--min-amount", default=None,
                             help="seulement les factures qui doivent encore au moins ce "
                                  "montant (15.00)")
-        parser.add_argument("--out", required=True, help="le fichier PES à écrire (nouveau)")
+        parser.add_argument("--out", default=None,
+                            help="le fichier PES à écrire (nouveau) ; facultatif : le fichier "
+                                 "reste sur le bordereau, que « opsn pes_export --handover N » "
+                                 "et la page de la transmission donnent")
 
-    def handle(self, *args, commune, regie, due_before, out, min_amount=None, **options):
+    def handle(self, *args, commune, regie, due_before, out=None, min_amount=None, **options):
         try:
             day = datetime.date.fromisoformat(due_before.strip())
         except ValueError as exc:
             raise CommandError(f"« {due_before} » n'est pas une date (AAAA-MM-JJ).",
                                returncode=2) from exc
-        path = Path(out)
-        if path.exists():
+        path = Path(out) if out else None
+        if path is not None and path.exists():
             raise CommandError(f"Le fichier {path} existe déjà : choisissez un autre nom.",
                                returncode=2)
         found = tenancy.communes().named(commune)
@@ -46,8 +51,13 @@ class Command(DomainCommand):
             if target is None:
                 raise CommandError(f"Aucune régie n° « {regie} » à {found.name}.", returncode=3)
             handover = handover_create(regie=target, due_before=day, min_amount=min_amount,
-                                       actor=Actor.system("pes_handover"))
+                                       actor=Actor.system(self.actor_name))
+        said = (f"{handover} ({found.name}, régie {target.number}) : {handover.count} "
+                f"titre(s), {euros(handover.total)}")
+        if path is None:
+            self.stdout.write(f"{said} ; fichier PES : opsn pes_export {found.insee_code} "
+                              f"--handover {handover.pk} --out FICHIER (SHA-256 "
+                              f"{handover.sha256}).")
+            return
         path.write_bytes(bytes(handover.file))
-        self.stdout.write(f"{handover} ({found.name}, régie {target.number}) : "
-                          f"{handover.count} titre(s), {euros(handover.total)} ; fichier "
-                          f"{path} (SHA-256 {handover.sha256}).")
+        self.stdout.write(f"{said} ; fichier {path} (SHA-256 {handover.sha256}).")
