@@ -85,6 +85,16 @@ def signed_pdf(mandate: Mandate) -> bytes | None:
     return bytes(signature.pdf) if signature is not None and signature.pdf else None
 
 
+def _kept_signatures():
+    """Signatures whose PDF is still kept (blanked when the payer's data were erased)."""
+    return MandateSignature.objects.exclude(pdf=b"")
+
+
+def signed_online(mandate: Mandate) -> bool:
+    """Whether the mandate's signed PDF can be offered, without reading the PDF."""
+    return _kept_signatures().filter(mandate=mandate).exists()
+
+
 def with_signature(mandates):
     return mandates.annotate(signed_online=Exists(
-        MandateSignature.objects.filter(mandate=OuterRef("pk")).exclude(pdf=b"")))
+        _kept_signatures().filter(mandate=OuterRef("pk"))))

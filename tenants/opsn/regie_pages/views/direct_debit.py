@@ -26,7 +26,7 @@ from opsn.direct_debit.models import (
     Mandate,
     MandateKind,
 )
-from opsn.direct_debit.online import signed_pdf
+from opsn.direct_debit.online import signed_online, signed_pdf
 from opsn.direct_debit.returns import returns_import
 from opsn.direct_debit.selectors import collection_preview, collections_of, debit_returns
 from opsn.direct_debit.services import (
@@ -107,7 +107,7 @@ def _mandate_page(request, regie, mandate, *, amend=None, revoke=None, status=20
     return page(request, "regie_pages/mandate.html", {
         "payer": mandate.payer, "mandate": mandate,
         "debit_returns": debit_returns(mandate=mandate)[:50],
-        "signed_online": signed_pdf(mandate) is not None,
+        "signed_online": signed_online(mandate),
         "amend_form": amend or AmendForm(),
         "revoke_form": revoke or RevokeForm()}, status=status, regie=regie, section="payers")
 
