@@ -32,6 +32,16 @@ def get(port: int, path: str, host: str) -> tuple[int, str]:
 def production_server(tmp_path, *, workers: int = 2, threads: int = 2, **environment):
     """``opsn serve`` (gunicorn) on a free loopback port, on the test database; yields the
     port once it answers its liveness probe. Its error output is shown if the test fails."""
+    with production_server_process(tmp_path, workers=workers, threads=threads,
+                                   **environment) as (port, _):
+        yield port
+
+
+@contextmanager
+def production_server_process(tmp_path, *, workers: int = 2, threads: int = 2,
+                              **environment):
+    """The same, yielding (port, the gunicorn master's process: ``opsn serve`` becomes
+    it)."""
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}"
     port = free_port()
@@ -49,7 +59,7 @@ def production_server(tmp_path, *, workers: int = 2, threads: int = 2, **environ
                     break
             except OSError:
                 time.sleep(0.2)
-        yield port
+        yield port, server
     except BaseException:
         server.terminate()
         print(server.communicate(timeout=30)[1].decode()[-3000:])

@@ -65,8 +65,17 @@ def signed_in_required(view: Callable) -> Callable:
 
 
 def commune_roles(request: HttpRequest) -> set[str]:
-    """Roles the signed-in person holds in the commune being served."""
-    return roles_of(account_id(request)) if request.user.is_authenticated else set()
+    """Roles the signed-in person holds in the commune being served. Read once per request
+    (a page asks it from its decorator, its régie lookup and its menu; a change of roles
+    is followed by a redirect, so a new request)."""
+    if not request.user.is_authenticated:
+        return set()
+    key = (getattr(getattr(request, "commune", None), "pk", None), account_id(request))
+    known = getattr(request, "_opsn_commune_roles", None)
+    if known is None or known[0] != key:
+        known = (key, frozenset(roles_of(key[1])))
+        request._opsn_commune_roles = known  # type: ignore[attr-defined]
+    return set(known[1])
 
 
 def actor_of(request: HttpRequest) -> Actor:
