@@ -1,8 +1,10 @@
 """« Prélèvement » in the citizen's space: the mandates and debits to come of the linked
 payers, signing a mandate online in three steps (the mandate's text and the account; a
 confirmation showing the account by its last four characters; the signed mandate and its
-PDF). Thin views over ``citizens.debits``. Between the two steps the account typed waits
-in the server-side session, never in the page."""
+PDF); revoking an active mandate (what happens, an optional reason, a confirmation);
+changing its account in two steps (the IBAN and BIC; the account by its last four
+characters and the person's agreement). Thin views over ``citizens.debits``. Between two
+steps the account typed waits in the server-side session, never in the page."""
 
 from __future__ import annotations
 
@@ -118,3 +120,122 @@ def mandate_pdf(request: HttpRequest, commune_id: int, mandate_id: int) -> FileR
         raise Http404(exc.message) from exc
     return FileResponse(io.BytesIO(pdf), as_attachment=True, filename=f"mandat-{rum}.pdf",
                         content_type="application/pdf")
+
+
+def _amend_key(commune_id: int, mandate_id: int) -> str:
+    return f"sepa-amend:{commune_id}:{mandate_id}"
+
+
+def _signer(request: HttpRequest) -> str:
+    user = cast(User, request.user)
+    return user.get_full_name() or user.email or "l'usager"
+
+
+def _view(request: HttpRequest, commune_id: int, mandate_id: int):
+    try:
+        return debits.mandate_view(subject_of(request), commune_id, mandate_id)
+    except NotLinked as exc:
+        raise Http404(exc.message) from exc
+
+
+@signed_in_required
+@require_http_methods(["GET", "POST"])
+def mandate_revoke(request: HttpRequest, commune_id: int, mandate_id: int) -> HttpResponse:
+    """What revoking means (a debit sent to the bank may still be taken), an optional
+    reason; on confirmation the mandate is revoked."""
+    try:
+        mandate = _view(request, commune_id, mandate_id)
+    except CitizenError as exc:
+        messages.error(request, exc.message)
+        return redirect("citizens:debits")
+    reason, error, status = "", "", 200
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        try:
+            rum = debits.mandate_revoke(subject_of(request), commune_id, mandate_id,
+                                        reason=reason, signer=_signer(request),
+                                        ip=client_ip(request))
+        except NotLinked as exc:
+            raise Http404(exc.message) from exc
+        except CitizenError as exc:
+            if exc.http_status == 409:
+                messages.error(request, exc.message)
+                return redirect("citizens:debits")
+            error, status = exc.message, 400
+            reason = reason.replace("\x00", "")
+        else:
+            messages.success(request, f"Mandat {rum} révoqué : aucun nouveau prélèvement ne "
+                                      f"sera fait sur le compte {mandate.iban}. Les factures "
+                                      "à venir se paient autrement.")
+            return redirect("citizens:debits")
+    return render(request, "citizens/mandate_revoke.html", {
+        "mandate": mandate, "reason": reason, "error": error}, status=status)
+
+
+@signed_in_required
+@require_http_methods(["GET", "POST"])
+def mandate_account(request: HttpRequest, commune_id: int, mandate_id: int) -> HttpResponse:
+    """Step 1 of a change of account: the new IBAN and BIC."""
+    try:
+        mandate = _view(request, commune_id, mandate_id)
+    except CitizenError as exc:
+        messages.error(request, exc.message)
+        return redirect("citizens:debits")
+    typed = {"iban": "", "bic": ""}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        typed = {k: request.POST.get(k, "").replace("\x00", "") for k in typed}
+        raw = {k: request.POST.get(k, "") for k in typed}
+        try:
+            prepared = debits.amend_check(subject_of(request), commune_id, mandate_id, **raw)
+        except NotLinked as exc:
+            raise Http404(exc.message) from exc
+        except CitizenError as exc:
+            errors[exc.field if exc.field in typed else "iban"] = exc.message
+            status = exc.http_status if exc.http_status in (400, 409) else 400
+        else:
+            request.session[_amend_key(commune_id, mandate_id)] = prepared
+            return redirect("citizens:mandate_account_confirm", commune_id, mandate_id)
+    return render(request, "citizens/mandate_account.html", {
+        "mandate": mandate, "typed": typed, "errors": errors}, status=status)
+
+
+@signed_in_required
+@require_http_methods(["GET", "POST"])
+def mandate_account_confirm(request: HttpRequest, commune_id: int,
+                            mandate_id: int) -> HttpResponse:
+    """Step 2: the new account by its last four characters; the person agrees."""
+    key = _amend_key(commune_id, mandate_id)
+    prepared = request.session.get(key)
+    if not prepared:
+        return redirect("citizens:mandate_account", commune_id, mandate_id)
+    try:
+        mandate = _view(request, commune_id, mandate_id)
+    except CitizenError as exc:
+        request.session.pop(key, None)
+        messages.error(request, exc.message)
+        return redirect("citizens:debits")
+    error, status = "", 200
+    if request.method == "POST":
+        if request.POST.get("accept") != "1":
+            error = ("Cochez la case pour confirmer le changement : sans votre accord, rien "
+                     "n'est modifié.")
+            status = 400
+        else:
+            try:
+                rum, iban = debits.mandate_amend(subject_of(request), commune_id, mandate_id,
+                                                 prepared=prepared, signer=_signer(request),
+                                                 ip=client_ip(request))
+            except CitizenError as exc:
+                request.session.pop(key, None)
+                messages.error(request, exc.message)
+                return redirect("citizens:debits")
+            request.session.pop(key, None)
+            messages.success(request, f"Mandat {rum} modifié : les prochains prélèvements se "
+                                      f"feront sur le compte {iban}. La référence du mandat "
+                                      "reste la même.")
+            return redirect("citizens:debits")
+    return render(request, "citizens/mandate_account_confirm.html", {
+        "mandate": mandate, "prepared": prepared, "iban": mask_iban(prepared["iban"]),
+        "error": error}, status=status)

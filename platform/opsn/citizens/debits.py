@@ -1,6 +1,7 @@
 """SEPA direct debit in « Mes paiements »: for each payer linked to the person, the
 régie's mandates and the debits to come; signing a mandate online (the mandate's text,
-the account, a confirmation); the signed mandate's PDF. Only payers linked to the person
+the account, a confirmation); revoking an active mandate or giving it a new account; the
+signed mandate's PDF. Only payers linked to the person
 are reached, each inside its commune's schema; the rules are the direct debit's
 (``opsn.direct_debit``), the same as at the counter and over the API."""
 
@@ -197,3 +198,98 @@ def mandate_pdf_for(subject: str, commune_id: int, mandate_id: int) -> tuple[str
         if mandate is None or pdf is None:
             raise refusal
         return mandate.rum, pdf
+
+
+# --- An active mandate revoked, or given a new account, by the person --------------------
+
+@dataclass
+class MandateView:
+    """What the revocation and the change of account pages say of the mandate."""
+    commune: Commune
+    mandate_id: int
+    rum: str
+    payer_name: str
+    regie_name: str
+    iban: str  # masked: its last four characters
+    pending: list[tuple[datetime.date, Decimal]]  # debits sent to the bank, not settled
+
+
+def _linked_mandate(subject: str, commune_id: int, mandate_id: int) -> Mandate:
+    """Inside the commune: the mandate of one of the person's linked payers; the same 404
+    whether it does not exist or is someone else's."""
+    payers = list(PayerLink.objects.filter(subject=subject, commune_id=commune_id,
+                                           unlinked_at__isnull=True,
+                                           commune__status=Commune.Status.ACTIVE)
+                  .values_list("payer_id", flat=True))
+    mandate = (Mandate.objects.select_related("payer", "regie")
+               .filter(pk=mandate_id, payer_id__in=payers).first()) if payers else None
+    if mandate is None:
+        raise NotLinked("Ce mandat n'est pas celui d'un payeur rattaché à votre compte.")
+    return mandate
+
+
+def _commune(commune_id: int) -> Commune:
+    commune = Commune.objects.filter(pk=commune_id, status=Commune.Status.ACTIVE).first()
+    if commune is None:
+        raise NotLinked("Ce mandat n'est pas celui d'un payeur rattaché à votre compte.")
+    return commune
+
+
+def _actor(subject: str, signer: str, ip: str) -> Actor:
+    return Actor(account=f"citizen:{_who(subject)}", name=signer, ip=ip, kind="citizen")
+
+
+def mandate_view(subject: str, commune_id: int, mandate_id: int) -> MandateView:
+    """An active mandate of a linked payer, with the debits the bank may still take; a
+    French refusal when it is no longer active."""
+    commune = _commune(commune_id)
+    with inside(commune):
+        mandate = _linked_mandate(subject, commune_id, mandate_id)
+        try:
+            online.revocable(mandate)
+        except DirectDebitError as exc:
+            raise _citizen_error(exc) from exc
+        return MandateView(commune=commune, mandate_id=mandate.pk, rum=mandate.rum,
+                           payer_name=mandate.payer.name, regie_name=mandate.regie.name,
+                           iban=mandate.iban_masked, pending=online.pending_debits(mandate))
+
+
+def mandate_revoke(subject: str, commune_id: int, mandate_id: int, *, reason: str,
+                   signer: str, ip: str = "") -> str:
+    """The person confirmed: the mandate is revoked today; returns its RUM."""
+    commune = _commune(commune_id)
+    with inside(commune):
+        mandate = _linked_mandate(subject, commune_id, mandate_id)
+        try:
+            return online.mandate_revoke_by_payer(
+                mandate=mandate, reason=reason, actor=_actor(subject, signer, ip)).rum
+        except DirectDebitError as exc:
+            raise _citizen_error(exc) from exc
+
+
+def amend_check(subject: str, commune_id: int, mandate_id: int, *, iban: str,
+                bic: str) -> dict:
+    """The new account typed, checked. Kept by the page (in the session) until the person
+    agrees."""
+    commune = _commune(commune_id)
+    with inside(commune):
+        mandate = _linked_mandate(subject, commune_id, mandate_id)
+        try:
+            return online.amend_prepare(mandate=mandate, iban=iban, bic=bic)
+        except DirectDebitError as exc:
+            raise _citizen_error(exc) from exc
+
+
+def mandate_amend(subject: str, commune_id: int, mandate_id: int, *, prepared: dict,
+                  signer: str, ip: str = "") -> tuple[str, str]:
+    """The person agreed: the mandate debits the new account; returns (RUM, masked IBAN)."""
+    commune = _commune(commune_id)
+    with inside(commune):
+        mandate = _linked_mandate(subject, commune_id, mandate_id)
+        try:
+            mandate = online.mandate_amend_by_payer(
+                mandate=mandate, iban=prepared["iban"], bic=prepared["bic"],
+                actor=_actor(subject, signer, ip))
+        except DirectDebitError as exc:
+            raise _citizen_error(exc) from exc
+        return mandate.rum, mandate.iban_masked

@@ -23,6 +23,12 @@ urlpatterns = [
          name="mandate_new"),
     path("prelevement/<int:commune_id>/<int:payer_id>/confirmer/",
          debit_views.mandate_confirm, name="mandate_confirm"),
+    path("prelevement/mandats/<int:commune_id>/<int:mandate_id>/revoquer/",
+         debit_views.mandate_revoke, name="mandate_revoke"),
+    path("prelevement/mandats/<int:commune_id>/<int:mandate_id>/compte/",
+         debit_views.mandate_account, name="mandate_account"),
+    path("prelevement/mandats/<int:commune_id>/<int:mandate_id>/compte/confirmer/",
+         debit_views.mandate_account_confirm, name="mandate_account_confirm"),
     path("prelevement/mandats/<int:commune_id>/<int:mandate_id>.pdf", debit_views.mandate_pdf,
          name="mandate_pdf"),
 ]

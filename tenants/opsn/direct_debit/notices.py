@@ -48,6 +48,9 @@ PreNotificationsPrepared = event("sepa.prenotifications_prepared",
 PreNotificationsSent = event("sepa.prenotifications_sent",
                              "Pré-notifications de prélèvement envoyées : {sent} ; sans "
                              "adresse : {no_address} ; échecs : {failed}")
+MandateChangeSent = event("sepa.mandate_change_notice_sent",
+                          "Mandat {rum} {change} en ligne par l'usager : courriel aux "
+                          "régisseurs ({to})")
 ReturnNoticesSent = event("sepa.return_notices_sent",
                           "Avis de prélèvements retournés : {families} famille(s), "
                           "{keepers} message(s) aux régisseurs")
@@ -317,3 +320,49 @@ def returns_notify(return_ids: list[int], actor: Actor) -> dict[str, int]:
     if counts["families"] or counts["keepers"]:
         record(actor, ReturnNoticesSent(target="sepa-returns", data=counts))
     return counts
+
+
+# --- A mandate revoked or amended online by the payer --------------------------------------
+
+def _change_message(mandate: Mandate, change: str, to: list[str]) -> EmailMessage:
+    brand = current_profile()
+    regie, payer = mandate.regie, mandate.payer
+    if change == "revoked":
+        subject = f"Mandat {mandate.rum} révoqué en ligne — régie {regie.number}"
+        what = (f"{payer.name} a révoqué en ligne, le {mandate.ended_on:%d/%m/%Y}, le mandat "
+                f"de prélèvement {mandate.rum} (compte {mandate.iban_masked}).\n"
+                f"Motif : {mandate.end_reason}.\n\n"
+                "Ses factures ne seront plus prélevées : elles se paient autrement (en ligne, "
+                "au guichet, par virement). Un prélèvement déjà remis à la banque peut encore "
+                "être débité.")
+    else:
+        subject = f"Mandat {mandate.rum} : nouveau compte saisi en ligne — régie {regie.number}"
+        what = (f"{payer.name} a changé en ligne, le {mandate.amended_on:%d/%m/%Y}, le compte "
+                f"du mandat de prélèvement {mandate.rum} : nouveau compte "
+                f"{mandate.iban_masked}.\n\n"
+                "La référence du mandat (RUM) reste la même ; la prochaine remise de "
+                "prélèvements annonce la modification à la banque.")
+    body = f"Bonjour,\n\n{what}\n\n{_signature(brand)}\n"
+    return EmailMessage(subject=subject, body=body, from_email=_sender(brand), to=to)
+
+
+def mandate_change_notify(mandate_id: int, change: str, actor: Actor) -> bool:
+    """E-mail the régie's keepers (its titulaire, and a suppléant standing in) that the
+    payer revoked ``mandate_id`` or gave it a new account online: one message. False when
+    it could not be sent (the job tries again); a régie without a keeper's address is
+    left out (the agents see the change on the mandate's page)."""
+    mandate = (Mandate.objects.select_related("regie", "payer").filter(pk=mandate_id)
+               .first())
+    if mandate is None:
+        return True
+    to = keepers(mandate.regie, timezone.localdate())
+    if not to:
+        return True
+    try:
+        _send(_change_message(mandate, change, to), ", ".join(to))
+    except RegieError:
+        return False
+    record(actor, MandateChangeSent(target=f"mandate:{mandate.rum}", data={
+        "rum": mandate.rum, "change": "révoqué" if change == "revoked" else "modifié",
+        "to": ", ".join(to)}))
+    return True

@@ -175,14 +175,29 @@ def mandate_create(*, payer: Payer, debtor_name: str, iban: str, bic: str,
 
 def mandate_amend(*, mandate: Mandate, iban: str, bic: str, actor: Actor,
                   debtor_name: str = "", today: datetime.date | None = None) -> Mandate:
-    """A new account for the same mandate: the RUM stays; the next collection carries the
-    amendment (the account before, or « SMNDA » when the bank changed: sequence FRST)."""
+    """A new account for the same mandate, given by whoever handles the régie's direct
+    debits (``_allowed``); the payer's linked citizen: ``online.mandate_amend_by_payer``."""
+    _allowed(mandate.regie, actor, "modifier un mandat de prélèvement")
+    return amend(mandate=mandate, iban=iban, bic=bic, actor=actor, debtor_name=debtor_name,
+                 today=today)
+
+
+def _still_active(mandate: Mandate, what: str) -> None:
     if mandate.status != MandateStatus.ACTIVE:
         raise DirectDebitConflict(f"Le mandat {mandate.rum} est {mandate.get_status_display()}"
-                                  " : il ne peut plus être modifié.")
+                                  f" : {what}")
+
+
+def amend(*, mandate: Mandate, iban: str, bic: str, actor: Actor, debtor_name: str = "",
+          today: datetime.date | None = None) -> Mandate:
+    """The amendment itself, once whoever asks may: the RUM stays; the next collection
+    carries the amendment (the account before, or « SMNDA » when the bank changed:
+    sequence FRST)."""
+    _still_active(mandate, "il ne peut plus être modifié.")
     new_iban, new_bic = clean_iban(iban), clean_bic(bic)
     with atomic():
         mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
+        _still_active(mandate, "il ne peut plus être modifié.")
         if new_iban == mandate.iban and new_bic == mandate.bic:
             raise DirectDebitError("Le nouvel IBAN est celui du mandat : rien à modifier.",
                                    field="iban")
@@ -206,10 +221,23 @@ def mandate_amend(*, mandate: Mandate, iban: str, bic: str, actor: Actor,
     return mandate
 
 
+REASON_MAX = 300
+
+
 def mandate_revoke(*, mandate: Mandate, reason: str, actor: Actor,
                    today: datetime.date | None = None) -> Mandate:
+    """An agent (or the business software) revokes the mandate, with why; the payer's
+    linked citizen: ``online.mandate_revoke_by_payer``."""
     _allowed(mandate.regie, actor, "révoquer un mandat de prélèvement")
-    reason = _text(reason, field="reason", label="Le motif de la révocation", max_length=300)
+    reason = _text(reason, field="reason", label="Le motif de la révocation",
+                   max_length=REASON_MAX)
+    return revoke(mandate=mandate, reason=reason, actor=actor, today=today)
+
+
+def revoke(*, mandate: Mandate, reason: str, actor: Actor,
+           today: datetime.date | None = None) -> Mandate:
+    """The revocation itself (``reason`` checked), once whoever asks may: never debited
+    again; ended today."""
     with atomic():
         mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
         if mandate.status != MandateStatus.ACTIVE:

@@ -1,7 +1,8 @@
 """Direct debit's background jobs. Daily (``jobs.periodic``): one job fans out one job per
 commune, which prepares the pre-notifications due (``OPSN_SEPA_PRENOTIFICATION_DAYS``
 before the debit), sends them and those that failed, and lapses the mandates unused for 36
-months. After a return report is imported: the e-mails to the families and the keepers.
+months. After a return report is imported: the e-mails to the families and the keepers;
+after a payer revokes a mandate or changes its account online: the keepers' e-mail.
 Every job is idempotent: a notice is sent once, a mandate lapses once."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from opsn.direct_debit.notices import (
     prenotifications_prepare,
     prenotifications_send,
     prenotifications_to_retry,
+    mandate_change_notify,
     returns_notify,
 )
 from opsn.direct_debit.services import lapse_unused
@@ -72,3 +74,12 @@ def notify_debit_returns(return_ids: list[int]) -> None:
     logger.info("debit returns notified: %s", counts)
     if counts["failed"]:
         raise RuntimeError(f"{counts['failed']} debit return e-mail(s) not sent")
+
+
+@dramatiq.actor(max_retries=3, min_backoff=300_000)
+def notify_mandate_change(mandate_id: int, change: str) -> None:
+    """Inside one commune: tell the régie's keepers that the payer revoked a mandate or
+    gave it a new account online."""
+    _in_commune("notify_mandate_change")
+    if not mandate_change_notify(mandate_id, change, ACTOR):
+        raise RuntimeError(f"mandate {mandate_id}: the keepers' e-mail was not sent")
