@@ -42,8 +42,8 @@ from opsn.direct_debit.services import (
 )
 from opsn.direct_debit.tasks import notify_mandate_change
 from opsn.direct_debit.wording import mandate_text
-from opsn.kernel.actors import Actor
 from opsn.jobs.broker import send
+from opsn.kernel.actors import Actor
 from opsn.kernel.tenancy import atomic, current_commune, on_commit
 from opsn.regies.models import Payer
 

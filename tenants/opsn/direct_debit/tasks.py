@@ -13,10 +13,10 @@ import dramatiq
 from django.utils import timezone
 
 from opsn.direct_debit.notices import (
+    mandate_change_notify,
     prenotifications_prepare,
     prenotifications_send,
     prenotifications_to_retry,
-    mandate_change_notify,
     returns_notify,
 )
 from opsn.direct_debit.services import lapse_unused
