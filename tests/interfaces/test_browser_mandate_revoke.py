@@ -1,4 +1,4 @@
-"""A citizen revokes a SEPA mandate on a phone (Chromium, Playwright, 360 px): in
+"""A citizen revokes a SEPA mandate, or changes its account, on a phone (Chromium, 360 px): in
 « Mes paiements » › Prélèvement, « Révoquer ce mandat », a confirmation page that says
 what happens (no new debit; the debit already sent to the bank, its date and amount; the
 invoices paid otherwise) and takes an optional reason, then the mandate shown revoked.
@@ -111,3 +111,52 @@ def test_a_citizen_revokes_a_mandate_on_a_phone(active_mandate):
         mandate = Mandate.objects.get(pk=active_mandate["mandate"].pk)
     assert mandate.status == "revoked"
     assert mandate.end_reason == "Révoqué en ligne par l'usager : Changement de banque"
+
+
+def test_a_citizen_changes_the_account_on_a_phone(active_mandate):
+    """The two steps of « Changer de compte »: a mistyped IBAN refused in French, the new
+    account by its last four characters only, the agreement ticked; the RUM stays."""
+    site = active_mandate["site"]
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context = browser.new_context(locale="fr-FR",
+                                          viewport={"width": PHONE, "height": 740},
+                                          is_mobile=True, has_touch=True)
+            page = context.new_page()
+            page.goto(f"{site}/mon-espace/rattachements/")
+            page.get_by_label("Adresse électronique").fill(CITIZEN)
+            page.get_by_label("Mot de passe").fill("correct horse battery staple")
+            page.get_by_role("button", name="Se connecter").click()
+            page.get_by_label("Code de rattachement").fill(active_mandate["code"])
+            page.get_by_role("button", name="Rattacher").click()
+            page.get_by_role("link", name="Prélèvement").click()
+            page.get_by_role("link", name="Changer de compte").click()
+
+            expect(page.get_by_role("heading", name="Changer le compte du mandat")
+                   ).to_be_visible()
+            fits_the_phone(page)
+            page.get_by_label("IBAN").fill("FR76 3000 4000 0312 3456 7890 144")
+            page.get_by_label("BIC").fill("BNPAFRPP")
+            page.get_by_role("button", name="Continuer").click()
+            expect(page.get_by_role("alert")).to_contain_text("est erroné")
+            fits_the_phone(page)
+            page.get_by_label("IBAN").fill("FR76 3000 4000 0312 3456 7890 143")
+            page.get_by_role("button", name="Continuer").click()
+
+            expect(page.get_by_role("heading", name="Confirmer le nouveau compte")
+                   ).to_be_visible()
+            expect(page.locator("main")).to_contain_text("•••• 0143")
+            assert "1234567890143" not in page.content()
+            fits_the_phone(page)
+            page.get_by_label("J'autorise la régie").check()
+            page.get_by_role("button", name="Changer de compte").click()
+            expect(page.get_by_text("modifié : les prochains prélèvements")).to_be_visible()
+            assert "1234567890143" not in page.content()
+            fits_the_phone(page)
+        finally:
+            browser.close()
+    with in_schema(active_mandate["commune"]):
+        mandate = Mandate.objects.get(pk=active_mandate["mandate"].pk)
+    assert (mandate.rum, mandate.iban) == (active_mandate["mandate"].rum,
+                                           "FR7630004000031234567890143")
