@@ -63,6 +63,7 @@ def bench_scale_onboarding(n: int) -> None:
 
     from opsn.communes import schemas, services
     from opsn.communes.models import Commune, SpareSchema
+    from opsn.kernel.postgresql.base import recycle_if_due
 
     print(f"\n13. {n} communes in one database, the real commune schema")
     for spare in SpareSchema.objects.all():  # start with an empty pool
@@ -99,6 +100,7 @@ def bench_scale_onboarding(n: int) -> None:
             started = time.perf_counter()
             services.commune_onboard(insee_code=code)
             onboardings.append(time.perf_counter() - started)
+            recycle_if_due()  # the boundary a request, or a batch between communes, has
             if i % tenth == 0:
                 rss_at.append(rss_mb())
     finally:

@@ -157,3 +157,22 @@ def test_a_job_worker_keeps_its_connection_until_the_threshold(committed, settin
 def test_on_by_default():
     assert django_settings.OPSN_DB_MAX_SCHEMAS_PER_CONNECTION > 0
     assert django_settings.DATABASES["default"]["ENGINE"] == "opsn.kernel.postgresql"
+
+
+def test_an_onboarding_batch_renews_its_connection_between_communes(committed, settings):
+    """A batch goes from one new commune to the next in one job: it does not wait for the
+    job's end to renew a connection that has entered its share of schemas."""
+    settings.OPSN_DB_MAX_SCHEMAS_PER_CONNECTION = 2
+    seen = []
+
+    def progress(batch, code):
+        seen.append((backend_pid(connection), set(connection.visited_schemas)))
+
+    codes = ["69273", "69091", "69096", "69149"]
+    batch = services.batch_run(services.batch_create(label="Quatre communes",
+                                                     insee_codes=codes), progress=progress)
+
+    assert [batch.outcomes[c] for c in codes] == ["created"] * 4
+    assert Commune.objects.filter(insee_code__in=codes).count() == 4
+    assert len({pid for pid, _ in seen}) >= 2  # renewed during the batch
+    assert all(len(schemas) <= 2 for _, schemas in seen)  # never more than its share

@@ -46,6 +46,7 @@ from opsn.communes.models import (
     normalise_insee_code,
 )
 from opsn.kernel.metrics import ONBOARDING
+from opsn.kernel.postgresql.base import recycle_if_due
 from opsn.kernel.signals import commune_schema_ready
 from opsn.kernel.tenancy import inside
 from opsn.referentiel.models import Epci, OfficialCommune
@@ -376,6 +377,7 @@ def batch_run(batch: OnboardingBatch, *,
             outcome = exc.message
         batch.outcomes[code] = outcome
         batch.save(update_fields=["outcomes"])
+        recycle_if_due()  # a batch of 2,000 communes must not keep 2,000 schemas cached
         if progress:
             progress(batch, code)
     batch.status = OnboardingBatch.Status.FAILED if batch.errors else OnboardingBatch.Status.DONE

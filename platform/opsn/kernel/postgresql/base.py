@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.db import connections
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
 
 from opsn.kernel.metrics import DB_RECYCLED
@@ -60,3 +61,15 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         if self.connection is not None and self.recycle_due and not self.in_atomic_block:
             DB_RECYCLED.inc()
             self.close()
+
+
+def recycle_if_due() -> None:
+    """A boundary inside work that goes from one commune to the next in one request or
+    job (an onboarding batch of a whole EPCI): each connection that has entered its
+    share of schemas, and holds no transaction, is closed here rather than at the end of
+    the work, which may be thousands of communes later."""
+    for conn in connections.all(initialized_only=True):
+        if (conn.connection is not None and not conn.in_atomic_block
+                and getattr(conn, "recycle_due", False)):
+            DB_RECYCLED.inc()
+            conn.close()
