@@ -144,6 +144,8 @@ def database_for_new_commune() -> str:
     if settings.OPSN_NEW_COMMUNE_DATABASE:
         return check_database(settings.OPSN_NEW_COMMUNE_DATABASE)
     known = commune_databases()
+    if len(known) == 1:  # nothing to choose: no count of the whole registry
+        return known[0]
     counts = dict(Commune.objects.values_list("database").annotate(n=Count("id")))
     return min(known, key=lambda alias: (counts.get(alias, 0), known.index(alias)))
 
