@@ -45,3 +45,24 @@ def within_screen(page, locator) -> bool:
     box = locator.bounding_box()
     width = page.viewport_size["width"]
     return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+
+
+PASSWORD = "correct horse battery staple"  # tests.helpers.identity's
+
+
+def phone_page(browser, **options):
+    """A page of a French phone at 360 px (touch), as the citizens' tests use."""
+    context = browser.new_context(locale="fr-FR", viewport={"width": 360, "height": 740},
+                                  is_mobile=True, has_touch=True, **options)
+    return context.new_page()
+
+
+def citizen_signs_in_and_links(page, site: str, email: str, code: str) -> None:
+    """From the commune's « Rattachements » page: sign in at the provider as ``email``,
+    then link the family by its ``code``."""
+    page.goto(f"{site}/mon-espace/rattachements/")
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_label("Code de rattachement").fill(code)
+    page.get_by_role("button", name="Rattacher").click()

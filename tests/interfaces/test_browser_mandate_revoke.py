@@ -19,7 +19,7 @@ from opsn.direct_debit import online
 from opsn.direct_debit.models import Mandate
 from opsn.direct_debit.services import collect, creditor_set
 from opsn.kernel.actors import Actor
-from tests.helpers.browser import CHROMIUM, launch
+from tests.helpers.browser import CHROMIUM, citizen_signs_in_and_links, launch, phone_page
 from tests.helpers.communes import VENISSIEUX, in_schema
 from tests.helpers.identity import make_account
 from tests.helpers.regies import (
@@ -30,7 +30,7 @@ from tests.helpers.regies import (
     make_regie,
     wipe_regies,
 )
-from tests.interfaces.test_browser_mandate_signing import CITIZEN, PHONE, fits_the_phone
+from tests.interfaces.test_browser_mandate_signing import CITIZEN, fits_the_phone
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
 
@@ -72,16 +72,8 @@ def test_a_citizen_revokes_a_mandate_on_a_phone(active_mandate):
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            context = browser.new_context(locale="fr-FR",
-                                          viewport={"width": PHONE, "height": 740},
-                                          is_mobile=True, has_touch=True)
-            page = context.new_page()
-            page.goto(f"{site}/mon-espace/rattachements/")
-            page.get_by_label("Adresse électronique").fill(CITIZEN)
-            page.get_by_label("Mot de passe").fill("correct horse battery staple")
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code de rattachement").fill(active_mandate["code"])
-            page.get_by_role("button", name="Rattacher").click()
+            page = phone_page(browser)
+            citizen_signs_in_and_links(page, site, CITIZEN, active_mandate["code"])
 
             page.get_by_role("link", name="Prélèvement").click()
             expect(page.get_by_role("heading", name="Prélèvement automatique")).to_be_visible()
@@ -120,16 +112,8 @@ def test_a_citizen_changes_the_account_on_a_phone(active_mandate):
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            context = browser.new_context(locale="fr-FR",
-                                          viewport={"width": PHONE, "height": 740},
-                                          is_mobile=True, has_touch=True)
-            page = context.new_page()
-            page.goto(f"{site}/mon-espace/rattachements/")
-            page.get_by_label("Adresse électronique").fill(CITIZEN)
-            page.get_by_label("Mot de passe").fill("correct horse battery staple")
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code de rattachement").fill(active_mandate["code"])
-            page.get_by_role("button", name="Rattacher").click()
+            page = phone_page(browser)
+            citizen_signs_in_and_links(page, site, CITIZEN, active_mandate["code"])
             page.get_by_role("link", name="Prélèvement").click()
             page.get_by_role("link", name="Changer de compte").click()
 

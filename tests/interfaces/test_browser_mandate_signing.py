@@ -18,7 +18,13 @@ from pypdf import PdfReader
 from opsn.citizens.models import LinkAttempt, PayerLink
 from opsn.communes.models import Commune
 from opsn.direct_debit.services import creditor_set
-from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.browser import (
+    CHROMIUM,
+    citizen_signs_in_and_links,
+    launch,
+    phone_page,
+    serious_violations,
+)
 from tests.helpers.communes import VENISSIEUX, in_schema
 from tests.helpers.identity import make_account
 from tests.helpers.regies import ADMIN, make_invoice, make_payer, make_regie, wipe_regies
@@ -60,16 +66,8 @@ def test_a_citizen_signs_a_mandate_on_a_phone_and_gets_its_pdf(debit_regie):
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            context = browser.new_context(accept_downloads=True, locale="fr-FR",
-                                          viewport={"width": PHONE, "height": 740},
-                                          is_mobile=True, has_touch=True)
-            page = context.new_page()
-            page.goto(f"{site}/mon-espace/rattachements/")
-            page.get_by_label("Adresse électronique").fill(CITIZEN)
-            page.get_by_label("Mot de passe").fill("correct horse battery staple")
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code de rattachement").fill(debit_regie["code"])
-            page.get_by_role("button", name="Rattacher").click()
+            page = phone_page(browser, accept_downloads=True)
+            citizen_signs_in_and_links(page, site, CITIZEN, debit_regie["code"])
 
             page.get_by_role("link", name="Prélèvement").click()
             expect(page.get_by_role("heading", name="Prélèvement automatique")).to_be_visible()
