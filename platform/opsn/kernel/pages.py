@@ -14,10 +14,14 @@ PER_PAGE = 50
 
 
 def paginate(request: HttpRequest, items, *, per_page: int | None = None,
-             parameter: str = "page") -> Page:
-    """The page of ``items`` the query string asks for; ``page.query`` holds the query
-    string's other parameters (the filters), encoded, for the links to the other pages."""
-    page = Paginator(items, per_page or PER_PAGE).get_page(request.GET.get(parameter))
+             parameter: str = "page", index: int | None = None) -> Page:
+    """The page of ``items`` the query string asks for (or the one holding the item at
+    ``index``: a refused form shown again on the page of its item); ``page.query`` holds
+    the query string's other parameters (the filters), encoded, for the links to the other
+    pages."""
+    size = per_page or PER_PAGE
+    number = request.GET.get(parameter) if index is None else index // size + 1
+    page = Paginator(items, size).get_page(number)
     query = request.GET.copy()
     query.pop(parameter, None)
     page.query = query.urlencode()  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from opsn.accounts.auth import account_id, actor_of, commune_role_required
+from opsn.kernel.pages import paginate
 from opsn.online_payments import selectors as online
 from opsn.online_payments.models import OnlinePayment
 from opsn.online_payments.services import (
@@ -33,12 +34,18 @@ from opsn.regies.models import Regie
 
 def _page(request: HttpRequest, regie: Regie, *, bound: tuple[int, ResolveForm] | None = None,
           status: int = 200) -> HttpResponse:
+    """The page; long lists in pages (``?page=`` for the online payments, ``?imports=`` for
+    the imported ones). A refused form is shown again on the page of its payment."""
+    found = online.alerts(regie)
+    index = next((i for i, a in enumerate(found) if bound and a.payment.pk == bound[0]), None)
+    alerts_page = paginate(request, found, index=index)
     alerts = [{"alert": alert,
                "form": bound[1] if bound and bound[0] == alert.payment.pk else ResolveForm(
                    prefix=f"p{alert.payment.pk}")}
-              for alert in online.alerts(regie)]
+              for alert in alerts_page]
     return page(request, "regie_pages/to_check.html", {
-        "alerts": alerts, "unmatched": list(selectors.unmatched_imports(regie)[:200]),
+        "alerts": alerts, "alerts_page": alerts_page,
+        "unmatched": paginate(request, selectors.unmatched_imports(regie), parameter="imports"),
         "unmatched_todo": selectors.UNMATCHED_TODO,
         "notifications": online.refused_notifications(),
         "notification_todo": online.TODO_NOTIFICATION,
