@@ -239,6 +239,10 @@ def test_the_titulaire_puts_money_for_a_handed_over_invoice_to_the_payers_credit
             expect(item.get_by_role("button", name="Enregistrer sur la facture")).to_have_count(0)
             settle = item.get_by_role("button", name="Mettre à l'avoir de Famille Durand")
             expect(settle).to_be_visible()
+            # At a desktop's width too: nothing axe-core objects to, buttons and all.
+            page.set_viewport_size({"width": 1280, "height": 900})
+            assert serious_violations(page) == []
+            page.set_viewport_size({"width": 360, "height": 740})
             # The same page kept open in another tab (as the back button brings it back).
             older = phone.new_page()
             older.goto(f"{base}{PAGE}")
@@ -272,6 +276,12 @@ def test_the_titulaire_puts_money_for_a_handed_over_invoice_to_the_payers_credit
             assert answer == "opaqueredirect"  # back to the page, nothing refused twice
             page.goto(f"{base}{PAGE}")
             expect(page.get_by_text("Ce paiement en ligne n'est plus à vérifier.")).to_be_visible()
+
+            # The payer's page: the money on the credit, once.
+            page.goto(f"{base}/espace/regies/R-001/payeurs/{waiting['payer'].pk}/")
+            credit = page.locator(".card", has=page.get_by_role("heading", name="Avoir"))
+            expect(credit).to_contain_text("74,75 €")
+            assert not overflows(page)
 
             # The journal shows the payment once, with its receipt number.
             page.goto(f"{base}/espace/regies/R-001/journal/")
