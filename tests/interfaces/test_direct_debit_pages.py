@@ -208,6 +208,8 @@ def test_the_titulaire_enters_the_creditor_and_bad_identifiers_are_refused(
         venissieux, sepa_regie, titulaire):
     regie, _ = sepa_regie
     page = titulaire.get(f"{BASE}/{regie.number}/prelevement/")
+    assert page.html.title.get_text().startswith(f"Prélèvement SEPA – {regie.name} – ")
+    assert len(page.html.find_all(id="retours")) == 1  # the returns' section, once
     assert "FR72ZZZ123456" in text_of(page) and "•••• 0185" in text_of(page)
     assert "30001007941234567890185" not in page.text
     form = form_of(page, "/prelevement/creancier/")
