@@ -58,6 +58,10 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         """Django's check at the start and end of every request (and ours at the end of
         every job), plus: a connection that has entered too many schemas is closed."""
         super().close_if_unusable_or_obsolete()
+        self.close_if_recycle_due()
+
+    def close_if_recycle_due(self) -> None:
+        """Closed once it has entered its share of schemas, never inside a transaction."""
         if self.connection is not None and self.recycle_due and not self.in_atomic_block:
             DB_RECYCLED.inc()
             self.close()
@@ -69,7 +73,5 @@ def recycle_if_due() -> None:
     share of schemas, and holds no transaction, is closed here rather than at the end of
     the work, which may be thousands of communes later."""
     for conn in connections.all(initialized_only=True):
-        if (conn.connection is not None and not conn.in_atomic_block
-                and getattr(conn, "recycle_due", False)):
-            DB_RECYCLED.inc()
-            conn.close()
+        if isinstance(conn, DatabaseWrapper):
+            conn.close_if_recycle_due()
