@@ -66,3 +66,14 @@ def citizen_signs_in_and_links(page, site: str, email: str, code: str) -> None:
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_label("Code de rattachement").fill(code)
     page.get_by_role("button", name="Rattacher").click()
+
+
+def agent_signs_in(page, url: str, account: str, authenticator) -> None:
+    """Open ``url`` (a site's /compte/connexion/?next=…) and sign in at the provider as
+    ``account`` with its password and the authenticator's current code."""
+    page.goto(url)
+    page.get_by_label("Adresse électronique").fill(account)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
+    page.get_by_role("button", name="Valider").click()

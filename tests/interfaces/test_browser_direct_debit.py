@@ -25,9 +25,9 @@ from opsn.direct_debit.models import CollectionLine
 from opsn.direct_debit.services import collect, creditor_set, mandate_record
 from opsn.regies.models import Regie
 from tests.commune.test_direct_debit_booking import camt054, weekday_before
-from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.browser import CHROMIUM, agent_signs_in, launch, serious_violations
 from tests.helpers.communes import VENISSIEUX, in_schema
-from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
+from tests.helpers.identity import grant, make_account, totp_of
 from tests.helpers.regies import ADMIN, make_invoice, make_payer, make_regie, wipe_regies
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
@@ -68,12 +68,8 @@ def test_a_paper_mandate_on_a_phone_in_chromium(payer_page):
                                                                     "height": 740},
                                           is_mobile=True, has_touch=True)
             page = context.new_page()
-            page.goto(f"{base}/compte/connexion/?next={path}")
-            page.get_by_label("Adresse électronique").fill(ADMIN.account)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
-            page.get_by_role("button", name="Valider").click()
+            agent_signs_in(page, f"{base}/compte/connexion/?next={path}",
+                           ADMIN.account, authenticator)
             expect(page.get_by_role("heading", name="Prélèvement SEPA")).to_be_visible()
             fits_the_phone(page)
 
@@ -119,12 +115,8 @@ def test_the_regie_prepares_a_collection_on_a_phone_in_chromium(payer_page):
                                                                     "height": 740},
                                           is_mobile=True, has_touch=True)
             page = context.new_page()
-            page.goto(f"{base}/compte/connexion/?next={home}")
-            page.get_by_label("Adresse électronique").fill(ADMIN.account)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
-            page.get_by_role("button", name="Valider").click()
+            agent_signs_in(page, f"{base}/compte/connexion/?next={home}",
+                           ADMIN.account, authenticator)
             expect(page.get_by_role("heading", name="La régie créancière")).to_be_visible()
             expect(page.locator("main")).to_contain_text("•••• 0185")
             assert "30001007941234567890185" not in page.content()
@@ -175,12 +167,8 @@ def test_the_bank_confirms_and_returns_on_a_phone_in_chromium(payer_page):
                                                                     "height": 740},
                                           is_mobile=True, has_touch=True)
             page = context.new_page()
-            page.goto(f"{base}/compte/connexion/?next={url}")
-            page.get_by_label("Adresse électronique").fill(ADMIN.account)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
-            page.get_by_role("button", name="Valider").click()
+            agent_signs_in(page, f"{base}/compte/connexion/?next={url}",
+                           ADMIN.account, authenticator)
             expect(page.get_by_role("heading", name="Confirmation de la banque")).to_be_visible()
             fits_the_phone(page)
             page.get_by_role("button", name="Enregistrer la confirmation").click()

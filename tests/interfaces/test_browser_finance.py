@@ -23,9 +23,9 @@ from opsn.kernel.tenancy import connection
 from opsn.regies.models import Invoice, Regie
 from opsn.regies.services import cashdesk, founding, invoicing
 from opsn.regies.services.payments import payment_record
-from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.browser import CHROMIUM, agent_signs_in, launch, serious_violations
 from tests.helpers.communes import VENISSIEUX, in_schema
-from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
+from tests.helpers.identity import grant, make_account, totp_of
 from tests.helpers.regies import ADMIN, TITULAIRE, make_payer, make_regie, wipe_regies
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
@@ -109,12 +109,8 @@ def test_the_finance_pages_on_a_phone_in_chromium(finance_data):
                                                                     "height": 740},
                                           is_mobile=True, has_touch=True)
             page = context.new_page()
-            page.goto(f"{base}/compte/connexion/?next=/espace/regies/budgets/")
-            page.get_by_label("Adresse électronique").fill(ADMIN.account)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
-            page.get_by_role("button", name="Valider").click()
+            agent_signs_in(page, f"{base}/compte/connexion/?next=/espace/regies/budgets/",
+                           ADMIN.account, authenticator)
             expect(page.get_by_role("heading", name="Budgets de la commune")).to_be_visible()
             fits_the_phone(page)
 

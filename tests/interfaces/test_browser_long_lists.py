@@ -13,9 +13,9 @@ from playwright.sync_api import expect, sync_playwright
 from opsn.agents.models import Role
 from opsn.communes.models import Commune
 from opsn.regies.services.imports import file_import
-from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.browser import CHROMIUM, agent_signs_in, launch, serious_violations
 from tests.helpers.communes import VENISSIEUX, in_schema
-from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
+from tests.helpers.identity import grant, make_account, totp_of
 from tests.helpers.regies import MANDATAIRE, make_regie, wipe_regies
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
@@ -49,12 +49,8 @@ def test_the_imports_queue_pages_at_phone_width(queue):
         try:
             page = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 812},
                                        is_mobile=True).new_page()
-            page.goto(f"{queue}/compte/connexion/?next=/espace/regies/R-001/imports/")
-            page.get_by_label("Adresse électronique").fill(MANDATAIRE.account)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
-            page.get_by_role("button", name="Valider").click()
+            agent_signs_in(page, f"{queue}/compte/connexion/?next=/espace/regies/R-001/imports/",
+                           MANDATAIRE.account, authenticator)
 
             pages = page.get_by_role("navigation", name="Pages : paiements importés en attente")
             expect(pages).to_contain_text("Page 1 sur 3")

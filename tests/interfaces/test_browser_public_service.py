@@ -14,9 +14,9 @@ from opsn.agents.models import Role
 from opsn.branding.models import PublicNotices
 from opsn.communes.models import Commune
 from opsn.public_service.models import PublicStatistics
-from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.browser import CHROMIUM, agent_signs_in, launch, serious_violations
 from tests.helpers.communes import VENISSIEUX, in_schema
-from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
+from tests.helpers.identity import grant, make_account, totp_of
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
 
@@ -67,12 +67,8 @@ def test_the_public_service_pages_at_phone_width(site):
                 assert serious_violations(page) == [], path
 
             # The administrator's form, after signing in with the second factor.
-            page.goto(site["commune"] + "/compte/connexion/?next=/espace/mentions/")
-            page.get_by_label("Adresse électronique").fill(ADMIN)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
-            page.get_by_role("button", name="Valider").click()
+            agent_signs_in(page, site["commune"] + "/compte/connexion/?next=/espace/mentions/",
+                           ADMIN, authenticator)
             expect(page.get_by_role("heading", name="Mentions publiques du site")).to_be_visible()
             assert serious_violations(page) == []
             page.get_by_label("État de conformité (RGAA 4.1)").select_option("partielle")

@@ -20,9 +20,9 @@ from opsn.communes.models import Commune
 from opsn.finance.reminders import reminders_send
 from opsn.kernel.actors import Actor
 from opsn.regies.services import invoicing
-from tests.helpers.browser import CHROMIUM, launch, serious_violations
+from tests.helpers.browser import CHROMIUM, agent_signs_in, launch, serious_violations
 from tests.helpers.communes import VENISSIEUX, in_schema
-from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
+from tests.helpers.identity import grant, make_account, totp_of
 from tests.helpers.regies import ADMIN, make_payer, make_regie, wipe_regies
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium here")
@@ -66,12 +66,8 @@ def test_the_reminders_page_on_a_phone_in_chromium(reminded):
                                                                     "height": 740},
                                           is_mobile=True, has_touch=True)
             page = context.new_page()
-            page.goto(f"{base}/compte/connexion/?next=/espace/regies/R-001/relances/")
-            page.get_by_label("Adresse électronique").fill(ADMIN.account)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
-            page.get_by_role("button", name="Valider").click()
+            agent_signs_in(page, f"{base}/compte/connexion/?next=/espace/regies/R-001/relances/",
+                           ADMIN.account, authenticator)
             expect(page.get_by_role("heading", name="Relances des factures impayées")
                    ).to_be_visible()
             expect(page.get_by_role("link", name="Télécharger les courriers du")).to_be_visible()

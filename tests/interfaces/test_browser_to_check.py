@@ -36,7 +36,7 @@ from opsn.online_payments.services import (
 from opsn.payfip_local.models import Operation
 from opsn.regies.models import EntrySource, Invoice, LedgerEntry
 from opsn.regies.services import founding, payments
-from tests.helpers.browser import CHROMIUM, launch, overflows, serious_violations
+from tests.helpers.browser import CHROMIUM, agent_signs_in, launch, overflows, serious_violations
 from tests.helpers.communes import VENISSIEUX, in_schema
 from tests.helpers.identity import PASSWORD, grant, make_account, totp_of
 from tests.helpers.regies import (
@@ -90,12 +90,8 @@ def test_the_titulaire_settles_an_online_anomaly_at_phone_width(anomaly):
         try:
             page = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 812},
                                        is_mobile=True).new_page()
-            page.goto(f"{base}/compte/connexion/?next=/espace/regies/R-001/a-verifier/")
-            page.get_by_label("Adresse électronique").fill(TITULAIRE.account)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_label("Code à 6 chiffres").fill(authenticator.now())
-            page.get_by_role("button", name="Valider").click()
+            agent_signs_in(page, f"{base}/compte/connexion/?next=/espace/regies/R-001/a-verifier/",
+                           TITULAIRE.account, authenticator)
 
             expect(page.get_by_role("heading", name="Paiements à vérifier")).to_be_visible()
             alert = page.locator(f"#paiement-{payment.pk}")
